@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "kvmsnap",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kvmsnap", targets: ["kvmsnap"]),
+        .library(name: "Libvirt", targets: ["Libvirt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // The only place that mentions libvirt's C headers.
+        .systemLibrary(
+            name: "Clibvirt",
+            pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]
+        ),
+        // Safe Swift wrapper over libvirt: handles, typed errors, flags. No policy.
+        .target(name: "Libvirt", dependencies: ["Clibvirt"]),
+        // Pure logic: retention planning, layer tree, restore plans, names, durations.
+        .target(name: "KVMSnapCore"),
+        // SQLite catalog through GRDB: schema, migrations, records, job journal.
+        .target(
+            name: "SnapshotCatalog",
+            dependencies: ["KVMSnapCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
+        .target(
+            name: "SnapshotEngine",
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog"]
+        ),
+        // ArgumentParser commands, output formatting, exit codes.
+        .target(
+            name: "KVMSnapCommands",
+            dependencies: [
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
+
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(
+            name: "KVMSnapCoreTests",
+            dependencies: ["KVMSnapCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
+        // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,5 @@
+#ifndef KVMSNAP_CLIBVIRT_SHIM_H
+#define KVMSNAP_CLIBVIRT_SHIM_H
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#endif

@@ -1,0 +1,1 @@
+// KVMSnapCore module: placeholder until its first real file lands.

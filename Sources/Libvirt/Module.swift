@@ -1,0 +1,1 @@
+// Libvirt module: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// SnapshotCatalog module: placeholder until its first real file lands.

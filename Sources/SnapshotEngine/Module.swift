@@ -1,0 +1,1 @@
+// SnapshotEngine module: placeholder until its first real file lands.

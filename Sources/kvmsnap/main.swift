@@ -1,0 +1,3 @@
+import KVMSnapCommands
+
+KVMSnap.main()

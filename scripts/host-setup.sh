@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Turns a fresh Debian 12 machine (root) into a working libvirt/QEMU host for kvmsnap.
+# Idempotent: every step checks before it acts. See ../shared/HOST.md for the traps.
+set -euo pipefail
+
+log() { printf 'host-setup: %s\n' "$*" >&2; }
+
+if [[ $EUID -ne 0 ]]; then
+  log "must run as root"; exit 1
+fi
+
+PACKAGES=(
+  # build
+  libvirt-dev libsqlite3-dev pkg-config
+  # run
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  # test guest build
+  busybox-static cpio e2fsprogs
+  # tests and benchmarks
+  borgbackup sqlite3 tmux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d stops postinst scripts from trying to start services where there is no init.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu
+
+if [[ -e /dev/kvm ]] && getent group kvm >/dev/null; then
+  chgrp kvm /dev/kvm && chmod 660 /dev/kvm || log "could not open /dev/kvm to the kvm group"
+fi
+
+virsh_ok() { timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
+
+if [[ -d /run/systemd/system ]]; then
+  systemctl start virtlogd libvirtd
+else
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  if ! pgrep -x libvirtd >/dev/null; then
+    libvirtd -d
+  fi
+fi
+
+for _ in $(seq 1 60); do
+  if virsh_ok; then log "qemu:///system answers"; exit 0; fi
+  sleep 0.5
+done
+log "libvirtd did not answer on qemu:///system within 30 s"
+exit 1
