@@ -1,1 +1,0 @@
-// SnapshotEngine module: placeholder until its first real file lands.
