@@ -1,1 +1,0 @@
-// SnapshotCatalog module: placeholder until its first real file lands.

@@ -1,0 +1,150 @@
+import Foundation
+import GRDB
+
+/// A VM kvmsnap knows about, keyed by libvirt's UUID (names can change; UUIDs don't).
+public struct VMRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "vm"
+    public var uuid: String
+    public var name: String
+    public var createdAt: Date
+    /// The snapshot the VM's current state descends from (parent of the next snapshot).
+    public var currentSnapshotID: String?
+    /// Set when the VM was declared a disposable lab VM (`kvmsnap lab mark`).
+    public var labBaselineID: String?
+
+    public init(uuid: String, name: String, createdAt: Date, currentSnapshotID: String? = nil, labBaselineID: String? = nil) {
+        self.uuid = uuid; self.name = name; self.createdAt = createdAt
+        self.currentSnapshotID = currentSnapshotID; self.labBaselineID = labBaselineID
+    }
+}
+
+public enum SnapshotKind: String, Codable, Sendable, CaseIterable { case full, incremental }
+
+/// pending → ready, or pending → failed; ready → deleting → (row removed).
+public enum SnapshotState: String, Codable, Sendable, CaseIterable { case pending, ready, failed, deleting }
+
+public struct SnapshotRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "snapshot"
+    /// Opaque id; all files of the snapshot are named after it, never after `name`.
+    public var id: String
+    public var vmUUID: String
+    public var name: String
+    public var description: String
+    public var kind: SnapshotKind
+    public var parentID: String?
+    public var createdAt: Date
+    public var state: SnapshotState
+    /// True when the VM was running and its memory was saved.
+    public var hasMemory: Bool
+    public var memoryPath: String?
+    public var memoryBytes: Int64
+    /// Bytes of disk data this snapshot owns (its frozen layers' allocation).
+    public var diskBytes: Int64
+    /// Inactive domain XML at capture time.
+    public var configXML: String
+    public var nvramPath: String?
+    public var pinned: Bool
+    public var expiresAt: Date?
+    /// Comma-free labels such as `before-change`, stored as a JSON array.
+    public var labels: [String]
+    /// How long the guest was paused during capture, when known.
+    public var guestPauseMs: Int64?
+    public var jobID: Int64?
+
+    public init(
+        id: String, vmUUID: String, name: String, description: String = "", kind: SnapshotKind,
+        parentID: String?, createdAt: Date, state: SnapshotState = .pending, hasMemory: Bool,
+        memoryPath: String? = nil, memoryBytes: Int64 = 0, diskBytes: Int64 = 0, configXML: String,
+        nvramPath: String? = nil, pinned: Bool = false, expiresAt: Date? = nil, labels: [String] = [],
+        guestPauseMs: Int64? = nil, jobID: Int64? = nil
+    ) {
+        self.id = id; self.vmUUID = vmUUID; self.name = name; self.description = description
+        self.kind = kind; self.parentID = parentID; self.createdAt = createdAt; self.state = state
+        self.hasMemory = hasMemory; self.memoryPath = memoryPath; self.memoryBytes = memoryBytes
+        self.diskBytes = diskBytes; self.configXML = configXML; self.nvramPath = nvramPath
+        self.pinned = pinned; self.expiresAt = expiresAt; self.labels = labels
+        self.guestPauseMs = guestPauseMs; self.jobID = jobID
+    }
+}
+
+/// One qcow2 (or raw base) file in a VM's layer tree.
+public struct LayerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "layer"
+    public enum Role: String, Codable, Sendable {
+        /// The VM's own image from before its first snapshot; kvmsnap did not create it.
+        case original
+        /// An overlay kvmsnap created (frozen by a snapshot, or the VM's active layer).
+        case overlay
+        /// A standalone copy written by a `--full` snapshot.
+        case fullCopy
+    }
+    public var id: String
+    public var vmUUID: String
+    /// libvirt's target name, e.g. `vda`.
+    public var diskTarget: String
+    public var path: String
+    public var format: String
+    /// The layer this one is backed by; nil for a standalone image.
+    public var parentLayerID: String?
+    public var role: Role
+    public var createdAt: Date
+
+    public init(id: String, vmUUID: String, diskTarget: String, path: String, format: String, parentLayerID: String?, role: Role, createdAt: Date) {
+        self.id = id; self.vmUUID = vmUUID; self.diskTarget = diskTarget; self.path = path
+        self.format = format; self.parentLayerID = parentLayerID; self.role = role; self.createdAt = createdAt
+    }
+}
+
+/// Which layer holds disk `diskTarget` as it was when snapshot `snapshotID` was taken.
+public struct SnapshotDiskRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "snapshotDisk"
+    public var snapshotID: String
+    public var diskTarget: String
+    public var layerID: String
+    public init(snapshotID: String, diskTarget: String, layerID: String) {
+        self.snapshotID = snapshotID; self.diskTarget = diskTarget; self.layerID = layerID
+    }
+}
+
+public enum JobState: String, Codable, Sendable, CaseIterable { case pending, running, succeeded, failed }
+
+/// One entry of the job journal: every operation that changes anything is a job.
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+    public var id: Int64?
+    public var kind: String
+    public var vmUUID: String?
+    public var vmName: String?
+    public var snapshotID: String?
+    public var snapshotName: String?
+    public var state: JobState
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var error: String?
+    /// 0...1
+    public var progress: Double
+    /// Current stage, e.g. `capture` or `merge vda`.
+    public var stage: String?
+    /// Free-form JSON the engine needs to finish or roll back an interrupted job.
+    public var journal: String?
+    public var pid: Int32
+
+    public init(kind: String, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
+                state: JobState = .running, startedAt: Date, pid: Int32) {
+        self.kind = kind; self.vmUUID = vmUUID; self.vmName = vmName; self.snapshotID = snapshotID
+        self.snapshotName = snapshotName; self.state = state; self.startedAt = startedAt
+        self.progress = 0; self.pid = pid
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A retention policy (and later schedule) for one VM, or the default one (`scope == "default"`).
+public struct PolicyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "policy"
+    public var scope: String
+    /// The policy as JSON, owned by the engine.
+    public var json: String
+    public var updatedAt: Date
+    public init(scope: String, json: String, updatedAt: Date) { self.scope = scope; self.json = json; self.updatedAt = updatedAt }
+}
