@@ -1,0 +1,123 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A disk of a domain, as its XML describes it.
+public struct DomainDisk: Sendable, Equatable {
+    /// `vda`, `sdb`, …
+    public var target: String
+    /// `disk`, `cdrom`, `floppy`, `lun`
+    public var device: String
+    /// `file`, `block`, `network`, `volume`, …
+    public var sourceType: String
+    /// File or block-device path; nil for network and empty CD-ROM drives.
+    public var path: String?
+    /// Driver type: `qcow2`, `raw`, …
+    public var format: String?
+    public var readOnly: Bool
+    public var shareable: Bool
+
+    /// Why kvmsnap leaves this disk out of snapshots, or nil when it captures it.
+    public var skipReason: String? {
+        if device == "cdrom" || device == "floppy" { return "\(target) is a \(device)" }
+        if readOnly { return "\(target) is read-only" }
+        if shareable { return "\(target) is shareable" }
+        if sourceType == "network" { return "\(target) is a network disk" }
+        return nil
+    }
+}
+
+/// A domain's XML with the few questions and edits kvmsnap needs. Value type over the text.
+public struct DomainDefinition: Sendable {
+    public private(set) var xml: String
+
+    public init(xml: String) throws(EngineError) {
+        self.xml = xml
+        _ = try Self.parse(xml)
+    }
+
+    static func parse(_ xml: String) throws(EngineError) -> XMLDocument {
+        do { return try XMLDocument(xmlString: xml, options: [.nodePreserveWhitespace]) }
+        catch { throw EngineError(.libvirt, "cannot parse domain XML: \(error.localizedDescription)") }
+    }
+
+    private var document: XMLDocument { (try? Self.parse(xml)) ?? XMLDocument() }
+
+    private static func first(_ node: XMLNode, _ xpath: String) -> XMLElement? {
+        (try? node.nodes(forXPath: xpath))?.first as? XMLElement
+    }
+
+    public var name: String? { Self.first(document, "/domain/name")?.stringValue }
+    public var uuid: String? { Self.first(document, "/domain/uuid")?.stringValue }
+    public var type: String? { Self.first(document, "/domain")?.attribute(forName: "type")?.stringValue }
+    /// UEFI variable store path (`<os><nvram>`), when the domain has one.
+    public var nvramPath: String? {
+        let value = Self.first(document, "/domain/os/nvram")?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (value?.isEmpty ?? true) ? nil : value
+    }
+
+    public var disks: [DomainDisk] {
+        let nodes = (try? document.nodes(forXPath: "/domain/devices/disk")) ?? []
+        return nodes.compactMap { node -> DomainDisk? in
+            guard let element = node as? XMLElement,
+                  let target = Self.first(element, "target")?.attribute(forName: "dev")?.stringValue else { return nil }
+            let source = Self.first(element, "source")
+            let path = source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
+            return DomainDisk(
+                target: target,
+                device: element.attribute(forName: "device")?.stringValue ?? "disk",
+                sourceType: element.attribute(forName: "type")?.stringValue ?? "file",
+                path: path,
+                format: Self.first(element, "driver")?.attribute(forName: "type")?.stringValue,
+                readOnly: Self.first(element, "readonly") != nil,
+                shareable: Self.first(element, "shareable") != nil)
+        }
+    }
+
+    /// Points disk `target` at `path` (a file of `format`) and drops any `<backingStore>`
+    /// so libvirt reads the chain from the image itself.
+    public mutating func setDiskSource(target: String, path: String, format: String) throws(EngineError) {
+        let doc = try Self.parse(xml)
+        let nodes = (try? doc.nodes(forXPath: "/domain/devices/disk[target/@dev='\(target)']")) ?? []
+        guard let disk = nodes.first as? XMLElement else {
+            throw EngineError(.notFound, "domain has no disk \(target)")
+        }
+        disk.setAttributesWith(["type": "file", "device": disk.attribute(forName: "device")?.stringValue ?? "disk"])
+        for child in disk.elements(forName: "source") + disk.elements(forName: "backingStore") {
+            child.detach()
+        }
+        let source = XMLElement(name: "source")
+        source.addAttribute(XMLNode.attribute(withName: "file", stringValue: path) as! XMLNode)
+        disk.insertChild(source, at: 0)
+        if let driver = disk.elements(forName: "driver").first {
+            driver.removeAttribute(forName: "type")
+            driver.addAttribute(XMLNode.attribute(withName: "type", stringValue: format) as! XMLNode)
+        } else {
+            let driver = XMLElement(name: "driver")
+            driver.addAttribute(XMLNode.attribute(withName: "name", stringValue: "qemu") as! XMLNode)
+            driver.addAttribute(XMLNode.attribute(withName: "type", stringValue: format) as! XMLNode)
+            disk.insertChild(driver, at: 0)
+        }
+        xml = doc.xmlString
+    }
+
+    /// Makes the definition a new, distinct domain: new name, no UUID (libvirt assigns one),
+    /// no MAC addresses (libvirt generates new ones), NVRAM at `nvramPath` when given.
+    public mutating func makeClone(name: String, nvramPath: String?) throws(EngineError) {
+        let doc = try Self.parse(xml)
+        Self.first(doc, "/domain/name")?.stringValue = name
+        Self.first(doc, "/domain/uuid")?.detach()
+        for node in (try? doc.nodes(forXPath: "/domain/devices/interface/mac")) ?? [] { node.detach() }
+        if let nvramPath, let nvram = Self.first(doc, "/domain/os/nvram") { nvram.stringValue = nvramPath }
+        xml = doc.xmlString
+    }
+
+    /// Replaces text in the domain's serial/console `<source path>` (tests point consoles at new logs).
+    public mutating func setNVRAMPath(_ path: String) throws(EngineError) {
+        let doc = try Self.parse(xml)
+        guard let nvram = Self.first(doc, "/domain/os/nvram") else { return }
+        nvram.stringValue = path
+        xml = doc.xmlString
+    }
+}

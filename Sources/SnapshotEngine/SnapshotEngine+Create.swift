@@ -1,0 +1,341 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+public struct CreateOptions: Sendable {
+    public var name: String
+    public var description: String = ""
+    /// Write a standalone copy of every disk (later incrementals chain from it).
+    public var full = false
+    /// Skip memory even when the VM runs (crash-consistent disks only).
+    public var diskOnly = false
+    /// Freeze guest filesystems through the QEMU guest agent around the disk capture.
+    public var quiesce = false
+    public var pin = false
+    public var expiresAt: Date?
+    public var labels: [String] = []
+    /// Take an automatic full after this many incrementals in a row (0 = never).
+    public var fullEvery = 14
+
+    public init(name: String) { self.name = name }
+}
+
+public struct CreateResult: Sendable {
+    public var snapshot: SnapshotRecord
+    /// Things the user should know: skipped disks, an automatic full, a missing agent.
+    public var notices: [String]
+}
+
+/// What a create job writes into the journal before it touches anything, so that a crashed
+/// run can be finished or rolled back.
+struct CreateJournal: Codable {
+    var snapshotID: String
+    /// disk target → path of the new overlay libvirt creates (becomes the active layer).
+    var newOverlays: [String: String]
+    /// disk target → layer id that the snapshot freezes (the active layer before).
+    var frozen: [String: String]
+    var memoryPath: String?
+    var full: Bool
+}
+
+extension SnapshotEngine {
+    /// Captures memory (when running, unless `diskOnly`), every writable disk and the
+    /// configuration at one point in time, with the guest kept running while memory is written.
+    public func createSnapshot(vm nameOrUUID: String, options: CreateOptions) throws(EngineError) -> CreateResult {
+        try Self.validateName(options.name)
+        let domain = try domain(nameOrUUID)
+        let vm = try vmRecord(for: domain)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        return try create(domain: domain, vm: vm, options: options)
+    }
+
+    /// The create itself; the caller holds the VM's lock.
+    func create(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreateResult {
+        var notices: [String] = []
+        let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
+        if existing.contains(where: { $0.name == options.name }) {
+            throw EngineError(.conflict, "VM \(vm.name) already has a snapshot named '\(options.name)'")
+        }
+        try refuseInternalSnapshots(domain, vmName: vm.name)
+
+        let running = domain.isActive
+        let withMemory = running && !options.diskOnly
+        let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
+        let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        let definition = try DomainDefinition(xml: liveXML)
+
+        // Decide which disks to capture; refuse before changing anything.
+        var captured: [DomainDisk] = []
+        for disk in definition.disks {
+            if let reason = disk.skipReason { notices.append("skipping \(reason)"); continue }
+            guard disk.sourceType == "file" || disk.sourceType == "block", let path = disk.path else {
+                throw EngineError(.unsupported, "cannot snapshot disk \(disk.target): source type '\(disk.sourceType)' is not supported")
+            }
+            guard let format = disk.format, format == "qcow2" || format == "raw" else {
+                throw EngineError(.unsupported, "cannot snapshot disk \(disk.target) (\(path)): format '\(disk.format ?? "unknown")' is not qcow2 or raw")
+            }
+            captured.append(disk)
+        }
+        if captured.isEmpty { throw EngineError(.unsupported, "VM \(vm.name) has no disk kvmsnap can snapshot") }
+
+        // Map each disk's current image to its layer; a first snapshot adopts the images as-is.
+        let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
+        let byPath = Dictionary(layers.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        var adopt: [LayerRecord] = []
+        var frozen: [String: String] = [:]
+        for disk in captured {
+            if let layer = byPath[disk.path!] {
+                frozen[disk.target] = layer.id
+            } else if layers.contains(where: { $0.diskTarget == disk.target }) {
+                throw EngineError(.conflict, "disk \(disk.target) of \(vm.name) now uses \(disk.path!), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'")
+            } else {
+                let layer = LayerRecord(id: Identifier.make("l-"), vmUUID: vm.uuid, diskTarget: disk.target, path: disk.path!,
+                                        format: disk.format!, parentLayerID: nil, role: .original, createdAt: clock.now())
+                adopt.append(layer)
+                frozen[disk.target] = layer.id
+            }
+        }
+
+        let readySnapshots = existing.filter { $0.state == .ready }
+        let isRoot = readySnapshots.isEmpty
+        var full = options.full && !isRoot
+        if !full, !isRoot, options.fullEvery > 0, incrementalsSinceFull(from: vm.currentSnapshotID, in: existing) >= options.fullEvery {
+            full = true
+            notices.append("taking a full snapshot: \(options.fullEvery) incrementals in a row since the last full")
+        }
+
+        let snapshotID = Identifier.make("s-")
+        var newOverlays: [String: String] = [:]
+        for disk in captured { newOverlays[disk.target] = store.layerPath(vmUUID: vm.uuid, layerID: Identifier.make("l-")) }
+        let memoryPath = withMemory ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil
+        let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full)
+
+        var snapshot = SnapshotRecord(
+            id: snapshotID, vmUUID: vm.uuid, name: options.name, description: options.description,
+            kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
+            createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
+            configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
+        let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
+        snapshot.jobID = job.id
+        do {
+            try db { () throws(CatalogError) in
+                try catalog.write { db in
+                    for layer in adopt { try db.insert(layer) }
+                    try db.insert(snapshot)
+                }
+            }
+            try inject("create.beforeCapture")
+            let pauseMs = try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, quiesce: options.quiesce)
+            snapshot.guestPauseMs = pauseMs
+            try inject("create.afterCapture")
+            if let nvram = definition.nvramPath {
+                snapshot.nvramPath = try copyNVRAM(from: nvram, vmUUID: vm.uuid, snapshotID: snapshotID)
+            }
+            try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
+        } catch {
+            rollBackCreate(domain: domain, journal: journal, adopted: adopt)
+            finishJob(job, error: error)
+            throw error
+        }
+        // The snapshot stands; a failed clean-up only leaves space to reclaim later.
+        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+            notices.append("snapshot taken, but reclaiming unused layers failed: \(error.message)")
+        }
+        finishJob(job, error: nil)
+        return CreateResult(snapshot: snapshot, notices: notices)
+    }
+
+    func refuseInternalSnapshots(_ domain: Domain, vmName: String) throws(EngineError) {
+        let snapshots = try lv("cannot list libvirt snapshots") { () throws(LibvirtError) in try domain.snapshots() }
+        for snapshot in snapshots {
+            let xml = (try? snapshot.xml()) ?? ""
+            if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
+                throw EngineError(.unsupported, "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first")
+            }
+        }
+    }
+
+    func incrementalsSinceFull(from id: String?, in snapshots: [SnapshotRecord]) -> Int {
+        let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
+        var count = 0
+        var cursor = id
+        while let current = cursor, let snap = byID[current], snap.kind == .incremental {
+            count += 1
+            cursor = snap.parentID
+        }
+        return count
+    }
+
+    /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
+    /// Returns the guest's pause in milliseconds when libvirt reports it.
+    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool, quiesce: Bool) throws(EngineError) -> Int64? {
+        var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
+        if let memoryPath = journal.memoryPath {
+            xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
+        } else if domain.isActive {
+            xml += "<memory snapshot='no'/>"
+        }
+        xml += "<disks>"
+        let capturedTargets = Set(captured.map(\.target))
+        let definition = try DomainDefinition(xml: try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: domain.isActive ? [] : [.inactive]) })
+        for disk in definition.disks {
+            if capturedTargets.contains(disk.target), let overlay = journal.newOverlays[disk.target] {
+                xml += "<disk name='\(disk.target)' snapshot='external' type='file'><driver type='qcow2'/><source file='\(Self.xmlEscape(overlay))'/></disk>"
+            } else {
+                xml += "<disk name='\(disk.target)' snapshot='no'/>"
+            }
+        }
+        xml += "</disks></domainsnapshot>"
+        var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
+        if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
+        if quiesce { flags.insert(.quiesce) }
+
+        let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
+        defer { watcher?.stop() }
+        _ = try lv(quiesce ? "snapshot with quiesce failed (does the guest run the QEMU guest agent?)" : "snapshot failed") { () throws(LibvirtError) in
+            try domain.createSnapshot(xml: xml, flags: flags)
+        }
+        if let memoryPath = journal.memoryPath { chmod(memoryPath, 0o600) }
+        guard withMemory, let stats = try? domain.jobStats(flags: [.completed]), let downtime = stats.downtime else { return nil }
+        return Int64(downtime)
+    }
+
+    func copyNVRAM(from path: String, vmUUID: String, snapshotID: String) throws(EngineError) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let destination = store.nvramPath(vmUUID: vmUUID, snapshotID: snapshotID)
+        do {
+            try? FileManager.default.removeItem(atPath: destination)
+            try FileManager.default.copyItem(atPath: path, toPath: destination)
+            chmod(destination, 0o600)
+        } catch {
+            throw EngineError(.io, "cannot copy NVRAM \(path): \(error.localizedDescription)")
+        }
+        return destination
+    }
+
+    /// Records the new layers, makes `--full` copies, marks the snapshot ready.
+    func finishCreate(domain: Domain, vm: VMRecord, snapshot: inout SnapshotRecord, journal: CreateJournal, captured: [DomainDisk]) throws(EngineError) {
+        let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        var newLayers: [LayerRecord] = []
+        var diskRecords: [SnapshotDiskRecord] = []
+        var diskBytes: Int64 = 0
+        for disk in captured {
+            guard let frozenID = journal.frozen[disk.target], let frozen = byID[frozenID], let overlay = journal.newOverlays[disk.target] else { continue }
+            let overlayID = (overlay as NSString).lastPathComponent.replacingOccurrences(of: ".qcow2", with: "")
+            newLayers.append(LayerRecord(id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
+                                         parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
+            if journal.full {
+                let (copy, top) = try makeFullCopy(domain: domain, vm: vm, disk: disk.target, frozen: frozen, overlayID: overlayID)
+                newLayers.append(copy)
+                newLayers.append(top)
+                diskRecords.append(SnapshotDiskRecord(snapshotID: snapshot.id, diskTarget: disk.target, layerID: copy.id))
+                diskBytes += ImageTool.allocatedBytes(copy.path)
+            } else {
+                diskRecords.append(SnapshotDiskRecord(snapshotID: snapshot.id, diskTarget: disk.target, layerID: frozen.id))
+                diskBytes += ImageTool.allocatedBytes(frozen.path)
+            }
+        }
+        snapshot.diskBytes = diskBytes
+        snapshot.memoryBytes = snapshot.memoryPath.map { ImageTool.allocatedBytes($0) } ?? 0
+        snapshot.state = .ready
+        let finished = snapshot
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                for layer in newLayers { try db.insert(layer) }
+                for record in diskRecords { try db.save(record) }
+                try db.update(finished)
+                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = finished.id; try db.save(current) }
+            }
+        }
+    }
+
+    /// `--full`: a standalone copy F of the frozen chain, a new overlay B on F, and the VM moved
+    /// onto B (live: block copy of the tiny new overlay, then pivot). Returns (F, B).
+    func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, overlayID: String) throws(EngineError) -> (LayerRecord, LayerRecord) {
+        let copyID = Identifier.make("l-"), topID = Identifier.make("l-")
+        let copyPath = store.layerPath(vmUUID: vm.uuid, layerID: copyID)
+        let topPath = store.layerPath(vmUUID: vm.uuid, layerID: topID)
+        progress?("full copy \(disk)", nil)
+        try ImageTool.flatten(source: frozen.path, to: copyPath)
+        try ImageTool.createOverlay(path: topPath, backing: copyPath, backingFormat: "qcow2")
+        if domain.isActive {
+            let destination = "<disk type='file'><source file='\(Self.xmlEscape(topPath))'/><driver type='qcow2'/></disk>"
+            try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
+                try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
+                try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
+                try domain.blockJobAbort(disk: disk, flags: [.pivot])
+            }
+        }
+        // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
+        try repointDefinition(domain: domain, disk: disk, path: topPath)
+        let now = clock.now()
+        return (
+            LayerRecord(id: copyID, vmUUID: vm.uuid, diskTarget: disk, path: copyPath, format: "qcow2", parentLayerID: nil, role: .fullCopy, createdAt: now),
+            LayerRecord(id: topID, vmUUID: vm.uuid, diskTarget: disk, path: topPath, format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: now)
+        )
+    }
+
+    /// Points disk `disk` of the persistent definition at `path` (a qcow2 image).
+    func repointDefinition(domain: Domain, disk: String, path: String) throws(EngineError) {
+        let xml = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        var definition = try DomainDefinition(xml: xml)
+        guard definition.disks.first(where: { $0.target == disk })?.path != path else { return }
+        try definition.setDiskSource(target: disk, path: path, format: "qcow2")
+        _ = try lv("cannot update VM definition") { () throws(LibvirtError) in try connection.defineDomain(xml: definition.xml) }
+    }
+
+    /// Undoes a create that failed: if the VM already runs on the new overlays the data there is
+    /// the guest's live data, so the snapshot is dropped but the VM stays on it; otherwise the
+    /// overlays and memory file are removed.
+    func rollBackCreate(domain: Domain, journal: CreateJournal, adopted: [LayerRecord]) {
+        let sources = Set(((try? currentDiskSources(domain)) ?? [:]).values)
+        let switched = journal.newOverlays.values.contains { sources.contains($0) }
+        if let memoryPath = journal.memoryPath { unlink(memoryPath) }
+        _ = try? catalog.write { db in
+            if switched, let snap = try db.snapshot(id: journal.snapshotID) {
+                // The VM writes into the new overlays now: keep them as its active layers.
+                for (target, path) in journal.newOverlays where sources.contains(path) && (try db.layer(path: path)) == nil {
+                    try db.insert(LayerRecord(id: (path as NSString).lastPathComponent.replacingOccurrences(of: ".qcow2", with: ""),
+                                              vmUUID: snap.vmUUID, diskTarget: target, path: path, format: "qcow2",
+                                              parentLayerID: journal.frozen[target], role: .overlay, createdAt: Date()))
+                }
+            }
+            try db.deleteSnapshot(id: journal.snapshotID)
+            if !switched { for layer in adopted { try db.deleteLayer(id: layer.id) } }
+        }
+        if !switched { for path in journal.newOverlays.values { unlink(path) } }
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    static func xmlEscape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "'", with: "&apos;")
+            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+/// Polls libvirt's job info while a long call runs on this thread, feeding the progress handler.
+final class JobProgressWatcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(domain: Domain, stage: String, handler: ProgressHandler?) {
+        guard let handler else { stopped = true; return }
+        Thread.detachNewThread { [self] in
+            while !isStopped {
+                if let info = try? domain.jobInfo(), info.memTotal > 0 {
+                    handler(stage, Double(info.memProcessed) / Double(info.memTotal))
+                }
+                usleep(100_000)
+            }
+        }
+    }
+
+    private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+    func stop() { lock.lock(); stopped = true; lock.unlock() }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+struct DeleteJournal: Codable {
+    var snapshotID: String
+    /// Files that belong to the snapshot alone and go once its row is gone.
+    var files: [String]
+}
+
+extension SnapshotEngine {
+    /// Deletes snapshot `name`. Never changes what any other snapshot restores, nor the VM:
+    /// the snapshot's own files go, then layers nothing needs are deleted or merged.
+    public func deleteSnapshot(vm nameOrUUID: String, name: String) throws(EngineError) {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }) else {
+            throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
+        }
+        try delete(snapshot: snapshot, vm: vm, domain: domain)
+    }
+
+    /// The VM by name or UUID: from libvirt when it is defined, else from the catalog alone.
+    func vmForCatalogWork(_ nameOrUUID: String) throws(EngineError) -> (VMRecord, Domain?) {
+        if let domain = try? domain(nameOrUUID) { return (try vmRecord(for: domain), domain) }
+        let record = try db { () throws(CatalogError) in
+            try catalog.read { db in try db.vm(named: nameOrUUID) ?? db.vm(uuid: nameOrUUID) }
+        }
+        guard let record else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
+        return (record, nil)
+    }
+
+    func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {
+        let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
+        let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+                               journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
+        do {
+            // One transaction: the snapshot disappears and its children hang off its parent.
+            try db { () throws(CatalogError) in
+                try catalog.write { db in
+                    for var child in try db.children(of: snapshot.id) {
+                        child.parentID = snapshot.parentID
+                        try db.update(child)
+                    }
+                    if var current = try db.vm(uuid: vm.uuid), current.currentSnapshotID == snapshot.id {
+                        current.currentSnapshotID = snapshot.parentID
+                        try db.save(current)
+                    }
+                    if var record = try db.vm(uuid: vm.uuid), record.labBaselineID == snapshot.id {
+                        record.labBaselineID = nil
+                        try db.save(record)
+                    }
+                    try db.deleteSnapshot(id: snapshot.id)
+                }
+            }
+            try inject("delete.afterCatalog")
+            for file in files { unlink(file) }
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            finishJob(job, error: nil)
+        } catch {
+            finishJob(job, error: error)
+            throw error
+        }
+    }
+
+    /// Deletes or merges every layer nothing needs any more, one ``LayerTree/ReclaimStep`` at a time.
+    /// Each step is idempotent, so a crashed run is finished by running it again.
+    func reclaim(vmUUID: String, domain: Domain?) throws(EngineError) {
+        // Without the domain we cannot tell which layers hold the VM's current data: keep all.
+        guard domain != nil else { return }
+        while true {
+            let (tree, refs, layers) = try layerState(vmUUID: vmUUID, domain: domain)
+            guard let step = tree.reclaimPlan(keeping: refs).first else { return }
+            switch step {
+            case .delete(let id):
+                guard let layer = layers[id] else { return }
+                try inject("reclaim.delete")
+                if isInLiveChain(domain: domain, path: layer.path) {
+                    throw EngineError(.conflict, "refusing to delete \(layer.path): the running VM still uses it (catalog out of step; run 'kvmsnap check')")
+                }
+                unlink(layer.path)
+                try db { () throws(CatalogError) in try catalog.write { try $0.deleteLayer(id: id) } }
+            case .commit(let childID, let parentID):
+                guard let child = layers[childID], let parent = layers[parentID] else { return }
+                try commit(child: child, into: parent, domain: domain, tree: tree, layers: layers)
+            }
+        }
+    }
+
+    func isInLiveChain(domain: Domain?, path: String) -> Bool {
+        guard let domain, domain.isActive, let xml = try? domain.xml(flags: []) else { return false }
+        return xml.contains("'\(path)'") || xml.contains("\"\(path)\"")
+    }
+
+    /// Merges `child` into `parent` (its only child): live block commit when the VM runs on that
+    /// chain, `qemu-img commit` otherwise; then children and references move to `parent`.
+    func commit(child: LayerRecord, into parent: LayerRecord, domain: Domain?, tree: LayerTree, layers: [String: LayerRecord]) throws(EngineError) {
+        progress?("merge \(child.diskTarget)", nil)
+        let running = domain?.isActive ?? false
+        if let domain, running, isInLiveChain(domain: domain, path: child.path) {
+            let sources = try currentDiskSources(domain)
+            let isActiveLayer = sources[child.diskTarget] == child.path
+            try lv("block commit of \(child.diskTarget) failed") { () throws(LibvirtError) in
+                // A job left by a crashed run: let it finish (or pivot it) instead of starting another.
+                if try domain.blockJobInfo(disk: child.diskTarget) == nil {
+                    try domain.blockCommit(disk: child.diskTarget, base: parent.path, top: child.path, bandwidth: 0,
+                                           flags: isActiveLayer ? [.active] : [])
+                }
+                try domain.waitForBlockJob(disk: child.diskTarget, timeout: .seconds(3600))
+                if isActiveLayer { try domain.blockJobAbort(disk: child.diskTarget, flags: [.pivot]) }
+            }
+            if isActiveLayer { try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path) }
+        } else if FileManager.default.fileExists(atPath: child.path) {
+            try ImageTool.commitOffline(child: child.path)
+            for grandchild in tree.children(of: child.id) {
+                guard let g = layers[grandchild] else { continue }
+                try ImageTool.rebaseUnsafe(image: g.path, newBacking: parent.path, backingFormat: parent.format)
+            }
+            if let domain, !running, (try? currentDiskSources(domain))?[child.diskTarget] == child.path {
+                try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path)
+            }
+        }
+        try inject("reclaim.afterMerge")
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                for id in tree.children(of: child.id) {
+                    if var g = try db.layer(id: id) { g.parentLayerID = parent.id; try db.update(g) }
+                }
+                for var record in try db.disks(vmUUID: child.vmUUID) where record.layerID == child.id {
+                    record.layerID = parent.id
+                    try db.save(record)
+                }
+                try db.deleteLayer(id: child.id)
+            }
+        }
+        unlink(child.path)
+    }
+}

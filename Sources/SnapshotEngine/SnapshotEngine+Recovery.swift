@@ -1,0 +1,70 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+extension SnapshotEngine {
+    /// Finishes or rolls back jobs of this VM that a crashed kvmsnap left `running`.
+    ///
+    /// Called with the VM's lock held, so any job still marked running has lost its process.
+    /// - create: if the VM already runs on the new overlays, libvirt finished the capture: the
+    ///   snapshot is completed when its memory image reads back, else dropped (the VM keeps its
+    ///   data). Otherwise the half-made files are removed. No unverified snapshot becomes ready.
+    /// - delete: the snapshot's files and unneeded layers are removed (each step is idempotent).
+    func recoverInterruptedJobs(vm: VMRecord, domain: Domain?) throws(EngineError) {
+        let jobs = try db { () throws(CatalogError) in try catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending]) } }
+        for job in jobs where job.pid != getpid() {
+            if let domain { waitForDomainJob(domain) }
+            var outcome: EngineError? = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died); rolled back")
+            switch job.kind {
+            case "create":
+                if let text = job.journal, let journal = try? JSONDecoder().decode(CreateJournal.self, from: Data(text.utf8)), let domain {
+                    if try recoverCreate(journal: journal, vm: vm, domain: domain) {
+                        outcome = EngineError(.external, "interrupted; completed from the journal")
+                    }
+                }
+            case "delete":
+                if let text = job.journal, let journal = try? JSONDecoder().decode(DeleteJournal.self, from: Data(text.utf8)) {
+                    if let snap = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) {
+                        try delete(snapshot: snap, vm: vm, domain: domain)
+                    }
+                    for file in journal.files { unlink(file) }
+                    try reclaim(vmUUID: vm.uuid, domain: domain)
+                    outcome = EngineError(.external, "interrupted; completed from the journal")
+                }
+            default:
+                try reclaim(vmUUID: vm.uuid, domain: domain)
+            }
+            finishJob(job, error: outcome)
+        }
+    }
+
+    /// Returns true when the snapshot was completed, false when it was rolled back.
+    func recoverCreate(journal: CreateJournal, vm: VMRecord, domain: Domain) throws(EngineError) -> Bool {
+        guard var snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
+              snapshot.state == .pending else { return false }
+        let sources = try currentDiskSources(domain)
+        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { sources[$0.key] == $0.value }
+        var memoryReadable = true
+        if landed, let memoryPath = journal.memoryPath {
+            chmod(memoryPath, 0o600)
+            memoryReadable = (try? connection.saveImageXML(path: memoryPath)) != nil
+        }
+        if landed && memoryReadable && !journal.full {
+            let definition = try DomainDefinition(xml: snapshot.configXML)
+            let captured = definition.disks.filter { journal.newOverlays[$0.target] != nil }
+            try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
+            return true
+        }
+        rollBackCreate(domain: domain, journal: journal, adopted: [])
+        return false
+    }
+
+    /// Waits until libvirt has no job running on the domain (a capture a dead client started).
+    func waitForDomainJob(_ domain: Domain, timeout: Double = 600) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, let info = try? domain.jobInfo(), info.type != .none {
+            usleep(200_000)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+/// What state the VM is left in after a revert.
+public enum StartMode: String, Sendable, CaseIterable {
+    /// Running (memory snapshots resume where they were; disk-only snapshots boot).
+    case running
+    /// Paused right after restore/boot.
+    case paused
+    /// Left shut off.
+    case off
+}
+
+extension SnapshotEngine {
+    /// Puts the VM back to snapshot `name`: disks (new overlays on the snapshot's frozen layers),
+    /// configuration (domain XML, NVRAM) and memory (when the snapshot has it and `start` is not `.off`).
+    ///
+    /// The VM's current state is discarded: callers that want a safety net take a snapshot first
+    /// (the restore pipeline does). On failure the VM is redefined with its previous disks.
+    public func revert(vm nameOrUUID: String, to name: String, start: StartMode = .running) throws(EngineError) -> SnapshotRecord {
+        let domain = try domain(nameOrUUID)
+        let vm = try vmRecord(for: domain)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        let snapshot = try readySnapshot(vm: vm, name: name)
+        let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name)
+        do {
+            try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
+            finishJob(job, error: nil)
+        } catch {
+            finishJob(job, error: error)
+            throw error
+        }
+        return snapshot
+    }
+
+    func readySnapshot(vm: VMRecord, name: String) throws(EngineError) -> SnapshotRecord {
+        guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }) else {
+            throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
+        }
+        guard snapshot.state == .ready else {
+            throw EngineError(.conflict, "snapshot '\(name)' of \(vm.name) is \(snapshot.state.rawValue), not ready")
+        }
+        return snapshot
+    }
+
+    /// Checks that everything a revert to `snapshot` reads exists and is readable.
+    public func validateRestorable(vm: VMRecord, snapshot: SnapshotRecord) throws(EngineError) {
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        let tree = LayerTree(layers.map { .init(id: $0.id, parentID: $0.parentLayerID) })
+        if disks.isEmpty { throw EngineError(.conflict, "snapshot '\(snapshot.name)' records no disks") }
+        for disk in disks {
+            for id in tree.chain(from: disk.layerID) {
+                guard let layer = byID[id] else { throw EngineError(.conflict, "layer \(id) of \(disk.diskTarget) is missing from the catalog") }
+                if access(layer.path, R_OK) != 0 {
+                    throw EngineError(.io, "layer \(layer.path) of disk \(disk.diskTarget) is missing or unreadable")
+                }
+            }
+        }
+        if snapshot.hasMemory, let memoryPath = snapshot.memoryPath {
+            let fd = open(memoryPath, O_RDONLY)
+            if fd < 0 { throw EngineError(.io, "memory file \(memoryPath) is missing or unreadable: \(String(cString: strerror(errno)))") }
+            close(fd)
+        }
+    }
+
+    func revertLocked(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, start: StartMode) throws(EngineError) {
+        try validateRestorable(vm: vm, snapshot: snapshot)
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+
+        // 1. New overlays on the snapshot's frozen layers: the snapshot's own layers stay untouched.
+        var overlays: [LayerRecord] = []
+        for disk in disks {
+            guard let base = byID[disk.layerID] else { continue }
+            let id = Identifier.make("l-")
+            let path = store.layerPath(vmUUID: vm.uuid, layerID: id)
+            try ImageTool.createOverlay(path: path, backing: base.path, backingFormat: base.format)
+            overlays.append(LayerRecord(id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: path, format: "qcow2",
+                                        parentLayerID: base.id, role: .overlay, createdAt: clock.now()))
+        }
+        func discardOverlays() { for overlay in overlays { unlink(overlay.path) } }
+
+        // 2. The configuration to define (persistent) and, with memory, the one to restore (live).
+        var config = try DomainDefinition(xml: snapshot.configXML)
+        var restoreDefinition: DomainDefinition?
+        let useMemory = snapshot.hasMemory && start != .off
+        do {
+            for overlay in overlays { try config.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
+            if useMemory, let memoryPath = snapshot.memoryPath {
+                let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in try connection.saveImageXML(path: memoryPath, flags: [.secure]) }
+                var live = try DomainDefinition(xml: saved)
+                for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
+                restoreDefinition = live
+            }
+        } catch {
+            discardOverlays()
+            throw error
+        }
+
+        // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
+        do {
+            try inject("revert.beforeStop")
+            if domain.isActive {
+                try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
+            }
+            _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
+            if let saved = snapshot.nvramPath, let target = config.nvramPath {
+                do {
+                    try? FileManager.default.removeItem(atPath: target)
+                    try FileManager.default.copyItem(atPath: saved, toPath: target)
+                } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
+            }
+            try inject("revert.beforeStart")
+            if let restoreDefinition, let memoryPath = snapshot.memoryPath {
+                let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
+                defer { watcher.stop() }
+                try lv("cannot restore memory") { () throws(LibvirtError) in
+                    try connection.restoreDomain(from: memoryPath, xml: restoreDefinition.xml, flags: start == .paused ? [.paused] : [.running])
+                }
+            } else if start != .off {
+                try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
+            }
+        } catch {
+            if domain.isActive { try? domain.destroy() }
+            _ = try? connection.defineDomain(xml: previousXML)
+            discardOverlays()
+            throw error
+        }
+
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                for overlay in overlays { try db.insert(overlay) }
+                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
+            }
+        }
+        // The layers the VM ran on before are now unreferenced: reclaim them.
+        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+            progress?("reclaim failed: \(error.message)", nil)
+        }
+    }
+}

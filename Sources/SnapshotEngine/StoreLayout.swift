@@ -1,0 +1,49 @@
+import Foundation
+
+/// Where kvmsnap keeps its files. Every file is named by an id, never by a user-supplied name.
+///
+/// ```
+/// <root>/vms/<vm-uuid>/layers/<layer-id>.qcow2    disk overlays and full copies (0600, owned by qemu once used)
+/// <root>/vms/<vm-uuid>/memory/<snapshot-id>.mem   saved guest memory (0600 root: it holds guest secrets)
+/// <root>/vms/<vm-uuid>/nvram/<snapshot-id>.fd     UEFI variable store copies (0600)
+/// <root>/locks/<vm-uuid>.lock                     one operation per VM at a time (flock)
+/// ```
+public struct StoreLayout: Sendable, Equatable {
+    public var root: String
+
+    public init(root: String) { self.root = root }
+
+    public func vmDirectory(_ vmUUID: String) -> String { "\(root)/vms/\(vmUUID)" }
+    public func layersDirectory(_ vmUUID: String) -> String { "\(vmDirectory(vmUUID))/layers" }
+    public func memoryDirectory(_ vmUUID: String) -> String { "\(vmDirectory(vmUUID))/memory" }
+    public func nvramDirectory(_ vmUUID: String) -> String { "\(vmDirectory(vmUUID))/nvram" }
+    public func layerPath(vmUUID: String, layerID: String) -> String { "\(layersDirectory(vmUUID))/\(layerID).qcow2" }
+    public func memoryPath(vmUUID: String, snapshotID: String) -> String { "\(memoryDirectory(vmUUID))/\(snapshotID).mem" }
+    public func nvramPath(vmUUID: String, snapshotID: String) -> String { "\(nvramDirectory(vmUUID))/\(snapshotID).fd" }
+    public func lockPath(_ vmUUID: String) -> String { "\(root)/locks/\(vmUUID).lock" }
+
+    /// Creates the VM's directories. Layer directories must be traversable by the QEMU user;
+    /// memory and NVRAM directories are root-only (libvirtd opens those files for QEMU).
+    public func prepare(vmUUID: String) throws(EngineError) {
+        let dirs: [(String, Int)] = [
+            (root, 0o711), ("\(root)/vms", 0o711), ("\(root)/locks", 0o700), (vmDirectory(vmUUID), 0o711),
+            (layersDirectory(vmUUID), 0o711), (memoryDirectory(vmUUID), 0o700), (nvramDirectory(vmUUID), 0o700),
+        ]
+        for (dir, mode) in dirs {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                chmod(dir, mode_t(mode))
+            } catch {
+                throw EngineError(.io, "cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+    }
+}
+
+/// Short random ids for snapshots and layers (12 hex digits, collision-checked by the catalog).
+enum Identifier {
+    static func make(_ prefix: String) -> String {
+        var rng = SystemRandomNumberGenerator()
+        return prefix + String(format: "%012llx", rng.next() & 0xFFFF_FFFF_FFFF)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// One kvmsnap operation per VM at a time, across processes.
+///
+/// An exclusive `flock` on `<store>/locks/<uuid>.lock`. The kernel drops it when the process
+/// dies, even by SIGKILL, so a crashed kvmsnap never leaves a VM locked; the job journal
+/// then tells the next command what to finish or roll back.
+final class VMLock {
+    private let fd: Int32
+
+    /// Waits up to `wait` seconds for the lock; then throws `.busy` with `describeHolder()`.
+    init(path: String, wait: Double, describeHolder: () -> String) throws(EngineError) {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw EngineError(.io, "cannot open lock \(path): \(String(cString: strerror(errno)))")
+        }
+        let deadline = Date().addingTimeInterval(wait)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if Date() >= deadline {
+                close(fd)
+                throw EngineError(.busy, describeHolder())
+            }
+            usleep(100_000)
+        }
+        self.fd = fd
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
