@@ -1,0 +1,175 @@
+import Clibvirt
+import Foundation
+import Synchronization
+
+/// A domain lifecycle event (`virDomainEventType`) with its detail, a
+/// `virDomainEvent<Type>DetailType` value (e.g. for `.suspended`,
+/// 0 = paused, 5 = API error; for `.stopped`, 0 = shutdown, 1 = destroyed).
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainEventType
+public enum LifecycleEvent: Sendable, Hashable {
+    case defined(detail: Int32)
+    case undefined(detail: Int32)
+    case started(detail: Int32)
+    case suspended(detail: Int32)
+    case resumed(detail: Int32)
+    case stopped(detail: Int32)
+    case shutdown(detail: Int32)
+    case pmsuspended(detail: Int32)
+    case crashed(detail: Int32)
+    /// An event type newer than this module.
+    case other(event: Int32, detail: Int32)
+
+    /// Decodes libvirt's `event` / `detail` pair.
+    public init(event: Int32, detail: Int32) {
+        switch event {
+        case Int32(VIR_DOMAIN_EVENT_DEFINED.rawValue): self = .defined(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_UNDEFINED.rawValue): self = .undefined(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_STARTED.rawValue): self = .started(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_SUSPENDED.rawValue): self = .suspended(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_RESUMED.rawValue): self = .resumed(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue): self = .stopped(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_SHUTDOWN.rawValue): self = .shutdown(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_PMSUSPENDED.rawValue): self = .pmsuspended(detail: detail)
+        case Int32(VIR_DOMAIN_EVENT_CRASHED.rawValue): self = .crashed(detail: detail)
+        default: self = .other(event: event, detail: detail)
+        }
+    }
+
+    /// libvirt's detail value for this event.
+    public var detail: Int32 {
+        switch self {
+        case .defined(let d), .undefined(let d), .started(let d), .suspended(let d), .resumed(let d),
+            .stopped(let d), .shutdown(let d), .pmsuspended(let d), .crashed(let d):
+            d
+        case .other(_, let d): d
+        }
+    }
+}
+
+/// libvirt's default event loop, run on a dedicated thread.
+///
+/// Call `EventLoop.start()` before opening any connection that registers
+/// event callbacks: libvirt binds a connection to the event implementation
+/// present when it is opened. Starting is idempotent and the loop then runs
+/// for the rest of the process (libvirt's default implementation cannot be
+/// unregistered).
+public enum EventLoop {
+    private static let started = Mutex(false)
+
+    /// Registers libvirt's default event implementation (once) and starts a
+    /// thread running it.
+    /// See also https://libvirt.org/html/libvirt-libvirt-event.html#virEventRegisterDefaultImpl
+    /// and https://libvirt.org/html/libvirt-libvirt-event.html#virEventRunDefaultImpl
+    public static func start() throws(LibvirtError) {
+        LibvirtRuntime.ensureInitialized()
+        let result: Result<Void, LibvirtError> = started.withLock { started in
+            if started { return .success(()) }
+            if virEventRegisterDefaultImpl() < 0 { return .failure(LibvirtError.takeLast()) }
+            started = true
+            let thread = Thread {
+                while true {
+                    if virEventRunDefaultImpl() < 0 {
+                        // Nothing can receive this error; keep the loop alive.
+                        virResetLastError()
+                        sleepFor(.milliseconds(10))
+                    }
+                }
+            }
+            thread.name = "libvirt-event-loop"
+            thread.start()
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// Whether `start()` has run successfully in this process.
+    public static var isRunning: Bool { started.withLock { $0 } }
+}
+
+/// A registered event callback. Deregistered by `deregister()` or, at the
+/// latest, when this object is released: keep it as long as you want events.
+///
+/// `@unchecked Sendable`: the only mutable state is guarded by a Mutex.
+public final class EventRegistration: @unchecked Sendable {
+    /// The connection the callback is registered on (kept alive by this object).
+    public let connection: Connection
+    /// libvirt's callback id.
+    public let callbackID: Int32
+    private let active = Mutex(true)
+
+    init(connection: Connection, callbackID: Int32) {
+        self.connection = connection
+        self.callbackID = callbackID
+    }
+
+    deinit {
+        if active.withLock({ $0 }) {
+            if virConnectDomainEventDeregisterAny(connection.handle, callbackID) < 0 { virResetLastError() }
+        }
+    }
+
+    /// Stops delivery of events to the callback. Calling it twice is harmless.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventDeregisterAny
+    public func deregister() throws(LibvirtError) {
+        let result: Result<Void, LibvirtError> = active.withLock { active in
+            guard active else { return .success(()) }
+            if virConnectDomainEventDeregisterAny(connection.handle, callbackID) < 0 {
+                return .failure(LibvirtError.takeLast())
+            }
+            active = false
+            return .success(())
+        }
+        try result.get()
+    }
+}
+
+/// What libvirt holds as the callback's `opaque` pointer: the Swift handler.
+/// The connection is weak because the registration (not libvirt) owns it.
+private final class LifecycleHandlerBox: @unchecked Sendable {
+    weak var connection: Connection?
+    let handler: @Sendable (Domain, LifecycleEvent) -> Void
+
+    init(connection: Connection, handler: @escaping @Sendable (Domain, LifecycleEvent) -> Void) {
+        self.connection = connection
+        self.handler = handler
+    }
+}
+
+extension Connection {
+    /// Calls `handler` on the event loop thread for each lifecycle event of
+    /// `domain` (or of every domain when nil). Needs `EventLoop.start()`
+    /// before this connection was opened. Events stop when the returned
+    /// registration is deregistered or released.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventRegisterAny
+    public func onLifecycleEvent(
+        domain: Domain? = nil, _ handler: @escaping @Sendable (Domain, LifecycleEvent) -> Void
+    ) throws(LibvirtError) -> EventRegistration {
+        let box = Unmanaged.passRetained(LifecycleHandlerBox(connection: self, handler: handler))
+        let callback: virConnectDomainEventCallback = { _, dom, event, detail, opaque in
+            guard let dom, let opaque else { return 0 }
+            let box = Unmanaged<LifecycleHandlerBox>.fromOpaque(opaque).takeUnretainedValue()
+            guard let connection = box.connection else { return 0 }
+            // libvirt lends `dom` for the call only; take our own reference.
+            guard virDomainRef(dom) == 0 else {
+                virResetLastError()
+                return 0
+            }
+            box.handler(Domain(handle: dom, connection: connection), LifecycleEvent(event: event, detail: detail))
+            return 0
+        }
+        let release: virFreeCallback = { opaque in
+            guard let opaque else { return }
+            Unmanaged<LifecycleHandlerBox>.fromOpaque(opaque).release()
+        }
+        let id = virConnectDomainEventRegisterAny(
+            handle, domain?.handle, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+            unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self),
+            box.toOpaque(), release)
+        if id < 0 {
+            let error = LibvirtError.takeLast()
+            box.release()
+            throw error
+        }
+        return EventRegistration(connection: self, callbackID: id)
+    }
+}

@@ -1,1 +1,0 @@
-// Libvirt module: placeholder until its first real file lands.
