@@ -60,7 +60,7 @@ extension SnapshotEngine {
         }
         try refuseInternalSnapshots(domain, vmName: vm.name)
 
-        let running = domain.isActive
+        let running = Self.isActive(domain)
         let withMemory = running && !options.diskOnly
         let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
         let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
@@ -174,12 +174,12 @@ extension SnapshotEngine {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
-        } else if domain.isActive {
+        } else if Self.isActive(domain) {
             xml += "<memory snapshot='no'/>"
         }
         xml += "<disks>"
         let capturedTargets = Set(captured.map(\.target))
-        let definition = try DomainDefinition(xml: try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: domain.isActive ? [] : [.inactive]) })
+        let definition = try DomainDefinition(xml: try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: Self.isActive(domain) ? [] : [.inactive]) })
         for disk in definition.disks {
             if capturedTargets.contains(disk.target), let overlay = journal.newOverlays[disk.target] {
                 xml += "<disk name='\(disk.target)' snapshot='external' type='file'><driver type='qcow2'/><source file='\(Self.xmlEscape(overlay))'/></disk>"
@@ -261,7 +261,7 @@ extension SnapshotEngine {
         progress?("full copy \(disk)", nil)
         try ImageTool.flatten(source: frozen.path, to: copyPath)
         try ImageTool.createOverlay(path: topPath, backing: copyPath, backingFormat: "qcow2")
-        if domain.isActive {
+        if Self.isActive(domain) {
             let destination = "<disk type='file'><source file='\(Self.xmlEscape(topPath))'/><driver type='qcow2'/></disk>"
             try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                 try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
@@ -297,7 +297,8 @@ extension SnapshotEngine {
         _ = try? catalog.write { db in
             if switched, let snap = try db.snapshot(id: journal.snapshotID) {
                 // The VM writes into the new overlays now: keep them as its active layers.
-                for (target, path) in journal.newOverlays where sources.contains(path) && (try db.layer(path: path)) == nil {
+                for (target, path) in journal.newOverlays where sources.contains(path) {
+                    if try db.layer(path: path) != nil { continue }
                     try db.insert(LayerRecord(id: (path as NSString).lastPathComponent.replacingOccurrences(of: ".qcow2", with: ""),
                                               vmUUID: snap.vmUUID, diskTarget: target, path: path, format: "qcow2",
                                               parentLayerID: journal.frozen[target], role: .overlay, createdAt: Date()))

@@ -90,7 +90,7 @@ extension SnapshotEngine {
     }
 
     func isInLiveChain(domain: Domain?, path: String) -> Bool {
-        guard let domain, domain.isActive, let xml = try? domain.xml(flags: []) else { return false }
+        guard let domain, Self.isActive(domain), let xml = try? domain.xml(flags: []) else { return false }
         return xml.contains("'\(path)'") || xml.contains("\"\(path)\"")
     }
 
@@ -98,7 +98,7 @@ extension SnapshotEngine {
     /// chain, `qemu-img commit` otherwise; then children and references move to `parent`.
     func commit(child: LayerRecord, into parent: LayerRecord, domain: Domain?, tree: LayerTree, layers: [String: LayerRecord]) throws(EngineError) {
         progress?("merge \(child.diskTarget)", nil)
-        let running = domain?.isActive ?? false
+        let running = (domain.map { Self.isActive($0) } ?? false)
         if let domain, running, isInLiveChain(domain: domain, path: child.path) {
             let sources = try currentDiskSources(domain)
             let isActiveLayer = sources[child.diskTarget] == child.path

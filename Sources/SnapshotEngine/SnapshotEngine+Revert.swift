@@ -107,9 +107,9 @@ extension SnapshotEngine {
         }
 
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
-        do {
+        do throws(EngineError) {
             try inject("revert.beforeStop")
-            if domain.isActive {
+            if Self.isActive(domain) {
                 try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
             }
             _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
@@ -130,7 +130,7 @@ extension SnapshotEngine {
                 try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
             }
         } catch {
-            if domain.isActive { try? domain.destroy() }
+            if Self.isActive(domain) { try? domain.destroy() }
             _ = try? connection.defineDomain(xml: previousXML)
             discardOverlays()
             throw error

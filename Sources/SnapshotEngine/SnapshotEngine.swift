@@ -124,7 +124,7 @@ public final class SnapshotEngine: @unchecked Sendable {
 
     /// The layer paths the domain currently runs on (live XML when active, else inactive), per disk.
     func currentDiskSources(_ domain: Domain) throws(EngineError) -> [String: String] {
-        let flags: DomainXMLFlags = domain.isActive ? [] : [.inactive]
+        let flags: DomainXMLFlags = Self.isActive(domain) ? [] : [.inactive]
         let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: flags) }
         let definition = try DomainDefinition(xml: xml)
         var result: [String: String] = [:]
@@ -159,4 +159,9 @@ extension SnapshotEngine {
         }
         if name.hasPrefix("-") { throw EngineError(.invalidInput, "snapshot name must not start with '-'") }
     }
+}
+
+extension SnapshotEngine {
+    /// True when the domain runs or is paused; a lookup failure counts as not running.
+    static func isActive(_ domain: Domain) -> Bool { (try? domain.isActive) ?? false }
 }
