@@ -1,0 +1,163 @@
+import Foundation
+import Libvirt
+import SnapshotEngine
+import Testing
+
+/// Facts about the integration environment. With `KVMSNAP_REQUIRE_INTEGRATION=1` (set by
+/// scripts/test.sh and CI) a missing libvirtd or test guest fails the tests instead of skipping.
+enum IntegrationEnvironment {
+    static let uri = "qemu:///system"
+    static let guestDirectory = ProcessInfo.processInfo.environment["KVMSNAP_TEST_GUEST_DIR"] ?? "/var/cache/kvmsnap/test-guest"
+    static let required = ProcessInfo.processInfo.environment["KVMSNAP_REQUIRE_INTEGRATION"] == "1"
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    /// Per-run scratch space under a directory QEMU (libvirt-qemu) can traverse.
+    static let scratchRoot = "/var/lib/kvmsnap-tests"
+
+    static var available: Bool {
+        if required { return true }
+        return FileManager.default.fileExists(atPath: guestDirectory + "/vmlinuz") && (try? Connection(uri: uri)) != nil
+    }
+}
+
+/// A running (or defined) test guest with its own disks, console log, store and catalog.
+/// Everything it creates is removed by `destroy()`, which tests call in `defer`.
+final class TestGuest: @unchecked Sendable {
+    let name: String
+    let directory: String
+    let connection: Connection
+    let consoleLog: String
+    var diskPaths: [String]
+    private(set) var domain: Domain
+
+    /// Creates disks (`diskMiB` each, vda, vdb, ...), defines the domain and starts it unless `start` is false.
+    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", start: Bool = true) throws {
+        let id = String(UUID().uuidString.prefix(8)).lowercased()
+        name = "kvmsnap-guesttest-\(tag)-\(id)"
+        directory = "\(IntegrationEnvironment.scratchRoot)/\(name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(IntegrationEnvironment.scratchRoot, 0o711)
+        chmod(directory, 0o711)
+        consoleLog = "\(directory)/console.log"
+        connection = try Connection(uri: IntegrationEnvironment.uri)
+        diskPaths = []
+        var disksXML = ""
+        for (index, size) in diskMiB.enumerated() {
+            let target = "vd" + String(UnicodeScalar(UInt8(97 + index)))
+            let path = "\(directory)/\(target).qcow2"
+            try Self.run("qemu-img", ["create", "-q", "-f", "qcow2", path, "\(size)M"])
+            diskPaths.append(path)
+            disksXML += """
+                <disk type='file' device='disk'>
+                  <driver name='qemu' type='qcow2'/>
+                  <source file='\(path)'/>
+                  <target dev='\(target)' bus='virtio'/>
+                </disk>
+
+            """
+        }
+        let template = try String(contentsOfFile: IntegrationEnvironment.packageRoot + "/Fixtures/test-guest.xml", encoding: .utf8)
+        let xml = template
+            .replacingOccurrences(of: "@NAME@", with: name)
+            .replacingOccurrences(of: "@TYPE@", with: "qemu")
+            .replacingOccurrences(of: "@MEMORY_MIB@", with: "\(memoryMiB)")
+            .replacingOccurrences(of: "@KERNEL@", with: IntegrationEnvironment.guestDirectory + "/vmlinuz")
+            .replacingOccurrences(of: "@INITRD@", with: IntegrationEnvironment.guestDirectory + "/initrd.img")
+            .replacingOccurrences(of: "@CMDLINE_EXTRA@", with: cmdline)
+            .replacingOccurrences(of: "@CONSOLE_LOG@", with: consoleLog)
+            .replacingOccurrences(of: "@DISKS@", with: disksXML)
+        domain = try connection.defineDomain(xml: xml)
+        if start { try domain.start() }
+    }
+
+    /// Re-looks the domain up (after kvmsnap redefined or restored it).
+    func refresh() throws { domain = try connection.lookupDomain(name: name) }
+
+    var isRunning: Bool { (try? connection.lookupDomain(name: name).state().state) == .running }
+
+    /// Destroys and undefines the domain, removes its files and any kvmsnap store under it.
+    func destroy() {
+        if let domain = try? connection.lookupDomain(name: name) {
+            try? domain.destroy()
+            try? domain.undefine(flags: [.nvram, .snapshotsMetadata, .checkpointsMetadata])
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// All `counter=N` values the console shows since the last start/restore, in order.
+    func consoleCounters() -> [Int] {
+        guard let text = try? String(contentsOfFile: consoleLog, encoding: .utf8) else { return [] }
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            guard let range = line.range(of: "counter=") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+    }
+
+    var latestCounter: Int? { consoleCounters().last }
+
+    /// Waits until the console shows a counter ≥ `value`; returns it.
+    @discardableResult
+    func waitForCounter(atLeast value: Int, timeout: Double = 60) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let latest = latestCounter, latest >= value { return latest }
+            usleep(200_000)
+        }
+        throw TestGuestError("guest \(name) did not reach counter \(value) within \(timeout) s; console: \(consoleTail())")
+    }
+
+    /// Waits until the console shows any counter after a start/restore; returns the first one.
+    func waitForFirstCounter(timeout: Double = 60) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let first = consoleCounters().first { return first }
+            usleep(200_000)
+        }
+        throw TestGuestError("guest \(name) printed no counter within \(timeout) s; console: \(consoleTail())")
+    }
+
+    func consoleTail() -> String {
+        let text = (try? String(contentsOfFile: consoleLog, encoding: .utf8)) ?? "<no console log>"
+        return String(text.suffix(400))
+    }
+
+    /// The counter record in sector 0 of an image (read through its backing chain, without locking).
+    static func diskCounter(_ imagePath: String) throws -> Int? {
+        let out = try run("qemu-io", ["-r", "-U", "-c", "read -v 0 32", imagePath])
+        var bytes: [UInt8] = []
+        for line in out.split(separator: "\n") where line.hasPrefix("0000") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst()
+            for field in fields.prefix(16) { if let b = UInt8(field, radix: 16), field.count == 2 { bytes.append(b) } }
+        }
+        let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        guard text.hasPrefix("KVMSNAP-COUNTER ") else { return nil }
+        return Int(text.dropFirst("KVMSNAP-COUNTER ".count).prefix { $0.isNumber })
+    }
+
+    /// The image the domain's disk `target` currently uses.
+    func currentSource(_ target: String = "vda") throws -> String {
+        let xml = try (try connection.lookupDomain(name: name)).xml(flags: [])
+        let definition = try DomainDefinition(xml: xml)
+        guard let path = definition.disks.first(where: { $0.target == target })?.path else {
+            throw TestGuestError("no disk \(target)")
+        }
+        return path
+    }
+
+    @discardableResult
+    static func run(_ program: String, _ args: [String]) throws -> String {
+        let outcome = try ExternalProcess.run(program, args)
+        guard outcome.succeeded else {
+            throw TestGuestError("\(program) \(args.joined(separator: " ")) failed: \(outcome.standardError)")
+        }
+        return outcome.standardOutput
+    }
+}
+
+struct TestGuestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
