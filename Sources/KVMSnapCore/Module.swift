@@ -1,1 +1,0 @@
-// KVMSnapCore module: placeholder until its first real file lands.
