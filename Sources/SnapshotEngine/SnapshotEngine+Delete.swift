@@ -99,7 +99,10 @@ extension SnapshotEngine {
     func commit(child: LayerRecord, into parent: LayerRecord, domain: Domain?, tree: LayerTree, layers: [String: LayerRecord]) throws(EngineError) {
         progress?("merge \(child.diskTarget)", nil)
         let running = (domain.map { Self.isActive($0) } ?? false)
-        if let domain, running, isInLiveChain(domain: domain, path: child.path) {
+        if running, isInLiveChain(domain: domain, path: parent.path), !isInLiveChain(domain: domain, path: child.path) {
+            // A live commit a crashed run started has finished: libvirt already dropped `child`
+            // from the chain and re-pointed its children at `parent`. Only the catalog is behind.
+        } else if let domain, running, isInLiveChain(domain: domain, path: child.path) {
             let sources = try currentDiskSources(domain)
             let isActiveLayer = sources[child.diskTarget] == child.path
             try lv("block commit of \(child.diskTarget) failed") { () throws(LibvirtError) in

@@ -1,3 +1,3 @@
 import KVMSnapCommands
 
-KVMSnap.main()
+KVMSnap.runMain()

@@ -1,0 +1,45 @@
+import Foundation
+import Libvirt
+import SnapshotCatalog
+import SnapshotEngine
+
+/// What a command needs to talk to libvirt, the catalog and the store, built from GlobalOptions.
+struct Context {
+    let options: GlobalOptions
+    let connection: Connection
+
+    init(_ options: GlobalOptions) throws {
+        self.options = options
+        let uri = options.resolvedURI
+        do {
+            connection = try Connection(uri: uri)
+        } catch {
+            throw CommandFailure("cannot connect to \(uri): \(error.message)", exitCode: 1)
+        }
+    }
+
+    func catalog() throws -> Catalog {
+        try Catalog(path: options.resolvedCatalog)
+    }
+
+    func engine(progress: ProgressHandler? = nil) throws -> SnapshotEngine {
+        let engine = SnapshotEngine(connection: connection, catalog: try catalog(), store: StoreLayout(root: options.resolvedStore))
+        engine.progress = progress
+        engine.faultInjector = Self.testStall()
+        return engine
+    }
+
+    /// Test-only hook: `KVMSNAP_TEST_STALL_AT=<point>` makes kvmsnap touch
+    /// `KVMSNAP_TEST_STALL_MARKER` and sleep at that engine point, so a crash test can SIGKILL
+    /// it at an exact step. Unset in normal use.
+    static func testStall() -> (@Sendable (String) throws(EngineError) -> Void)? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let point = environment["KVMSNAP_TEST_STALL_AT"], !point.isEmpty else { return nil }
+        let marker = environment["KVMSNAP_TEST_STALL_MARKER"]
+        return { reached throws(EngineError) in
+            guard reached == point else { return }
+            if let marker { FileManager.default.createFile(atPath: marker, contents: Data(reached.utf8)) }
+            sleep(600)
+        }
+    }
+}

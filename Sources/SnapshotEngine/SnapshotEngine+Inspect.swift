@@ -1,0 +1,235 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+/// A snapshot with what the user sees alongside it.
+public struct SnapshotInfo: Sendable {
+    public var record: SnapshotRecord
+    public var parentName: String?
+    /// disk target → layer path holding that disk as it was.
+    public var layers: [String: String]
+}
+
+public struct VMUsage: Sendable, Encodable {
+    public var vm: String
+    public var uuid: String
+    public var snapshots: Int
+    public var memoryBytes: Int64
+    /// All disk layers kvmsnap tracks for the VM (including the VM's original images).
+    public var layerBytes: Int64
+    /// Layers that two or more snapshots (or a snapshot and the running VM) read.
+    public var sharedBytes: Int64
+    /// Layers only one snapshot or only the running VM reads.
+    public var exclusiveBytes: Int64
+    public var totalBytes: Int64 { memoryBytes + layerBytes }
+}
+
+public struct DriftReport: Sendable, Encodable {
+    public var vm: String
+    public var uuid: String
+    public var problems: [String]
+}
+
+extension SnapshotEngine {
+    /// The catalog's VM for `nameOrUUID` (defined in libvirt or only remembered by the catalog).
+    public func catalogVM(_ nameOrUUID: String) throws(EngineError) -> VMRecord {
+        try vmForCatalogWork(nameOrUUID).0
+    }
+
+    /// All snapshots of a VM, oldest first.
+    public func snapshots(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        recoverIfIdle(vm: vm, domain: domain)
+        let infos = try db { () throws(CatalogError) in
+            try catalog.read { db -> [SnapshotInfo] in
+                let records = try db.snapshots(vmUUID: vm.uuid)
+                let names = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.name) })
+                let layers = Dictionary(uniqueKeysWithValues: try db.layers(vmUUID: vm.uuid).map { ($0.id, $0.path) })
+                var disksBySnapshot: [String: [String: String]] = [:]
+                for disk in try db.disks(vmUUID: vm.uuid) {
+                    disksBySnapshot[disk.snapshotID, default: [:]][disk.diskTarget] = layers[disk.layerID]
+                }
+                return records.map { SnapshotInfo(record: $0, parentName: $0.parentID.flatMap { names[$0] }, layers: disksBySnapshot[$0.id] ?? [:]) }
+            }
+        }
+        return (vm, infos)
+    }
+
+    public func snapshot(vm nameOrUUID: String, name: String) throws(EngineError) -> SnapshotInfo {
+        let (vm, all) = try snapshots(vm: nameOrUUID)
+        guard let info = all.first(where: { $0.record.name == name }) else {
+            throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
+        }
+        return info
+    }
+
+    public func rename(vm nameOrUUID: String, snapshot name: String, to newName: String) throws(EngineError) {
+        try Self.validateName(newName)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
+                    throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
+                }
+                if newName != name, try db.snapshot(vmUUID: vm.uuid, name: newName) != nil {
+                    throw EngineError(.conflict, "VM \(vm.name) already has a snapshot named '\(newName)'")
+                }
+                record.name = newName
+                try db.update(record)
+            }
+        }
+    }
+
+    /// Changes a snapshot's description, expiry (`.some(nil)` clears it) or pin.
+    public func edit(vm nameOrUUID: String, snapshot name: String, description: String?, expiresAt: Date??, pinned: Bool?) throws(EngineError) {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
+                    throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
+                }
+                if let description { record.description = description }
+                if let expiresAt { record.expiresAt = expiresAt }
+                if let pinned { record.pinned = pinned }
+                try db.update(record)
+            }
+        }
+    }
+
+    /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
+    /// is left alone (its owner is alive and will finish its own job).
+    func recoverIfIdle(vm: VMRecord, domain: Domain?) {
+        let unfinished = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending], limit: 1) }) ?? []
+        guard !unfinished.isEmpty else { return }
+        let saved = lockWait
+        lockWait = 0
+        defer { lockWait = saved }
+        if let lock = try? lockVM(vm, domain: domain) { withExtendedLifetime(lock) {} }
+    }
+
+    /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
+    public func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage] {
+        let vms: [VMRecord]
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+            vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
+        }
+        var result: [VMUsage] = []
+        for vm in vms {
+            let domain = try? connection.lookupDomain(uuid: vm.uuid)
+            let (tree, refs, layers) = try layerState(vmUUID: vm.uuid, domain: domain)
+            let snapshots = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
+            // How many referents (snapshot tops and the VM's active layers) read each layer.
+            var readers: [String: Int] = [:]
+            let diskRefs = try db { () throws(CatalogError) in try catalog.read { try $0.disks(vmUUID: vm.uuid) } }
+            for top in diskRefs.map(\.layerID) + Array(refs.active) {
+                for id in tree.chain(from: top) { readers[id, default: 0] += 1 }
+            }
+            var usage = VMUsage(vm: vm.name, uuid: vm.uuid, snapshots: snapshots.count, memoryBytes: 0, layerBytes: 0, sharedBytes: 0, exclusiveBytes: 0)
+            for snap in snapshots {
+                usage.memoryBytes += snap.memoryPath.map { ImageTool.allocatedBytes($0) } ?? 0
+                usage.memoryBytes += snap.nvramPath.map { ImageTool.allocatedBytes($0) } ?? 0
+            }
+            for layer in layers.values {
+                let bytes = ImageTool.allocatedBytes(layer.path)
+                usage.layerBytes += bytes
+                if readers[layer.id, default: 0] >= 2 { usage.sharedBytes += bytes } else { usage.exclusiveBytes += bytes }
+            }
+            result.append(usage)
+        }
+        return result
+    }
+
+    /// Reports drift between the catalog and reality. Never changes anything.
+    public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
+        let vms: [VMRecord]
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+            vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
+        }
+        var reports: [DriftReport] = []
+        for vm in vms {
+            var problems: [String] = []
+            let domain = try? connection.lookupDomain(uuid: vm.uuid)
+            if let domain {
+                if domain.name != vm.name { problems.append("VM was renamed in libvirt: catalog says '\(vm.name)', libvirt says '\(domain.name)'") }
+            } else {
+                problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt")
+            }
+            let (layers, snapshots, disks, running) = try db { () throws(CatalogError) in
+                try catalog.read { db in
+                    (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
+                     try db.jobs(vmUUID: vm.uuid, states: [.running]))
+                }
+            }
+            let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+            for layer in layers {
+                guard FileManager.default.fileExists(atPath: layer.path) else {
+                    problems.append("layer file missing: \(layer.path) (\(layer.diskTarget))")
+                    continue
+                }
+                if layer.format == "qcow2", let info = try? ImageTool.info(layer.path) {
+                    let expected = layer.parentLayerID.flatMap { byID[$0]?.path }
+                    if layer.role != .original, info.backingFile != expected {
+                        problems.append("\(layer.path) is backed by \(info.backingFile ?? "nothing"), catalog expects \(expected ?? "nothing")")
+                    }
+                }
+            }
+            for snap in snapshots {
+                if snap.state != .ready { problems.append("snapshot '\(snap.name)' is \(snap.state.rawValue)") }
+                if snap.hasMemory, let path = snap.memoryPath, !FileManager.default.fileExists(atPath: path) {
+                    problems.append("memory file of '\(snap.name)' missing: \(path)")
+                }
+                if snap.state == .ready, !disks.contains(where: { $0.snapshotID == snap.id }) {
+                    problems.append("snapshot '\(snap.name)' records no disk layers")
+                }
+            }
+            if let domain, let sources = try? currentDiskSources(domain) {
+                let known = Set(layers.map(\.path))
+                let tracked = Set(layers.map(\.diskTarget))
+                for (target, path) in sources.sorted(by: { $0.key < $1.key }) where tracked.contains(target) && !known.contains(path) {
+                    problems.append("disk \(target) uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap)")
+                }
+            }
+            // Files in the store that the catalog does not know.
+            let known = Set(layers.map(\.path) + snapshots.compactMap(\.memoryPath) + snapshots.compactMap(\.nvramPath))
+            for dir in [store.layersDirectory(vm.uuid), store.memoryDirectory(vm.uuid), store.nvramDirectory(vm.uuid)] {
+                for file in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !known.contains("\(dir)/\(file)") {
+                    problems.append("file not in the catalog: \(dir)/\(file)")
+                }
+            }
+            for job in running { problems.append("job \(job.id ?? 0) (\(job.kind)) is marked running since \(job.startedAt)") }
+            reports.append(DriftReport(vm: vm.name, uuid: vm.uuid, problems: problems))
+        }
+        return reports
+    }
+}
+
+/// Parses `--expires`: a duration from now (`14d`, `36h`, `2w`, …) or a local date `YYYY-MM-DD`
+/// (expiring at that day's start) or a full ISO 8601 timestamp.
+public enum ExpirySpec {
+    public static func parse(_ text: String, now: Date, timeZone: TimeZone = .current) throws(EngineError) -> Date {
+        if let duration = try? RetentionDuration(parsing: text) {
+            return now.addingTimeInterval(TimeInterval(duration.seconds))
+        }
+        let parts = text.split(separator: "-")
+        if parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), parts[0].count == 4 {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = timeZone
+            let components = DateComponents(year: y, month: m, day: d)
+            if let date = calendar.date(from: components), calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: y, month: m, day: d) {
+                guard date > now else { throw EngineError(.invalidInput, "--expires \(text) is in the past") }
+                return date
+            }
+        }
+        let iso = ISO8601DateFormatter()
+        if let date = iso.date(from: text) {
+            guard date > now else { throw EngineError(.invalidInput, "--expires \(text) is in the past") }
+            return date
+        }
+        throw EngineError(.invalidInput, "bad --expires '\(text)': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD")
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import SnapshotEngine
+
+/// Runs the built `kvmsnap` binary the way a user or script does.
+struct CLI {
+    static var binary: String { IntegrationEnvironment.packageRoot + "/.build/debug/kvmsnap" }
+
+    let catalog: String
+    let store: String
+
+    init(_ fixture: EngineFixture) { catalog = fixture.catalogPath; store = fixture.storePath }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
+    }
+
+    @discardableResult
+    func run(_ args: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
+        let outcome = try ExternalProcess.run(
+            Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store],
+            environment: environment, timeout: timeout)
+        return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
+    }
+
+    /// Starts kvmsnap in the background (for kill and concurrency tests).
+    func start(_ args: [String], environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Names of the VM's snapshots per `list --json`, with their states.
+    func snapshotStates(_ vm: String) throws -> [String: String] {
+        let result = try run(["list", vm, "--json"])
+        guard result.status == 0, let array = result.json as? [[String: Any]] else {
+            throw TestGuestError("list failed: \(result.stderr)")
+        }
+        return Dictionary(uniqueKeysWithValues: array.map { ($0["name"] as! String, $0["state"] as! String) })
+    }
+}
+
+/// Waits until `path` exists.
+func waitForFile(_ path: String, timeout: Double = 120) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !FileManager.default.fileExists(atPath: path) {
+        if Date() > deadline { throw TestGuestError("\(path) did not appear within \(timeout) s") }
+        usleep(100_000)
+    }
+}
+
+/// Lists every file under a directory (recursively), for "nothing changed" checks.
+func filesUnder(_ dir: String) -> Set<String> {
+    guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
+    return Set(e.compactMap { $0 as? String })
+}
