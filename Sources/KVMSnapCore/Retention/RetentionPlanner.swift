@@ -180,9 +180,9 @@ public enum RetentionPlanner {
                     }
                     run.sort { x, y in
                         if x.prefix != y.prefix { return x.prefix > y.prefix }
-                        if x.name != y.name { return !x.name.utf8.lexicographicallyPrecedes(y.name.utf8) }
+                        if !x.name.utf8.elementsEqual(y.name.utf8) { return !x.name.utf8.lexicographicallyPrecedes(y.name.utf8) }
                         let ix = candidates[tierIndices[x.k]].id, iy = candidates[tierIndices[y.k]].id
-                        if ix != iy { return !ix.utf8.lexicographicallyPrecedes(iy.utf8) }
+                        if !ix.utf8.elementsEqual(iy.utf8) { return !ix.utf8.lexicographicallyPrecedes(iy.utf8) }
                         return x.k > y.k
                     }
                     for (offset, item) in run.enumerated() { order[start + offset] = item.k }
