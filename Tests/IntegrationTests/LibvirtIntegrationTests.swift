@@ -78,6 +78,10 @@ struct LibvirtIntegrationTests {
 
         // It now writes to the copy; the original image stays where it was at save time.
         #expect(try guest.currentSource("vda") == copy)
+        let inactiveXML = try guest.domain.xml(flags: [.inactive])
+        // libvirt 9.0: the altered XML changes only the live definition; the persistent one
+        // still names the original image (a revert must redefine the domain itself).
+        #expect(inactiveXML.contains("'\(original)'") && !inactiveXML.contains("'\(copy)'"))
         let later = try guest.waitForCounter(atLeast: first + 2)
         let copyCounter = try #require(try TestGuest.diskCounter(copy))
         #expect(copyCounter >= later, "copy holds \(copyCounter), console at \(later)")
