@@ -228,6 +228,14 @@ struct BorgOracleTests {
             // DST fall-back in Berlin: the repeated hour is one hourly period.
             Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.hourly: -1],
                  snapshots: (0..<6).map { ("h\($0)", at("2024-10-26T23:00:00Z") + Int64($0) * 1_800_000_000) }),
+            // keep-last compares local seconds: 02:30:00 CET right after 02:30:00 CEST is one period.
+            Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: -1],
+                 snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
+            Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: 2],
+                 snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
+            // Year turn in local time (Berlin) and ISO week 53.
+            Case(tz: "Europe/Berlin", now: at("2022-01-01T00:00:00Z"), within: nil, counts: [.yearly: 2, .weekly: 2],
+                 snapshots: [("new", at("2021-01-01T00:30:00Z")), ("old", at("2020-12-31T23:30:00Z")), ("w53", at("2020-12-28T12:00:00Z"))]),
             // keep-within is strict: exactly now - D is not kept.
             Case(tz: "UTC", now: at("2024-01-08T00:00:00Z"), within: "7d", counts: [:],
                  snapshots: [("edge", at("2024-01-01T00:00:00Z")), ("in", at("2024-01-01T00:00:00.000001Z"))]),

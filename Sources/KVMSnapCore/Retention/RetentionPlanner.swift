@@ -105,7 +105,8 @@ public struct RetentionPlan: Sendable, Equatable {
 /// ## Tiers (borg 1.2, `borg/helpers/misc.py`)
 /// The tier set is sorted newest first. Timestamps are compared at microsecond resolution
 /// (borg stores archive times with microseconds). **Ties** (equal timestamps) are ordered by
-/// name *descending*, then id descending: this is exactly what borg does for a repository whose
+/// name *descending*, then id descending (code-point order, as Python compares strings), then
+/// input position descending (only for exact duplicates): this is exactly what borg does for a repository whose
 /// manifest lists the archives in ascending name order, because `Archives.list(sort_by=['ts'],
 /// reverse=True)` sorts ascending (stable) and then reverses the list, and `prune_split` re-sorts
 /// stably. With names that grow with creation time this means "the later-created one counts as
@@ -166,13 +167,27 @@ public enum RetentionPlanner {
         for (k, i) in tierIndices.enumerated() { micros[k] = microseconds(candidates[i].createdAt) }
         var order = Array(0..<n)
         micros.withUnsafeBufferPointer { m in
-            order.sort { a, b in
-                let ma = m[a], mb = m[b]
-                if ma != mb { return ma > mb }
-                let ca = candidates[tierIndices[a]], cb = candidates[tierIndices[b]]
-                if ca.name != cb.name { return ca.name > cb.name }
-                if ca.id != cb.id { return ca.id > cb.id }
-                return a > b
+            order.sort { a, b in m[a] != m[b] ? m[a] > m[b] : a > b }
+            // Runs of equal timestamps: name desc, then id desc, then input position desc.
+            var start = 0
+            while start < n {
+                var end = start + 1
+                while end < n && m[order[end]] == m[order[start]] { end += 1 }
+                if end - start > 1 {
+                    var run = order[start..<end].map { k in
+                        let name = candidates[tierIndices[k]].name
+                        return (prefix: utf8Prefix(name), name: name, k: k)
+                    }
+                    run.sort { x, y in
+                        if x.prefix != y.prefix { return x.prefix > y.prefix }
+                        if !x.name.utf8.elementsEqual(y.name.utf8) { return !x.name.utf8.lexicographicallyPrecedes(y.name.utf8) }
+                        let ix = candidates[tierIndices[x.k]].id, iy = candidates[tierIndices[y.k]].id
+                        if !ix.utf8.elementsEqual(iy.utf8) { return !ix.utf8.lexicographicallyPrecedes(iy.utf8) }
+                        return x.k > y.k
+                    }
+                    for (offset, item) in run.enumerated() { order[start + offset] = item.k }
+                }
+                start = end
             }
         }
 
@@ -250,6 +265,19 @@ public enum RetentionPlanner {
             }
         }
         return RetentionPlan(decisions: decisions, keptByRule: keptByRule)
+    }
+
+    /// The first 8 UTF-8 bytes, big-endian: comparing these orders like the bytes themselves.
+    @inline(__always)
+    static func utf8Prefix(_ s: String) -> UInt64 {
+        var v: UInt64 = 0
+        var count = 0
+        for byte in s.utf8 {
+            v = v << 8 | UInt64(byte)
+            count += 1
+            if count == 8 { return v }
+        }
+        return v << (8 * UInt64(8 - count))
     }
 
     /// Microseconds since 1970, rounded to the nearest microsecond.

@@ -108,11 +108,10 @@ public enum Timeline {
         return out + "\""
     }
 
+    /// JSONSerialization hands booleans out as NSNumber (`__NSCFBoolean`); 1 must not pass as true.
     static func isBool(_ v: Any) -> Bool {
-        #if canImport(Darwin)
-        if let n = v as? NSNumber { return CFGetTypeID(n) == CFBooleanGetTypeID() }
-        #endif
-        return type(of: v) == Bool.self || v is Bool && !(v is Int)
+        if let n = v as? NSNumber { return String(cString: n.objCType) == "c" }
+        return v is Bool
     }
 
     static func typeName(_ v: Any) -> String {
@@ -121,7 +120,7 @@ public enum Timeline {
         case is String: return "a string"
         case is [Any]: return "an array"
         case is [String: Any]: return "an object"
-        case let b as Bool where type(of: v) == Bool.self: return b ? "true" : "false"
+        case let b as Bool where isBool(v): return b ? "true" : "false"
         case is NSNumber, is Int, is Double: return "a number"
         default: return "\(type(of: v))"
         }
