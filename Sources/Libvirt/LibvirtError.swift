@@ -189,6 +189,16 @@ extension LibvirtError {
         return result
     }
 
+    /// Adds which object was looked up when libvirt's message does not say
+    /// (the test driver says only "Domain not found"), in the QEMU driver's words.
+    func naming(_ kind: String, _ key: String, _ value: String) -> LibvirtError {
+        if message.contains("'\(value)'") { return self }
+        var copy = self
+        let subject = "no \(kind) with matching \(key) '\(value)'"
+        copy.message = message.isEmpty ? subject : "\(message): \(subject)"
+        return copy
+    }
+
     static func timeout(_ message: String) -> LibvirtError {
         LibvirtError(code: .operationTimeout, domain: .swiftWrapper, message: message)
     }

@@ -93,8 +93,10 @@ public final class StoragePool: @unchecked Sendable {
     /// Looks a volume up by name in this pool; throws `.noStorageVolume` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName
     public func lookupVolume(name: String) throws(LibvirtError) -> StorageVolume {
-        let pointer = virStorageVolLookupByName(handle, name)
-        return StorageVolume(handle: try check(pointer), connection: connection)
+        guard let pointer = virStorageVolLookupByName(handle, name) else {
+            throw LibvirtError.takeLast().naming("storage vol", "name", name)
+        }
+        return StorageVolume(handle: pointer, connection: connection)
     }
 
     /// Creates a volume from `<volume>` XML; with `<backingStore>` and qcow2
