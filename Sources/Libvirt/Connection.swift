@@ -113,6 +113,25 @@ public final class Connection: @unchecked Sendable {
         return try takeHandles(count: count, array) { Domain(handle: $0, connection: self) }
     }
 
+    /// All domains matching `flags`, each with its state and reason, read one
+    /// domain at a time (a domain that vanishes meanwhile is left out).
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
+    /// and https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
+    public func allDomainsWithState(
+        flags: ConnectListAllDomainsFlags = []
+    ) throws(LibvirtError) -> [(domain: Domain, state: DomainState, reason: Int32)] {
+        var result: [(domain: Domain, state: DomainState, reason: Int32)] = []
+        for domain in try allDomains(flags: flags) {
+            do {
+                let (state, reason) = try domain.state()
+                result.append((domain, state, reason))
+            } catch where error.code == .noDomain {
+                continue
+            }
+        }
+        return result
+    }
+
     /// Looks a domain up by name; throws `.noDomain` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByName
     public func lookupDomain(name: String) throws(LibvirtError) -> Domain {

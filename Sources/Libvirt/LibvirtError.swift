@@ -237,3 +237,8 @@ enum LibvirtRuntime {
         _ = initialized
     }
 }
+
+/// The calling thread's pending libvirt error code, for tests.
+func pendingLibvirtErrorCode() -> Int32? {
+    virGetLastError().map { $0.pointee.code }
+}

@@ -155,3 +155,24 @@ import Testing
 }
 
 private let VIR_DOMAIN_BLOCK_COPY_BANDWIDTH_NAME = "bandwidth"
+
+@Suite struct DomainWaitTests {
+    @Test func listingWithStateShowsEachDomainsState() throws {
+        let connection = try Connection(uri: Fixture.uri)
+        try Fixture.withScratchDomain(connection, running: true) { domain in
+            try domain.suspend()
+            let listed = try connection.allDomainsWithState()
+            #expect(listed.first { $0.domain.name == domain.name }?.state == .paused)
+            #expect(listed.first { $0.domain.name == "test" }?.state != nil)
+        }
+    }
+
+    @Test func asyncShutdownWithTimeoutReturnsOnceShutOff() async throws {
+        let connection = try Connection(uri: Fixture.uri)
+        let domain = try connection.defineDomain(xml: Fixture.domainXML(name: Fixture.uniqueName("async")))
+        defer { Fixture.remove(domain) }
+        try domain.start()
+        try await domain.shutdown(timeout: .seconds(5))
+        #expect(try domain.state().state == .shutoff)
+    }
+}
