@@ -42,3 +42,21 @@ import Testing
         #expect(LifecycleEvent(event: 3, detail: 7).detail == 7)
     }
 }
+
+@Suite struct BlockJobEventTests {
+    /// The test driver runs no block jobs, but it must accept the registration.
+    @Test func blockJobCallbackRegistersAndDeregisters() throws {
+        try EventLoop.start()
+        let connection = try Connection(uri: Fixture.uri)
+        let registration = try connection.onBlockJobEvent { _, _ in }
+        #expect(registration.callbackID >= 0)
+        try registration.deregister()
+    }
+
+    @Test func blockJobEventDecodesLibvirtNumbers() {
+        let event = BlockJobEvent(disk: "vda", type: 4, status: 3)
+        #expect(event.type == .activeCommit)
+        #expect(event.status == .ready)
+        #expect(BlockJobEvent(disk: "vda", type: 3, status: 9).status == nil)
+    }
+}
