@@ -224,6 +224,15 @@ public final class Connection: @unchecked Sendable {
         return StoragePool(handle: try check(pointer), connection: self)
     }
 
+    /// Finds a storage volume by its key (see `StorageVolume.key`).
+    /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
+    public func lookupStorageVolume(key: String) throws(LibvirtError) -> StorageVolume {
+        guard let pointer = virStorageVolLookupByKey(handle, key) else {
+            throw LibvirtError.takeLast().naming("storage vol", "key", key)
+        }
+        return StorageVolume(handle: pointer, connection: self)
+    }
+
     /// Finds the storage volume whose target path is `path`, in any active pool;
     /// throws `.noStorageVolume` when no pool holds it.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByPath

@@ -108,6 +108,28 @@ public final class Domain: @unchecked Sendable {
         try takeString(virDomainGetXMLDesc(handle, flags.rawValue))
     }
 
+    /// Whether the domain starts when the host (daemon) starts.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetAutostart
+    public var autostart: Bool {
+        get throws(LibvirtError) {
+            var value: Int32 = 0
+            try check(virDomainGetAutostart(handle, &value))
+            return value != 0
+        }
+    }
+
+    /// Sets whether the domain starts when the host (daemon) starts.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetAutostart
+    public func setAutostart(_ autostart: Bool) throws(LibvirtError) {
+        try check(virDomainSetAutostart(handle, autostart ? 1 : 0))
+    }
+
+    /// Whether a managed save image exists (the domain will resume from it on start).
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainHasManagedSaveImage
+    public var hasManagedSaveImage: Bool {
+        get throws(LibvirtError) { try check(virDomainHasManagedSaveImage(handle, 0)) == 1 }
+    }
+
     // MARK: Lifecycle
 
     /// Starts a defined domain (`.paused` to start it paused).

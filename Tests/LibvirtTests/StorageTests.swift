@@ -80,3 +80,22 @@ import Testing
         #expect(error?.code == .noStorageVolume)
     }
 }
+
+@Suite struct StoragePoolInfoTests {
+    @Test func poolInfoReportsRunningStateAndSizes() throws {
+        let connection = try Connection(uri: Fixture.uri)
+        let info = try connection.lookupStoragePool(name: "default-pool").info()
+        #expect(info.state == .running)
+        #expect(info.capacity > 0)
+        #expect(info.available <= info.capacity)
+    }
+
+    @Test func volumeCanBeFoundByKey() throws {
+        let connection = try Connection(uri: Fixture.uri)
+        let pool = try connection.lookupStoragePool(name: "default-pool")
+        let name = Fixture.uniqueName("keyed") + ".img"
+        let volume = try pool.createVolume(xml: StorageTests.volumeXML(name, capacity: 4096))
+        defer { try? volume.delete() }
+        #expect(try connection.lookupStorageVolume(key: volume.key).name == name)
+    }
+}
