@@ -24,7 +24,7 @@ OUT_DIR=${KVMSNAP_TEST_GUEST_DIR:-/var/cache/kvmsnap/test-guest}
 DEB_DIR="$OUT_DIR/debs"
 META_PKG=linux-image-cloud-amd64
 # Modules copied into the initramfs, in insmod order (see Fixtures/guest/init).
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console)
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console button evdev)
 
 [[ -f "$INIT_SRC" ]] || die "missing init fixture: $INIT_SRC"
 
@@ -121,7 +121,7 @@ moddir="$WORK/kernel/lib/modules/$kver"
 [[ -d "$moddir" ]] || die "no modules directory for $kver"
 
 root="$WORK/root"
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,fill,lib/modules}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,fill,etc,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 # A few links for the kernel and for humans; init itself runs `busybox --install -s`.
 ln -s busybox "$root/bin/sh"

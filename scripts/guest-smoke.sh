@@ -14,7 +14,8 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 TEMPLATE="$REPO_DIR/Fixtures/test-guest.xml"
 URI=${LIBVIRT_URI:-qemu:///system}
 MEMORY_MIB=${SMOKE_MEMORY_MIB:-256}
-CMDLINE_EXTRA=${SMOKE_CMDLINE_EXTRA:-}
+# The smoke test always exercises the autowrite trigger (2 MiB to vdb after 1 s).
+CMDLINE_EXTRA="kvmsnap.autowrite=2:1 ${SMOKE_CMDLINE_EXTRA:-}"
 TYPE=${SMOKE_TYPE:-qemu}
 TIMEOUT=${SMOKE_TIMEOUT:-180}
 IMAGES=/var/lib/libvirt/images
@@ -136,8 +137,26 @@ for img in "$VDA" "$VDB"; do
 done
 qemu-io -r -U -f qcow2 -c 'read -v 0 32' "$VDA" >&2
 
+# ---- autowrite: 2 MiB of random data at vdb offset 1 MiB --------------------------------
+wait_console '^wrote=2$' "wrote=2 (kvmsnap.autowrite)" >/dev/null
+nonzero_at() { # $1 image, $2 offset: succeeds if the 64 KiB there are not all zero
+  local out
+  out=$(qemu-io -r -U -f qcow2 -c "read -P 0 $2 65536" "$1" 2>&1 || true) # exits 1 on a mismatch
+  grep -q 'Pattern verification failed' <<<"$out"
+}
+nonzero_at "$VDB" $((1024 * 1024)) || fail "autowrite: vdb at 1 MiB is still zero"
+nonzero_at "$VDB" $((3 * 1024 * 1024 - 65536)) || fail "autowrite: vdb just below 3 MiB is still zero"
+nonzero_at "$VDB" $((3 * 1024 * 1024)) && fail "autowrite: vdb at 3 MiB was written (only 2 MiB expected)"
+log "autowrite: wrote=2 seen, vdb [1 MiB, 3 MiB) holds data"
+
 # ---- restart: the counter resumes from the disk ----------------------------------------
 virsh_ destroy "$NAME" >/dev/null
+# While shut off, request a write through the sector-1 trigger of vdb.
+REQ=$(mktemp "/tmp/$NAME.XXXXXX.req")
+printf 'KVMSNAP-WRITE 1 smoke%s\n' "$$" >"$REQ"
+truncate -s 512 "$REQ"
+qemu-io -f qcow2 -c "write -q -s $REQ 512 512" "$VDB"
+rm -f "$REQ"
 rec=$(read_record "$VDA" 0)
 [[ "$rec" =~ ^KVMSNAP-COUNTER\ ([0-9]+)$ ]] || fail "no counter record on vda after destroy"
 disk_value=${BASH_REMATCH[1]}
@@ -156,4 +175,18 @@ first=$(tr -d '\r' <"$CONSOLE" | grep -a -m 1 -E '^counter=')
 [[ "$first" == "counter=$next" ]] || fail "first counter line after restart is '$first', expected counter=$next"
 log "second boot resumed: $start_line, then $first"
 
-virsh_ destroy "$NAME" >/dev/null
+wait_console "^wrote=smoke$$\$" "wrote=smoke$$ (sector-1 trigger)" >/dev/null
+ack=$(read_record "$VDB" 1024)
+[[ "$ack" == "KVMSNAP-WROTE smoke$$" ]] || fail "sector-1 trigger: vdb sector 2 holds '$ack'"
+log "sector-1 trigger: wrote=smoke$$ seen, vdb sector 2: '$ack'"
+
+# ---- ACPI power button: virsh shutdown powers the guest off --------------------------
+t0=$(now)
+virsh_ shutdown "$NAME" >/dev/null
+for _ in $(seq 1 $((TIMEOUT * 5))); do
+  virsh_ domstate "$NAME" | grep -q 'shut off' && break
+  sleep 0.2
+done
+virsh_ domstate "$NAME" | grep -q 'shut off' || fail "guest did not power off after virsh shutdown"
+grep -aq '^kvmsnap-guest poweroff' "$CONSOLE" || fail "no 'kvmsnap-guest poweroff' line"
+log "virsh shutdown -> shut off in $(elapsed "$t0" "$(now)") s"
