@@ -149,6 +149,37 @@ nonzero_at "$VDB" $((3 * 1024 * 1024 - 65536)) || fail "autowrite: vdb just belo
 nonzero_at "$VDB" $((3 * 1024 * 1024)) && fail "autowrite: vdb at 3 MiB was written (only 2 MiB expected)"
 log "autowrite: wrote=2 seen, vdb [1 MiB, 3 MiB) holds data"
 
+# ---- control channel (virtio-serial org.kvmsnap.control.0) --------------------------
+# Sends one command line to the guest's control socket, prints the reply line.
+control() { # $1 command
+  /usr/bin/python3 - "$CONTROL_SOCK" "$1" "$TIMEOUT" <<'PY'
+import socket, sys
+path, cmd, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(timeout)
+s.connect(path)
+s.sendall((cmd + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().strip())
+PY
+}
+CONTROL_SOCK=$(virsh_ dumpxml "$NAME" | tr -d '\n' \
+  | sed -n "s|.*<channel type='unix'> *<source mode='bind' path='\([^']*\)'/> *<target type='virtio' name='org.kvmsnap.control.0'.*|\1|p")
+[[ -S "$CONTROL_SOCK" ]] || fail "control channel socket not found in the live XML (got '$CONTROL_SOCK')"
+reply=$(control ping) && [[ "$reply" == pong ]] || fail "control ping: '$reply'"
+reply=$(control counter)
+[[ "$reply" =~ ^counter=([0-9]+)$ ]] && (( BASH_REMATCH[1] >= 3 )) || fail "control counter: '$reply'"
+log "control channel: ping -> pong, counter -> $reply"
+reply=$(control "write 1 live$$")
+[[ "$reply" == "wrote=live$$" ]] || fail "control write: '$reply'"
+wait_console "^wrote=live$$\$" "wrote=live$$ on the console" >/dev/null
+log "control channel: write 1 MiB -> $reply"
+
 # ---- restart: the counter resumes from the disk ----------------------------------------
 virsh_ destroy "$NAME" >/dev/null
 # While shut off, request a write through the sector-1 trigger of vdb.
