@@ -29,11 +29,24 @@ MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
 [[ -f "$INIT_SRC" ]] || die "missing init fixture: $INIT_SRC"
 
 # ---- fast path ---------------------------------------------------------------------
-if [[ "${KVMSNAP_TEST_GUEST_REBUILD:-0}" != 1 \
+up_to_date() {
+  [[ "${KVMSNAP_TEST_GUEST_REBUILD:-0}" != 1 \
       && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" && -s "$OUT_DIR/stamp" \
       && "$OUT_DIR/stamp" -nt "$SELF" && "$OUT_DIR/stamp" -nt "$INIT_SRC" \
-      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]]; then
+      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]]
+}
+if up_to_date; then
   log "up to date"
+  echo "$OUT_DIR"
+  exit 0
+fi
+
+# Parallel callers (tests) build one at a time; the later ones then find the fresh result.
+(umask 022 && mkdir -p "$OUT_DIR")
+exec 9>"$OUT_DIR/.lock"
+flock 9
+if up_to_date; then
+  log "up to date (built by a parallel run)"
   echo "$OUT_DIR"
   exit 0
 fi
