@@ -63,9 +63,7 @@ trap 'exit 130' INT TERM
 # Prints the first line of the counter record (or any text record) at byte offset $2 of a
 # qcow2 image, read from the host while the guest may be running.
 read_record() { # $1 image, $2 byte offset
-  qemu-io -r -U -f qcow2 -c "read -v $2 64" "$1" \
-    | awk '/^[0-9a-f]+:/ { for (i = 2; i <= 17; i++) if ($i ~ /^[0-9a-f][0-9a-f]$/) printf "%s", $i }' \
-    | xxd -r -p | tr -d '\000' | head -n 1
+  "$SCRIPT_DIR/guest-disk-record.sh" "$1" "$2"
 }
 
 # Waits until the console log has a line matching the ERE $1; prints the line.
