@@ -24,16 +24,29 @@ OUT_DIR=${KVMSNAP_TEST_GUEST_DIR:-/var/cache/kvmsnap/test-guest}
 DEB_DIR="$OUT_DIR/debs"
 META_PKG=linux-image-cloud-amd64
 # Modules copied into the initramfs, in insmod order (see Fixtures/guest/init).
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console)
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console button evdev)
 
 [[ -f "$INIT_SRC" ]] || die "missing init fixture: $INIT_SRC"
 
 # ---- fast path ---------------------------------------------------------------------
-if [[ "${KVMSNAP_TEST_GUEST_REBUILD:-0}" != 1 \
+up_to_date() {
+  [[ "${KVMSNAP_TEST_GUEST_REBUILD:-0}" != 1 \
       && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" && -s "$OUT_DIR/stamp" \
       && "$OUT_DIR/stamp" -nt "$SELF" && "$OUT_DIR/stamp" -nt "$INIT_SRC" \
-      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]]; then
+      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]]
+}
+if up_to_date; then
   log "up to date"
+  echo "$OUT_DIR"
+  exit 0
+fi
+
+# Parallel callers (tests) build one at a time; the later ones then find the fresh result.
+(umask 022 && mkdir -p "$OUT_DIR")
+exec 9>"$OUT_DIR/.lock"
+flock 9
+if up_to_date; then
+  log "up to date (built by a parallel run)"
   echo "$OUT_DIR"
   exit 0
 fi
@@ -121,7 +134,7 @@ moddir="$WORK/kernel/lib/modules/$kver"
 [[ -d "$moddir" ]] || die "no modules directory for $kver"
 
 root="$WORK/root"
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,fill,lib/modules}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,fill,etc,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 # A few links for the kernel and for humans; init itself runs `busybox --install -s`.
 ln -s busybox "$root/bin/sh"

@@ -14,7 +14,8 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 TEMPLATE="$REPO_DIR/Fixtures/test-guest.xml"
 URI=${LIBVIRT_URI:-qemu:///system}
 MEMORY_MIB=${SMOKE_MEMORY_MIB:-256}
-CMDLINE_EXTRA=${SMOKE_CMDLINE_EXTRA:-}
+# The smoke test always exercises the autowrite trigger (2 MiB to vdb after 1 s).
+CMDLINE_EXTRA="kvmsnap.autowrite=2:1 ${SMOKE_CMDLINE_EXTRA:-}"
 TYPE=${SMOKE_TYPE:-qemu}
 TIMEOUT=${SMOKE_TIMEOUT:-180}
 IMAGES=/var/lib/libvirt/images
@@ -62,9 +63,7 @@ trap 'exit 130' INT TERM
 # Prints the first line of the counter record (or any text record) at byte offset $2 of a
 # qcow2 image, read from the host while the guest may be running.
 read_record() { # $1 image, $2 byte offset
-  qemu-io -r -U -f qcow2 -c "read -v $2 64" "$1" \
-    | awk '/^[0-9a-f]+:/ { for (i = 2; i <= 17; i++) if ($i ~ /^[0-9a-f][0-9a-f]$/) printf "%s", $i }' \
-    | xxd -r -p | tr -d '\000' | head -n 1
+  "$SCRIPT_DIR/guest-disk-record.sh" "$1" "$2"
 }
 
 # Waits until the console log has a line matching the ERE $1; prints the line.
@@ -136,8 +135,57 @@ for img in "$VDA" "$VDB"; do
 done
 qemu-io -r -U -f qcow2 -c 'read -v 0 32' "$VDA" >&2
 
+# ---- autowrite: 2 MiB of random data at vdb offset 1 MiB --------------------------------
+wait_console '^wrote=2$' "wrote=2 (kvmsnap.autowrite)" >/dev/null
+nonzero_at() { # $1 image, $2 offset: succeeds if the 64 KiB there are not all zero
+  local out
+  out=$(qemu-io -r -U -f qcow2 -c "read -P 0 $2 65536" "$1" 2>&1 || true) # exits 1 on a mismatch
+  grep -q 'Pattern verification failed' <<<"$out"
+}
+nonzero_at "$VDB" $((1024 * 1024)) || fail "autowrite: vdb at 1 MiB is still zero"
+nonzero_at "$VDB" $((3 * 1024 * 1024 - 65536)) || fail "autowrite: vdb just below 3 MiB is still zero"
+nonzero_at "$VDB" $((3 * 1024 * 1024)) && fail "autowrite: vdb at 3 MiB was written (only 2 MiB expected)"
+log "autowrite: wrote=2 seen, vdb [1 MiB, 3 MiB) holds data"
+
+# ---- control channel (virtio-serial org.kvmsnap.control.0) --------------------------
+# Sends one command line to the guest's control socket, prints the reply line.
+control() { # $1 command
+  /usr/bin/python3 - "$CONTROL_SOCK" "$1" "$TIMEOUT" <<'PY'
+import socket, sys
+path, cmd, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(timeout)
+s.connect(path)
+s.sendall((cmd + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().strip())
+PY
+}
+CONTROL_SOCK=$(virsh_ dumpxml "$NAME" | tr -d '\n' \
+  | sed -n "s|.*<channel type='unix'> *<source mode='bind' path='\([^']*\)'/> *<target type='virtio' name='org.kvmsnap.control.0'.*|\1|p")
+[[ -S "$CONTROL_SOCK" ]] || fail "control channel socket not found in the live XML (got '$CONTROL_SOCK')"
+reply=$(control ping) && [[ "$reply" == pong ]] || fail "control ping: '$reply'"
+reply=$(control counter)
+[[ "$reply" =~ ^counter=([0-9]+)$ ]] && (( BASH_REMATCH[1] >= 3 )) || fail "control counter: '$reply'"
+log "control channel: ping -> pong, counter -> $reply"
+reply=$(control "write 1 live$$")
+[[ "$reply" == "wrote=live$$" ]] || fail "control write: '$reply'"
+wait_console "^wrote=live$$\$" "wrote=live$$ on the console" >/dev/null
+log "control channel: write 1 MiB -> $reply"
+
 # ---- restart: the counter resumes from the disk ----------------------------------------
 virsh_ destroy "$NAME" >/dev/null
+# While shut off, request a write through the sector-1 trigger of vdb.
+REQ=$(mktemp "/tmp/$NAME.XXXXXX.req")
+printf 'KVMSNAP-WRITE 1 smoke%s\n' "$$" >"$REQ"
+truncate -s 512 "$REQ"
+qemu-io -f qcow2 -c "write -q -s $REQ 512 512" "$VDB"
+rm -f "$REQ"
 rec=$(read_record "$VDA" 0)
 [[ "$rec" =~ ^KVMSNAP-COUNTER\ ([0-9]+)$ ]] || fail "no counter record on vda after destroy"
 disk_value=${BASH_REMATCH[1]}
@@ -156,4 +204,18 @@ first=$(tr -d '\r' <"$CONSOLE" | grep -a -m 1 -E '^counter=')
 [[ "$first" == "counter=$next" ]] || fail "first counter line after restart is '$first', expected counter=$next"
 log "second boot resumed: $start_line, then $first"
 
-virsh_ destroy "$NAME" >/dev/null
+wait_console "^wrote=smoke$$\$" "wrote=smoke$$ (sector-1 trigger)" >/dev/null
+ack=$(read_record "$VDB" 1024)
+[[ "$ack" == "KVMSNAP-WROTE smoke$$" ]] || fail "sector-1 trigger: vdb sector 2 holds '$ack'"
+log "sector-1 trigger: wrote=smoke$$ seen, vdb sector 2: '$ack'"
+
+# ---- ACPI power button: virsh shutdown powers the guest off --------------------------
+t0=$(now)
+virsh_ shutdown "$NAME" >/dev/null
+for _ in $(seq 1 $((TIMEOUT * 5))); do
+  virsh_ domstate "$NAME" | grep -q 'shut off' && break
+  sleep 0.2
+done
+virsh_ domstate "$NAME" | grep -q 'shut off' || fail "guest did not power off after virsh shutdown"
+grep -aq '^kvmsnap-guest poweroff' "$CONSOLE" || fail "no 'kvmsnap-guest poweroff' line"
+log "virsh shutdown -> shut off in $(elapsed "$t0" "$(now)") s"

@@ -60,3 +60,24 @@ func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
 }
+
+/// Blocks the calling thread for `duration`.
+func sleepFor(_ duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 {
+        request = remaining
+    }
+}
+
+/// Calls `body` with a C array of C strings (NULL and 0 when `strings` is empty).
+func withCStringArray<R>(
+    _ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>?, UInt32) -> R
+) -> R {
+    if strings.isEmpty { return body(nil, 0) }
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    var pointers = copies.map { UnsafePointer($0) }
+    return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress, UInt32(strings.count)) }
+}

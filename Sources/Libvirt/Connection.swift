@@ -113,18 +113,41 @@ public final class Connection: @unchecked Sendable {
         return try takeHandles(count: count, array) { Domain(handle: $0, connection: self) }
     }
 
+    /// All domains matching `flags`, each with its state and reason, read one
+    /// domain at a time (a domain that vanishes meanwhile is left out).
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
+    /// and https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
+    public func allDomainsWithState(
+        flags: ConnectListAllDomainsFlags = []
+    ) throws(LibvirtError) -> [(domain: Domain, state: DomainState, reason: Int32)] {
+        var result: [(domain: Domain, state: DomainState, reason: Int32)] = []
+        for domain in try allDomains(flags: flags) {
+            do {
+                let (state, reason) = try domain.state()
+                result.append((domain, state, reason))
+            } catch where error.code == .noDomain {
+                continue
+            }
+        }
+        return result
+    }
+
     /// Looks a domain up by name; throws `.noDomain` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByName
     public func lookupDomain(name: String) throws(LibvirtError) -> Domain {
-        let pointer = virDomainLookupByName(handle, name)
-        return Domain(handle: try check(pointer), connection: self)
+        guard let pointer = virDomainLookupByName(handle, name) else {
+            throw LibvirtError.takeLast().naming("domain", "name", name)
+        }
+        return Domain(handle: pointer, connection: self)
     }
 
     /// Looks a domain up by its UUID string; throws `.noDomain` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByUUIDString
     public func lookupDomain(uuid: String) throws(LibvirtError) -> Domain {
-        let pointer = virDomainLookupByUUIDString(handle, uuid)
-        return Domain(handle: try check(pointer), connection: self)
+        guard let pointer = virDomainLookupByUUIDString(handle, uuid) else {
+            throw LibvirtError.takeLast().naming("domain", "uuid", uuid)
+        }
+        return Domain(handle: pointer, connection: self)
     }
 
     /// Looks a running domain up by its hypervisor id.
@@ -181,8 +204,10 @@ public final class Connection: @unchecked Sendable {
     /// Looks a storage pool up by name; throws `.noStoragePool` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByName
     public func lookupStoragePool(name: String) throws(LibvirtError) -> StoragePool {
-        let pointer = virStoragePoolLookupByName(handle, name)
-        return StoragePool(handle: try check(pointer), connection: self)
+        guard let pointer = virStoragePoolLookupByName(handle, name) else {
+            throw LibvirtError.takeLast().naming("storage pool", "name", name)
+        }
+        return StoragePool(handle: pointer, connection: self)
     }
 
     /// Defines a persistent (inactive) storage pool from XML; `build()` and
@@ -199,11 +224,22 @@ public final class Connection: @unchecked Sendable {
         return StoragePool(handle: try check(pointer), connection: self)
     }
 
+    /// Finds a storage volume by its key (see `StorageVolume.key`).
+    /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
+    public func lookupStorageVolume(key: String) throws(LibvirtError) -> StorageVolume {
+        guard let pointer = virStorageVolLookupByKey(handle, key) else {
+            throw LibvirtError.takeLast().naming("storage vol", "key", key)
+        }
+        return StorageVolume(handle: pointer, connection: self)
+    }
+
     /// Finds the storage volume whose target path is `path`, in any active pool;
     /// throws `.noStorageVolume` when no pool holds it.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByPath
     public func lookupStorageVolume(path: String) throws(LibvirtError) -> StorageVolume {
-        let pointer = virStorageVolLookupByPath(handle, path)
-        return StorageVolume(handle: try check(pointer), connection: self)
+        guard let pointer = virStorageVolLookupByPath(handle, path) else {
+            throw LibvirtError.takeLast().naming("storage vol", "path", path)
+        }
+        return StorageVolume(handle: pointer, connection: self)
     }
 }

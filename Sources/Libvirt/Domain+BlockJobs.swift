@@ -91,6 +91,12 @@ extension Domain {
         try check(virDomainBlockJobAbort(handle, disk, flags.rawValue))
     }
 
+    /// Changes the bandwidth limit of the disk's running block job (MiB/s,
+    /// 0 = unlimited). See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockJobSetSpeed
+    public func blockJobSetSpeed(disk: String, bandwidth: UInt) throws(LibvirtError) {
+        try check(virDomainBlockJobSetSpeed(handle, disk, bandwidth, 0))
+    }
+
     /// The disk's block job, or nil when it has none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetBlockJobInfo
     public func blockJobInfo(disk: String, flags: BlockJobInfoFlags = []) throws(LibvirtError) -> BlockJobInfo? {

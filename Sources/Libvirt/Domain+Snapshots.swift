@@ -36,8 +36,10 @@ extension Domain {
     /// Looks a snapshot up by name; throws `.noDomainSnapshot` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotLookupByName
     public func lookupSnapshot(name: String) throws(LibvirtError) -> DomainSnapshot {
-        let pointer = virDomainSnapshotLookupByName(handle, name, 0)
-        return DomainSnapshot(handle: try check(pointer), domain: self)
+        guard let pointer = virDomainSnapshotLookupByName(handle, name, 0) else {
+            throw LibvirtError.takeLast().naming("domain snapshot", "name", name)
+        }
+        return DomainSnapshot(handle: pointer, domain: self)
     }
 
     /// The current snapshot, or nil when the domain has none.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Clibvirt
 
 /// The run state of a domain (`virDomainState`).
@@ -108,6 +103,28 @@ public final class Domain: @unchecked Sendable {
         try takeString(virDomainGetXMLDesc(handle, flags.rawValue))
     }
 
+    /// Whether the domain starts when the host (daemon) starts.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetAutostart
+    public var autostart: Bool {
+        get throws(LibvirtError) {
+            var value: Int32 = 0
+            try check(virDomainGetAutostart(handle, &value))
+            return value != 0
+        }
+    }
+
+    /// Sets whether the domain starts when the host (daemon) starts.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetAutostart
+    public func setAutostart(_ autostart: Bool) throws(LibvirtError) {
+        try check(virDomainSetAutostart(handle, autostart ? 1 : 0))
+    }
+
+    /// Whether a managed save image exists (the domain will resume from it on start).
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainHasManagedSaveImage
+    public var hasManagedSaveImage: Bool {
+        get throws(LibvirtError) { try check(virDomainHasManagedSaveImage(handle, 0)) == 1 }
+    }
+
     // MARK: Lifecycle
 
     /// Starts a defined domain (`.paused` to start it paused).
@@ -197,25 +214,4 @@ public final class Domain: @unchecked Sendable {
         }
         return Int(try check(status))
     }
-}
-
-/// Blocks the calling thread for `duration`.
-func sleepFor(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 {
-        request = remaining
-    }
-}
-
-/// Calls `body` with a C array of C strings (NULL and 0 when `strings` is empty).
-func withCStringArray<R>(
-    _ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>?, UInt32) -> R
-) -> R {
-    if strings.isEmpty { return body(nil, 0) }
-    let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
-    var pointers = copies.map { UnsafePointer($0) }
-    return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress, UInt32(strings.count)) }
 }

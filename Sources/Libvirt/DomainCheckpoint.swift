@@ -72,8 +72,10 @@ extension Domain {
     /// Looks a checkpoint up by name; throws `.noDomainCheckpoint` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointLookupByName
     public func lookupCheckpoint(name: String) throws(LibvirtError) -> DomainCheckpoint {
-        let pointer = virDomainCheckpointLookupByName(handle, name, 0)
-        return DomainCheckpoint(handle: try check(pointer), domain: self)
+        guard let pointer = virDomainCheckpointLookupByName(handle, name, 0) else {
+            throw LibvirtError.takeLast().naming("domain checkpoint", "name", name)
+        }
+        return DomainCheckpoint(handle: pointer, domain: self)
     }
 
     /// Starts a backup job from `<domainbackup>` XML (push or pull mode),

@@ -123,15 +123,55 @@ public final class EventRegistration: @unchecked Sendable {
     }
 }
 
-/// What libvirt holds as the callback's `opaque` pointer: the Swift handler.
-/// The connection is weak because the registration (not libvirt) owns it.
-private final class LifecycleHandlerBox: @unchecked Sendable {
-    weak var connection: Connection?
-    let handler: @Sendable (Domain, LifecycleEvent) -> Void
+/// A block job event (`VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2`): which disk (its
+/// target name, e.g. `vda`), what kind of job, and how it ended or that it is
+/// ready to pivot.
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventBlockJobCallback
+public struct BlockJobEvent: Sendable, Hashable {
+    /// `virConnectDomainEventBlockJobStatus`.
+    public enum Status: Int32, Sendable {
+        case completed = 0
+        case failed = 1
+        case canceled = 2
+        case ready = 3
+    }
 
-    init(connection: Connection, handler: @escaping @Sendable (Domain, LifecycleEvent) -> Void) {
+    public var disk: String
+    public var type: BlockJobType
+    /// nil for a status newer than this module (see `rawStatus`).
+    public var status: Status?
+    public var rawStatus: Int32
+
+    public init(disk: String, type: Int32, status: Int32) {
+        self.disk = disk
+        self.type = BlockJobType(rawValue: type) ?? .unknown
+        self.status = Status(rawValue: status)
+        self.rawStatus = status
+    }
+}
+
+/// What libvirt holds as a callback's `opaque` pointer: the Swift handler.
+/// The connection is weak because the registration (not libvirt) owns it.
+private final class EventHandlerBox<Payload>: @unchecked Sendable {
+    weak var connection: Connection?
+    let handler: @Sendable (Domain, Payload) -> Void
+
+    init(connection: Connection, handler: @escaping @Sendable (Domain, Payload) -> Void) {
         self.connection = connection
         self.handler = handler
+    }
+
+    /// Called on the event loop thread: wraps the domain libvirt lends for the
+    /// call (taking our own reference) and runs the handler.
+    static func deliver(_ dom: OpaquePointer?, _ opaque: UnsafeMutableRawPointer?, _ payload: () -> Payload) {
+        guard let dom, let opaque else { return }
+        let box = Unmanaged<EventHandlerBox<Payload>>.fromOpaque(opaque).takeUnretainedValue()
+        guard let connection = box.connection else { return }
+        guard virDomainRef(dom) == 0 else {
+            virResetLastError()
+            return
+        }
+        box.handler(Domain(handle: dom, connection: connection), payload())
     }
 }
 
@@ -144,30 +184,50 @@ extension Connection {
     public func onLifecycleEvent(
         domain: Domain? = nil, _ handler: @escaping @Sendable (Domain, LifecycleEvent) -> Void
     ) throws(LibvirtError) -> EventRegistration {
-        let box = Unmanaged.passRetained(LifecycleHandlerBox(connection: self, handler: handler))
         let callback: virConnectDomainEventCallback = { _, dom, event, detail, opaque in
-            guard let dom, let opaque else { return 0 }
-            let box = Unmanaged<LifecycleHandlerBox>.fromOpaque(opaque).takeUnretainedValue()
-            guard let connection = box.connection else { return 0 }
-            // libvirt lends `dom` for the call only; take our own reference.
-            guard virDomainRef(dom) == 0 else {
-                virResetLastError()
-                return 0
-            }
-            box.handler(Domain(handle: dom, connection: connection), LifecycleEvent(event: event, detail: detail))
+            EventHandlerBox<LifecycleEvent>.deliver(dom, opaque) { LifecycleEvent(event: event, detail: detail) }
             return 0
         }
+        return try register(
+            domain: domain, eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+            callback: unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self),
+            box: EventHandlerBox(connection: self, handler: handler))
+    }
+
+    /// Calls `handler` on the event loop thread when a block job (commit,
+    /// pull, copy, backup) of `domain` (or of any domain when nil) completes,
+    /// fails, is cancelled, or becomes ready to pivot. Same lifetime rules as
+    /// `onLifecycleEvent`.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectDomainEventRegisterAny
+    public func onBlockJobEvent(
+        domain: Domain? = nil, _ handler: @escaping @Sendable (Domain, BlockJobEvent) -> Void
+    ) throws(LibvirtError) -> EventRegistration {
+        let callback: virConnectDomainEventBlockJobCallback = { _, dom, disk, type, status, opaque in
+            EventHandlerBox<BlockJobEvent>.deliver(dom, opaque) {
+                BlockJobEvent(disk: disk.map { String(cString: $0) } ?? "", type: type, status: status)
+            }
+        }
+        return try register(
+            domain: domain, eventID: VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+            callback: unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self),
+            box: EventHandlerBox(connection: self, handler: handler))
+    }
+
+    private func register<Payload>(
+        domain: Domain?, eventID: virDomainEventID, callback: virConnectDomainEventGenericCallback,
+        box: EventHandlerBox<Payload>
+    ) throws(LibvirtError) -> EventRegistration {
+        let opaque = Unmanaged.passRetained(box)
+        // libvirt calls this once the callback is deregistered (maybe later, on the loop thread).
         let release: virFreeCallback = { opaque in
             guard let opaque else { return }
-            Unmanaged<LifecycleHandlerBox>.fromOpaque(opaque).release()
+            Unmanaged<AnyObject>.fromOpaque(opaque).release()
         }
         let id = virConnectDomainEventRegisterAny(
-            handle, domain?.handle, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-            unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self),
-            box.toOpaque(), release)
+            handle, domain?.handle, Int32(eventID.rawValue), callback, opaque.toOpaque(), release)
         if id < 0 {
             let error = LibvirtError.takeLast()
-            box.release()
+            opaque.release()
             throw error
         }
         return EventRegistration(connection: self, callbackID: id)

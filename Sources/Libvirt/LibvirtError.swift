@@ -75,6 +75,10 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let operationTimeout = Code(VIR_ERR_OPERATION_TIMEOUT)
         /// `VIR_ERR_OPERATION_ABORTED`
         public static let operationAborted = Code(VIR_ERR_OPERATION_ABORTED)
+        /// `VIR_ERR_ARGUMENT_UNSUPPORTED`: e.g. fsFreeze without a configured guest agent.
+        public static let argumentUnsupported = Code(VIR_ERR_ARGUMENT_UNSUPPORTED)
+        /// `VIR_ERR_BLOCK_COPY_ACTIVE`: the disk is busy with a block copy.
+        public static let blockCopyActive = Code(VIR_ERR_BLOCK_COPY_ACTIVE)
         /// `VIR_ERR_OPERATION_UNSUPPORTED`
         public static let operationUnsupported = Code(VIR_ERR_OPERATION_UNSUPPORTED)
         /// `VIR_ERR_CONFIG_UNSUPPORTED`
@@ -108,36 +112,52 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable, Equatable 
         /// `VIR_ERR_RPC`
         public static let rpc = Code(VIR_ERR_RPC)
 
+        /// The Swift name of a named code, or `code N`.
         public var description: String {
-            switch self {
-            case .ok: "ok"
-            case .internalError: "internalError"
-            case .noMemory: "noMemory"
-            case .noSupport: "noSupport"
-            case .noConnect: "noConnect"
-            case .invalidConnection: "invalidConnection"
-            case .invalidDomain: "invalidDomain"
-            case .invalidArgument: "invalidArgument"
-            case .operationFailed: "operationFailed"
-            case .xmlError: "xmlError"
-            case .xmlDetail: "xmlDetail"
-            case .systemError: "systemError"
-            case .authFailed: "authFailed"
-            case .noDomain: "noDomain"
-            case .domainExists: "domainExists"
-            case .operationDenied: "operationDenied"
-            case .operationInvalid: "operationInvalid"
-            case .operationTimeout: "operationTimeout"
-            case .operationUnsupported: "operationUnsupported"
-            case .configUnsupported: "configUnsupported"
-            case .noStoragePool: "noStoragePool"
-            case .noStorageVolume: "noStorageVolume"
-            case .noDomainSnapshot: "noDomainSnapshot"
-            case .noDomainCheckpoint: "noDomainCheckpoint"
-            case .agentUnresponsive: "agentUnresponsive"
-            default: "code \(rawValue)"
-            }
+            Self.names[self] ?? "code \(rawValue)"
         }
+
+        private static let names: [Code: String] = [
+            .ok: "ok",
+            .internalError: "internalError",
+            .noMemory: "noMemory",
+            .noSupport: "noSupport",
+            .noConnect: "noConnect",
+            .invalidConnection: "invalidConnection",
+            .invalidDomain: "invalidDomain",
+            .invalidArgument: "invalidArgument",
+            .operationFailed: "operationFailed",
+            .xmlError: "xmlError",
+            .xmlDetail: "xmlDetail",
+            .systemError: "systemError",
+            .authFailed: "authFailed",
+            .authCancelled: "authCancelled",
+            .authUnavailable: "authUnavailable",
+            .noDomain: "noDomain",
+            .domainExists: "domainExists",
+            .operationDenied: "operationDenied",
+            .operationInvalid: "operationInvalid",
+            .operationTimeout: "operationTimeout",
+            .operationAborted: "operationAborted",
+            .argumentUnsupported: "argumentUnsupported",
+            .blockCopyActive: "blockCopyActive",
+            .operationUnsupported: "operationUnsupported",
+            .configUnsupported: "configUnsupported",
+            .noStoragePool: "noStoragePool",
+            .noStorageVolume: "noStorageVolume",
+            .storageVolumeExists: "storageVolumeExists",
+            .storagePoolBuilt: "storagePoolBuilt",
+            .noDomainSnapshot: "noDomainSnapshot",
+            .snapshotRevertRisky: "snapshotRevertRisky",
+            .noDomainCheckpoint: "noDomainCheckpoint",
+            .noDomainBackup: "noDomainBackup",
+            .checkpointInconsistent: "checkpointInconsistent",
+            .agentUnresponsive: "agentUnresponsive",
+            .resourceBusy: "resourceBusy",
+            .accessDenied: "accessDenied",
+            .noSecret: "noSecret",
+            .rpc: "rpc",
+        ]
     }
 
     /// The libvirt subsystem an error came from (`virErrorDomain`).
@@ -189,6 +209,16 @@ extension LibvirtError {
         return result
     }
 
+    /// Adds which object was looked up when libvirt's message does not say
+    /// (the test driver says only "Domain not found"), in the QEMU driver's words.
+    func naming(_ kind: String, _ key: String, _ value: String) -> LibvirtError {
+        if message.contains("'\(value)'") { return self }
+        var copy = self
+        let subject = "no \(kind) with matching \(key) '\(value)'"
+        copy.message = message.isEmpty ? subject : "\(message): \(subject)"
+        return copy
+    }
+
     static func timeout(_ message: String) -> LibvirtError {
         LibvirtError(code: .operationTimeout, domain: .swiftWrapper, message: message)
     }
@@ -206,4 +236,9 @@ enum LibvirtRuntime {
     static func ensureInitialized() {
         _ = initialized
     }
+}
+
+/// The calling thread's pending libvirt error code, for tests.
+func pendingLibvirtErrorCode() -> Int32? {
+    virGetLastError().map { $0.pointee.code }
 }

@@ -82,6 +82,16 @@ public final class StoragePool: @unchecked Sendable {
         try check(virStoragePoolSetAutostart(handle, autostart ? 1 : 0))
     }
 
+    /// State and sizes of the pool.
+    /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetInfo
+    public func info() throws(LibvirtError) -> StoragePoolInfo {
+        var info = virStoragePoolInfo()
+        try check(virStoragePoolGetInfo(handle, &info))
+        return StoragePoolInfo(
+            state: StoragePoolState(rawValue: Int32(info.state)) ?? .inactive,
+            capacity: info.capacity, allocation: info.allocation, available: info.available)
+    }
+
     /// The volumes in an active pool.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
     public func volumes() throws(LibvirtError) -> [StorageVolume] {
@@ -93,8 +103,10 @@ public final class StoragePool: @unchecked Sendable {
     /// Looks a volume up by name in this pool; throws `.noStorageVolume` when there is none.
     /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName
     public func lookupVolume(name: String) throws(LibvirtError) -> StorageVolume {
-        let pointer = virStorageVolLookupByName(handle, name)
-        return StorageVolume(handle: try check(pointer), connection: connection)
+        guard let pointer = virStorageVolLookupByName(handle, name) else {
+            throw LibvirtError.takeLast().naming("storage vol", "name", name)
+        }
+        return StorageVolume(handle: pointer, connection: connection)
     }
 
     /// Creates a volume from `<volume>` XML; with `<backingStore>` and qcow2
@@ -116,6 +128,26 @@ public final class StoragePool: @unchecked Sendable {
         let pointer = virStorageVolCreateXMLFrom(handle, xml, source.handle, flags.rawValue)
         return StorageVolume(handle: try check(pointer), connection: connection)
     }
+}
+
+/// The state of a storage pool (`virStoragePoolState`).
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolState
+public enum StoragePoolState: Int32, Sendable {
+    case inactive = 0
+    case building = 1
+    case running = 2
+    case degraded = 3
+    case inaccessible = 4
+}
+
+/// State and sizes (bytes) of a storage pool (`virStoragePoolInfo`).
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolInfo
+public struct StoragePoolInfo: Sendable, Hashable {
+    public var state: StoragePoolState
+    public var capacity: UInt64
+    public var allocation: UInt64
+    /// Free space left in the pool.
+    public var available: UInt64
 }
 
 /// The kind of a storage volume (`virStorageVolType`).

@@ -89,6 +89,7 @@ enum TypedParameters {
         _ parameters: [String: TypedParameterValue],
         _ body: (UnsafeMutablePointer<virTypedParameter>?, Int32) -> R
     ) throws(LibvirtError) -> R {
+        LibvirtRuntime.ensureInitialized()
         var params: UnsafeMutablePointer<virTypedParameter>? = nil
         var count: Int32 = 0
         var capacity: Int32 = 0
