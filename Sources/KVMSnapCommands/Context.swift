@@ -29,11 +29,17 @@ struct Context {
         return engine
     }
 
-    /// Test-only hook: `KVMSNAP_TEST_STALL_AT=<point>` makes kvmsnap touch
+    /// Test-only hooks. `KVMSNAP_TEST_FAIL_AT=<point>` makes that engine point fail.
+    /// `KVMSNAP_TEST_STALL_AT=<point>` makes kvmsnap touch
     /// `KVMSNAP_TEST_STALL_MARKER` and sleep at that engine point, so a crash test can SIGKILL
     /// it at an exact step. Unset in normal use.
     static func testStall() -> (@Sendable (String) throws(EngineError) -> Void)? {
         let environment = ProcessInfo.processInfo.environment
+        if let failAt = environment["KVMSNAP_TEST_FAIL_AT"], !failAt.isEmpty {
+            return { reached throws(EngineError) in
+                if reached == failAt { throw EngineError(.libvirt, "injected failure at \(reached)") }
+            }
+        }
         guard let point = environment["KVMSNAP_TEST_STALL_AT"], !point.isEmpty else { return nil }
         let marker = environment["KVMSNAP_TEST_STALL_MARKER"]
         return { reached throws(EngineError) in

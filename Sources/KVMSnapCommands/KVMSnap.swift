@@ -15,7 +15,8 @@ public struct KVMSnap: ParsableCommand {
         version: version,
         subcommands: [
             VMsCommand.self, CreateCommand.self, ListCommand.self, ShowCommand.self, RenameCommand.self,
-            EditCommand.self, DeleteCommand.self, RevertCommand.self, UsageCommand.self, CheckCommand.self,
+            EditCommand.self, DeleteCommand.self, RestoreCommand.self, ExportDiskCommand.self, LabCommand.self, ResetCommand.self,
+            RevertCommand.self, UsageCommand.self, CheckCommand.self,
         ]
     )
 

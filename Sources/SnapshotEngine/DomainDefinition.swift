@@ -113,11 +113,28 @@ public struct DomainDefinition: Sendable {
         xml = doc.xmlString
     }
 
-    /// Replaces text in the domain's serial/console `<source path>` (tests point consoles at new logs).
-    public mutating func setNVRAMPath(_ path: String) throws(EngineError) {
+    /// Sets the domain's UUID.
+    public mutating func setUUID(_ uuid: String) throws(EngineError) {
         let doc = try Self.parse(xml)
-        guard let nvram = Self.first(doc, "/domain/os/nvram") else { return }
-        nvram.stringValue = path
+        guard let domain = Self.first(doc, "/domain") else { return }
+        Self.first(doc, "/domain/uuid")?.detach()
+        let element = XMLElement(name: "uuid", stringValue: uuid)
+        domain.insertChild(element, at: 1)
+        xml = doc.xmlString
+    }
+
+    /// Gives file-backed serial ports and consoles their own files (`<name>-<suffix>.<ext>`), so a
+    /// clone never writes into the original's log.
+    public mutating func renameFileOutputs(suffix: String) throws(EngineError) {
+        let doc = try Self.parse(xml)
+        let nodes = (try? doc.nodes(forXPath: "/domain/devices/serial[@type='file']/source | /domain/devices/console[@type='file']/source")) ?? []
+        for case let source as XMLElement in nodes {
+            guard let path = source.attribute(forName: "path")?.stringValue else { continue }
+            let ns = path as NSString
+            let renamed = ns.deletingPathExtension + "-" + suffix + (ns.pathExtension.isEmpty ? "" : "." + ns.pathExtension)
+            source.removeAttribute(forName: "path")
+            source.addAttribute(XMLNode.attribute(withName: "path", stringValue: renamed) as! XMLNode)
+        }
         xml = doc.xmlString
     }
 }

@@ -69,7 +69,9 @@ extension SnapshotEngine {
         }
     }
 
-    func revertLocked(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, start: StartMode) throws(EngineError) {
+    /// - Parameter reclaim: remove the layers the VM ran on before right away; the restore
+    ///   pipeline defers this until it has verified the result, so it can still roll back.
+    func revertLocked(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, start: StartMode, reclaim reclaimNow: Bool = true) throws(EngineError) {
         try validateRestorable(vm: vm, snapshot: snapshot)
         let (disks, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
@@ -143,6 +145,7 @@ extension SnapshotEngine {
             }
         }
         // The layers the VM ran on before are now unreferenced: reclaim them.
+        guard reclaimNow else { return }
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             progress?("reclaim failed: \(error.message)", nil)
         }

@@ -88,8 +88,11 @@ final class TestGuest: @unchecked Sendable {
     }
 
     /// All `counter=N` values the console shows since the last start/restore, in order.
-    func consoleCounters() -> [Int] {
-        guard let text = try? String(contentsOfFile: consoleLog, encoding: .utf8) else { return [] }
+    func consoleCounters() -> [Int] { Self.counters(inLog: consoleLog) }
+
+    /// All `counter=N` values in a console log file, in order.
+    static func counters(inLog path: String) -> [Int] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return text.split(whereSeparator: \.isNewline).compactMap { line in
             guard let range = line.range(of: "counter=") else { return nil }
             return Int(line[range.upperBound...].prefix { $0.isNumber })

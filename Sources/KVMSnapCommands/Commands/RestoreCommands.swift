@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import KVMSnapCore
+import SnapshotEngine
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a VM to a snapshot: confirm → safety snapshot → stop → revert → start → verify; any failure rolls back.",
+        discussion: """
+            Current data will be lost. Interactively you type the VM's name to confirm; scripts pass \
+            --confirm VM. Without a terminal and without --confirm, the restore is refused. With --as \
+            NEWNAME the snapshot becomes a new VM and the original is not touched.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM name or UUID.") var vm: String
+    @Argument(help: "Snapshot name.") var snapshot: String
+    @Option(help: ArgumentHelp("The VM's name, to confirm without a prompt.", valueName: "VM")) var confirm: String?
+    @Flag(name: .customLong("no-safety-snapshot"), help: "Do not snapshot the current state first.") var noSafetySnapshot = false
+    @Flag(name: .customLong("no-start"), help: "Leave the VM shut off.") var noStart = false
+    @Flag(help: "Leave the VM paused.") var paused = false
+    @Option(name: .customLong("as"), help: ArgumentHelp("Restore into a new VM with this name instead.", valueName: "NEWNAME")) var asName: String?
+
+    func validate() throws {
+        if noStart && paused { throw ValidationError("--no-start and --paused exclude each other") }
+    }
+
+    func run() throws {
+        let progress = Output.progressBar(json: global.json)
+        let engine = try Context(global).engine(progress: progress)
+        let info = try engine.snapshot(vm: vm, name: snapshot)
+        let start: StartMode = noStart ? .off : (paused ? .paused : .running)
+
+        if let asName {
+            let (uuid, notices) = try engine.restoreAsNewVM(vm: vm, snapshot: snapshot, newName: asName, start: start)
+            Output.endProgress(progress)
+            notices.forEach(Output.notice)
+            if global.json { Output.json(["vm": asName, "uuid": uuid, "from": "\(vm)/\(snapshot)"]) } else {
+                Output.line("created VM \(asName) (\(uuid)) from snapshot '\(snapshot)' of \(vm)")
+            }
+            return
+        }
+
+        let domainName = try engine.domain(vm).name
+        try confirmRestore(engine: engine, info: info, domainName: domainName)
+        var options = RestoreOptions()
+        options.safetySnapshot = !noSafetySnapshot
+        options.target = RestoreTarget(rawValue: start.rawValue) ?? .running
+        let showStages = !global.json && isatty(STDERR_FILENO) == 1
+        let report = try engine.restore(vm: vm, snapshot: snapshot, options: options) { stage in
+            if showStages { FileHandle.standardError.write(Data("\r\u{1B}[K[\(stage.rawValue)]\n".utf8)) }
+        }
+        Output.endProgress(progress)
+        report.notices.forEach(Output.notice)
+        if global.json { Output.json(report); return }
+        Output.line("restored \(report.vm) to '\(report.snapshot)' (\(report.restoredMemory ? "memory and disks" : "disks"), now \(report.finalState))")
+        if let safety = report.safetySnapshot { Output.line("safety snapshot: '\(safety)' (expires in 7 days)") }
+        Output.line("stages: " + report.stages.map { "\($0.stage) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", "))
+        Output.line(String(format: "guest downtime: %.2f s", report.guestDowntimeSeconds))
+    }
+
+    /// The typed-name check. A refusal throws before anything is changed.
+    func confirmRestore(engine: SnapshotEngine, info: SnapshotInfo, domainName: String) throws {
+        if let confirm {
+            guard RestorePlan.confirmationMatches(typed: confirm, vmName: domainName) else {
+                throw CommandFailure("--confirm '\(confirm)' does not match the VM name '\(domainName)'; nothing was changed", exitCode: 64)
+            }
+            return
+        }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CommandFailure("refusing to restore without confirmation: stdin is not a terminal; pass --confirm \(domainName)", exitCode: 64)
+        }
+        let r = info.record
+        let vmRecord = try engine.catalogVM(vm)
+        let current = try vmRecord.currentSnapshotID.flatMap { id in try engine.snapshots(vm: vm).1.first { $0.record.id == id } }
+        let since = current.map { "changes since \(Output.localTime($0.record.createdAt)) (snapshot '\($0.record.name)')" } ?? "all current state"
+        print("""
+            WARNING: restoring \(domainName) replaces its current state; current data will be lost.
+              snapshot:  '\(r.name)' created \(Output.localTime(r.createdAt))
+              lost:      \(since)\(noSafetySnapshot ? "" : " (a safety snapshot is taken first)")
+              memory:    \(r.hasMemory && !noStart ? "restored (the guest resumes where it was)" : "not restored (the guest boots from disk)")
+            """)
+        print("Type VM name to confirm: ", terminator: "")
+        fflush(nil)
+        let typed = readLine(strippingNewline: true) ?? ""
+        guard RestorePlan.confirmationMatches(typed: typed, vmName: domainName) else {
+            throw CommandFailure("confirmation '\(typed)' does not match '\(domainName)'; nothing was changed", exitCode: 64)
+        }
+    }
+}
+
+struct ExportDiskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export-disk", abstract: "Write one disk as it was at a snapshot to a standalone image.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM name or UUID.") var vm: String
+    @Argument(help: "Snapshot name.") var snapshot: String
+    @Option(help: "Disk target, e.g. vda.") var disk: String
+    @Option(help: "Destination path (must not exist).") var to: String
+    @Option(help: "qcow2 or raw.") var format: String = "qcow2"
+
+    func run() throws {
+        let progress = Output.progressBar(json: global.json)
+        try Context(global).engine(progress: progress).exportDisk(vm: vm, snapshot: snapshot, disk: disk, to: to, format: format)
+        Output.endProgress(progress)
+        if !global.json { Output.line("wrote \(disk) of '\(snapshot)' to \(to) (\(format))") }
+    }
+}
+
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lab", abstract: "Declare disposable lab VMs and their baselines.",
+                                                    subcommands: [Mark.self, Unmark.self, List.self])
+
+    struct Mark: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mark a VM as a lab VM that `reset` puts back to BASELINE.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "VM name or UUID.") var vm: String
+        @Option(help: "Snapshot the VM is reset to.") var baseline: String
+        func run() throws {
+            try Context(global).engine().markLab(vm: vm, baseline: baseline)
+            if !global.json { Output.line("\(vm) is a lab VM with baseline '\(baseline)'") }
+        }
+    }
+
+    struct Unmark: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a lab VM an ordinary VM again.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "VM name or UUID.") var vm: String
+        func run() throws {
+            try Context(global).engine().unmarkLab(vm: vm)
+            if !global.json { Output.line("\(vm) is no longer a lab VM") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List lab VMs.")
+        @OptionGroup var global: GlobalOptions
+        func run() throws {
+            let labs = try Context(global).engine().labVMs()
+            if global.json { Output.json(labs.map { ["vm": $0.name, "uuid": $0.uuid] }); return }
+            Output.table(["VM", "UUID"], labs.map { [$0.name, $0.uuid] })
+        }
+    }
+}
+
+struct ResetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset", abstract: "Put lab VMs back to their baselines, in parallel (no confirmation, no safety snapshot).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Lab VM names or UUIDs.") var vms: [String] = []
+    @Flag(name: .customLong("all-labs"), help: "Reset every lab VM.") var allLabs = false
+
+    func validate() throws {
+        if vms.isEmpty == !allLabs { throw ValidationError("give lab VM names or --all-labs (not both)") }
+    }
+
+    func run() throws {
+        let engine = try Context(global).engine()
+        let names = allLabs ? try engine.labVMs().map(\.uuid) : vms
+        let results = try engine.resetLabs(names)
+        if global.json { Output.json(results) } else {
+            for r in results {
+                Output.line(r.error.map { "\(r.vm): FAILED: \($0)" } ?? String(format: "%@: reset to '%@' in %.2f s", r.vm, r.baseline ?? "?", r.seconds))
+            }
+        }
+        if let failed = results.first(where: { $0.error != nil }) {
+            throw CommandFailure("reset of \(failed.vm) failed", exitCode: 1)
+        }
+    }
+}

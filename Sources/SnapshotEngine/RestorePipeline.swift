@@ -1,0 +1,189 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+public struct RestoreOptions: Sendable {
+    public var safetySnapshot = true
+    public var target: RestoreTarget = .running
+    /// Expiry of the safety snapshot.
+    public var safetyExpiry: TimeInterval = 7 * 86_400
+    /// Graceful shutdown timeout for a VM whose memory is not being replaced.
+    public var shutdownTimeout: Double = 60
+    public init() {}
+}
+
+public struct RestoreReport: Sendable, Encodable {
+    public var vm: String
+    public var snapshot: String
+    public var safetySnapshot: String?
+    public var restoredMemory: Bool
+    public var finalState: String
+    /// Seconds each stage took, in order.
+    public var stages: [StageTiming]
+    /// From the start of `stop` to the end of `start`: how long the guest did not run.
+    public var guestDowntimeSeconds: Double
+    public var notices: [String]
+
+    public struct StageTiming: Sendable, Encodable {
+        public var stage: String
+        public var seconds: Double
+    }
+}
+
+extension SnapshotEngine {
+    /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
+    ///
+    /// Any failure after the VM was touched rolls back: to the safety snapshot when there is one
+    /// (memory included), else to the previous definition and disks, started again if it ran.
+    /// The thrown error names the stage that failed. `onStage` is called as each stage begins.
+    public func restore(vm nameOrUUID: String, snapshot name: String, options: RestoreOptions,
+                        onStage: ((RestoreStage) -> Void)? = nil) throws(EngineError) -> RestoreReport {
+        let domain = try domain(nameOrUUID)
+        let vm = try vmRecord(for: domain)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        return try restoreLocked(domain: domain, vm: vm, snapshotName: name, options: options, onStage: onStage)
+    }
+
+    func restoreLocked(domain: Domain, vm: VMRecord, snapshotName name: String, options: RestoreOptions,
+                       onStage: ((RestoreStage) -> Void)?) throws(EngineError) -> RestoreReport {
+        let snapshot = try readySnapshot(vm: vm, name: name)
+        let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
+        var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name)
+        var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
+                                   finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
+        let wasRunning = Self.isActive(domain)
+        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        var safety: SnapshotRecord?
+        var touched = false
+        var stopStarted: Date?
+
+        for stage in plan.stages {
+            onStage?(stage)
+            job.stage = stage.rawValue
+            job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
+            let jobNow = job
+            _ = try? catalog.write { try $0.update(jobNow) }
+            let began = Date()
+            do throws(EngineError) {
+                switch stage {
+                case .validate:
+                    try validateRestorable(vm: vm, snapshot: snapshot)
+                case .safetySnapshot:
+                    var safetyOptions = CreateOptions(name: "pre-restore-" + Self.stamp(clock.now()))
+                    safetyOptions.description = "state before restoring '\(snapshot.name)'"
+                    safetyOptions.expiresAt = clock.now().addingTimeInterval(options.safetyExpiry)
+                    safetyOptions.labels = ["pre-restore"]
+                    safetyOptions.fullEvery = 0
+                    let created = try create(domain: domain, vm: try currentVM(vm), options: safetyOptions)
+                    safety = created.snapshot
+                    report.safetySnapshot = created.snapshot.name
+                    report.notices += created.notices
+                case .stop:
+                    stopStarted = Date()
+                    touched = true
+                    try stop(domain, graceful: !plan.restoresMemory, timeout: options.shutdownTimeout)
+                case .revert:
+                    try inject("restore.revert")
+                    try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot,
+                                     start: plan.restoresMemory ? .paused : .off, reclaim: false)
+                case .start:
+                    try inject("restore.start")
+                    let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
+                    switch (options.target, state) {
+                    case (.running, .paused): try lv("cannot resume VM") { () throws(LibvirtError) in try domain.resume() }
+                    case (.running, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() }
+                    case (.paused, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: [.paused]) }
+                    default: break
+                    }
+                case .verify:
+                    try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
+                }
+            } catch {
+                report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
+                var message = "restore failed at stage \(stage.rawValue): \(error.message)"
+                if touched {
+                    message += "; " + rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning)
+                } else {
+                    message += "; nothing was changed"
+                }
+                let failure = EngineError(error.code, message)
+                finishJob(job, error: failure)
+                throw failure
+            }
+            report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
+            if stage == .start || (stage == .revert && options.target == .off), let stopStarted {
+                report.guestDowntimeSeconds = Date().timeIntervalSince(stopStarted)
+            }
+        }
+        // Verified: the layers the VM ran on before the restore can go now.
+        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+            report.notices.append("restored, but reclaiming old layers failed: \(error.message)")
+        }
+        report.finalState = ((try? domain.state().state).map { "\($0)" }) ?? "unknown"
+        finishJob(job, error: nil)
+        return report
+    }
+
+    func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord {
+        try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: vm.uuid) } } ?? vm
+    }
+
+    /// Graceful shutdown with a timeout, then forced; forced straight away when memory is replaced anyway.
+    func stop(_ domain: Domain, graceful: Bool, timeout: Double) throws(EngineError) {
+        guard Self.isActive(domain) else { return }
+        if graceful, (try? domain.state().state) == .running {
+            if (try? domain.shutdown(timeout: .milliseconds(Int64(timeout * 1000)))) != nil, !Self.isActive(domain) { return }
+        }
+        if Self.isActive(domain) {
+            try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
+        }
+    }
+
+    /// The domain is in the expected state and each disk runs on an overlay of the snapshot's layer.
+    func verifyRestore(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, target: RestoreTarget) throws(EngineError) {
+        let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
+        let expected: DomainState = switch target { case .running: .running; case .paused: .paused; case .off: .shutoff }
+        guard state == expected else { throw EngineError(.libvirt, "VM is \(state), expected \(expected)") }
+        let sources = try currentDiskSources(domain)
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        for disk in disks {
+            guard let path = sources[disk.diskTarget], let layer = layers.first(where: { $0.path == path }) else {
+                throw EngineError(.conflict, "disk \(disk.diskTarget) is not on a layer kvmsnap created for this restore")
+            }
+            guard layer.parentLayerID == disk.layerID else {
+                throw EngineError(.conflict, "disk \(disk.diskTarget) is not backed by the snapshot's layer")
+            }
+            if let info = try? ImageTool.info(path), let backing = info.backingFile,
+               backing != layers.first(where: { $0.id == disk.layerID })?.path {
+                throw EngineError(.conflict, "disk \(disk.diskTarget)'s image is backed by \(backing), not the snapshot's layer")
+            }
+        }
+    }
+
+    /// Puts the VM back as it was before the restore. Returns what it did, for the error message.
+    func rollBackRestore(domain: Domain, vm: VMRecord, safety: SnapshotRecord?, previousXML: String, wasRunning: Bool) -> String {
+        if let safety {
+            do {
+                try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: wasRunning ? .running : .off)
+                return "rolled back to safety snapshot '\(safety.name)'"
+            } catch {
+                return "ROLLBACK FAILED (\(error.message)); the safety snapshot '\(safety.name)' still holds the previous state"
+            }
+        }
+        if Self.isActive(domain) { try? domain.destroy() }
+        _ = try? connection.defineDomain(xml: previousXML)
+        if wasRunning { try? domain.start() }
+        return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
+    }
+
+    static func stamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = .current
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import KVMSnapCore
+import Libvirt
+import SnapshotCatalog
+
+extension SnapshotEngine {
+    /// Restores snapshot `name` of `vm` into a new VM `newName`: new UUID, new MAC addresses,
+    /// standalone disk copies (so the original's later deletions can never touch it), its own
+    /// NVRAM and console files. The original VM and its snapshots are not touched.
+    ///
+    /// libvirt refuses to load a memory image under another UUID ("Target domain uuid … does not
+    /// match source"), so the new VM boots from the snapshot's disks; a notice says so.
+    public func restoreAsNewVM(vm nameOrUUID: String, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (uuid: String, notices: [String]) {
+        if newName.isEmpty || newName.contains("/") || newName.count > 64 {
+            throw EngineError(.invalidInput, "bad VM name '\(newName)'")
+        }
+        if (try? connection.lookupDomain(name: newName)) != nil {
+            throw EngineError(.conflict, "a VM named '\(newName)' already exists")
+        }
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        let snapshot = try readySnapshot(vm: vm, name: name)
+        try validateRestorable(vm: vm, snapshot: snapshot)
+        var notices: [String] = []
+        if snapshot.hasMemory {
+            notices.append("the new VM boots from the snapshot's disks: libvirt cannot load a memory image under a new UUID")
+        }
+        let newUUID = UUID().uuidString.lowercased()
+        try store.prepare(vmUUID: newUUID)
+        let disks = try db { () throws(CatalogError) in try catalog.read { try $0.disks(ofSnapshot: snapshot.id) } }
+        let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
+        var config = try DomainDefinition(xml: snapshot.configXML)
+        var newNVRAM: String?
+        if let saved = snapshot.nvramPath, let original = config.nvramPath {
+            let path = ((original as NSString).deletingLastPathComponent as NSString).appendingPathComponent("\(newName)_VARS.fd")
+            newNVRAM = path
+            do { try FileManager.default.copyItem(atPath: saved, toPath: path) } catch {
+                throw EngineError(.io, "cannot copy NVRAM to \(path): \(error.localizedDescription)")
+            }
+        }
+        try config.makeClone(name: newName, nvramPath: newNVRAM)
+        try config.setUUID(newUUID)
+        try config.renameFileOutputs(suffix: newName)
+        var written: [String] = []
+        do {
+            for disk in disks {
+                guard let layer = layers.first(where: { $0.id == disk.layerID }) else { continue }
+                let path = store.layerPath(vmUUID: newUUID, layerID: Identifier.make("l-"))
+                progress?("copy \(disk.diskTarget)", nil)
+                try ImageTool.flatten(source: layer.path, to: path)
+                written.append(path)
+                try config.setDiskSource(target: disk.diskTarget, path: path, format: "qcow2")
+            }
+            let newDomain = try lv("cannot define the new VM") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
+            if start != .off {
+                try lv("cannot start the new VM") { () throws(LibvirtError) in try newDomain.start(flags: start == .paused ? [.paused] : []) }
+            }
+        } catch {
+            for path in written { unlink(path) }
+            if let newNVRAM { unlink(newNVRAM) }
+            if let created = try? connection.lookupDomain(name: newName) { try? created.undefine(flags: [.nvram]) }
+            throw error
+        }
+        return (newUUID, notices)
+    }
+
+    /// Writes disk `disk` as it was at snapshot `name` to `destination` as a standalone image.
+    public func exportDisk(vm nameOrUUID: String, snapshot name: String, disk: String, to destination: String, format: String) throws(EngineError) {
+        guard format == "qcow2" || format == "raw" else { throw EngineError(.invalidInput, "--format must be qcow2 or raw") }
+        if FileManager.default.fileExists(atPath: destination) {
+            throw EngineError(.conflict, "\(destination) already exists; kvmsnap does not overwrite files")
+        }
+        let vm = try catalogVM(nameOrUUID)
+        let snapshot = try readySnapshot(vm: vm, name: name)
+        let (records, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        guard let record = records.first(where: { $0.diskTarget == disk }), let layer = layers.first(where: { $0.id == record.layerID }) else {
+            throw EngineError(.notFound, "snapshot '\(name)' has no disk \(disk) (it has \(records.map(\.diskTarget).joined(separator: ", ")))")
+        }
+        progress?("export \(disk)", nil)
+        try ImageTool.flatten(source: layer.path, to: destination, format: format)
+        chmod(destination, 0o600)
+    }
+
+    // MARK: Labs
+
+    /// Declares `vm` a disposable lab VM whose baseline is snapshot `name`.
+    public func markLab(vm nameOrUUID: String, baseline name: String) throws(EngineError) {
+        let vm = try catalogVM(nameOrUUID)
+        let snapshot = try readySnapshot(vm: vm, name: name)
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                guard var record = try db.vm(uuid: vm.uuid) else { return }
+                record.labBaselineID = snapshot.id
+                try db.save(record)
+            }
+        }
+    }
+
+    public func unmarkLab(vm nameOrUUID: String) throws(EngineError) {
+        let vm = try catalogVM(nameOrUUID)
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                guard var record = try db.vm(uuid: vm.uuid) else { return }
+                record.labBaselineID = nil
+                try db.save(record)
+            }
+        }
+    }
+
+    public func labVMs() throws(EngineError) -> [VMRecord] {
+        try db { () throws(CatalogError) in try catalog.read { try $0.allVMs().filter { $0.labBaselineID != nil } } }
+    }
+
+    public struct ResetResult: Sendable, Encodable {
+        public var vm: String
+        public var baseline: String?
+        public var seconds: Double
+        public var error: String?
+    }
+
+    /// Puts lab VMs back to their baselines, in parallel, without confirmation or safety snapshot.
+    /// A VM that is not a lab VM is refused before anything runs.
+    public func resetLabs(_ names: [String]) throws(EngineError) -> [ResetResult] {
+        var targets: [(VMRecord, SnapshotRecord)] = []
+        for name in names {
+            let vm = try catalogVM(name)
+            guard let baselineID = vm.labBaselineID,
+                  let baseline = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: baselineID) } }) else {
+                throw EngineError(.conflict, "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'")
+            }
+            targets.append((vm, baseline))
+        }
+        let results = ResultBox(count: targets.count)
+        let work = targets
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            let (vm, baseline) = work[index]
+            let began = Date()
+            var failure: String?
+            do throws(EngineError) {
+                _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
+            } catch { failure = error.message }
+            results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: Date().timeIntervalSince(began), error: failure))
+        }
+        return results.values
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [SnapshotEngine.ResetResult?]
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [SnapshotEngine.ResetResult] { lock.lock(); defer { lock.unlock() }; return storage.compactMap { $0 } }
+}
