@@ -16,6 +16,7 @@ public struct KVMSnap: ParsableCommand {
         subcommands: [
             VMsCommand.self, CreateCommand.self, ListCommand.self, ShowCommand.self, RenameCommand.self,
             EditCommand.self, DeleteCommand.self, RevertCommand.self, UsageCommand.self, CheckCommand.self,
+            PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
         ]
     )
 
