@@ -32,7 +32,8 @@ struct PruneTests {
             let created = try cli.run(["create", vm, "--name", name] + (name == "s3" ? ["--pin"] : []))
             #expect(created.status == 0, "\(name): \(created.stderr)")
             let info = try f.engine.snapshot(vm: vm, name: name)
-            expected[name] = try #require(try TestGuest.diskCounter(f.frozenLayerPath(info.record.id, disk: "vda")))
+            let counter: Int = try #require(try TestGuest.diskCounter(f.frozenLayerPath(info.record.id, disk: "vda")))
+            expected[name] = counter
             try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
         }
         let counters = ["s1", "s2", "s3", "s4", "s5"].map { expected[$0]! }
