@@ -215,5 +215,13 @@ struct PruneTests {
         let rows = try #require(dry.json as? [[String: Any]], "\(dry.stderr)")
         #expect(rows.map { $0["action"] as? String } == ["keep", "keep"])
         #expect(rows.allSatisfy { ($0["reason"] as? String)?.hasPrefix("expires ") == true }, "\(rows)")
+
+        // --all = every VM in this catalog (just this one); VMs and --all exclude each other.
+        let all = try cli.run(["prune", "--all", "--keep-last", "1", "--dry-run", "--json"])
+        let allRows = try #require(all.json as? [[String: Any]], "\(all.stderr)")
+        #expect(allRows.map { $0["vm"] as? String } == [vm, vm] && allRows.map { $0["name"] as? String } == ["a", "b"])
+        #expect(try cli.run(["prune", vm, "--all", "--keep-last", "1", "--dry-run"]).status == 64)
+        #expect(try cli.run(["prune", "--keep-last", "1", "--dry-run"]).status == 64)
+        #expect(try cli.snapshotStates(vm) == ["a": "ready", "b": "ready"])
     }
 }
