@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kvmsnap demo: sets up the host, builds kvmsnap, defines a small demo VM (the test guest,
 # TCG) and runs the main job on it: a full snapshot, guest changes, an incremental snapshot,
-# a listing with sizes, and a revert that brings the guest's memory and disks back.
+# a listing with sizes, a revert that brings the guest's memory and disks back, and a prune dry run.
 #
 # Uses its own catalog and store under /var/lib/kvmsnap-demo, so it never touches real data.
 # `scripts/demo.sh --cleanup` removes the demo VM and its files.
@@ -68,6 +68,9 @@ before=$(counter)
 wait_for 'counter='
 sleep 2
 echo "counter before revert: $before; after revert the guest prints: $(grep -ao 'counter=[0-9]*' "$DEMO/console.log" | head -n1)"
+
+step "retention: what 'keep only the newest snapshot' would prune (dry run, nothing deleted)"
+"$K" prune "$VM" --keep-last 1 --dry-run
 
 step "done"
 echo "The demo VM keeps running. Try: KVMSNAP_CATALOG=$KVMSNAP_CATALOG KVMSNAP_STORE=$KVMSNAP_STORE $K list $VM"

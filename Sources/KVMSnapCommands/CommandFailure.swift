@@ -40,6 +40,8 @@ public struct CommandFailure: Error, CustomStringConvertible {
             return CommandFailure(catalog.message, exitCode: 1)
         case let retention as RetentionError:
             return CommandFailure("\(retention)", exitCode: 64)
+        case let timeline as TimelineError:
+            return CommandFailure("\(timeline)", exitCode: 64)
         default:
             return nil
         }

@@ -17,6 +17,7 @@ public struct KVMSnap: ParsableCommand {
             VMsCommand.self, CreateCommand.self, ListCommand.self, ShowCommand.self, RenameCommand.self,
             EditCommand.self, DeleteCommand.self, RestoreCommand.self, ExportDiskCommand.self, LabCommand.self, ResetCommand.self,
             RevertCommand.self, UsageCommand.self, CheckCommand.self,
+            PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
         ]
     )
 

@@ -8,6 +8,10 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
     }
     public var code: Code
     public var message: String
+    /// The caller's own error when a `read`/`write` body threw something that is not a database
+    /// error (e.g. the engine's "no such snapshot"): the transaction was rolled back because of
+    /// it, and the caller can rethrow it unchanged.
+    public var underlying: (any Error)?
     public var description: String { message }
 
     public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
@@ -18,7 +22,9 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
             let code: Code = db.resultCode == .SQLITE_CONSTRAINT ? .constraint : .database
             return CatalogError(code, "\(context): \(db.message ?? "\(db.resultCode)")")
         }
-        return CatalogError(.database, "\(context): \(error)")
+        var wrapped = CatalogError(.database, "\(context): \(error)")
+        wrapped.underlying = error
+        return wrapped
     }
 }
 

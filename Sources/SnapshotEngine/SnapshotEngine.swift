@@ -52,7 +52,11 @@ public final class SnapshotEngine: @unchecked Sendable {
     }
 
     func db<T>(_ body: () throws(CatalogError) -> T) throws(EngineError) -> T {
-        do { return try body() } catch { throw EngineError(.catalog, error.message) }
+        do { return try body() } catch {
+            // An engine error thrown inside a transaction body (e.g. notFound) stays what it was.
+            if let own = error.underlying as? EngineError { throw own }
+            throw EngineError(.catalog, error.message)
+        }
     }
 
     func inject(_ point: String) throws(EngineError) {

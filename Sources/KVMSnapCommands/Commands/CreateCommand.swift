@@ -17,7 +17,7 @@ struct CreateCommand: ParsableCommand {
     @Flag(help: "Freeze guest filesystems through the QEMU guest agent during the disk capture.") var quiesce = false
     @Flag(help: "Never prune this snapshot until unpinned.") var pin = false
     @Option(help: ArgumentHelp("Expire after a duration (14d, 36h, 2w) or on a date (YYYY-MM-DD).", valueName: "WHEN")) var expires: String?
-    @Option(name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never).") var fullEvery = 14
+    @Option(name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never; default: the VM's policy, else 14).") var fullEvery: Int?
 
     func run() throws {
         try SnapshotEngine.validateName(name)
@@ -32,7 +32,7 @@ struct CreateCommand: ParsableCommand {
         options.quiesce = quiesce
         options.pin = pin
         options.expiresAt = expiresAt
-        options.fullEvery = fullEvery
+        options.fullEvery = try fullEvery ?? engine.effectivePolicy(vm: vm)?.policy.fullEvery ?? options.fullEvery
         let result = try engine.createSnapshot(vm: vm, options: options)
         Output.endProgress(progress)
         for notice in result.notices { Output.notice(notice) }

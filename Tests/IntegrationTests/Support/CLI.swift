@@ -9,6 +9,13 @@ struct CLI {
     let store: String
 
     init(_ fixture: EngineFixture) { catalog = fixture.catalogPath; store = fixture.storePath }
+    init(catalog: String, store: String) { self.catalog = catalog; self.store = store }
+
+    /// Runs the binary with exactly `args` (no --connect/--catalog/--store): for pure commands.
+    static func runBare(_ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> Result {
+        let outcome = try ExternalProcess.run(binary, args, environment: environment, timeout: timeout)
+        return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
+    }
 
     struct Result {
         var status: Int32

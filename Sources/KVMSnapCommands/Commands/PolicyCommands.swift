@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import KVMSnapCore
+import SnapshotEngine
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Retention policies stored in the catalog: per VM, or the default.",
+        subcommands: [PolicySetCommand.self, PolicyShowCommand.self, PolicyClearCommand.self])
+}
+
+/// `VM` or `--default`, exactly one.
+struct PolicyTarget: ParsableArguments {
+    @Argument(help: "VM name or UUID.") var vm: String?
+    @Flag(name: .customLong("default"), help: "The default policy, used by every VM without its own.") var isDefault = false
+
+    func validate() throws {
+        if vm != nil && isDefault { throw ValidationError("give a VM or --default, not both") }
+        if vm == nil && !isDefault { throw ValidationError("give a VM or --default") }
+    }
+
+    var label: String { vm.map { "VM \($0)" } ?? "the default policy" }
+}
+
+struct PolicySetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Store a VM's retention policy (or the default); replaces the previous one.",
+        discussion: "Counts: 0 = off, N = keep N periods, -1 = unlimited. At least one --keep option is required (as borg).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: PolicyTarget
+    @OptionGroup var keep: RetentionOptions
+    @Option(name: .customLong("full-every"), parsing: .unconditional, help: ArgumentHelp("Automatic full after N incrementals in a row (0 = never); default: create's 14.", valueName: "N"))
+    var fullEvery: Int?
+
+    func run() throws {
+        // Everything is validated before anything is opened or changed.
+        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery)
+        try policy.validate()
+        let engine = try Context(global).engine()
+        try engine.setPolicy(policy, vm: target.vm)
+        if global.json { Output.json(PolicyJSON(vm: target.vm, effective: try engine.effectivePolicy(vm: target.vm))); return }
+        Output.line("policy for \(target.label): \(PolicyJSON.summary(policy))")
+    }
+}
+
+struct PolicyShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show the policy that applies to a VM (its own, else the default), or the default.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM name or UUID (default: show the default policy).") var vm: String?
+
+    func run() throws {
+        let effective = try Context(global).engine().effectivePolicy(vm: vm)
+        if global.json { Output.json(PolicyJSON(vm: vm, effective: effective)); return }
+        guard let effective else {
+            Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")
+            return
+        }
+        let which = switch effective.source {
+        case .vm: "VM \(vm ?? "?")'s own policy"
+        case .default: vm == nil ? "the default policy" : "the default policy (VM \(vm!) has none of its own)"
+        case .override: "given on the command line"
+        }
+        Output.line("\(which), updated \(effective.updatedAt.map(Output.localTime) ?? "-"):")
+        var rows = RetentionRule.allCases.map { rule -> [String] in
+            if rule == .within { return ["keep-within", effective.policy.retention.keepWithin.map { "\($0)" } ?? "-"] }
+            return ["keep-\(rule.rawValue)", "\(effective.policy.retention.count(for: rule))"]
+        }
+        rows.append(["full-every", effective.policy.fullEvery.map(String.init) ?? "- (create's default, 14)"])
+        Output.table(["RULE", "VALUE"], rows)
+    }
+}
+
+struct PolicyClearCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clear", abstract: "Remove a VM's own policy (it falls back to the default), or the default policy.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: PolicyTarget
+
+    func run() throws {
+        let removed = try Context(global).engine().clearPolicy(vm: target.vm)
+        if global.json { Output.json(["removed": removed]); return }
+        let whose = target.vm.map { "VM \($0)'s own policy" } ?? "the default policy"
+        Output.line(removed ? "removed \(whose)" : "\(whose) was not set; nothing removed")
+    }
+}
+
+/// `policy show --json` (and `policy set --json`).
+struct PolicyJSON: Encodable {
+    struct Rules: Encodable {
+        var keepWithin: String?
+        var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int
+        var fullEvery: Int?
+        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(keepWithin, forKey: .keepWithin)
+            try c.encode(keepLast, forKey: .keepLast); try c.encode(keepHourly, forKey: .keepHourly)
+            try c.encode(keepDaily, forKey: .keepDaily); try c.encode(keepWeekly, forKey: .keepWeekly)
+            try c.encode(keepMonthly, forKey: .keepMonthly); try c.encode(keepYearly, forKey: .keepYearly)
+            try c.encode(fullEvery, forKey: .fullEvery)
+        }
+    }
+    var vm: String?
+    /// `vm`, `default`, or null when no policy applies.
+    var source: String?
+    var policy: Rules?
+    var updatedAt: Date?
+
+    enum CodingKeys: String, CodingKey { case vm, source, policy, updatedAt }
+
+    init(vm: String?, effective: EffectivePolicy?) {
+        self.vm = vm
+        source = effective?.source.rawValue
+        updatedAt = effective?.updatedAt
+        policy = effective.map { e in
+            let r = e.policy.retention
+            return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
+                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vm, forKey: .vm); try c.encode(source, forKey: .source)
+        try c.encode(policy, forKey: .policy); try c.encode(updatedAt, forKey: .updatedAt)
+    }
+
+    static func summary(_ policy: SnapshotPolicy) -> String {
+        var parts = policy.retention.ruleDescriptions
+        if let fullEvery = policy.fullEvery { parts.append("full-every \(fullEvery)") }
+        return parts.joined(separator: ", ")
+    }
+}

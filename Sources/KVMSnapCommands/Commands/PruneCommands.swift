@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import KVMSnapCore
+import SnapshotEngine
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete the snapshots a retention policy does not keep (borg 1.2's prune rules).",
+        discussion: """
+            Uses each VM's stored policy (else the default one) unless --keep-... options are given. \
+            Pinned snapshots and those expiring in the future are kept; expired ones and failed \
+            captures are pruned; snapshots a job is working on are left alone. Deleting never \
+            changes what a kept snapshot restores. RECLAIM is an estimate: memory files plus layers \
+            that become unneeded (merges count 0).
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM names or UUIDs.") var vms: [String] = []
+    @Flag(help: "Every VM in the catalog.") var all = false
+    @OptionGroup var keep: RetentionOptions
+    @Flag(name: .customLong("dry-run"), help: "Only show what would be pruned.") var dryRun = false
+
+    func validate() throws {
+        if all && !vms.isEmpty { throw ValidationError("give VM names or --all, not both") }
+        if !all && vms.isEmpty { throw ValidationError("give one or more VMs, or --all") }
+    }
+
+    struct Row: Encodable {
+        var vm: String
+        var name: String
+        var action: String
+        var reason: String?
+        var reclaimBytes: Int64
+        enum CodingKeys: String, CodingKey { case vm, name, action, reason, reclaimBytes }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(vm, forKey: .vm); try c.encode(name, forKey: .name); try c.encode(action, forKey: .action)
+            try c.encode(reason, forKey: .reason); try c.encode(reclaimBytes, forKey: .reclaimBytes)
+        }
+    }
+
+    static func word(_ action: RetentionDecision.Action) -> String {
+        switch action {
+        case .keep: "keep"
+        case .prune: "prune"
+        case .leaveAlone: "leave alone"
+        }
+    }
+
+    func run() throws {
+        let override = keep.isGiven ? try keep.policy() : nil
+        let progress = Output.progressBar(json: global.json)
+        let engine = try Context(global).engine(progress: progress)
+        let names = all ? try engine.catalogVMs().map(\.name) : vms
+        // Plan every VM first: a missing policy or VM stops the command before anything is deleted.
+        var results = try names.map { vm in try engine.prune(vm: vm, policyOverride: override, dryRun: true) }
+        if !dryRun { results = try names.map { vm in try engine.prune(vm: vm, policyOverride: override, dryRun: false) } }
+        Output.endProgress(progress)
+
+        let rows = results.flatMap { result in
+            result.plan.items.map { Row(vm: result.plan.vm, name: $0.name, action: $0.action.rawValue, reason: $0.reason, reclaimBytes: $0.reclaimBytes) }
+        }
+        if global.json { Output.json(rows); return }
+        Output.table(
+            ["VM", "SNAPSHOT", "CREATED", "ACTION", "REASON", "RECLAIM"],
+            results.flatMap { result in
+                result.plan.items.map { item in
+                    [result.plan.vm, item.name, Output.localTime(item.createdAt), Self.word(item.action), item.reason ?? "-",
+                     item.action == .prune ? Output.bytes(item.reclaimBytes) : "-"]
+                }
+            })
+        let count = { (action: RetentionDecision.Action) in results.reduce(0) { $0 + $1.plan.items.filter { $0.action == action }.count } }
+        let estimate = results.reduce(0) { $0 + $1.plan.reclaimBytes }
+        var total = "total: \(count(.keep)) kept, \(count(.prune)) \(dryRun ? "to prune" : "pruned"), \(count(.leaveAlone)) left alone; "
+        if dryRun {
+            total += "would reclaim about \(Output.bytes(estimate)) (dry run, nothing deleted)"
+        } else {
+            let measured = results.reduce(Int64(0)) { $0 + (($1.usageBefore ?? 0) - ($1.usageAfter ?? 0)) }
+            total += "reclaimed \(Output.bytes(measured)) (estimated \(Output.bytes(estimate)))"
+        }
+        Output.line(total)
+        for result in results {
+            let source = switch result.plan.policy.source {
+            case .vm: "its own policy"
+            case .default: "the default policy"
+            case .override: "the command line"
+            }
+            Output.notice("\(result.plan.vm): \(result.plan.policy.policy.retention.ruleDescriptions.joined(separator: ", ")) (from \(source))")
+        }
+    }
+}
+
+struct VerifiedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verified",
+        abstract: "Mark a snapshot verified: unpin it and let it expire after a grace period.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM name or UUID.") var vm: String
+    @Argument(help: "Snapshot name.") var snapshot: String
+    @Option(help: ArgumentHelp("Keep it this long from now before prune may delete it (36h, 14d, 2w).", valueName: "D")) var grace = "14d"
+
+    func run() throws {
+        let duration = try RetentionDuration(parsing: grace)
+        let engine = try Context(global).engine()
+        let expiresAt = engine.clock.now().addingTimeInterval(TimeInterval(duration.seconds))
+        try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: .some(expiresAt), pinned: false)
+        if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
+        Output.line("'\(snapshot)' verified: unpinned, expires \(Output.localTime(expiresAt))")
+    }
+}
+
+struct UnpinCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unpin", abstract: "Unpin a snapshot without a grace period (prune decides from now on).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "VM name or UUID.") var vm: String
+    @Argument(help: "Snapshot name.") var snapshot: String
+
+    func run() throws {
+        let engine = try Context(global).engine()
+        try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: nil, pinned: false)
+        if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
+        Output.line("unpinned '\(snapshot)'")
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import KVMSnapCore
+
+struct RetentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention", abstract: "Retention tools that need no VM.",
+        subcommands: [RetentionSimulateCommand.self])
+}
+
+/// Pure: reads a timeline file, runs the planner, prints. Opens neither libvirt nor the catalog.
+struct RetentionSimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Show what a policy would keep and prune on a timeline of snapshots (a JSON file).",
+        discussion: """
+            The timeline is a JSON array of {"name", "createdAt", "pinned"?, "expiresAt"?, "id"?, "state"?} \
+            with ISO 8601 timestamps. Periods (hourly, daily, ...) are in the local time zone ($TZ).
+            """)
+    @Option(help: ArgumentHelp("Timeline JSON file.", valueName: "FILE")) var timeline: String
+    @Option(help: ArgumentHelp("Plan as of this ISO 8601 instant (default: now).", valueName: "ISO8601")) var now: String?
+    @OptionGroup var keep: RetentionOptions
+    @Flag(help: "Print [{name, keep, reason}] in the timeline's order instead of a table.") var json = false
+
+    func run() throws {
+        let policy = try keep.policy()
+        var instant = Date()
+        if let now {
+            switch Timestamp.parse(now) {
+            case .success(let date): instant = date
+            case .failure(let error): throw CommandFailure("bad --now: \(error)", exitCode: 64)
+            }
+        }
+        let data = try Self.read(timeline)
+        let candidates = try Timeline.decode(data)
+        let plan = try RetentionPlanner.plan(candidates, policy: policy, now: instant, timeZone: .current)
+        if json {
+            FileHandle.standardOutput.write(Timeline.encode(plan))
+            return
+        }
+        Output.table(
+            ["NAME", "CREATED", "ACTION", "REASON"],
+            zip(candidates, plan.decisions).map { c, d in
+                [d.name, Output.localTime(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"]
+            })
+        Output.line()
+        var tiers: [[String]] = []
+        if policy.keepWithin != nil { tiers.append(["within \(policy.keepWithin!)", "\(plan.keptByRule[.within] ?? 0)"]) }
+        for rule in RetentionRule.periodRules where policy.count(for: rule) != 0 {
+            tiers.append(["\(rule.rawValue) \(policy.count(for: rule))", "\(plan.keptByRule[rule] ?? 0)"])
+        }
+        let byOverride = plan.kept.filter { $0.rule == nil }.count
+        if byOverride > 0 { tiers.append(["pinned / not expired", "\(byOverride)"]) }
+        Output.table(["RULE", "KEPT"], tiers)
+        Output.line("total: \(plan.kept.count) kept, \(plan.pruned.count) pruned, \(plan.leftAlone.count) left alone (as of \(Output.isoUTC(instant)))")
+    }
+
+    /// The file's bytes, or a one-line error naming the file and the system's reason.
+    static func read(_ path: String) throws -> Data {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw CommandFailure("cannot read timeline \(path): \(String(cString: strerror(errno)))", exitCode: 64)
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do { return try handle.readToEnd() ?? Data() } catch {
+            let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? "\(error.localizedDescription)"
+            throw CommandFailure("cannot read timeline \(path): \(reason)", exitCode: 64)
+        }
+    }
+}

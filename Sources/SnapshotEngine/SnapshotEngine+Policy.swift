@@ -1,0 +1,107 @@
+import Foundation
+import KVMSnapCore
+import SnapshotCatalog
+
+/// What the catalog stores per scope: the retention rules plus snapshot-taking knobs.
+///
+/// Stored in `PolicyRecord.json` as one flat object, e.g.
+/// `{"keepWithin":"2d","keepLast":5,"keepDaily":7,"fullEvery":14}` (absent counts are 0).
+public struct SnapshotPolicy: Sendable, Equatable, Codable {
+    public var retention: RetentionPolicy
+    /// Automatic full after this many incrementals in a row (0 = never); nil = create's default.
+    public var fullEvery: Int?
+
+    public init(retention: RetentionPolicy, fullEvery: Int? = nil) {
+        self.retention = retention
+        self.fullEvery = fullEvery
+    }
+
+    enum CodingKeys: String, CodingKey { case fullEvery }
+
+    public init(from decoder: any Decoder) throws {
+        retention = try RetentionPolicy(from: decoder)
+        fullEvery = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .fullEvery)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try retention.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(fullEvery, forKey: .fullEvery)
+    }
+
+    /// Refuses what borg refuses (an empty policy, counts below -1) and a negative `fullEvery`.
+    public func validate() throws(EngineError) {
+        do { try retention.validate() } catch { throw EngineError(.invalidInput, error.description) }
+        if let fullEvery, fullEvery < 0 {
+            throw EngineError(.invalidInput, "--full-every \(fullEvery) is invalid: it must be 0 (never) or a positive number")
+        }
+    }
+}
+
+/// Where an effective policy came from.
+public enum PolicySource: String, Sendable, Encodable {
+    /// The VM's own policy (`policy set VM`).
+    case vm
+    /// The default policy (`policy set --default`), used because the VM has none.
+    case `default`
+    /// Given on the command line (`prune --keep-...`).
+    case override
+}
+
+public struct EffectivePolicy: Sendable {
+    public var policy: SnapshotPolicy
+    public var source: PolicySource
+    public var updatedAt: Date?
+}
+
+extension SnapshotEngine {
+    static let defaultPolicyScope = "default"
+    static func policyScope(vmUUID: String) -> String { "vm:\(vmUUID)" }
+
+    /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
+    public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
+        try policy.validate()
+        let scope = try nameOrUUID.map { name throws(EngineError) in Self.policyScope(vmUUID: try catalogVM(name).uuid) }
+            ?? Self.defaultPolicyScope
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(policy) } catch {
+            throw EngineError(.io, "cannot encode the policy: \(error)")
+        }
+        let record = PolicyRecord(scope: scope, json: String(decoding: data, as: UTF8.self), updatedAt: clock.now())
+        try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
+    }
+
+    /// Removes a VM's own policy (or the default when `vm` is nil); false when there was none.
+    @discardableResult
+    public func clearPolicy(vm nameOrUUID: String?) throws(EngineError) -> Bool {
+        let scope = try nameOrUUID.map { name throws(EngineError) in Self.policyScope(vmUUID: try catalogVM(name).uuid) }
+            ?? Self.defaultPolicyScope
+        return try db { () throws(CatalogError) in try catalog.write { try $0.deletePolicy(scope: scope) } }
+    }
+
+    /// The policy that applies to a VM: its own, else the default; nil when neither exists.
+    /// With `vm` nil: the default policy alone.
+    public func effectivePolicy(vm nameOrUUID: String?) throws(EngineError) -> EffectivePolicy? {
+        let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
+        return try effectivePolicy(vmUUID: uuid)
+    }
+
+    func effectivePolicy(vmUUID: String?) throws(EngineError) -> EffectivePolicy? {
+        let (own, fallback) = try db { () throws(CatalogError) in
+            try catalog.read { db in
+                (try vmUUID.flatMap { try db.policy(scope: Self.policyScope(vmUUID: $0)) }, try db.policy(scope: Self.defaultPolicyScope))
+            }
+        }
+        if let own { return EffectivePolicy(policy: try Self.decodePolicy(own), source: .vm, updatedAt: own.updatedAt) }
+        if let fallback { return EffectivePolicy(policy: try Self.decodePolicy(fallback), source: .default, updatedAt: fallback.updatedAt) }
+        return nil
+    }
+
+    static func decodePolicy(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy {
+        do { return try JSONDecoder().decode(SnapshotPolicy.self, from: Data(record.json.utf8)) } catch {
+            throw EngineError(.catalog, "the stored policy '\(record.scope)' is unreadable: \(error)")
+        }
+    }
+}
