@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kvmsnap demo: sets up the host, builds kvmsnap, defines a small demo VM (the test guest,
 # TCG) and runs the main job on it: a full snapshot, guest changes, an incremental snapshot,
-# a listing with sizes, a revert that brings the guest's memory and disks back, and a prune dry run.
+# a listing with sizes, a restore (safety snapshot, stop, revert, start, verify) that brings the guest's memory and disks back, and a prune dry run.
 #
 # Uses its own catalog and store under /var/lib/kvmsnap-demo, so it never touches real data.
 # `scripts/demo.sh --cleanup` removes the demo VM and its files.
@@ -62,12 +62,12 @@ step "snapshots with sizes"
 "$K" list "$VM"
 "$K" usage "$VM"
 
-step "revert to 'base': memory and disks go back, the counter continues from the snapshot"
+step "restore 'base' (typed name passed with --confirm): memory and disks go back, the counter continues from the snapshot"
 before=$(counter)
-"$K" revert "$VM" base --confirm "$VM"
+"$K" restore "$VM" base --confirm "$VM"
 wait_for 'counter='
 sleep 2
-echo "counter before revert: $before; after revert the guest prints: $(grep -ao 'counter=[0-9]*' "$DEMO/console.log" | head -n1)"
+echo "counter before restore: $before; after restore the guest prints: $(grep -ao 'counter=[0-9]*' "$DEMO/console.log" | head -n1)"
 
 step "retention: what 'keep only the newest snapshot' would prune (dry run, nothing deleted)"
 "$K" prune "$VM" --keep-last 1 --dry-run
