@@ -66,25 +66,26 @@ extension SnapshotEngine {
 
     public func rename(vm nameOrUUID: String, snapshot name: String, to newName: String) throws(EngineError) {
         try Self.validateName(newName)
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
-                    throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
-                }
-                if newName != name, try db.snapshot(vmUUID: vm.uuid, name: newName) != nil {
-                    throw EngineError(.conflict, "VM \(vm.name) already has a snapshot named '\(newName)'")
-                }
-                record.name = newName
-                try db.update(record)
+        try updateSnapshot(vm: nameOrUUID, name: name) { db, vm, record in
+            if newName != name, try db.snapshot(vmUUID: vm.uuid, name: newName) != nil {
+                throw EngineError(.conflict, "VM \(vm.name) already has a snapshot named '\(newName)'")
             }
+            record.name = newName
         }
     }
 
     /// Changes a snapshot's description, expiry (`.some(nil)` clears it) or pin.
     public func edit(vm nameOrUUID: String, snapshot name: String, description: String?, expiresAt: Date??, pinned: Bool?) throws(EngineError) {
+        try updateSnapshot(vm: nameOrUUID, name: name) { _, _, record in
+            if let description { record.description = description }
+            if let expiresAt { record.expiresAt = expiresAt }
+            if let pinned { record.pinned = pinned }
+        }
+    }
+
+    /// Changes one snapshot's catalog row under the VM's lock, in one transaction.
+    func updateSnapshot(vm nameOrUUID: String, name: String,
+                        _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
@@ -93,9 +94,7 @@ extension SnapshotEngine {
                 guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
                     throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
                 }
-                if let description { record.description = description }
-                if let expiresAt { record.expiresAt = expiresAt }
-                if let pinned { record.pinned = pinned }
+                try change(db, vm, &record)
                 try db.update(record)
             }
         }

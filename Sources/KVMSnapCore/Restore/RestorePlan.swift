@@ -34,8 +34,9 @@ public struct RestorePlan: Sendable, Equatable {
     /// The typed confirmation must equal the VM's name exactly (case-sensitive, no trimming
     /// beyond the line ending the terminal adds).
     public static func confirmationMatches(typed: String, vmName: String) -> Bool {
-        var text = typed
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
-        return text == vmName
+        // Work on scalars: "\r\n" is one Character, so hasSuffix("\n") would miss it.
+        var scalars = Substring(typed).unicodeScalars
+        while let last = scalars.last, last == "\n" || last == "\r" { scalars.removeLast() }
+        return String(scalars) == vmName
     }
 }
