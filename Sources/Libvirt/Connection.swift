@@ -44,6 +44,10 @@ public final class Connection: @unchecked Sendable {
     /// and https://libvirt.org/html/libvirt-libvirt-host.html#virConnectOpenReadOnly
     public init(uri: String?, readOnly: Bool = false) throws(LibvirtError) {
         LibvirtRuntime.ensureInitialized()
+        // The event loop must exist before the first connection: drivers register their event
+        // timers when their state is created (the test driver's state is shared by every
+        // connection in the process), and remote connections use it for keepalive.
+        try EventLoop.start()
         let pointer = withOptionalCString(uri) { uri in
             readOnly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri)
         }
