@@ -66,8 +66,12 @@ struct DaemonCommand: ParsableCommand {
     }
 }
 
-/// Sets a flag and wakes the waiter when one of `signals` arrives (DispatchSource; the default
-/// action is ignored, so the process finishes what it is doing).
+/// Sets a flag and wakes the waiter when one of `signals` arrives (DispatchSource), so the
+/// process finishes what it is doing instead of dying.
+///
+/// The default action is replaced by a no-op handler rather than `SIG_IGN`: an ignored signal
+/// stays ignored in every program the daemon starts (qemu-img would then ignore SIGTERM),
+/// while a caught one reverts to the default on exec.
 final class StopSignal: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let lock = NSLock()
@@ -76,7 +80,10 @@ final class StopSignal: @unchecked Sendable {
 
     init(signals: [Int32]) {
         for number in signals {
-            signal(number, SIG_IGN)
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in }
+            sigemptyset(&action.sa_mask)
+            sigaction(number, &action, nil)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [weak self] in self?.trigger() }
             source.resume()
