@@ -32,6 +32,19 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Tests parse the metrics textfile with Prometheus' own Python parser (prometheus_client, from
+# PyPI) under /usr/bin/python3, the interpreter the tests run. Debian marks its Python
+# "externally managed" (PEP 668), so pip needs --break-system-packages there.
+if ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+  if ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+    log "installing: python3-pip"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  log "installing: prometheus_client (PyPI)"
+  /usr/bin/python3 -m pip install --quiet --root-user-action=ignore prometheus_client 2>/dev/null \
+    || /usr/bin/python3 -m pip install --quiet --root-user-action=ignore --break-system-packages prometheus_client
+fi
+
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu
 
 if [[ -e /dev/kvm ]] && getent group kvm >/dev/null; then

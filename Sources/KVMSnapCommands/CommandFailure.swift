@@ -42,6 +42,8 @@ public struct CommandFailure: Error, CustomStringConvertible {
             return CommandFailure("\(retention)", exitCode: 64)
         case let timeline as TimelineError:
             return CommandFailure("\(timeline)", exitCode: 64)
+        case let cron as CronError:
+            return CommandFailure(cron.description, exitCode: 64)
         default:
             return nil
         }

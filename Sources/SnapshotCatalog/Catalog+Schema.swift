@@ -74,6 +74,7 @@ extension Catalog {
                 t.column("updatedAt", .datetime).notNull()
             }
         }
+        registerScheduleMigrations(&migrator)
         return migrator
     }
 }

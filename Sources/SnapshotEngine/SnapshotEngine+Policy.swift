@@ -5,36 +5,52 @@ import SnapshotCatalog
 /// What the catalog stores per scope: the retention rules plus snapshot-taking knobs.
 ///
 /// Stored in `PolicyRecord.json` as one flat object, e.g.
-/// `{"keepWithin":"2d","keepLast":5,"keepDaily":7,"fullEvery":14}` (absent counts are 0).
+/// `{"keepWithin":"2d","keepLast":5,"keepDaily":7,"fullEvery":14,"schedule":"0 3 * * *"}`
+/// (absent counts are 0; absent `fullEvery`/`schedule` are nil, so JSON stored before a key
+/// existed still reads).
 public struct SnapshotPolicy: Sendable, Equatable, Codable {
     public var retention: RetentionPolicy
     /// Automatic full after this many incrementals in a row (0 = never); nil = create's default.
     public var fullEvery: Int?
+    /// A 5-field cron expression (local time) for `run-due`; nil = not scheduled.
+    public var schedule: String?
 
-    public init(retention: RetentionPolicy, fullEvery: Int? = nil) {
+    public init(retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil) {
         self.retention = retention
         self.fullEvery = fullEvery
+        self.schedule = schedule
     }
 
-    enum CodingKeys: String, CodingKey { case fullEvery }
+    enum CodingKeys: String, CodingKey { case fullEvery, schedule }
 
     public init(from decoder: any Decoder) throws {
         retention = try RetentionPolicy(from: decoder)
-        fullEvery = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .fullEvery)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        fullEvery = try c.decodeIfPresent(Int.self, forKey: .fullEvery)
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
     }
 
     public func encode(to encoder: any Encoder) throws {
         try retention.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(fullEvery, forKey: .fullEvery)
+        try c.encodeIfPresent(schedule, forKey: .schedule)
     }
 
-    /// Refuses what borg refuses (an empty policy, counts below -1) and a negative `fullEvery`.
+    /// The parsed schedule; nil when there is none.
+    public func cron() throws(EngineError) -> CronSchedule? {
+        guard let schedule else { return nil }
+        do { return try CronSchedule(parsing: schedule) } catch { throw EngineError(.invalidInput, error.description) }
+    }
+
+    /// Refuses what borg refuses (an empty policy, counts below -1), a negative `fullEvery` and
+    /// a schedule that does not parse.
     public func validate() throws(EngineError) {
         do { try retention.validate() } catch { throw EngineError(.invalidInput, error.description) }
         if let fullEvery, fullEvery < 0 {
             throw EngineError(.invalidInput, "--full-every \(fullEvery) is invalid: it must be 0 (never) or a positive number")
         }
+        _ = try cron()
     }
 }
 

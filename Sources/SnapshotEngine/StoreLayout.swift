@@ -7,6 +7,7 @@ import Foundation
 /// <root>/vms/<vm-uuid>/memory/<snapshot-id>.mem   saved guest memory (0600 root: it holds guest secrets)
 /// <root>/vms/<vm-uuid>/nvram/<snapshot-id>.fd     UEFI variable store copies (0600)
 /// <root>/locks/<vm-uuid>.lock                     one operation per VM at a time (flock)
+/// <root>/locks/run-due.lock                       one scheduler run at a time (flock, non-blocking)
 /// ```
 public struct StoreLayout: Sendable, Equatable {
     public var root: String
@@ -21,6 +22,19 @@ public struct StoreLayout: Sendable, Equatable {
     public func memoryPath(vmUUID: String, snapshotID: String) -> String { "\(memoryDirectory(vmUUID))/\(snapshotID).mem" }
     public func nvramPath(vmUUID: String, snapshotID: String) -> String { "\(nvramDirectory(vmUUID))/\(snapshotID).fd" }
     public func lockPath(_ vmUUID: String) -> String { "\(root)/locks/\(vmUUID).lock" }
+    public var runDueLockPath: String { "\(root)/locks/run-due.lock" }
+
+    /// Creates the store root and its lock directory.
+    public func prepareLocks() throws(EngineError) {
+        for (dir, mode) in [(root, 0o711), ("\(root)/locks", 0o700)] {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                chmod(dir, mode_t(mode))
+            } catch {
+                throw EngineError(.io, "cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+    }
 
     /// Creates the VM's directories. Layer directories must be traversable by the QEMU user;
     /// memory and NVRAM directories are root-only (libvirtd opens those files for QEMU).

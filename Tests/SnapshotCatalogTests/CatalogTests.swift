@@ -25,7 +25,25 @@ import Testing
             #expect(mode == 0o600, "\(suffix) has mode \(String(mode ?? 0, radix: 8))")
         }
         #expect(try catalog.journalMode() == "wal")
-        #expect(try catalog.appliedMigrations() == ["v1-initial"])
+        let migrations = try catalog.appliedMigrations()
+        #expect(migrations.first == "v1-initial" && migrations.contains("v2-schedule-state"), "\(migrations)")
+    }
+
+    @Test func scheduleStateAndFailedJobCounts() throws {
+        defer { cleanup() }
+        let catalog = try Catalog(path: dir + "/catalog.sqlite")
+        let slot = Date(timeIntervalSince1970: 1_900_000_000)
+        try catalog.write { db in
+            try db.save(VMRecord(uuid: "u1", name: "vm1", createdAt: Date()))
+            try db.save(ScheduleStateRecord(vmUUID: "u1", lastSlot: slot, updatedAt: slot))
+            for (kind, state) in [("create", JobState.failed), ("create", .failed), ("run-due", .failed), ("delete", .succeeded)] {
+                var job = JobRecord(kind: kind, vmUUID: "u1", vmName: "vm1", state: state, startedAt: slot, pid: 1)
+                try db.insert(&job)
+            }
+        }
+        #expect(try catalog.read { try $0.scheduleState(vmUUID: "u1")?.lastSlot } == slot)
+        #expect(try catalog.read { try $0.scheduleState(vmUUID: "u2") } == nil)
+        #expect(try catalog.read { try $0.failedJobCounts() } == ["create": 2, "run-due": 1])
     }
 
     @Test func reopeningKeepsDataAndDoesNotRerunMigrations() throws {

@@ -31,10 +31,13 @@ struct PolicySetCommand: ParsableCommand {
     @OptionGroup var keep: RetentionOptions
     @Option(name: .customLong("full-every"), parsing: .unconditional, help: ArgumentHelp("Automatic full after N incrementals in a row (0 = never); default: create's 14.", valueName: "N"))
     var fullEvery: Int?
+    @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
+    var schedule: String?
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
-        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery)
+        let cron = try schedule.map { try CronSchedule(parsing: $0) }
+        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression)
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -67,7 +70,18 @@ struct PolicyShowCommand: ParsableCommand {
             return ["keep-\(rule.rawValue)", "\(effective.policy.retention.count(for: rule))"]
         }
         rows.append(["full-every", effective.policy.fullEvery.map(String.init) ?? "- (create's default, 14)"])
+        rows.append(["schedule", Self.scheduleText(effective.policy)])
         Output.table(["RULE", "VALUE"], rows)
+    }
+}
+
+extension PolicyShowCommand {
+    /// `0 3 * * * (next 2030-01-11 03:00:00)`, or `-` when not scheduled.
+    static func scheduleText(_ policy: SnapshotPolicy) -> String {
+        guard let schedule = policy.schedule else { return "- (not scheduled)" }
+        guard let cron = try? CronSchedule(parsing: schedule) else { return "\(schedule) (invalid)" }
+        let next = cron.nextSlot(after: Date(), timeZone: .current).map { "next \(Output.localTime($0)) local" } ?? "no slot in the next 8 years"
+        return "\(schedule) (\(next))"
     }
 }
 
@@ -91,7 +105,8 @@ struct PolicyJSON: Encodable {
         var keepWithin: String?
         var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int
         var fullEvery: Int?
-        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery }
+        var schedule: String?
+        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(keepWithin, forKey: .keepWithin)
@@ -99,6 +114,7 @@ struct PolicyJSON: Encodable {
             try c.encode(keepDaily, forKey: .keepDaily); try c.encode(keepWeekly, forKey: .keepWeekly)
             try c.encode(keepMonthly, forKey: .keepMonthly); try c.encode(keepYearly, forKey: .keepYearly)
             try c.encode(fullEvery, forKey: .fullEvery)
+            try c.encode(schedule, forKey: .schedule)
         }
     }
     var vm: String?
@@ -116,7 +132,8 @@ struct PolicyJSON: Encodable {
         policy = effective.map { e in
             let r = e.policy.retention
             return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
-                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery)
+                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
+                         schedule: e.policy.schedule)
         }
     }
 
@@ -129,6 +146,7 @@ struct PolicyJSON: Encodable {
     static func summary(_ policy: SnapshotPolicy) -> String {
         var parts = policy.retention.ruleDescriptions
         if let fullEvery = policy.fullEvery { parts.append("full-every \(fullEvery)") }
+        if let schedule = policy.schedule { parts.append("schedule \"\(schedule)\"") }
         return parts.joined(separator: ", ")
     }
 }
