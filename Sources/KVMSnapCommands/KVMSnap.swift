@@ -18,6 +18,7 @@ public struct KVMSnap: ParsableCommand {
             EditCommand.self, DeleteCommand.self, RestoreCommand.self, ExportDiskCommand.self, LabCommand.self, ResetCommand.self,
             RevertCommand.self, UsageCommand.self, CheckCommand.self,
             PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
+            GuardCommand.self, HookCommand.self, JobsCommand.self,
         ]
     )
 
