@@ -25,7 +25,19 @@ import Testing
             #expect(mode == 0o600, "\(suffix) has mode \(String(mode ?? 0, radix: 8))")
         }
         #expect(try catalog.journalMode() == "wal")
-        #expect(try catalog.appliedMigrations() == ["v1-initial"])
+        #expect(try catalog.appliedMigrations() == ["v1-initial", "v2-hooks"])
+    }
+
+    @Test func hooksRoundTripWithTheirCommandAsJSON() throws {
+        defer { cleanup() }
+        let catalog = try Catalog(path: dir + "/hooks.sqlite")
+        var hook = HookRecord(phase: "pre-snapshot", vm: "vm1", command: ["/bin/sh", "-c", "echo a, b"], timeoutSeconds: 600, createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        try catalog.write { try $0.insert(&hook) }
+        let id = try #require(hook.id)
+        #expect(try catalog.read { try $0.hooks() } == [hook])
+        #expect(try catalog.write { try $0.deleteHook(id: id) })
+        #expect(try catalog.write { try $0.deleteHook(id: id) } == false)
+        #expect(try catalog.read { try $0.hooks() }.isEmpty)
     }
 
     @Test func reopeningKeepsDataAndDoesNotRerunMigrations() throws {
