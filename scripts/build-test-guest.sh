@@ -23,6 +23,10 @@ INIT_SRC="$REPO_DIR/Fixtures/guest/init"
 OUT_DIR=${KVMSNAP_TEST_GUEST_DIR:-/var/cache/kvmsnap/test-guest}
 DEB_DIR="$OUT_DIR/debs"
 META_PKG=linux-image-cloud-amd64
+# The QEMU guest agent (for quiesced snapshots) comes from this package; its shared libraries
+# are copied from the host (same Debian release), found with ldd.
+AGENT_PKG=qemu-guest-agent
+# ext4 (for the /mnt/data freeze disk) is built into Debian's cloud kernel: no module needed.
 # Modules copied into the initramfs, in insmod order (see Fixtures/guest/init).
 MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console button evdev)
 
@@ -121,6 +125,15 @@ fi
 [[ -n "$kdeb" ]] || die "could not download $kpkg"
 log "kernel package: $(basename "$kdeb")"
 
+agent_deb=$(newest_deb "$AGENT_PKG")
+if [[ -z "$agent_deb" ]]; then
+  log "downloading $AGENT_PKG"
+  apt_download "$AGENT_PKG"
+  agent_deb=$(newest_deb "$AGENT_PKG")
+fi
+[[ -n "$agent_deb" ]] || die "could not download $AGENT_PKG"
+log "agent package: $(basename "$agent_deb")"
+
 # ---- build in a scratch directory, then move into place atomically -----------------
 WORK=$(mktemp -d "$OUT_DIR/.build.XXXXXX")
 cleanup() { rm -rf "$WORK"; }
@@ -158,6 +171,22 @@ for m in "${MODULES[@]}"; do
   esac
 done
 
+# ---- QEMU guest agent + the shared libraries it needs (from the host, via ldd) ------
+dpkg-deb -x "$agent_deb" "$WORK/agent"
+qga="$WORK/agent/usr/sbin/qemu-ga"
+[[ -x "$qga" ]] || die "no usr/sbin/qemu-ga in $agent_deb"
+install -D -m 755 "$qga" "$root/sbin/qemu-ga"
+ldd_qga=$(LC_ALL=C ldd "$qga")
+if grep -q 'not found' <<<"$ldd_qga"; then
+  die "qemu-ga needs libraries this host lacks (install them with apt): $(grep 'not found' <<<"$ldd_qga" | tr -s ' \t\n' ' ')"
+fi
+# "libx.so.1 => /lib/.../libx.so.1 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
+for lib in $(sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' <<<"$ldd_qga" | sort -u); do
+  real=$(readlink -f "$lib")
+  install -D -m 755 "$real" "$root$lib"
+done
+mkdir -p "$root/mnt/data" "$root/run" "$root/var/run" "$root/lib64"
+
 install -m 755 "$INIT_SRC" "$root/init"
 
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) \
@@ -168,6 +197,7 @@ init_sum=$(sha256sum "$INIT_SRC" | cut -d' ' -f1)
 cat >"$WORK/stamp" <<EOF
 kernel_package=$(basename "$kdeb")
 kernel_version=$kver
+agent_package=$(basename "$agent_deb")
 init_sha256=$init_sum
 initrd_sha256=$(sha256sum "$WORK/initrd.img" | cut -d' ' -f1)
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -75,6 +75,17 @@ extension Catalog {
             }
         }
         registerScheduleMigrations(&migrator)
+        migrator.registerMigration("v3-hooks") { db in
+            try db.create(table: "hook") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("phase", .text).notNull()
+                t.column("vm", .text)
+                t.column("command", .text).notNull()
+                t.column("timeoutSeconds", .double).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.alter(table: "job") { t in t.add(column: "note", .text) }
+        }
         return migrator
     }
 }

@@ -164,6 +164,11 @@ public struct CatalogAccess {
         return try request.fetchAll(db)
     }
 
+    // MARK: Hooks
+    public func hooks() throws -> [HookRecord] { try HookRecord.order(Column("id")).fetchAll(db) }
+    public func insert(_ hook: inout HookRecord) throws { try hook.insert(db) }
+    public func deleteHook(id: Int64) throws -> Bool { try HookRecord.deleteOne(db, key: id) }
+
     // MARK: Policies
     public func policy(scope: String) throws -> PolicyRecord? { try PolicyRecord.fetchOne(db, key: scope) }
     public func save(_ policy: PolicyRecord) throws { try policy.save(db) }

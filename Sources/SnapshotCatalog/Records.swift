@@ -128,6 +128,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     /// Free-form JSON the engine needs to finish or roll back an interrupted job.
     public var journal: String?
     public var pid: Int32
+    /// Things the user should know about a finished job, e.g. a failed post-hook.
+    public var note: String?
 
     public init(kind: String, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
                 state: JobState = .running, startedAt: Date, pid: Int32) {
@@ -147,4 +149,24 @@ public struct PolicyRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var json: String
     public var updatedAt: Date
     public init(scope: String, json: String, updatedAt: Date) { self.scope = scope; self.json = json; self.updatedAt = updatedAt }
+}
+
+/// A command kvmsnap runs at a phase of an operation (`kvmsnap hook add`).
+public struct HookRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "hook"
+    public var id: Int64?
+    /// `pre-snapshot`, `post-snapshot`, `pre-restore`, `post-restore` or `on-failure`.
+    public var phase: String
+    /// VM name or UUID as given; nil for every VM.
+    public var vm: String?
+    /// Program and arguments (no shell).
+    public var command: [String]
+    public var timeoutSeconds: Double
+    public var createdAt: Date
+
+    public init(phase: String, vm: String?, command: [String], timeoutSeconds: Double, createdAt: Date) {
+        self.phase = phase; self.vm = vm; self.command = command; self.timeoutSeconds = timeoutSeconds; self.createdAt = createdAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

@@ -10,6 +10,8 @@ public struct RestoreOptions: Sendable {
     public var safetyExpiry: TimeInterval = 7 * 86_400
     /// Graceful shutdown timeout for a VM whose memory is not being replaced.
     public var shutdownTimeout: Double = 60
+    /// Run the pre-/post-restore hooks.
+    public var runHooks = true
     public init() {}
 }
 
@@ -58,6 +60,13 @@ extension SnapshotEngine {
         var safety: SnapshotRecord?
         var touched = false
         var stopStarted: Date?
+        if options.runHooks {
+            do { try runPreHooks(.preRestore, job: job) } catch {
+                let failure = EngineError(error.code, "\(error.message); nothing was changed")
+                finishJob(job, error: failure)
+                throw failure
+            }
+        }
 
         for stage in plan.stages {
             onStage?(stage)
@@ -76,7 +85,9 @@ extension SnapshotEngine {
                     safetyOptions.expiresAt = clock.now().addingTimeInterval(options.safetyExpiry)
                     safetyOptions.labels = ["pre-restore"]
                     safetyOptions.fullEvery = 0
-                    let created = try create(domain: domain, vm: try currentVM(vm), options: safetyOptions)
+                    safetyOptions.runHooks = false
+                    let current = try currentVM(vm)
+                    let created = try nested { () throws(EngineError) in try create(domain: domain, vm: current, options: safetyOptions) }
                     safety = created.snapshot
                     report.safetySnapshot = created.snapshot.name
                     report.notices += created.notices
@@ -122,7 +133,13 @@ extension SnapshotEngine {
             report.notices.append("restored, but reclaiming old layers failed: \(error.message)")
         }
         report.finalState = ((try? domain.state().state).map { "\($0)" }) ?? "unknown"
-        finishJob(job, error: nil)
+        var note: String?
+        if options.runHooks {
+            let failures = runPostHooks(.postRestore, job: job)
+            report.notices += failures
+            if !failures.isEmpty { note = failures.joined(separator: "; ") }
+        }
+        finishJob(job, error: nil, note: note)
         return report
     }
 

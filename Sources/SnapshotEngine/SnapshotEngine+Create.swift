@@ -11,7 +11,9 @@ public struct CreateOptions: Sendable {
     /// Skip memory even when the VM runs (crash-consistent disks only).
     public var diskOnly = false
     /// Freeze guest filesystems through the QEMU guest agent around the disk capture.
-    public var quiesce = false
+    public var quiesce: QuiesceMode = .off
+    /// Run the pre-/post-snapshot hooks (off for snapshots the engine takes for itself).
+    public var runHooks = true
     public var pin = false
     public var expiresAt: Date?
     public var labels: [String] = []
@@ -19,6 +21,20 @@ public struct CreateOptions: Sendable {
     public var fullEvery = 14
 
     public init(name: String) { self.name = name }
+}
+
+/// Whether a capture freezes the guest's filesystems (QEMU guest agent, `fsfreeze`).
+///
+/// A quiesced capture is disk-only: a memory image taken while frozen would bring the guest
+/// back frozen on restore, and memory + disks captured together are consistent anyway.
+public enum QuiesceMode: String, Sendable, Codable {
+    /// Never freeze.
+    case off
+    /// Freeze when the capture is disk-only on a running VM and its agent is connected;
+    /// otherwise capture without freezing and say so in a notice when the agent is missing.
+    case auto
+    /// Freeze (capturing disks only) or fail before changing anything when there is no agent.
+    case required
 }
 
 public struct CreateResult: Sendable {
@@ -61,7 +77,26 @@ extension SnapshotEngine {
         try refuseInternalSnapshots(domain, vmName: vm.name)
 
         let running = Self.isActive(domain)
-        let withMemory = running && !options.diskOnly
+        var withMemory = running && !options.diskOnly
+        var freeze = false
+        switch options.quiesce {
+        case .off: break
+        case .required:
+            guard running else { notices.append("VM is shut off: its disks are consistent without quiesce"); break }
+            guard Self.agentConnected(domain) else {
+                throw EngineError(.conflict, "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed")
+            }
+            if withMemory {
+                withMemory = false
+                notices.append("quiesced: disks only (a memory image would restore the guest with frozen filesystems)")
+            }
+            freeze = true
+        case .auto:
+            guard running, !withMemory else { break }
+            if Self.agentConnected(domain) { freeze = true } else {
+                notices.append("no QEMU guest agent connected: disks captured crash-consistent (not quiesced)")
+            }
+        }
         let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
         let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         let definition = try DomainDefinition(xml: liveXML)
@@ -119,6 +154,13 @@ extension SnapshotEngine {
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
         let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
         snapshot.jobID = job.id
+        if options.runHooks {
+            do { try runPreHooks(.preSnapshot, job: job) } catch {
+                let failure = EngineError(error.code, "\(error.message); no snapshot was taken")
+                finishJob(job, error: failure)
+                throw failure
+            }
+        }
         do {
             try db { () throws(CatalogError) in
                 try catalog.write { db in
@@ -127,7 +169,9 @@ extension SnapshotEngine {
                 }
             }
             try inject("create.beforeCapture")
-            let pauseMs = try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, quiesce: options.quiesce)
+            let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
+                try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory)
+            }
             snapshot.guestPauseMs = pauseMs
             try inject("create.afterCapture")
             if let nvram = definition.nvramPath {
@@ -143,7 +187,13 @@ extension SnapshotEngine {
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             notices.append("snapshot taken, but reclaiming unused layers failed: \(error.message)")
         }
-        finishJob(job, error: nil)
+        var note: String?
+        if options.runHooks {
+            let failures = runPostHooks(.postSnapshot, job: job)
+            notices += failures
+            if !failures.isEmpty { note = failures.joined(separator: "; ") }
+        }
+        finishJob(job, error: nil, note: note)
         return CreateResult(snapshot: snapshot, notices: notices)
     }
 
@@ -170,7 +220,7 @@ extension SnapshotEngine {
 
     /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
     /// Returns the guest's pause in milliseconds when libvirt reports it.
-    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool, quiesce: Bool) throws(EngineError) -> Int64? {
+    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -190,16 +240,50 @@ extension SnapshotEngine {
         xml += "</disks></domainsnapshot>"
         var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
         if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
-        if quiesce { flags.insert(.quiesce) }
 
         let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
         defer { watcher?.stop() }
-        _ = try lv(quiesce ? "snapshot with quiesce failed (does the guest run the QEMU guest agent?)" : "snapshot failed") { () throws(LibvirtError) in
+        _ = try lv("snapshot failed") { () throws(LibvirtError) in
             try domain.createSnapshot(xml: xml, flags: flags)
         }
         if let memoryPath = journal.memoryPath { chmod(memoryPath, 0o600) }
         guard withMemory, let stats = try? domain.jobStats(flags: [.completed]), let downtime = stats.downtime else { return nil }
         return Int64(downtime)
+    }
+
+    /// Runs `body` with the guest's filesystems frozen through its agent (when `domain` is
+    /// given), and thaws on every path: success, a thrown error, an injected fault.
+    func withFrozenFilesystems<T>(_ domain: Domain?, notices: inout [String], _ body: () throws(EngineError) -> T) throws(EngineError) -> T {
+        guard let domain else { return try body() }
+        _ = try lv("cannot freeze the guest's filesystems (QEMU guest agent)") { () throws(LibvirtError) in try domain.fsFreeze() }
+        let result: T
+        do {
+            try inject("create.frozen")
+            result = try body()
+        } catch {
+            if let thawError = thaw(domain) { throw EngineError(error.code, "\(error.message); \(thawError)") }
+            throw error
+        }
+        if let thawError = thaw(domain) { notices.append("WARNING: \(thawError)") }
+        return result
+    }
+
+    /// Thaws the guest's filesystems, retrying briefly; returns a message when it could not.
+    func thaw(_ domain: Domain) -> String? {
+        var last = ""
+        for attempt in 0..<5 {
+            if attempt > 0 { usleep(500_000) }
+            do { _ = try domain.fsThaw(); return nil } catch { last = error.message }
+        }
+        return "could not thaw the guest's filesystems (\(last)); run 'virsh domfsthaw \(domain.name)'"
+    }
+
+    /// True when the live XML shows the guest agent's channel as connected.
+    static func agentConnected(_ domain: Domain) -> Bool {
+        guard let xml = try? domain.xml(flags: []) else { return false }
+        return xml.components(separatedBy: "<channel").dropFirst().contains { channel in
+            channel.contains("name='org.qemu.guest_agent.0'") && channel.contains("state='connected'")
+        }
     }
 
     func copyNVRAM(from path: String, vmUUID: String, snapshotID: String) throws(EngineError) -> String? {

@@ -36,6 +36,11 @@ public final class SnapshotEngine: @unchecked Sendable {
     public var lockWait: Double = 3
     /// Fault injection for tests: called with a point name; throwing there aborts the operation.
     public var faultInjector: (@Sendable (String) throws(EngineError) -> Void)?
+    /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
+    /// restore's safety snapshot): their failures reach on-failure hooks through the outer job.
+    var nestingDepth = 0
+    /// Jobs whose on-failure hooks already ran (each job fires them at most once).
+    var failureHooksFired: Set<Int64> = []
 
     public init(connection: Connection, catalog: Catalog, store: StoreLayout, clock: any EngineClock = SystemClock()) {
         self.connection = connection
@@ -117,13 +122,29 @@ public final class SnapshotEngine: @unchecked Sendable {
         }
     }
 
-    func finishJob(_ job: JobRecord, error: EngineError?) {
+    /// Marks a job finished. A failed top-level job runs the on-failure hooks, once per job.
+    func finishJob(_ job: JobRecord, error: EngineError?, note: String? = nil) {
         var job = job
         job.state = error == nil ? .succeeded : .failed
         job.error = error?.message
         job.endedAt = clock.now()
         job.progress = error == nil ? 1 : job.progress
+        if let note { job.note = [job.note, note].compactMap { $0 }.joined(separator: "; ") }
         _ = try? catalog.write { try $0.update(job) }
+        guard let error, nestingDepth == 0, let id = job.id, !failureHooksFired.contains(id) else { return }
+        failureHooksFired.insert(id)
+        let failures = runHooks(.onFailure, job: job, error: error.message).compactMap(\.failure)
+        if !failures.isEmpty {
+            job.note = [job.note, failures.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")
+            _ = try? catalog.write { try $0.update(job) }
+        }
+    }
+
+    /// Runs `body` as part of an enclosing job (see ``nestingDepth``).
+    func nested<T>(_ body: () throws(EngineError) -> T) throws(EngineError) -> T {
+        nestingDepth += 1
+        defer { nestingDepth -= 1 }
+        return try body()
     }
 
     /// The layer paths the domain currently runs on (live XML when active, else inactive), per disk.

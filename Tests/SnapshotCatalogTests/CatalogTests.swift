@@ -26,7 +26,7 @@ import Testing
         }
         #expect(try catalog.journalMode() == "wal")
         let migrations = try catalog.appliedMigrations()
-        #expect(migrations.first == "v1-initial" && migrations.contains("v2-schedule-state"), "\(migrations)")
+        #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks"], "\(migrations)")
     }
 
     @Test func scheduleStateAndFailedJobCounts() throws {
@@ -44,6 +44,19 @@ import Testing
         #expect(try catalog.read { try $0.scheduleState(vmUUID: "u1")?.lastSlot } == slot)
         #expect(try catalog.read { try $0.scheduleState(vmUUID: "u2") } == nil)
         #expect(try catalog.read { try $0.failedJobCounts() } == ["create": 2, "run-due": 1])
+    }
+
+
+    @Test func hooksRoundTripWithTheirCommandAsJSON() throws {
+        defer { cleanup() }
+        let catalog = try Catalog(path: dir + "/hooks.sqlite")
+        var hook = HookRecord(phase: "pre-snapshot", vm: "vm1", command: ["/bin/sh", "-c", "echo a, b"], timeoutSeconds: 600, createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        try catalog.write { try $0.insert(&hook) }
+        let id = try #require(hook.id)
+        #expect(try catalog.read { try $0.hooks() } == [hook])
+        #expect(try catalog.write { try $0.deleteHook(id: id) })
+        #expect(try catalog.write { try $0.deleteHook(id: id) } == false)
+        #expect(try catalog.read { try $0.hooks() }.isEmpty)
     }
 
     @Test func reopeningKeepsDataAndDoesNotRerunMigrations() throws {

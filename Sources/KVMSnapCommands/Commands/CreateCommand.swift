@@ -14,7 +14,7 @@ struct CreateCommand: ParsableCommand {
     @Option(help: "Free text shown by list and show.") var description: String = ""
     @Flag(help: "Write a standalone copy of every disk; later incrementals chain from it.") var full = false
     @Flag(name: .customLong("disk-only"), help: "Skip memory even when the VM runs (crash-consistent disks).") var diskOnly = false
-    @Flag(help: "Freeze guest filesystems through the QEMU guest agent during the disk capture.") var quiesce = false
+    @Flag(help: "Freeze guest filesystems through the QEMU guest agent during the capture (disks only); fails when no agent answers.") var quiesce = false
     @Flag(help: "Never prune this snapshot until unpinned.") var pin = false
     @Option(help: ArgumentHelp("Expire after a duration (14d, 36h, 2w) or on a date (YYYY-MM-DD).", valueName: "WHEN")) var expires: String?
     @Option(name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never; default: the VM's policy, else 14).") var fullEvery: Int?
@@ -29,7 +29,7 @@ struct CreateCommand: ParsableCommand {
         options.description = description
         options.full = full
         options.diskOnly = diskOnly
-        options.quiesce = quiesce
+        options.quiesce = quiesce ? .required : .off
         options.pin = pin
         options.expiresAt = expiresAt
         options.fullEvery = try fullEvery ?? engine.effectivePolicy(vm: vm)?.policy.fullEvery ?? options.fullEvery

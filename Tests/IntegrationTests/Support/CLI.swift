@@ -32,6 +32,15 @@ struct CLI {
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
+    /// Runs `args -- command` with the global options before the `--` (for guard, hook add).
+    @discardableResult
+    func run(_ args: [String], command: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
+        let outcome = try ExternalProcess.run(
+            Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store, "--"] + command,
+            environment: environment, timeout: timeout)
+        return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
+    }
+
     /// Starts kvmsnap in the background (for kill and concurrency tests).
     func start(_ args: [String], environment: [String: String] = [:]) throws -> Process {
         let process = Process()

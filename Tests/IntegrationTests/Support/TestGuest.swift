@@ -34,7 +34,9 @@ final class TestGuest: @unchecked Sendable {
     private(set) var domain: Domain
 
     /// Creates disks (`diskMiB` each, vda, vdb, ...), defines the domain and starts it unless `start` is false.
-    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", start: Bool = true) throws {
+    /// `ext4MiB`: one more disk after `diskMiB`, formatted ext4 on the host and mounted by the
+    /// guest at /mnt/data (`kvmsnap.ext4=`), for filesystem-freeze tests.
+    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil, start: Bool = true) throws {
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         name = "kvmsnap-guesttest-\(tag)-\(id)"
         directory = "\(IntegrationEnvironment.scratchRoot)/\(name)"
@@ -58,6 +60,25 @@ final class TestGuest: @unchecked Sendable {
                 </disk>
 
             """
+        }
+        var cmdline = cmdline
+        if let ext4MiB {
+            let target = "vd" + String(UnicodeScalar(UInt8(97 + diskMiB.count)))
+            let raw = "\(directory)/\(target).raw", path = "\(directory)/\(target).qcow2"
+            try Self.run("truncate", ["-s", "\(ext4MiB)M", raw])
+            try Self.run("mkfs.ext4", ["-q", "-F", "-L", "kvmsnap-data", raw])
+            try Self.run("qemu-img", ["convert", "-O", "qcow2", raw, path])
+            unlink(raw)
+            diskPaths.append(path)
+            disksXML += """
+                <disk type='file' device='disk'>
+                  <driver name='qemu' type='qcow2'/>
+                  <source file='\(path)'/>
+                  <target dev='\(target)' bus='virtio'/>
+                </disk>
+
+            """
+            cmdline += " kvmsnap.ext4=\(target)"
         }
         let template = try String(contentsOfFile: IntegrationEnvironment.packageRoot + "/Fixtures/test-guest.xml", encoding: .utf8)
         let xml = template
@@ -120,6 +141,28 @@ final class TestGuest: @unchecked Sendable {
             usleep(200_000)
         }
         throw TestGuestError("guest \(name) printed no counter within \(timeout) s; console: \(consoleTail())")
+    }
+
+    /// Waits until libvirt shows the guest agent's channel as connected.
+    func waitForAgent(timeout: Double = 90) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let xml = try? connection.lookupDomain(name: name).xml(flags: []),
+               xml.components(separatedBy: "<channel").contains(where: { $0.contains("org.qemu.guest_agent.0") && $0.contains("state='connected'") }) {
+                return
+            }
+            usleep(300_000)
+        }
+        throw TestGuestError("guest agent of \(name) did not connect within \(timeout) s; console: \(consoleTail())")
+    }
+
+    /// `guest-fsfreeze-status` through the guest agent (virsh): "frozen" or "thawed".
+    func fsFreezeStatus() throws -> String {
+        let out = try Self.run("virsh", ["-c", IntegrationEnvironment.uri, "qemu-agent-command", name, #"{"execute":"guest-fsfreeze-status"}"#])
+        guard let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], let status = object["return"] as? String else {
+            throw TestGuestError("unexpected guest-fsfreeze-status reply: \(out)")
+        }
+        return status
     }
 
     func consoleTail() -> String {

@@ -1,0 +1,107 @@
+import Foundation
+import SnapshotCatalog
+
+/// When a hook runs.
+public enum HookPhase: String, Sendable, CaseIterable, Codable {
+    case preSnapshot = "pre-snapshot", postSnapshot = "post-snapshot"
+    case preRestore = "pre-restore", postRestore = "post-restore"
+    case onFailure = "on-failure"
+
+    var isPre: Bool { self == .preSnapshot || self == .preRestore }
+}
+
+/// What one hook run did.
+public struct HookRun: Sendable {
+    public var hook: HookRecord
+    public var outcome: ExternalProcess.Outcome?
+    /// Set when the hook failed: exit status, signal, timeout kill or launch failure.
+    public var failure: String?
+}
+
+extension SnapshotEngine {
+    public static let defaultHookTimeout: Double = 600
+
+    // MARK: Catalog
+
+    @discardableResult
+    public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
+        guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
+        guard timeout > 0 else { throw EngineError(.invalidInput, "hook timeout must be positive") }
+        if program.contains("/"), !FileManager.default.isExecutableFile(atPath: program) {
+            throw EngineError(.invalidInput, "hook command \(program) is not an executable file")
+        }
+        var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout, createdAt: clock.now())
+        return try db { () throws(CatalogError) in try catalog.write { db in try db.insert(&record); return record } }
+    }
+
+    public func hooks() throws(EngineError) -> [HookRecord] {
+        try db { () throws(CatalogError) in try catalog.read { try $0.hooks() } }
+    }
+
+    public func removeHook(id: Int64) throws(EngineError) {
+        let removed = try db { () throws(CatalogError) in try catalog.write { try $0.deleteHook(id: id) } }
+        if !removed { throw EngineError(.notFound, "no hook with id \(id)") }
+    }
+
+    // MARK: Running
+
+    /// Runs the hooks of `phase` that apply to the job's VM, in id order, each with its timeout.
+    /// A pre-phase stops at the first failure; other phases run every hook.
+    func runHooks(_ phase: HookPhase, job: JobRecord, error: String? = nil) -> [HookRun] {
+        let all = (try? catalog.read { try $0.hooks() }) ?? []
+        let applicable = all.filter { hook in
+            hook.phase == phase.rawValue && (hook.vm == nil || hook.vm == job.vmName || hook.vm == job.vmUUID)
+        }
+        var runs: [HookRun] = []
+        for hook in applicable {
+            var environment = [
+                "KVMSNAP_VM": job.vmName ?? "",
+                "KVMSNAP_SNAPSHOT": job.snapshotName ?? "",
+                "KVMSNAP_KIND": job.kind,
+                "KVMSNAP_PHASE": phase.rawValue,
+                "KVMSNAP_JOB": job.id.map(String.init) ?? "",
+            ]
+            if let error { environment["KVMSNAP_ERROR"] = error }
+            let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(hook.command.joined(separator: " ")))"
+            var run = HookRun(hook: hook)
+            do {
+                let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),
+                                                      environment: environment, timeout: hook.timeoutSeconds)
+                run.outcome = outcome
+                if outcome.timedOut {
+                    run.failure = "\(label) was killed after its \(Self.seconds(hook.timeoutSeconds)) timeout"
+                } else if outcome.wasSignalled {
+                    run.failure = "\(label) was killed by signal \(outcome.status - 128)"
+                } else if outcome.status != 0 {
+                    let detail = Self.lastLine(outcome.standardError)
+                    run.failure = "\(label) failed with exit status \(outcome.status)" + (detail.isEmpty ? "" : ": \(detail)")
+                }
+            } catch {
+                run.failure = "\(label) could not start: \(error.reason)"
+            }
+            runs.append(run)
+            if phase.isPre, run.failure != nil { break }
+        }
+        return runs
+    }
+
+    /// Runs a pre-phase; throws (external) naming the failed hook, so the caller aborts.
+    func runPreHooks(_ phase: HookPhase, job: JobRecord) throws(EngineError) {
+        if let failed = runHooks(phase, job: job).first(where: { $0.failure != nil }), let failure = failed.failure {
+            throw EngineError(.external, failure)
+        }
+    }
+
+    /// Runs a post-phase; returns the failures as notices (the operation stands).
+    func runPostHooks(_ phase: HookPhase, job: JobRecord) -> [String] {
+        runHooks(phase, job: job).compactMap(\.failure).map { "\($0); the operation itself succeeded" }
+    }
+
+    static func lastLine(_ text: String) -> String {
+        String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+}
