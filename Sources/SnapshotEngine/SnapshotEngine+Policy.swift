@@ -14,20 +14,24 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
     public var fullEvery: Int?
     /// A 5-field cron expression (local time) for `run-due`; nil = not scheduled.
     public var schedule: String?
+    /// Guest-agent quiesce for scheduled snapshots (`auto`: use the agent when present); nil = off.
+    public var quiesce: QuiesceMode?
 
-    public init(retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil) {
+    public init(retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil, quiesce: QuiesceMode? = nil) {
         self.retention = retention
         self.fullEvery = fullEvery
         self.schedule = schedule
+        self.quiesce = quiesce
     }
 
-    enum CodingKeys: String, CodingKey { case fullEvery, schedule }
+    enum CodingKeys: String, CodingKey { case fullEvery, schedule, quiesce }
 
     public init(from decoder: any Decoder) throws {
         retention = try RetentionPolicy(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         fullEvery = try c.decodeIfPresent(Int.self, forKey: .fullEvery)
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
+        quiesce = try c.decodeIfPresent(QuiesceMode.self, forKey: .quiesce)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -35,6 +39,7 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(fullEvery, forKey: .fullEvery)
         try c.encodeIfPresent(schedule, forKey: .schedule)
+        try c.encodeIfPresent(quiesce, forKey: .quiesce)
     }
 
     /// The parsed schedule; nil when there is none.

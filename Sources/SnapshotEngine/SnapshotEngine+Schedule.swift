@@ -150,7 +150,9 @@ extension SnapshotEngine {
                 options.description = "scheduled (\(expression))"
                 options.labels = ["scheduled"]
                 if let fullEvery = policy.fullEvery { options.fullEvery = fullEvery }
-                _ = try createSnapshot(vm: vm.uuid, options: options)
+                options.quiesce = policy.quiesce ?? .off
+                let created = try createSnapshot(vm: vm.uuid, options: options)
+                if !created.notices.isEmpty { run.message = created.notices.joined(separator: "; ") }
             }
             let record = ScheduleStateRecord(vmUUID: vm.uuid, lastSlot: slot, updatedAt: clock.now())
             try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }

@@ -110,6 +110,30 @@ struct ScheduleTests {
         try cli.snapshotStates(vm).filter { $0.value == "ready" && $0.key.hasPrefix("auto-") }.keys.sorted()
     }
 
+    /// A policy's quiesce mode reaches scheduled snapshots: `required` on a guest without an agent
+    /// fails that VM clearly (a failed job, nothing taken); `auto` takes the snapshot and says why
+    /// it could not freeze. A bad mode is refused before anything changes.
+    @Test func policyQuiesceModeAppliesToScheduledSnapshots() throws {
+        let f = try EngineFixture(tag: "schedq", cmdline: "kvmsnap.agent=0")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        try f.guest.waitForCounter(atLeast: 1)
+        let bad = try cli.run(["policy", "set", vm, "--keep-last", "3", "--schedule", "0 3 * * *", "--quiesce", "sometimes"])
+        #expect(bad.status == 64 && bad.stderr.contains("--quiesce must be off, auto or required"), "\(bad.stderr)")
+        #expect(try cli.run(["policy", "set", vm, "--keep-last", "3", "--schedule", "0 3 * * *", "--quiesce", "required"]).status == 0)
+        let shown = try #require(try cli.run(["policy", "show", vm, "--json"]).json as? [String: Any])
+        #expect((shown["policy"] as? [String: Any])?["quiesce"] as? String == "required")
+        let required = try cli.run(["run-due", "--now", "2030-01-10T03:00:30Z"], environment: ["TZ": "UTC"])
+        #expect(required.status == 1, "\(required.stdout)\(required.stderr)")
+        #expect((required.stdout + required.stderr).contains("agent"), "\(required.stdout)\(required.stderr)")
+        #expect(try autoSnapshots(cli, vm).isEmpty)
+
+        #expect(try cli.run(["policy", "set", vm, "--keep-last", "3", "--schedule", "0 3 * * *", "--quiesce", "auto", "--full-every", "0"]).status == 0)
+        let auto = try cli.run(["run-due", "--now", "2030-01-11T03:00:30Z"], environment: ["TZ": "UTC"])
+        #expect(auto.status == 0, "\(auto.stdout)\(auto.stderr)")
+        #expect(try autoSnapshots(cli, vm) == ["auto-20300111-0300"])
+    }
+
     /// Daily 03:00 (Berlin) with keep-last 2 over three simulated days: three captures, the
     /// first pruned on day 3; a second run in the same minute does nothing; after three missed
     /// days one run takes only the latest slot. Metrics parse with prometheus_client.

@@ -33,11 +33,17 @@ struct PolicySetCommand: ParsableCommand {
     var fullEvery: Int?
     @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var schedule: String?
+    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"))
+    var quiesce: String?
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
-        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression)
+        let mode = try quiesce.map { text -> QuiesceMode in
+            guard let mode = QuiesceMode(rawValue: text) else { throw CommandFailure("--quiesce must be off, auto or required", exitCode: 64) }
+            return mode
+        }
+        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: mode)
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -71,6 +77,7 @@ struct PolicyShowCommand: ParsableCommand {
         }
         rows.append(["full-every", effective.policy.fullEvery.map(String.init) ?? "- (create's default, 14)"])
         rows.append(["schedule", Self.scheduleText(effective.policy)])
+        rows.append(["quiesce", effective.policy.quiesce?.rawValue ?? "off"])
         Output.table(["RULE", "VALUE"], rows)
     }
 }
@@ -106,7 +113,8 @@ struct PolicyJSON: Encodable {
         var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int
         var fullEvery: Int?
         var schedule: String?
-        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule }
+        var quiesce: String?
+        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(keepWithin, forKey: .keepWithin)
@@ -115,6 +123,7 @@ struct PolicyJSON: Encodable {
             try c.encode(keepMonthly, forKey: .keepMonthly); try c.encode(keepYearly, forKey: .keepYearly)
             try c.encode(fullEvery, forKey: .fullEvery)
             try c.encode(schedule, forKey: .schedule)
+            try c.encode(quiesce, forKey: .quiesce)
         }
     }
     var vm: String?
@@ -133,7 +142,7 @@ struct PolicyJSON: Encodable {
             let r = e.policy.retention
             return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
                          keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
-                         schedule: e.policy.schedule)
+                         schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
         }
     }
 
