@@ -205,7 +205,7 @@ done
 virsh -q destroy "$A" >/dev/null
 
 log "retention: planning $RETENTION_COUNT snapshots (kvmsnap RetentionPlanner / borg prune_split), $RUNS runs each"
-"$K" retention bench --count $RETENTION_COUNT --step $RETENTION_STEP --start "$RETENTION_START" --repeats "$RUNS" \
+"$K" retention bench --count $RETENTION_COUNT --step $RETENTION_STEP --start="$RETENTION_START" --repeats "$RUNS" \
   --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 5 >"$WORK/ret-k.json"
 $PY scripts/bench-borg-prune.py $RETENTION_COUNT $RETENTION_STEP "$RETENTION_START" "$RUNS" daily=7 weekly=4 monthly=12 yearly=5 >"$WORK/ret-b.json"
 for side in k b; do

@@ -77,7 +77,7 @@ struct RetentionBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Time the planner on a synthetic timeline.", shouldDisplay: false)
     @Option(help: "Number of snapshots.") var count: Int = 1_000_000
     @Option(help: "Seconds between snapshots.") var step: Int64 = 37 * 60
-    @Option(help: "First snapshot, seconds since the epoch (UTC).") var start: Int64 = -441_763_200  // 1956-01-01
+    @Option(parsing: .unconditional, help: "First snapshot, seconds since the epoch (UTC).") var start: Int64 = -441_763_200  // 1956-01-01
     @Option(help: "Repeat the planning this many times; prints every time.") var repeats: Int = 1
     @OptionGroup var keep: RetentionOptions
 
