@@ -243,7 +243,7 @@ SQL="SELECT s.id, s.name, s.description, s.kind, p.name AS parent, s.createdAt, 
             s.pinned, s.expiresAt, s.state, s.labels, s.guestPauseMs
      FROM snapshot s LEFT JOIN snapshot p ON p.id = s.parentID WHERE s.vmUUID = '$uuid' ORDER BY s.createdAt, s.id"
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now_ns); "$K" --catalog "$CAT" list "$A" --json >"$WORK/list.json"; t1=$(now_ns)
+  t0=$(now_ns); "$K" list "$A" --json --catalog "$CAT" >"$WORK/list.json"; t1=$(now_ns)
   sample catalog_list_100k_seconds kvmsnap "$(secs "$t0" "$t1")"
   t0=$(now_ns); sqlite3 -json "$CAT" "$SQL" >"$WORK/list-sqlite.json"; t1=$(now_ns)
   sample catalog_list_100k_seconds baseline "$(secs "$t0" "$t1")"
