@@ -17,6 +17,12 @@ public struct CreateOptions: Sendable {
     public var labels: [String] = []
     /// Take an automatic full after this many incrementals in a row (0 = never).
     public var fullEvery = 14
+    /// Upper bound (ms) for the guest's pause at the end of a live memory capture: QEMU's
+    /// migration downtime limit during the capture (its default is 300 ms; the previous value is
+    /// put back afterwards). Lower means more copy passes before the final pause; a guest that
+    /// rewrites more memory than it can copy in that time keeps the capture from converging, so
+    /// raise it (or nil = leave the hypervisor's setting) for such guests.
+    public var maxPauseMs: UInt64? = 50
 
     public init(name: String) { self.name = name }
 }
@@ -127,7 +133,7 @@ extension SnapshotEngine {
                 }
             }
             try inject("create.beforeCapture")
-            let pauseMs = try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, quiesce: options.quiesce)
+            let pauseMs = try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, quiesce: options.quiesce, maxPauseMs: options.maxPauseMs)
             snapshot.guestPauseMs = pauseMs
             try inject("create.afterCapture")
             if let nvram = definition.nvramPath {
@@ -170,7 +176,8 @@ extension SnapshotEngine {
 
     /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
     /// Returns the guest's pause in milliseconds when libvirt reports it.
-    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool, quiesce: Bool) throws(EngineError) -> Int64? {
+    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool, quiesce: Bool,
+                 maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -192,6 +199,17 @@ extension SnapshotEngine {
         if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
         if quiesce { flags.insert(.quiesce) }
 
+        // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
+        if withMemory, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
+           (try? domain.setMaxDowntime(maxPauseMs)) != nil {
+            defer { try? domain.setMaxDowntime(previous) }
+            return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory, quiesce: quiesce)
+        }
+        return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory, quiesce: quiesce)
+    }
+
+    private func captureSnapshot(domain: Domain, journal: CreateJournal, xml: String, flags: DomainSnapshotCreateFlags,
+                                 withMemory: Bool, quiesce: Bool) throws(EngineError) -> Int64? {
         let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
         defer { watcher?.stop() }
         _ = try lv(quiesce ? "snapshot with quiesce failed (does the guest run the QEMU guest agent?)" : "snapshot failed") { () throws(LibvirtError) in
