@@ -284,7 +284,7 @@ extension SnapshotEngine {
             try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                 try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
                 try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
-                try domain.blockJobAbort(disk: disk, flags: [.pivot])
+                try domain.pivotBlockJob(disk: disk)
             }
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
