@@ -47,7 +47,7 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 log "host setup"
 scripts/host-setup.sh >/dev/null
