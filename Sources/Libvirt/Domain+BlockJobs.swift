@@ -130,6 +130,22 @@ extension Domain {
         }
     }
 
+    /// Pivots a copy / active-commit job (`blockJobAbort` with `.pivot`), retrying while libvirt
+    /// answers "not ready for pivot yet": `cur == end` can be reported before QEMU's job reaches
+    /// the ready state (seen on a loaded host with a tiny shallow copy).
+    public func pivotBlockJob(disk: String, timeout: Duration = .seconds(60), pollInterval: Duration = .milliseconds(50)) throws(LibvirtError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while true {
+            do throws(LibvirtError) {
+                try blockJobAbort(disk: disk, flags: [.pivot])
+                return
+            } catch where error.code == .blockCopyActive && clock.now < deadline {
+                sleepFor(pollInterval)
+            }
+        }
+    }
+
     /// Capacity, allocation and physical size of a disk.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetBlockInfo
     public func blockInfo(disk: String) throws(LibvirtError) -> BlockInfo {

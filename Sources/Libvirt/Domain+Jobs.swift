@@ -111,3 +111,20 @@ extension Domain {
         try check(virDomainAbortJob(handle))
     }
 }
+
+extension Domain {
+    /// The longest pause (ms) QEMU accepts at the end of a live migration, which includes the
+    /// memory part of a live external snapshot (`virDomainMigrateGetMaxDowntime`).
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainMigrateGetMaxDowntime
+    public func maxDowntime() throws(LibvirtError) -> UInt64 {
+        var value: UInt64 = 0
+        try check(virDomainMigrateGetMaxDowntime(handle, &value, 0))
+        return value
+    }
+
+    /// Sets that limit (`virDomainMigrateSetMaxDowntime`); stays set on the running QEMU process.
+    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainMigrateSetMaxDowntime
+    public func setMaxDowntime(_ milliseconds: UInt64) throws(LibvirtError) {
+        try check(virDomainMigrateSetMaxDowntime(handle, milliseconds, 0))
+    }
+}

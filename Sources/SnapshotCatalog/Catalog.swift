@@ -120,6 +120,34 @@ public struct CatalogAccess {
     public func snapshots(vmUUID: String) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(Column("vmUUID") == vmUUID).order(Column("createdAt"), Column("id")).fetchAll(db)
     }
+    /// All snapshots of a VM, oldest first, for listings: every column except `configXML`, which
+    /// is left EMPTY (it is the bulk of a row: reading it made listing 100,000 snapshots I/O-bound).
+    /// Columns are read by position. Never write these records back.
+    public func snapshotSummaries(vmUUID: String) throws -> [SnapshotRecord] {
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, name, description, kind, parentID, createdAt, state, hasMemory, memoryPath, memoryBytes,
+                   diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID
+            FROM snapshot WHERE vmUUID = ? ORDER BY createdAt, id
+            """, arguments: [vmUUID])
+        var result: [SnapshotRecord] = []
+        while let row = try rows.next() {
+            let id: String = try row.decode(atIndex: 0)
+            let kindText: String = try row.decode(atIndex: 3), stateText: String = try row.decode(atIndex: 6)
+            guard let kind = SnapshotKind(rawValue: kindText), let state = SnapshotState(rawValue: stateText) else {
+                throw DatabaseError(message: "snapshot \(id): unknown kind '\(kindText)' or state '\(stateText)'")
+            }
+            let labelsText: String = try row.decode(atIndex: 14)
+            result.append(SnapshotRecord(
+                id: id, vmUUID: vmUUID, name: try row.decode(atIndex: 1), description: try row.decode(atIndex: 2), kind: kind,
+                parentID: try row.decode(atIndex: 4), createdAt: try row.decode(atIndex: 5), state: state,
+                hasMemory: try row.decode(atIndex: 7), memoryPath: try row.decode(atIndex: 8), memoryBytes: try row.decode(atIndex: 9),
+                diskBytes: try row.decode(atIndex: 10), configXML: "", nvramPath: try row.decode(atIndex: 11),
+                pinned: try row.decode(atIndex: 12), expiresAt: try row.decode(atIndex: 13),
+                labels: try SnapshotRecord.decodeLabels(labelsText, id: id),
+                guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
+        }
+        return result
+    }
     public func snapshots(states: [SnapshotState]) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(states.map(\.rawValue).contains(Column("state"))).fetchAll(db)
     }

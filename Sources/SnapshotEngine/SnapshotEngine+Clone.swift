@@ -135,15 +135,24 @@ extension SnapshotEngine {
         }
         let results = ResultBox(count: targets.count)
         let work = targets
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
-            let (vm, baseline) = work[index]
-            let began = Date()
-            var failure: String?
-            do throws(EngineError) {
-                _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
-            } catch { failure = error.message }
-            results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: Date().timeIntervalSince(began), error: failure))
+        // One thread per VM: a reset mostly waits (QEMU exiting, libvirt, reading the memory
+        // image), and DispatchQueue.concurrentPerform runs only as many at once as there are cores.
+        let group = DispatchGroup()
+        for index in work.indices {
+            group.enter()
+            let thread = Thread { [self] in
+                let (vm, baseline) = work[index]
+                let began = Date()
+                var failure: String?
+                do throws(EngineError) {
+                    _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
+                } catch { failure = error.message }
+                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: Date().timeIntervalSince(began), error: failure))
+                group.leave()
+            }
+            thread.start()
         }
+        group.wait()
         return results.values
     }
 }

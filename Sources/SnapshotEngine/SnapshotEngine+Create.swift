@@ -19,6 +19,12 @@ public struct CreateOptions: Sendable {
     public var labels: [String] = []
     /// Take an automatic full after this many incrementals in a row (0 = never).
     public var fullEvery = 14
+    /// Upper bound (ms) for the guest's pause at the end of a live memory capture: QEMU's
+    /// migration downtime limit during the capture (its default is 300 ms; the previous value is
+    /// put back afterwards). Lower means more copy passes before the final pause; a guest that
+    /// rewrites more memory than it can copy in that time keeps the capture from converging, so
+    /// raise it (or nil = leave the hypervisor's setting) for such guests.
+    public var maxPauseMs: UInt64? = 50
 
     public init(name: String) { self.name = name }
 }
@@ -170,7 +176,7 @@ extension SnapshotEngine {
             }
             try inject("create.beforeCapture")
             let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
-                try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory)
+                try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, maxPauseMs: options.maxPauseMs)
             }
             snapshot.guestPauseMs = pauseMs
             try inject("create.afterCapture")
@@ -220,7 +226,8 @@ extension SnapshotEngine {
 
     /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
     /// Returns the guest's pause in milliseconds when libvirt reports it.
-    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool) throws(EngineError) -> Int64? {
+    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool,
+                 maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -241,6 +248,17 @@ extension SnapshotEngine {
         var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
         if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
 
+        // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
+        if withMemory, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
+           (try? domain.setMaxDowntime(maxPauseMs)) != nil {
+            defer { try? domain.setMaxDowntime(previous) }
+            return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
+        }
+        return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
+    }
+
+    private func captureSnapshot(domain: Domain, journal: CreateJournal, xml: String, flags: DomainSnapshotCreateFlags,
+                                 withMemory: Bool) throws(EngineError) -> Int64? {
         let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
         defer { watcher?.stop() }
         _ = try lv("snapshot failed") { () throws(LibvirtError) in
@@ -350,7 +368,7 @@ extension SnapshotEngine {
             try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                 try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
                 try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
-                try domain.blockJobAbort(disk: disk, flags: [.pivot])
+                try domain.pivotBlockJob(disk: disk)
             }
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).

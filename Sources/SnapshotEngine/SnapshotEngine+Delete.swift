@@ -112,7 +112,7 @@ extension SnapshotEngine {
                                            flags: isActiveLayer ? [.active] : [])
                 }
                 try domain.waitForBlockJob(disk: child.diskTarget, timeout: .seconds(3600))
-                if isActiveLayer { try domain.blockJobAbort(disk: child.diskTarget, flags: [.pivot]) }
+                if isActiveLayer { try domain.pivotBlockJob(disk: child.diskTarget) }
             }
             if isActiveLayer { try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path) }
         } else if FileManager.default.fileExists(atPath: child.path) {

@@ -56,6 +56,18 @@ extension SnapshotEngine {
         return (vm, infos)
     }
 
+    /// For listings of many snapshots: records WITHOUT `configXML` (empty) and without `layers`
+    /// (empty), read in one query. Use `snapshots(vm:)` when either is needed.
+    public func snapshotSummaries(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        recoverIfIdle(vm: vm, domain: domain)
+        let records = try db { () throws(CatalogError) in try catalog.read { db in try db.snapshotSummaries(vmUUID: vm.uuid) } }
+        var names: [String: String] = [:]
+        names.reserveCapacity(records.count)
+        for r in records { names[r.id] = r.name }
+        return (vm, records.map { SnapshotInfo(record: $0, parentName: $0.parentID.flatMap { names[$0] }, layers: [:]) })
+    }
+
     public func snapshot(vm nameOrUUID: String, name: String) throws(EngineError) -> SnapshotInfo {
         let (vm, all) = try snapshots(vm: nameOrUUID)
         guard let info = all.first(where: { $0.record.name == name }) else {

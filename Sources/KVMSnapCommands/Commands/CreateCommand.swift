@@ -19,6 +19,8 @@ struct CreateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Expire after a duration (14d, 36h, 2w) or on a date (YYYY-MM-DD).", valueName: "WHEN")) var expires: String?
     @Option(name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never; default: the VM's policy, else 14).") var fullEvery: Int?
 
+    @Option(name: .customLong("max-pause"), help: ArgumentHelp("Longest guest pause at the end of a live memory capture, in ms (QEMU's downtime limit during the capture; 0 = leave the hypervisor's setting).", valueName: "MS")) var maxPause: UInt64 = 50
+
     func run() throws {
         try SnapshotEngine.validateName(name)
         let expiresAt = try expires.map { spec throws(EngineError) in try ExpirySpec.parse(spec, now: Date()) }
@@ -31,6 +33,7 @@ struct CreateCommand: ParsableCommand {
         options.diskOnly = diskOnly
         options.quiesce = quiesce ? .required : .off
         options.pin = pin
+        options.maxPauseMs = maxPause == 0 ? nil : maxPause
         options.expiresAt = expiresAt
         options.fullEvery = try fullEvery ?? engine.effectivePolicy(vm: vm)?.policy.fullEvery ?? options.fullEvery
         let result = try engine.createSnapshot(vm: vm, options: options)

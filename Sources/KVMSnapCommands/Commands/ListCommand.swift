@@ -10,26 +10,27 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         let engine = try Context(global).engine()
-        let (_, infos) = try engine.snapshots(vm: vm)
+        let (_, infos) = try engine.snapshotSummaries(vm: vm)   // no configXML/layers: not shown
         if global.json { Output.json(infos.map { SnapshotJSON($0) }); return }
         if infos.isEmpty { Output.line("no snapshots"); return }
         // Tree order: depth-first from the roots, oldest first; indentation shows the parent.
+        // (A set for the parent check and an explicit stack: long chains neither take quadratic
+        // time nor overflow the stack.)
+        let ids = Set(infos.map(\.record.id))
         var children: [String?: [SnapshotInfo]] = [:]
-        for info in infos { children[info.record.parentID.flatMap { id in infos.contains { $0.record.id == id } ? id : nil }, default: []].append(info) }
+        for info in infos { children[info.record.parentID.flatMap { ids.contains($0) ? $0 : nil }, default: []].append(info) }
         var rows: [[String]] = []
-        func walk(_ parent: String?, depth: Int) {
-            for info in children[parent] ?? [] {
-                let r = info.record
-                rows.append([
-                    String(repeating: "  ", count: depth) + r.name, r.kind.rawValue, info.parentName ?? "-",
-                    Output.localTime(r.createdAt), Output.bytes(r.diskBytes + r.memoryBytes),
-                    r.hasMemory ? "yes" : "no", r.pinned ? "yes" : "", r.expiresAt.map(Output.localTime) ?? "",
-                    r.state.rawValue, r.description,
-                ])
-                walk(r.id, depth: depth + 1)
-            }
+        var stack: [(SnapshotInfo, Int)] = (children[nil] ?? []).reversed().map { ($0, 0) }
+        while let (info, depth) = stack.popLast() {
+            let r = info.record
+            rows.append([
+                String(repeating: "  ", count: depth) + r.name, r.kind.rawValue, info.parentName ?? "-",
+                Output.localTime(r.createdAt), Output.bytes(r.diskBytes + r.memoryBytes),
+                r.hasMemory ? "yes" : "no", r.pinned ? "yes" : "", r.expiresAt.map(Output.localTime) ?? "",
+                r.state.rawValue, r.description,
+            ])
+            stack.append(contentsOf: (children[r.id] ?? []).reversed().map { ($0, depth + 1) })
         }
-        walk(nil, depth: 0)
         Output.table(["NAME", "KIND", "PARENT", "CREATED", "SIZE", "MEMORY", "PINNED", "EXPIRES", "STATE", "DESCRIPTION"], rows)
     }
 }
