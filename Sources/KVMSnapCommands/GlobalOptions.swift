@@ -20,6 +20,13 @@ public struct GlobalOptions: ParsableArguments {
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     public var resolvedURI: String { connect ?? environment["LIBVIRT_DEFAULT_URI"].flatMap { $0.isEmpty ? nil : $0 } ?? "qemu:///system" }
-    public var resolvedCatalog: String { catalog ?? environment["KVMSNAP_CATALOG"] ?? "/var/lib/kvmsnap/catalog.sqlite" }
-    public var resolvedStore: String { store ?? environment["KVMSNAP_STORE"] ?? "/var/lib/kvmsnap/store" }
+    public var resolvedCatalog: String { Self.absolute(catalog ?? environment["KVMSNAP_CATALOG"] ?? "/var/lib/kvmsnap/catalog.sqlite") }
+    /// Absolute, because libvirtd resolves paths in snapshot XML against its own directory.
+    public var resolvedStore: String { Self.absolute(store ?? environment["KVMSNAP_STORE"] ?? "/var/lib/kvmsnap/store") }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+            .standardizedFileURL.path
+    }
 }

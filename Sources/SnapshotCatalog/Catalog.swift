@@ -44,11 +44,11 @@ public final class Catalog: Sendable {
     public init(path: String) throws(CatalogError) {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
-        do {
+        if !dir.isEmpty { do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         } catch {
             throw CatalogError(.cannotOpen, "cannot create catalog directory \(dir): \(error.localizedDescription)")
-        }
+        } }
         // Create the file ourselves with 0600 before SQLite does, so there is no window at 0644.
         if !FileManager.default.fileExists(atPath: path) {
             let fd = open(path, O_CREAT | O_WRONLY, 0o600)

@@ -26,7 +26,7 @@ import Testing
         }
         #expect(try catalog.journalMode() == "wal")
         let migrations = try catalog.appliedMigrations()
-        #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks"], "\(migrations)")
+        #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks", "v4-snapshot-list-index"], "\(migrations)")
     }
 
     @Test func scheduleStateAndFailedJobCounts() throws {
