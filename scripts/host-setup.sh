@@ -13,7 +13,7 @@ PACKAGES=(
   # build
   libvirt-dev libsqlite3-dev pkg-config
   # run
-  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils tini
   # test guest build
   busybox-static cpio e2fsprogs
   # tests and benchmarks
@@ -58,7 +58,14 @@ if [[ -d /run/systemd/system ]]; then
 else
   pgrep -x virtlogd >/dev/null || virtlogd -d
   if ! pgrep -x libvirtd >/dev/null; then
-    libvirtd -d
+    # libvirt daemonizes QEMU, so a stopped QEMU is reaped by whoever adopts orphans. Where that
+    # is a slow PID 1 (containers, sandboxes: ~2 s here), every destroy waits for it. Under tini
+    # as a child subreaper the orphans are adopted and reaped at once.
+    if command -v tini >/dev/null; then
+      setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.out 2>&1 &
+    else
+      libvirtd -d
+    fi
   fi
 fi
 
