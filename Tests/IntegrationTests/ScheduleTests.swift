@@ -189,6 +189,10 @@ struct ScheduleTests {
         #expect(jobs.filter { $0.kind == "create" }.compactMap(\.snapshotName).sorted()
                 == ["auto-20300110-0300", "auto-20300111-0300", "auto-20300112-0300", "auto-20300115-0300"])
         #expect(jobs.filter { $0.kind == "run-due" }.allSatisfy { $0.state == .succeeded })
+        // What a user sees: `jobs --json` lists the scheduled jobs with their states.
+        let listed = try #require(try cli.run(["jobs", vm, "--json"]).json as? [[String: Any]])
+        let scheduled = listed.filter { $0["kind"] as? String == "run-due" }
+        #expect(scheduled.count == 4 && scheduled.allSatisfy { $0["state"] as? String == "succeeded" }, "\(listed)")
     }
 
     /// Two run-due processes at once take one snapshot; while one holds the lock another exits 0
