@@ -166,13 +166,4 @@ private let VIR_DOMAIN_BLOCK_COPY_BANDWIDTH_NAME = "bandwidth"
             #expect(listed.first { $0.domain.name == "test" }?.state != nil)
         }
     }
-
-    @Test func asyncShutdownWithTimeoutReturnsOnceShutOff() async throws {
-        let connection = try Connection(uri: Fixture.uri)
-        let domain = try connection.defineDomain(xml: Fixture.domainXML(name: Fixture.uniqueName("async")))
-        defer { Fixture.remove(domain) }
-        try domain.start()
-        try await domain.shutdown(timeout: .seconds(5))
-        #expect(try domain.state().state == .shutoff)
-    }
 }
