@@ -28,13 +28,25 @@ public struct DomainDisk: Sendable, Equatable {
     }
 }
 
-/// A domain's XML with the few questions and edits kvmsnap needs. Value type over the text.
+/// A domain's XML with the few questions and edits kvmsnap needs. Value type over the text:
+/// the XML is parsed once on creation and after each edit, and the answers are stored.
 public struct DomainDefinition: Sendable {
     public private(set) var xml: String
+    public private(set) var disks: [DomainDisk]
+    /// UEFI variable store path (`<os><nvram>`), when the domain has one.
+    public private(set) var nvramPath: String?
+    /// Every image the disks read: their sources and, in live XML, their `<backingStore>` chains.
+    public private(set) var chainPaths: Set<String>
 
     public init(xml: String) throws(EngineError) {
         self.xml = xml
-        _ = try Self.parse(xml)
+        (disks, nvramPath, chainPaths) = Self.facts(of: try Self.parse(xml))
+    }
+
+    /// Stores an edited document's text and the answers read from it.
+    private mutating func store(_ doc: XMLDocument) {
+        xml = doc.xmlString
+        (disks, nvramPath, chainPaths) = Self.facts(of: doc)
     }
 
     static func parse(_ xml: String) throws(EngineError) -> XMLDocument {
@@ -42,37 +54,33 @@ public struct DomainDefinition: Sendable {
         catch { throw EngineError(.libvirt, "cannot parse domain XML: \(error.localizedDescription)") }
     }
 
-    private var document: XMLDocument { (try? Self.parse(xml)) ?? XMLDocument() }
-
     private static func first(_ node: XMLNode, _ xpath: String) -> XMLElement? {
         (try? node.nodes(forXPath: xpath))?.first as? XMLElement
     }
 
-    public var name: String? { Self.first(document, "/domain/name")?.stringValue }
-    public var uuid: String? { Self.first(document, "/domain/uuid")?.stringValue }
-    public var type: String? { Self.first(document, "/domain")?.attribute(forName: "type")?.stringValue }
-    /// UEFI variable store path (`<os><nvram>`), when the domain has one.
-    public var nvramPath: String? {
-        let value = Self.first(document, "/domain/os/nvram")?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (value?.isEmpty ?? true) ? nil : value
-    }
-
-    public var disks: [DomainDisk] {
-        let nodes = (try? document.nodes(forXPath: "/domain/devices/disk")) ?? []
-        return nodes.compactMap { node -> DomainDisk? in
+    private static func facts(of doc: XMLDocument) -> ([DomainDisk], String?, Set<String>) {
+        let nvram = first(doc, "/domain/os/nvram")?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let nodes = (try? doc.nodes(forXPath: "/domain/devices/disk")) ?? []
+        let disks = nodes.compactMap { node -> DomainDisk? in
             guard let element = node as? XMLElement,
-                  let target = Self.first(element, "target")?.attribute(forName: "dev")?.stringValue else { return nil }
-            let source = Self.first(element, "source")
+                  let target = first(element, "target")?.attribute(forName: "dev")?.stringValue else { return nil }
+            let source = first(element, "source")
             let path = source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
             return DomainDisk(
                 target: target,
                 device: element.attribute(forName: "device")?.stringValue ?? "disk",
                 sourceType: element.attribute(forName: "type")?.stringValue ?? "file",
                 path: path,
-                format: Self.first(element, "driver")?.attribute(forName: "type")?.stringValue,
-                readOnly: Self.first(element, "readonly") != nil,
-                shareable: Self.first(element, "shareable") != nil)
+                format: first(element, "driver")?.attribute(forName: "type")?.stringValue,
+                readOnly: first(element, "readonly") != nil,
+                shareable: first(element, "shareable") != nil)
         }
+        let sources = (try? doc.nodes(forXPath: "/domain/devices/disk//source")) ?? []
+        let chain = Set(sources.compactMap { node -> String? in
+            guard let source = node as? XMLElement else { return nil }
+            return source.attribute(forName: "file")?.stringValue ?? source.attribute(forName: "dev")?.stringValue
+        })
+        return (disks, (nvram?.isEmpty ?? true) ? nil : nvram, chain)
     }
 
     /// Points disk `target` at `path` (a file of `format`) and drops any `<backingStore>`
@@ -99,7 +107,7 @@ public struct DomainDefinition: Sendable {
             driver.addAttribute(XMLNode.attribute(withName: "type", stringValue: format) as! XMLNode)
             disk.insertChild(driver, at: 0)
         }
-        xml = doc.xmlString
+        store(doc)
     }
 
     /// Makes the definition a new, distinct domain: new name, no UUID (libvirt assigns one),
@@ -110,7 +118,7 @@ public struct DomainDefinition: Sendable {
         Self.first(doc, "/domain/uuid")?.detach()
         for node in (try? doc.nodes(forXPath: "/domain/devices/interface/mac")) ?? [] { node.detach() }
         if let nvramPath, let nvram = Self.first(doc, "/domain/os/nvram") { nvram.stringValue = nvramPath }
-        xml = doc.xmlString
+        store(doc)
     }
 
     /// Sets the domain's UUID.
@@ -120,7 +128,7 @@ public struct DomainDefinition: Sendable {
         Self.first(doc, "/domain/uuid")?.detach()
         let element = XMLElement(name: "uuid", stringValue: uuid)
         domain.insertChild(element, at: 1)
-        xml = doc.xmlString
+        store(doc)
     }
 
     /// Gives file-backed serial ports and consoles their own files (`<name>-<suffix>.<ext>`), so a
@@ -135,6 +143,6 @@ public struct DomainDefinition: Sendable {
             source.removeAttribute(forName: "path")
             source.addAttribute(XMLNode.attribute(withName: "path", stringValue: renamed) as! XMLNode)
         }
-        xml = doc.xmlString
+        store(doc)
     }
 }

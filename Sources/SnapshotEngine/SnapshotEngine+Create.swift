@@ -176,7 +176,8 @@ extension SnapshotEngine {
             }
             try inject("create.beforeCapture")
             let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
-                try capture(domain: domain, journal: journal, captured: captured, withMemory: withMemory, maxPauseMs: options.maxPauseMs)
+                try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
+                            withMemory: withMemory, maxPauseMs: options.maxPauseMs)
             }
             snapshot.guestPauseMs = pauseMs
             try inject("create.afterCapture")
@@ -226,18 +227,20 @@ extension SnapshotEngine {
 
     /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
     /// Returns the guest's pause in milliseconds when libvirt reports it.
-    func capture(domain: Domain, journal: CreateJournal, captured: [DomainDisk], withMemory: Bool,
-                 maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
+    /// - Parameters:
+    ///   - allDisks: every disk of the definition `create` read (skipped ones get `snapshot='no'`).
+    ///   - running: whether the VM ran when `create` read that definition.
+    func capture(domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
+                 withMemory: Bool, maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
-        } else if Self.isActive(domain) {
+        } else if running {
             xml += "<memory snapshot='no'/>"
         }
         xml += "<disks>"
         let capturedTargets = Set(captured.map(\.target))
-        let definition = try DomainDefinition(xml: try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: Self.isActive(domain) ? [] : [.inactive]) })
-        for disk in definition.disks {
+        for disk in allDisks {
             if capturedTargets.contains(disk.target), let overlay = journal.newOverlays[disk.target] {
                 xml += "<disk name='\(disk.target)' snapshot='external' type='file'><driver type='qcow2'/><source file='\(Self.xmlEscape(overlay))'/></disk>"
             } else {
@@ -326,7 +329,7 @@ extension SnapshotEngine {
         var diskBytes: Int64 = 0
         for disk in captured {
             guard let frozenID = journal.frozen[disk.target], let frozen = byID[frozenID], let overlay = journal.newOverlays[disk.target] else { continue }
-            let overlayID = (overlay as NSString).lastPathComponent.replacingOccurrences(of: ".qcow2", with: "")
+            let overlayID = StoreLayout.layerID(fromPath: overlay)
             newLayers.append(LayerRecord(id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
                                          parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
             if journal.full {
@@ -401,7 +404,7 @@ extension SnapshotEngine {
                 // The VM writes into the new overlays now: keep them as its active layers.
                 for (target, path) in journal.newOverlays where sources.contains(path) {
                     if try db.layer(path: path) != nil { continue }
-                    try db.insert(LayerRecord(id: (path as NSString).lastPathComponent.replacingOccurrences(of: ".qcow2", with: ""),
+                    try db.insert(LayerRecord(id: StoreLayout.layerID(fromPath: path),
                                               vmUUID: snap.vmUUID, diskTarget: target, path: path, format: "qcow2",
                                               parentLayerID: journal.frozen[target], role: .overlay, createdAt: Date()))
                 }

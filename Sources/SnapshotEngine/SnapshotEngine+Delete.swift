@@ -71,13 +71,13 @@ extension SnapshotEngine {
         // Without the domain we cannot tell which layers hold the VM's current data: keep all.
         guard domain != nil else { return }
         while true {
-            let (tree, refs, layers) = try layerState(vmUUID: vmUUID, domain: domain)
+            let (tree, refs, layers, _) = try layerState(vmUUID: vmUUID, domain: domain)
             guard let step = tree.reclaimPlan(keeping: refs).first else { return }
             switch step {
             case .delete(let id):
                 guard let layer = layers[id] else { return }
                 try inject("reclaim.delete")
-                if isInLiveChain(domain: domain, path: layer.path) {
+                if liveDefinition(domain)?.chainPaths.contains(layer.path) == true {
                     throw EngineError(.conflict, "refusing to delete \(layer.path): the running VM still uses it (catalog out of step; run 'kvmsnap check')")
                 }
                 unlink(layer.path)
@@ -89,22 +89,24 @@ extension SnapshotEngine {
         }
     }
 
-    func isInLiveChain(domain: Domain?, path: String) -> Bool {
-        guard let domain, Self.isActive(domain), let xml = try? domain.xml(flags: []) else { return false }
-        return xml.contains("'\(path)'") || xml.contains("\"\(path)\"")
+    /// The running domain's live definition (disk tops and full backing chains); nil when it is off.
+    func liveDefinition(_ domain: Domain?) -> DomainDefinition? {
+        guard let domain, Self.isActive(domain), let xml = try? domain.xml(flags: []) else { return nil }
+        return try? DomainDefinition(xml: xml)
     }
 
     /// Merges `child` into `parent` (its only child): live block commit when the VM runs on that
     /// chain, `qemu-img commit` otherwise; then children and references move to `parent`.
     func commit(child: LayerRecord, into parent: LayerRecord, domain: Domain?, tree: LayerTree, layers: [String: LayerRecord]) throws(EngineError) {
         progress?("merge \(child.diskTarget)", nil)
-        let running = (domain.map { Self.isActive($0) } ?? false)
-        if running, isInLiveChain(domain: domain, path: parent.path), !isInLiveChain(domain: domain, path: child.path) {
+        let live = liveDefinition(domain)
+        let running = live != nil
+        let liveChain = live?.chainPaths ?? []
+        if running, liveChain.contains(parent.path), !liveChain.contains(child.path) {
             // A live commit a crashed run started has finished: libvirt already dropped `child`
             // from the chain and re-pointed its children at `parent`. Only the catalog is behind.
-        } else if let domain, running, isInLiveChain(domain: domain, path: child.path) {
-            let sources = try currentDiskSources(domain)
-            let isActiveLayer = sources[child.diskTarget] == child.path
+        } else if let domain, let live, liveChain.contains(child.path) {
+            let isActiveLayer = live.disks.first { $0.target == child.diskTarget }?.path == child.path
             try lv("block commit of \(child.diskTarget) failed") { () throws(LibvirtError) in
                 // A job left by a crashed run: let it finish (or pivot it) instead of starting another.
                 if try domain.blockJobInfo(disk: child.diskTarget) == nil {

@@ -132,11 +132,10 @@ extension SnapshotEngine {
         var result: [VMUsage] = []
         for vm in vms {
             let domain = try? connection.lookupDomain(uuid: vm.uuid)
-            let (tree, refs, layers) = try layerState(vmUUID: vm.uuid, domain: domain)
+            let (tree, refs, layers, diskRefs) = try layerState(vmUUID: vm.uuid, domain: domain)
             let snapshots = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
             // How many referents (snapshot tops and the VM's active layers) read each layer.
             var readers: [String: Int] = [:]
-            let diskRefs = try db { () throws(CatalogError) in try catalog.read { try $0.disks(vmUUID: vm.uuid) } }
             for top in diskRefs.map(\.layerID) + Array(refs.active) {
                 for id in tree.chain(from: top) { readers[id, default: 0] += 1 }
             }

@@ -149,7 +149,7 @@ extension SnapshotEngine {
         // Without the domain the delete path keeps every layer (it cannot tell which the VM uses).
         guard domain != nil, !ids.isEmpty else { return result }
 
-        var (tree, refs, layers) = try layerState(vmUUID: vmUUID, domain: domain)
+        var (tree, refs, layers, _) = try layerState(vmUUID: vmUUID, domain: domain)
         let disks = try db { () throws(CatalogError) in try catalog.read { try $0.disks(vmUUID: vmUUID) } }
         var tops: [String: Set<String>] = [:]  // snapshot id → its frozen top layers
         for disk in disks { tops[disk.snapshotID, default: []].insert(disk.layerID) }

@@ -158,7 +158,9 @@ public final class SnapshotEngine: @unchecked Sendable {
     }
 
     /// The catalog's layer tree for a VM plus what references it right now.
-    func layerState(vmUUID: String, domain: Domain?) throws(EngineError) -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord]) {
+    /// `disks` are the snapshot-disk rows the references came from (one per snapshot and disk).
+    func layerState(vmUUID: String, domain: Domain?) throws(EngineError)
+        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord]) {
         let (layers, disks) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.layers(vmUUID: vmUUID), try db.disks(vmUUID: vmUUID)) }
         }
@@ -169,7 +171,7 @@ public final class SnapshotEngine: @unchecked Sendable {
             for layer in layers where sources.contains(layer.path) { active.insert(layer.id) }
         }
         let tree = LayerTree(layers.map { LayerTree.Layer(id: $0.id, parentID: $0.parentLayerID) })
-        return (tree, LayerTree.References(snapshotTops: Set(disks.map(\.layerID)), active: active), byID)
+        return (tree, LayerTree.References(snapshotTops: Set(disks.map(\.layerID)), active: active), byID, disks)
     }
 }
 

@@ -19,6 +19,8 @@ public struct StoreLayout: Sendable, Equatable {
     public func memoryDirectory(_ vmUUID: String) -> String { "\(vmDirectory(vmUUID))/memory" }
     public func nvramDirectory(_ vmUUID: String) -> String { "\(vmDirectory(vmUUID))/nvram" }
     public func layerPath(vmUUID: String, layerID: String) -> String { "\(layersDirectory(vmUUID))/\(layerID).qcow2" }
+    /// The layer id a path from ``layerPath(vmUUID:layerID:)`` was made from.
+    public static func layerID(fromPath path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
     public func memoryPath(vmUUID: String, snapshotID: String) -> String { "\(memoryDirectory(vmUUID))/\(snapshotID).mem" }
     public func nvramPath(vmUUID: String, snapshotID: String) -> String { "\(nvramDirectory(vmUUID))/\(snapshotID).fd" }
     public func lockPath(_ vmUUID: String) -> String { "\(root)/locks/\(vmUUID).lock" }
