@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the host, builds the test guest, builds kvmsnap and runs every test,
 # including the integration tests against a real libvirtd. Exit status = the tests'.
+#
+# A watchdog stops the tests after KVMSNAP_TEST_TIMEOUT_MIN minutes (default 45) and first
+# prints what they were doing (every thread's stack via gdb, the process tree, the domains),
+# so a hang fails with a diagnosis instead of running into CI's own limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +14,46 @@ export KVMSNAP_TEST_GUEST_DIR
 # Integration tests must run here; they fail (not skip) when libvirtd or the guest is missing.
 export KVMSNAP_REQUIRE_INTEGRATION=1
 
+# Test guests are named kvmsnap-guesttest-*; a run that was killed can leave some behind.
+remove_stale_test_guests() {
+  local d
+  for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^kvmsnap-guesttest-' || true); do
+    echo "test.sh: removing leftover test domain $d" >&2
+    virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    virsh -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1 \
+      || virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
+  done
+  rm -rf /var/lib/kvmsnap-tests/kvmsnap-guesttest-*
+}
+remove_stale_test_guests
+
 swift build --build-tests
+
+limit_min="${KVMSNAP_TEST_TIMEOUT_MIN:-45}"
+watchdog() {
+  sleep "$((limit_min * 60))" || return 0   # killed: the tests finished in time
+  echo "test.sh: tests still running after ${limit_min} min; what they were doing:" >&2
+  ps -ef --forest >&2 || true
+  virsh -c qemu:///system list --all >&2 || true
+  local p
+  for p in $(pgrep -f kvmsnapPackageTests || true); do
+    if command -v gdb >/dev/null; then
+      timeout 120 gdb -p "$p" -batch -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' >&2 || true
+    fi
+    kill -TERM "$p" 2>/dev/null || true
+  done
+}
+
 # Swift Testing runs suites in parallel; integration suites serialise themselves.
-swift test --skip-build "$@"
+# stdbuf: line-buffered output, so a log cut short still ends at the last event.
+stdbuf -oL -eL swift test --skip-build "$@" &
+tests=$!
+watchdog &
+dog=$!
+status=0
+wait "$tests" || status=$?
+# Stop the watchdog's sleep (left running, it would hold our stdout open); the watchdog then ends.
+pkill -P "$dog" 2>/dev/null || true
+wait "$dog" 2>/dev/null || true
+if ((status != 0)); then remove_stale_test_guests; fi
+exit "$status"

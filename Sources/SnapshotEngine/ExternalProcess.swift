@@ -2,8 +2,15 @@ import Foundation
 
 /// The one place in kvmsnap that starts external programs (`qemu-img`, hooks, guarded commands).
 ///
-/// Keeping every `Process` launch here makes it easy to see which work is done outside
-/// libvirt (and therefore only works on the local host, not over a remote `--connect`).
+/// Keeping every launch here makes it easy to see which work is done outside libvirt (and
+/// therefore only works on the local host, not over a remote `--connect`).
+///
+/// Programs are started with `posix_spawn` and reaped with `waitpid` on their pid, not with
+/// Foundation's `Process`: on Linux that class learns a child has ended when a socket it hands
+/// the child is closed, so a child that leaves a daemon behind (a hook that starts a service,
+/// `tmux new-session -d`) kept the caller waiting until the daemon ended. Here a program is
+/// finished when *it* exits; output still arriving from its descendants is read for a short
+/// grace period and then left. Children get no descriptors but 0, 1 and 2.
 public enum ExternalProcess {
     /// What a finished program left behind.
     public struct Outcome: Sendable, Equatable {
@@ -25,11 +32,17 @@ public enum ExternalProcess {
         public var description: String { "cannot run \(executable): \(reason)" }
     }
 
-    /// Runs `executable` (looked up in `PATH` when it has no slash) with `arguments`, no shell.
+    /// How long output from a finished program's leftover descendants is still read.
+    static let drainGrace: Double = 2
+
+    /// Runs `executable` (looked up in `PATH` when it has no slash) with `arguments`, no shell,
+    /// and waits for it.
     ///
     /// - Parameters:
-    ///   - captureOutput: when false the child inherits kvmsnap's stdin, stdout and stderr.
-    ///   - timeout: after this many seconds the child gets SIGTERM, then SIGKILL 5 s later.
+    ///   - captureOutput: when true, stdout and stderr are collected, stdin is /dev/null and the
+    ///     program runs in its own process group (so a timeout stops its children too). When
+    ///     false it inherits kvmsnap's stdin, stdout, stderr and process group (a terminal works).
+    ///   - timeout: after this many seconds the program (group) gets SIGTERM, then SIGKILL 5 s later.
     ///   - environment: extra variables layered over kvmsnap's own environment.
     /// - Throws: `LaunchError` when the program cannot be started at all.
     public static func run(
@@ -39,82 +52,195 @@ public enum ExternalProcess {
         captureOutput: Bool = true,
         timeout: Double? = nil
     ) throws(LaunchError) -> Outcome {
-        let process = Process()
-        guard let url = resolve(executable) else {
-            throw LaunchError(executable: executable, reason: "not found in PATH")
-        }
-        process.executableURL = url
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        let out = Pipe(), err = Pipe()
-        if captureOutput {
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-        }
-        do { try process.run() } catch {
-            throw LaunchError(executable: executable, reason: "\(error)")
-        }
-        // Drain pipes concurrently so a chatty child never blocks on a full pipe.
-        let collected = OutputCollector()
-        let group = DispatchGroup()
-        if captureOutput {
-            for (handle, isErr) in [(out.fileHandleForReading, false), (err.fileHandleForReading, true)] {
-                group.enter()
-                DispatchQueue.global().async {
-                    let data = handle.readDataToEndOfFile()
-                    collected.set(String(decoding: data, as: UTF8.self), isError: isErr)
-                    group.leave()
-                }
-            }
-        }
-        let timedOut = TimeoutFlag()
-        if let timeout {
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                guard process.isRunning else { return }
-                timedOut.set()
-                kill(pid, SIGTERM)
-                DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
-                    if process.isRunning { kill(pid, SIGKILL) }
-                }
-            }
-        }
-        process.waitUntilExit()
-        group.wait()
-        let signalled = process.terminationReason == .uncaughtSignal
-        let status = signalled ? 128 + process.terminationStatus : process.terminationStatus
-        return Outcome(
-            status: status, wasSignalled: signalled, timedOut: timedOut.value,
-            standardOutput: collected.output, standardError: collected.error)
+        let child = try spawn(executable, arguments, environment: environment,
+                              io: captureOutput ? .capture : .inherit)
+        return child.wait(timeout: timeout)
     }
 
-    private static func resolve(_ executable: String) -> URL? {
-        if executable.contains("/") { return URL(fileURLWithPath: executable) }
+    /// Starts `executable` in the background, in its own process group, with stdin on /dev/null,
+    /// and returns at once. Wait for it, or signal it, with the handle. With `captureOutput`
+    /// its stdout and stderr are collected by `wait` (a program writing more than a pipe holds,
+    /// 64 KiB, blocks until then); otherwise they go to /dev/null.
+    public static func start(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        captureOutput: Bool = false
+    ) throws(LaunchError) -> Child {
+        try spawn(executable, arguments, environment: environment, io: captureOutput ? .capture : .null)
+    }
+
+    /// A started program. Not shareable between threads: one owner waits for it.
+    public final class Child {
+        /// The program's pid (also its process group id unless it inherited kvmsnap's group).
+        public let pid: pid_t
+        private let ownGroup: Bool
+        private var outputFD: Int32
+        private var errorFD: Int32
+        private var outcome: Outcome?
+
+        fileprivate init(pid: pid_t, ownGroup: Bool, outputFD: Int32, errorFD: Int32) {
+            self.pid = pid; self.ownGroup = ownGroup; self.outputFD = outputFD; self.errorFD = errorFD
+        }
+
+        deinit {
+            closeFD(&outputFD); closeFD(&errorFD)
+            // Never leave a zombie behind: a child nobody waited for is reaped when it ends.
+            if outcome == nil, waitpid(pid, nil, WNOHANG) == 0 {
+                let pid = self.pid
+                Thread.detachNewThread { _ = waitpid(pid, nil, 0) }
+            }
+        }
+
+        /// Sends `signal` to the program (and its process group when it has its own).
+        public func signal(_ signal: Int32) {
+            guard outcome == nil else { return }
+            _ = kill(ownGroup ? -pid : pid, signal)
+        }
+
+        /// Waits until the program exits (and its output is read), killing it after `timeout`.
+        @discardableResult
+        public func wait(timeout: Double? = nil) -> Outcome {
+            if let outcome { return outcome }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let deadline = timeout.map { started.advanced(by: .milliseconds(Int64($0 * 1000))) }
+            var out = Data(), err = Data()
+            var status: Int32?
+            var exitedAt: ContinuousClock.Instant?
+            var timedOut = false, killed = false
+            while true {
+                if status == nil {
+                    var raw: Int32 = 0
+                    let r = waitpid(pid, &raw, WNOHANG)
+                    // ECHILD: reaped by someone else, its status is lost; report it as exit 255.
+                    if r == pid || (r < 0 && errno == ECHILD) { status = r == pid ? raw : 255 << 8; exitedAt = clock.now }
+                }
+                let pipesOpen = outputFD >= 0 || errorFD >= 0
+                if let exitedAt, !pipesOpen || clock.now - exitedAt > .milliseconds(Int64(ExternalProcess.drainGrace * 1000)) {
+                    break
+                }
+                if status == nil, let deadline, clock.now >= deadline {
+                    if !timedOut { timedOut = true; signal(SIGTERM) }
+                    else if !killed, clock.now >= deadline.advanced(by: .seconds(5)) { killed = true; signal(SIGKILL) }
+                }
+                if pipesOpen {
+                    pollAndRead(out: &out, err: &err, waitMilliseconds: 20)
+                } else {
+                    usleep(10_000)
+                }
+            }
+            closeFD(&outputFD); closeFD(&errorFD)
+            let raw = status ?? 0
+            let signalNumber = raw & 0x7f
+            let signalled = signalNumber != 0 && signalNumber != 0x7f
+            let result = Outcome(
+                status: signalled ? 128 + signalNumber : (raw >> 8) & 0xff,
+                wasSignalled: signalled, timedOut: timedOut,
+                standardOutput: String(decoding: out, as: UTF8.self),
+                standardError: String(decoding: err, as: UTF8.self))
+            outcome = result
+            return result
+        }
+
+        private func pollAndRead(out: inout Data, err: inout Data, waitMilliseconds: Int32) {
+            var fds = [pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, 2, waitMilliseconds) > 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            for (index, entry) in fds.enumerated() where entry.fd >= 0 && entry.revents != 0 {
+                let n = read(entry.fd, &buffer, buffer.count)
+                if n > 0 {
+                    if index == 0 { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    if index == 0 { closeFD(&outputFD) } else { closeFD(&errorFD) }
+                }
+            }
+        }
+    }
+
+    private enum IO { case capture, inherit, null }
+
+    private static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String], io: IO
+    ) throws(LaunchError) -> Child {
+        guard let path = resolve(executable) else {
+            throw LaunchError(executable: executable, reason: "not found in PATH")
+        }
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawn_file_actions_destroy(&actions); posix_spawnattr_destroy(&attributes) }
+
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        if io == .capture {
+            // pipe2 is not exported to Swift; the window before FD_CLOEXEC is covered by closefrom.
+            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+                let reason = String(cString: strerror(errno))
+                for fd in outPipe + errPipe where fd >= 0 { close(fd) }
+                throw LaunchError(executable: executable, reason: "pipe: \(reason)")
+            }
+            for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        }
+        if io != .inherit {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if io == .null {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
+
+        // Signals back to their defaults (the Swift runtime ignores SIGPIPE), none blocked.
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if io != .inherit { flags |= Int32(POSIX_SPAWN_SETPGROUP) }
+        var noSignals = sigset_t(), defaults = sigset_t()
+        sigemptyset(&noSignals)
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        if io == .capture { close(outPipe[1]); close(errPipe[1]) }
+        guard rc == 0 else {
+            if io == .capture { close(outPipe[0]); close(errPipe[0]) }
+            throw LaunchError(executable: executable, reason: String(cString: strerror(rc)))
+        }
+        return Child(pid: pid, ownGroup: io != .inherit, outputFD: outPipe[0], errorFD: errPipe[0])
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module
+    /// does not export; looked up once. Without it children still get no kvmsnap pipes or
+    /// catalog files (all opened close-on-exec), only descriptors other libraries left inheritable.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
+    private static func resolve(_ executable: String) -> String? {
+        if executable.contains("/") { return executable }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return URL(fileURLWithPath: candidate) }
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
     }
 }
 
-private final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var output = ""
-    private(set) var error = ""
-    func set(_ text: String, isError: Bool) {
-        lock.lock(); defer { lock.unlock() }
-        if isError { error = text } else { output = text }
-    }
-}
-
-private final class TimeoutFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    var value: Bool { lock.lock(); defer { lock.unlock() }; return flag }
-    func set() { lock.lock(); flag = true; lock.unlock() }
+private func closeFD(_ fd: inout Int32) {
+    if fd >= 0 { close(fd); fd = -1 }
 }

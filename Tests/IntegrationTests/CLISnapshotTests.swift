@@ -86,13 +86,13 @@ struct CLISnapshotTests {
         let marker = f.guest.directory + "/stalled"
         let first = try cli.start(["create", f.guest.name, "--name", "first"],
                                   environment: ["KVMSNAP_TEST_STALL_AT": "create.beforeCapture", "KVMSNAP_TEST_STALL_MARKER": marker])
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { first.signal(SIGKILL); first.wait() }
         try waitForFile(marker)
         let second = try cli.run(["create", f.guest.name, "--name", "second"])
         #expect(second.status == 75)
         #expect(second.stderr.contains("VM \(f.guest.name) is busy: job ") && second.stderr.contains("(create) since"), "\(second.stderr)")
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.signal(SIGKILL)
+        first.wait()
         // Once the holder is gone the VM is free again, and the interrupted job was rolled back.
         #expect(try cli.run(["create", f.guest.name, "--name", "second"]).status == 0)
         #expect(try cli.snapshotStates(f.guest.name) == ["second": "ready"])
@@ -116,8 +116,8 @@ struct CLISnapshotTests {
         let args = point.hasPrefix("create") ? ["create", vm, "--name", "c"] : ["delete", vm, "a", "--yes"]
         let victim = try cli.start(args, environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
         try waitForFile(marker)
-        kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
+        victim.signal(SIGKILL)
+        victim.wait()
 
         // The VM still runs and keeps counting on a chain qemu-img can walk.
         let counting = try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)

@@ -199,13 +199,21 @@ struct RestoreTests {
         try g.waitForCounter(atLeast: (counter ?? 0) + 4)
         let command = "\(CLI.binary) restore \(vm) s1 --connect \(IntegrationEnvironment.uri) --catalog \(cli.catalog) --store \(cli.store); echo EXIT=$?; sleep 60"
 
+        // A tmux server of its own (-L), started by this test: the path a fresh CI machine takes.
+        // (Foundation's Process waited for such a daemon to exit; ExternalProcess waits for the client.)
+        let socket = "kvmsnap-test-\(UUID().uuidString.prefix(8))"
+        defer { _ = try? ExternalProcess.run("tmux", ["-L", socket, "kill-server"], timeout: 10) }
+        func tmux(_ args: [String]) throws -> String {
+            let outcome = try ExternalProcess.run("tmux", ["-L", socket] + args, timeout: 30)
+            guard outcome.succeeded else { throw TestGuestError("tmux \(args.first ?? ""): \(outcome.standardError)") }
+            return outcome.standardOutput
+        }
+
         func session(typing answer: String) throws -> String {
             let name = "kvmsnap-\(UUID().uuidString.prefix(8))"
-            // The tmux server outlives this call: don't capture its output (it would hold the pipe open).
-            let started = try ExternalProcess.run("tmux", ["new-session", "-d", "-s", name, "-x", "200", "-y", "50", command], captureOutput: false)
-            #expect(started.succeeded)
-            defer { _ = try? TestGuest.run("tmux", ["kill-session", "-t", name]) }
-            func screen() throws -> String { try TestGuest.run("tmux", ["capture-pane", "-p", "-t", name]) }
+            _ = try tmux(["new-session", "-d", "-s", name, "-x", "200", "-y", "50", command])
+            defer { _ = try? tmux(["kill-session", "-t", name]) }
+            func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", name]) }
             let deadline = Date().addingTimeInterval(60)
             while !(try screen()).contains("Type VM name to confirm:") {
                 if Date() > deadline { throw TestGuestError("no prompt: \(try screen())") }
@@ -213,7 +221,7 @@ struct RestoreTests {
             }
             let prompt = try screen()
             #expect(prompt.contains("snapshot:  's1'") && prompt.contains("current data will be lost") && prompt.contains("memory:    restored"))
-            try TestGuest.run("tmux", ["send-keys", "-t", name, answer, "Enter"])
+            _ = try tmux(["send-keys", "-t", name, answer, "Enter"])
             while !(try screen()).contains("EXIT=") {
                 if Date() > deadline.addingTimeInterval(120) { throw TestGuestError("no exit: \(try screen())") }
                 usleep(300_000)

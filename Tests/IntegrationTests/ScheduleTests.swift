@@ -55,20 +55,17 @@ struct SchedulerCLITests {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let metrics = dir + "/kvmsnap.prom"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["daemon", "--interval", "3600", "--metrics-textfile", metrics,
-                             "--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try ExternalProcess.start(
+            CLI.binary, ["daemon", "--interval", "3600", "--metrics-textfile", metrics,
+                         "--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"],
+            captureOutput: true)
+        defer { process.signal(SIGKILL); process.wait() }
         try waitForFile(metrics, timeout: 30)
         let start = Date()
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(text)")
+        process.signal(SIGTERM)
+        let outcome = process.wait(timeout: 30)
+        let text = outcome.standardError
+        #expect(outcome.succeeded, "\(outcome.status) \(text)")
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(text.contains("daemon: stopped"), "\(text)")
         let families = try parsePrometheusTextfile(metrics)
@@ -213,20 +210,19 @@ struct ScheduleTests {
         let marker = f.guest.directory + "/stalled"
         let stalled = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"],
                                     environment: ["TZ": "UTC", "KVMSNAP_TEST_STALL_AT": "run-due:locked", "KVMSNAP_TEST_STALL_MARKER": marker])
-        defer { if stalled.isRunning { kill(stalled.processIdentifier, SIGKILL) } }
+        defer { stalled.signal(SIGKILL); stalled.wait() }
         try waitForFile(marker, timeout: 60)
         let second = try cli.run(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"], timeout: 60)
         #expect(second.status == 0 && second.stderr.contains("another run-due is running"), "\(second.stdout)\(second.stderr)")
         #expect(try autoSnapshots(cli, vm).isEmpty)
-        kill(stalled.processIdentifier, SIGKILL)
-        stalled.waitUntilExit()
+        stalled.signal(SIGKILL)
+        stalled.wait()
 
         // 2. Two processes started together with the same --now: one snapshot.
         let a = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
         let b = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
-        a.waitUntilExit()
-        b.waitUntilExit()
-        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        let (ra, rb) = (a.wait(timeout: 300), b.wait(timeout: 300))
+        #expect(ra.succeeded && rb.succeeded, "\(ra.status) \(rb.status)")
         #expect(try autoSnapshots(cli, vm) == ["auto-20300110-1000"])
 
         // 3. The ghost is noted and skipped, not a failure.

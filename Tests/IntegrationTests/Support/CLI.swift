@@ -41,17 +41,11 @@ struct CLI {
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
-    /// Starts kvmsnap in the background (for kill and concurrency tests).
-    func start(_ args: [String], environment: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    /// Starts kvmsnap in the background (for kill and concurrency tests); output goes to /dev/null.
+    func start(_ args: [String], environment: [String: String] = [:]) throws -> ExternalProcess.Child {
+        try ExternalProcess.start(
+            Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store],
+            environment: environment)
     }
 
     /// Names of the VM's snapshots per `list --json`, with their states.

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@testable import SnapshotEngine
+
+/// The process launcher every hook, guarded command and qemu-img call goes through.
+/// These need no libvirt, only /bin/sh.
+@Suite struct ExternalProcessTests {
+    @Test func statusOutputAndSignalsAreReported() throws {
+        let ok = try ExternalProcess.run("sh", ["-c", "echo out; echo err >&2; exit 3"])
+        #expect(ok.status == 3 && !ok.wasSignalled && ok.standardOutput == "out\n" && ok.standardError == "err\n")
+        let killed = try ExternalProcess.run("sh", ["-c", "kill -9 $$"])
+        #expect(killed.wasSignalled && killed.status == 128 + SIGKILL && !killed.succeeded)
+        #expect(throws: ExternalProcess.LaunchError.self) { try ExternalProcess.run("no-such-program-kvmsnap", []) }
+    }
+
+    /// A hook that starts a daemon (which keeps our stdout pipe) must not hold kvmsnap up:
+    /// the program is done when it exits; output is read for a short grace period only.
+    @Test func aDaemonLeftBehindDoesNotKeepTheCallerWaiting() throws {
+        let child = try ExternalProcess.start("sh", ["-c", "echo started; sleep 60 & echo done"], captureOutput: true)
+        defer { kill(-child.pid, SIGKILL) }
+        let began = Date()
+        let outcome = child.wait(timeout: 120)
+        let waited = Date().timeIntervalSince(began)
+        #expect(outcome.succeeded && outcome.standardOutput == "started\ndone\n", "\(outcome)")
+        #expect(waited < ExternalProcess.drainGrace + 20, "waited \(waited) s for a program that exits at once")
+        #expect(kill(-child.pid, 0) == 0, "the daemon should still be running; it is not ours to stop")
+
+        // Not capturing (a guarded command on the user's terminal): no grace period at all.
+        let pidFile = FileManager.default.temporaryDirectory.path + "/kvmsnap-daemon-\(UUID().uuidString)"
+        defer {
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGKILL)
+            }
+            unlink(pidFile)
+        }
+        let began2 = Date()
+        let inherited = try ExternalProcess.run("sh", ["-c", "sleep 60 & echo $! > '\(pidFile)'"], captureOutput: false)
+        #expect(inherited.succeeded && Date().timeIntervalSince(began2) < 20)
+    }
+
+    /// A timeout stops the program and everything it started (its process group).
+    @Test func timeoutStopsTheWholeProcessGroup() throws {
+        let child = try ExternalProcess.start("sh", ["-c", "sleep 60 & sleep 60"], captureOutput: true)
+        defer { kill(-child.pid, SIGKILL) }
+        let outcome = child.wait(timeout: 1)
+        #expect(outcome.timedOut && outcome.wasSignalled && outcome.status == 128 + SIGTERM, "\(outcome)")
+        // Give the grandchild's SIGTERM a moment to land, then the group must be empty.
+        var alive = true
+        for _ in 0..<50 where alive { alive = kill(-child.pid, 0) == 0; if alive { usleep(100_000) } }
+        #expect(!alive, "a process of the timed-out group is still running")
+    }
+
+    /// Children see only stdin, stdout and stderr, and signals at their defaults (the Swift
+    /// runtime ignores SIGPIPE; a hook's `yes | head` must end quietly, not with EPIPE errors).
+    @Test func childrenInheritNoDescriptorsAndDefaultSignals() throws {
+        let path = FileManager.default.temporaryDirectory.path + "/kvmsnap-fd-\(UUID().uuidString)"
+        let fd = open(path, O_CREAT | O_RDWR, 0o600)   // inheritable on purpose (no O_CLOEXEC)
+        #expect(fd >= 0)
+        defer { close(fd); unlink(path) }
+        let fds = try ExternalProcess.run("sh", ["-c", "for f in /proc/$$/fd/*; do readlink $f; done; true"])
+        #expect(fds.succeeded && !fds.standardOutput.contains(path), "\(fds.standardOutput)")
+        let pipe = try ExternalProcess.run("sh", ["-c", "yes | head -n 1"])
+        #expect(pipe.succeeded && pipe.standardOutput == "y\n" && pipe.standardError.isEmpty, "\(pipe.standardError)")
+    }
+}
