@@ -31,7 +31,8 @@ swift build --build-tests
 
 limit_min="${KVMSNAP_TEST_TIMEOUT_MIN:-45}"
 watchdog() {
-  sleep "$((limit_min * 60))" || return 0   # killed: the tests finished in time
+  sleep "$((limit_min * 60))" &
+  wait $! || return 0   # the sleep was killed: the tests finished in time
   echo "test.sh: tests still running after ${limit_min} min; what they were doing:" >&2
   ps -ef --forest >&2 || true
   virsh -c qemu:///system list --all >&2 || true
