@@ -19,17 +19,18 @@ public enum Output {
     /// Snapshot lists (`list --json`): the same bytes as `json(_:)` would print (pretty, sorted
     /// keys, unescaped slashes), written directly. JSONEncoder's generic boxing took seconds for
     /// 100,000 snapshots.
-    public static func json(_ snapshots: [SnapshotJSON]) {
+    /// Streams as `produce` hands snapshots over (no array of 100,000 rows in between).
+    public static func jsonSnapshots<E: Error>(_ produce: ((SnapshotInfo) -> Void) throws(E) -> Void) throws(E) {
         var w = JSONText()
-        if snapshots.isEmpty { w.raw("[\n\n]\n") } else {
-            w.raw("[\n")
-            for (i, s) in snapshots.enumerated() {
-                s.write(to: &w, indent: 1)
-                w.raw(i == snapshots.count - 1 ? "\n" : ",\n")
-                w.flush()
-            }
-            w.raw("]\n")
+        var count = 0
+        w.raw("[")
+        try produce { info in
+            w.raw(count == 0 ? "\n" : ",\n")
+            SnapshotJSON(info).writeListElement(to: &w)
+            count += 1
+            w.flush()
         }
+        w.raw(count == 0 ? "\n\n]\n" : "\n]\n")
         w.flush(threshold: 0)
     }
 
@@ -56,26 +57,31 @@ public enum Output {
     /// `.withInternetDateTime` in UTC prints it, but with libc's `gmtime_r`: creating an ICU
     /// formatter per call cost ~0.1 ms, which dominated `list --json` on large catalogs.
     public static func isoUTC(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var t = tm()
-        guard gmtime_r(&seconds, &t) != nil, t.tm_year + 1900 >= 0, t.tm_year + 1900 <= 9999 else {
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        guard appendISOUTC(date, to: &out) else {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime]
             formatter.timeZone = TimeZone(identifier: "UTC")
             return formatter.string(from: date)
         }
-        var out = [UInt8]()
-        out.reserveCapacity(20)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `isoUTC(date)`'s bytes; false (nothing appended) outside years 0...9999.
+    static func appendISOUTC(_ date: Date, to out: inout [UInt8]) -> Bool {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var t = tm()
+        guard gmtime_r(&seconds, &t) != nil, t.tm_year + 1900 >= 0, t.tm_year + 1900 <= 9999 else { return false }
         func put(_ value: Int32, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var divisor: Int32 = width == 4 ? 1000 : 10
             var v = value
-            for i in stride(from: width - 1, through: 0, by: -1) { digits[i] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
-            out.append(contentsOf: digits)
+            while divisor > 0 { out.append(UInt8(ascii: "0") + UInt8(v / divisor)); v %= divisor; divisor /= 10 }
         }
         put(t.tm_year + 1900, 4); out.append(UInt8(ascii: "-")); put(t.tm_mon + 1, 2); out.append(UInt8(ascii: "-")); put(t.tm_mday, 2)
         out.append(UInt8(ascii: "T")); put(t.tm_hour, 2); out.append(UInt8(ascii: ":")); put(t.tm_min, 2); out.append(UInt8(ascii: ":"))
         put(t.tm_sec, 2); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        return true
     }
 
     public static func localTime(_ date: Date) -> String {
@@ -156,43 +162,40 @@ public struct SnapshotJSON: Encodable {
     }
 
     /// The object as JSONEncoder with `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`
-    /// prints it at `indent` levels (keys in sorted order; empty arrays as `[\n\n<indent>]`).
-    func write(to w: inout JSONText, indent: Int) {
-        let pad = indent == 1 ? "    " : String(repeating: "  ", count: indent + 1)
-        w.raw(indent == 1 ? "  {\n" : String(repeating: "  ", count: indent) + "{\n")
-        var first = true
-        func key(_ k: String) { w.raw(first ? "" : ",\n"); first = false; w.raw(pad); w.string(k); w.raw(" : ") }
-        key("createdAt"); w.string(Output.isoUTC(createdAt))
-        key("description"); w.string(description)
-        key("diskBytes"); w.raw(String(diskBytes))
-        key("expiresAt"); if let expiresAt { w.string(Output.isoUTC(expiresAt)) } else { w.raw("null") }
-        key("guestPauseMs"); w.raw(guestPauseMs.map { String($0) } ?? "null")
-        key("hasMemory"); w.raw(hasMemory ? "true" : "false")
-        key("id"); w.string(id)
-        key("kind"); w.string(kind)
-        key("labels")
-        if labels.isEmpty { w.raw("[\n\n\(pad)]") } else {
+    /// prints it as an element of a top-level array (keys in sorted order; empty arrays as
+    /// `[\n\n<indent>]`). Every key with its punctuation is one literal: no per-key work.
+    func writeListElement(to w: inout JSONText) {
+        w.raw("  {\n    \"createdAt\" : "); w.date(createdAt)
+        w.raw(",\n    \"description\" : "); w.string(description)
+        w.raw(",\n    \"diskBytes\" : "); w.integer(diskBytes)
+        w.raw(",\n    \"expiresAt\" : "); if let expiresAt { w.date(expiresAt) } else { w.raw("null") }
+        w.raw(",\n    \"guestPauseMs\" : "); if let guestPauseMs { w.integer(guestPauseMs) } else { w.raw("null") }
+        w.raw(",\n    \"hasMemory\" : "); w.raw(hasMemory ? "true" : "false")
+        w.raw(",\n    \"id\" : "); w.string(id)
+        w.raw(",\n    \"kind\" : "); w.string(kind)
+        w.raw(",\n    \"labels\" : ")
+        if labels.isEmpty { w.raw("[\n\n    ]") } else {
             w.raw("[\n")
-            for (i, label) in labels.enumerated() { w.raw(pad + "  "); w.string(label); w.raw(i == labels.count - 1 ? "\n" : ",\n") }
-            w.raw(pad + "]")
+            for (i, label) in labels.enumerated() { w.raw("      "); w.string(label); w.raw(i == labels.count - 1 ? "\n" : ",\n") }
+            w.raw("    ]")
         }
         if let layers {
-            key("layers")
+            w.raw(",\n    \"layers\" : ")
             let keys = layers.keys.sorted()
-            if keys.isEmpty { w.raw("{\n\n\(pad)}") } else {
+            if keys.isEmpty { w.raw("{\n\n    }") } else {
                 w.raw("{\n")
                 for (i, k) in keys.enumerated() {
-                    w.raw(pad + "  "); w.string(k); w.raw(" : "); w.string(layers[k]!); w.raw(i == keys.count - 1 ? "\n" : ",\n")
+                    w.raw("      "); w.string(k); w.raw(" : "); w.string(layers[k]!); w.raw(i == keys.count - 1 ? "\n" : ",\n")
                 }
-                w.raw(pad + "}")
+                w.raw("    }")
             }
         }
-        key("memoryBytes"); w.raw(String(memoryBytes))
-        key("name"); w.string(name)
-        key("parent"); if let parent { w.string(parent) } else { w.raw("null") }
-        key("pinned"); w.raw(pinned ? "true" : "false")
-        key("state"); w.string(state)
-        w.raw(indent == 1 ? "\n  }" : "\n" + String(repeating: "  ", count: indent) + "}")
+        w.raw(",\n    \"memoryBytes\" : "); w.integer(memoryBytes)
+        w.raw(",\n    \"name\" : "); w.string(name)
+        w.raw(",\n    \"parent\" : "); if let parent { w.string(parent) } else { w.raw("null") }
+        w.raw(",\n    \"pinned\" : "); w.raw(pinned ? "true" : "false")
+        w.raw(",\n    \"state\" : "); w.string(state)
+        w.raw("\n  }")
     }
 }
 
@@ -201,9 +204,26 @@ public struct SnapshotJSON: Encodable {
 struct JSONText {
     var bytes: [UInt8] = []
     init() { bytes.reserveCapacity(1 << 21) }
-    mutating func raw(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
+    mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+    mutating func integer(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: enough for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var i = buffer.count
+            repeat { i -= 1; buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10); magnitude /= 10 } while magnitude > 0
+            bytes.append(contentsOf: buffer[i...])
+        }
+    }
+    /// A date as a JSON string, the way `Output.json` encodes dates.
+    mutating func date(_ date: Date) {
+        bytes.append(UInt8(ascii: "\""))
+        if Output.appendISOUTC(date, to: &bytes) { bytes.append(UInt8(ascii: "\"")) } else {
+            bytes.removeLast()
+            string(Output.isoUTC(date))
+        }
     }
     mutating func string(_ s: String) {
         var s = s

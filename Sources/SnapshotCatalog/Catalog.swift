@@ -113,6 +113,9 @@ public struct CatalogAccess {
 
     // MARK: Snapshots
     public func snapshot(id: String) throws -> SnapshotRecord? { try SnapshotRecord.fetchOne(db, key: id) }
+    public func snapshotName(id: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM snapshot WHERE id = ?"), arguments: [id])
+    }
     public func snapshot(vmUUID: String, name: String) throws -> SnapshotRecord? {
         try SnapshotRecord.filter(Column("vmUUID") == vmUUID && Column("name") == name).fetchOne(db)
     }
@@ -122,14 +125,21 @@ public struct CatalogAccess {
     }
     /// All snapshots of a VM, oldest first, for listings: every column except `configXML`, which
     /// is left EMPTY (it is the bulk of a row: reading it made listing 100,000 snapshots I/O-bound).
-    /// Columns are read by position. Never write these records back.
+    /// Never write these records back.
     public func snapshotSummaries(vmUUID: String) throws -> [SnapshotRecord] {
+        var result: [SnapshotRecord] = []
+        try forEachSnapshotSummary(vmUUID: vmUUID) { result.append($0) }
+        return result
+    }
+
+    /// ``snapshotSummaries(vmUUID:)`` one row at a time, without building the array (a listing of
+    /// 100,000 snapshots streams to stdout). Columns are read by position.
+    public func forEachSnapshotSummary(vmUUID: String, _ body: (SnapshotRecord) throws -> Void) throws {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, name, description, kind, parentID, createdAt, state, hasMemory, memoryPath, memoryBytes,
                    diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID
             FROM snapshot WHERE vmUUID = ? ORDER BY createdAt, id
             """, arguments: [vmUUID])
-        var result: [SnapshotRecord] = []
         while let row = try rows.next() {
             let id: String = try row.decode(atIndex: 0)
             let kindText: String = try row.decode(atIndex: 3), stateText: String = try row.decode(atIndex: 6)
@@ -137,7 +147,7 @@ public struct CatalogAccess {
                 throw DatabaseError(message: "snapshot \(id): unknown kind '\(kindText)' or state '\(stateText)'")
             }
             let labelsText: String = try row.decode(atIndex: 14)
-            result.append(SnapshotRecord(
+            try body(SnapshotRecord(
                 id: id, vmUUID: vmUUID, name: try row.decode(atIndex: 1), description: try row.decode(atIndex: 2), kind: kind,
                 parentID: try row.decode(atIndex: 4), createdAt: try row.decode(atIndex: 5), state: state,
                 hasMemory: try row.decode(atIndex: 7), memoryPath: try row.decode(atIndex: 8), memoryBytes: try row.decode(atIndex: 9),
@@ -146,7 +156,6 @@ public struct CatalogAccess {
                 labels: try SnapshotRecord.decodeLabels(labelsText, id: id),
                 guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
         }
-        return result
     }
     public func snapshots(states: [SnapshotState]) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(states.map(\.rawValue).contains(Column("state"))).fetchAll(db)

@@ -59,13 +59,36 @@ extension SnapshotEngine {
     /// For listings of many snapshots: records WITHOUT `configXML` (empty) and without `layers`
     /// (empty), read in one query. Use `snapshots(vm:)` when either is needed.
     public func snapshotSummaries(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
+        var infos: [SnapshotInfo] = []
+        let vm = try forEachSnapshotSummary(vm: nameOrUUID) { infos.append($0) }
+        return (vm, infos)
+    }
+
+    /// The VM's snapshots, oldest first, handed over one at a time inside one read transaction,
+    /// without configuration XML or layers (for listings; `list --json` streams 100,000 of them).
+    @discardableResult
+    public func forEachSnapshotSummary(vm nameOrUUID: String, _ body: (SnapshotInfo) -> Void) throws(EngineError) -> VMRecord {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
         recoverIfIdle(vm: vm, domain: domain)
-        let records = try db { () throws(CatalogError) in try catalog.read { db in try db.snapshotSummaries(vmUUID: vm.uuid) } }
-        var names: [String: String] = [:]
-        names.reserveCapacity(records.count)
-        for r in records { names[r.id] = r.name }
-        return (vm, records.map { SnapshotInfo(record: $0, parentName: $0.parentID.flatMap { names[$0] }, layers: [:]) })
+        try db { () throws(CatalogError) in
+            try catalog.read { db in
+                // A snapshot's parent is usually the one listed just before it; other parents
+                // (branch points after a restore) are looked up once each and remembered.
+                var previous: (id: String, name: String)?
+                var otherParents: [String: String?] = [:]
+                try db.forEachSnapshotSummary(vmUUID: vm.uuid) { record in
+                    var parentName: String?
+                    if let parentID = record.parentID {
+                        if let previous, previous.id == parentID { parentName = previous.name }
+                        else if let known = otherParents[parentID] { parentName = known }
+                        else { parentName = try db.snapshotName(id: parentID); otherParents[parentID] = parentName }
+                    }
+                    previous = (record.id, record.name)
+                    body(SnapshotInfo(record: record, parentName: parentName, layers: [:]))
+                }
+            }
+        }
+        return vm
     }
 
     public func snapshot(vm nameOrUUID: String, name: String) throws(EngineError) -> SnapshotInfo {

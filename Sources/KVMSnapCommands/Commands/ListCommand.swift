@@ -10,8 +10,11 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         let engine = try Context(global).engine()
+        if global.json {
+            try Output.jsonSnapshots { (emit) throws(EngineError) in try engine.forEachSnapshotSummary(vm: vm, emit) }
+            return
+        }
         let (_, infos) = try engine.snapshotSummaries(vm: vm)   // no configXML/layers: not shown
-        if global.json { Output.json(infos.map { SnapshotJSON($0) }); return }
         if infos.isEmpty { Output.line("no snapshots"); return }
         // Tree order: depth-first from the roots, oldest first; indentation shows the parent.
         // (A set for the parent check and an explicit stack: long chains neither take quadratic
