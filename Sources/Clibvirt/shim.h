@@ -1,5 +1,6 @@
 #ifndef KVMSNAP_CLIBVIRT_SHIM_H
 #define KVMSNAP_CLIBVIRT_SHIM_H
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #endif

@@ -12,6 +12,8 @@ public struct RestoreOptions: Sendable {
     public var shutdownTimeout: Double = 60
     /// Run the pre-/post-restore hooks.
     public var runHooks = true
+    /// How long verify waits for the guest agent to answer a ping (when it answered before).
+    public var agentTimeout: Double = 30
     public init() {}
 }
 
@@ -25,6 +27,9 @@ public struct RestoreReport: Sendable, Encodable {
     public var stages: [StageTiming]
     /// From the start of `stop` to the end of `start`: how long the guest did not run.
     public var guestDowntimeSeconds: Double
+    /// Verify's guest-agent ping: true answered, false no answer after a boot (not fatal),
+    /// nil not pinged (no agent channel, agent not connected before, or the VM is not running).
+    public var guestAgentAnswered: Bool?
     public var notices: [String]
 
     public struct StageTiming: Sendable, Encodable {
@@ -56,6 +61,8 @@ extension SnapshotEngine {
         var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
         let wasRunning = Self.isActive(domain)
+        // "The guest has an agent": its channel is connected now, before anything changes.
+        let agentWasConnected = wasRunning && Self.agentConnected(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         var safety: SnapshotRecord?
         var touched = false
@@ -110,6 +117,12 @@ extension SnapshotEngine {
                     }
                 case .verify:
                     try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
+                    if options.target == .running {
+                        let (answered, notice) = try verifyAgent(domain: domain, wasConnected: agentWasConnected,
+                                                                 restoredMemory: plan.restoresMemory, timeout: options.agentTimeout)
+                        report.guestAgentAnswered = answered
+                        if let notice { report.notices.append(notice) }
+                    }
                 }
             } catch {
                 report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
@@ -179,6 +192,39 @@ extension SnapshotEngine {
                 throw EngineError(.conflict, "disk \(disk.diskTarget)'s image is backed by \(backing), not the snapshot's layer")
             }
         }
+    }
+
+    /// The guest agent answers a ping, when the guest has one.
+    ///
+    /// After a memory restore the guest resumes as it was in the snapshot, and libvirt reports
+    /// the agent's channel as connected exactly when the agent had it open then: a connected
+    /// channel must answer within `timeout`, or the restore fails (and rolls back). After a boot
+    /// the agent is waited for only if it was connected before the restore, and silence is a
+    /// notice, not a failure: a guest may boot slowly, and state and disk chain are verified anyway.
+    func verifyAgent(domain: Domain, wasConnected: Bool, restoredMemory: Bool, timeout: Double) throws(EngineError) -> (Bool?, String?) {
+        let channel = Self.agentChannel(domain)
+        if channel == .absent { return (nil, nil) }
+        if restoredMemory, channel != .connected {
+            return (nil, "the guest agent was not running in the snapshot: not pinged")
+        }
+        if !restoredMemory, !wasConnected {
+            return (nil, "the guest agent was not connected before the restore: not waited for after boot")
+        }
+        try inject("restore.verify.agent")
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = "its channel is not connected"
+        repeat {
+            if Self.agentConnected(domain) {
+                do throws(LibvirtError) {
+                    try domain.pingAgent(timeoutSeconds: Int32(max(1, min(10, deadline.timeIntervalSinceNow.rounded(.up)))))
+                    return (true, nil)
+                } catch { last = error.message }
+            }
+            usleep(200_000)
+        } while Date() < deadline
+        let what = "the guest agent did not answer a ping within \(Int(timeout)) s (\(last))"
+        if restoredMemory { throw EngineError(.libvirt, what + "; it was running in the snapshot") }
+        return (false, what + " after booting the snapshot's disks; the restore stands")
     }
 
     /// Puts the VM back as it was before the restore. Returns what it did, for the error message.

@@ -64,6 +64,14 @@ struct GuardTests {
         let auto = try f.engine.createSnapshot(vm: vm, options: options)
         #expect(auto.snapshot.state == .ready)
         #expect(auto.notices.contains { $0.contains("no QEMU guest agent connected") }, "\(auto.notices)")
+
+        // Restoring memory of a guest without an agent: verify does not ping (nor fail), and says so.
+        #expect(try cli.run(["create", vm, "--name", "mem"]).status == 0)
+        let restored = try cli.run(["restore", vm, "mem", "--confirm", vm, "--no-safety-snapshot", "--json"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let report = try #require(restored.json as? [String: Any])
+        #expect(report["guestAgentAnswered"] == nil && report["restoredMemory"] as? Bool == true, "\(report)")
+        #expect((report["notices"] as? [String])?.contains { $0.contains("guest agent was not running in the snapshot") } == true, "\(report)")
     }
 
     @Test func failingGuardRestoresAndOnFailureHookSeesTheError() throws {

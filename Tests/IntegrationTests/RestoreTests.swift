@@ -51,6 +51,8 @@ struct RestoreTests {
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(result.json as? [String: Any])
         #expect(report["restoredMemory"] as? Bool == true)
+        // The agent runs in the snapshot's memory, so verify pinged it.
+        #expect(report["guestAgentAnswered"] as? Bool == true, "\(report)")
         let downtime = try #require(report["guestDowntimeSeconds"] as? Double)
         #expect(downtime > 0 && downtime < 60)
         let first = try g.waitForFirstCounter()
@@ -76,12 +78,14 @@ struct RestoreTests {
         try g.waitForCounter(atLeast: offCounter + 4)
         let restored = try cli.run(["restore", vm, "off", "--confirm", vm])
         #expect(restored.status == 0, "\(restored.stderr)")
+        // The agent answered before the restore, so verify waited for it after the boot.
+        #expect(restored.stdout.contains("guest agent: answered a ping"), "\(restored.stdout) \(restored.stderr)")
         let booted = try g.waitForFirstCounter()
         #expect(booted == offCounter + 1, "booted at \(booted), disk held \(offCounter)")
         #expect(try cli.run(["check", vm]).status == 0)
     }
 
-    @Test(arguments: ["restore.revert", "restore.start", "truncated-memory"])
+    @Test(arguments: ["restore.revert", "restore.start", "restore.verify.agent", "truncated-memory"])
     func injectedFailureRollsBackToTheStateBeforeTheRestore(fault: String) throws {
         let f = try EngineFixture(tag: "rollback")
         defer { f.destroy() }
@@ -100,7 +104,7 @@ struct RestoreTests {
         let before = try stillCounting(g)
         let result = try cli.run(["restore", vm, "target", "--confirm", vm], environment: environment)
         #expect(result.status != 0)
-        let stage = fault == "restore.start" ? "start" : "revert"
+        let stage = fault == "restore.start" ? "start" : fault == "restore.verify.agent" ? "verify" : "revert"
         #expect(result.stderr.contains("restore failed at stage \(stage)") && result.stderr.contains("rolled back to safety snapshot"),
                 "\(result.stderr)")
         // The guest resumed from where it was before the restore, not from the snapshot.

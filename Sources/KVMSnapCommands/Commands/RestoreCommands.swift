@@ -58,6 +58,7 @@ struct RestoreCommand: ParsableCommand {
         if let safety = report.safetySnapshot { Output.line("safety snapshot: '\(safety)' (expires in 7 days)") }
         Output.line("stages: " + report.stages.map { "\($0.stage) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", "))
         Output.line(String(format: "guest downtime: %.2f s", report.guestDowntimeSeconds))
+        if report.guestAgentAnswered == true { Output.line("guest agent: answered a ping") }
     }
 
     /// The typed-name check. A refusal throws before anything is changed.
