@@ -18,6 +18,8 @@ PACKAGES=(
   busybox-static cpio e2fsprogs
   # tests and benchmarks
   borgbackup sqlite3 tmux
+  # UEFI firmware for the NVRAM test guest
+  ovmf
 )
 
 missing=()

@@ -10,8 +10,9 @@ final class EngineFixture: @unchecked Sendable {
     var catalogPath: String { guest.directory + "/catalog.sqlite" }
     var storePath: String { guest.directory + "/store" }
 
-    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil, start: Bool = true) throws {
-        guest = try TestGuest(tag: tag, diskMiB: diskMiB, memoryMiB: memoryMiB, cmdline: cmdline, ext4MiB: ext4MiB, start: start)
+    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
+         uefi: Bool = false, start: Bool = true) throws {
+        guest = try TestGuest(tag: tag, diskMiB: diskMiB, memoryMiB: memoryMiB, cmdline: cmdline, ext4MiB: ext4MiB, uefi: uefi, start: start)
         do {
             let catalog = try Catalog(path: guest.directory + "/catalog.sqlite")
             engine = SnapshotEngine(connection: guest.connection, catalog: catalog, store: StoreLayout(root: guest.directory + "/store"))

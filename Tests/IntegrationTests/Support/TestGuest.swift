@@ -31,12 +31,19 @@ final class TestGuest: @unchecked Sendable {
     let connection: Connection
     let consoleLog: String
     var diskPaths: [String]
+    /// The UEFI variable store libvirt creates from the template on first start (uefi guests).
+    let nvramPath: String?
     private(set) var domain: Domain
+    static let ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+    static let ovmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
     /// Creates disks (`diskMiB` each, vda, vdb, ...), defines the domain and starts it unless `start` is false.
     /// `ext4MiB`: one more disk after `diskMiB`, formatted ext4 on the host and mounted by the
     /// guest at /mnt/data (`kvmsnap.ext4=`), for filesystem-freeze tests.
-    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil, start: Bool = true) throws {
+    /// `uefi`: boots through OVMF with a per-guest NVRAM file (``nvramPath``) made from
+    /// ``ovmfVarsTemplate``; the kernel is still loaded directly.
+    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
+         uefi: Bool = false, start: Bool = true) throws {
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         name = "kvmsnap-guesttest-\(tag)-\(id)"
         directory = "\(IntegrationEnvironment.scratchRoot)/\(name)"
@@ -90,6 +97,12 @@ final class TestGuest: @unchecked Sendable {
             .replacingOccurrences(of: "@CMDLINE_EXTRA@", with: cmdline)
             .replacingOccurrences(of: "@CONSOLE_LOG@", with: consoleLog)
             .replacingOccurrences(of: "@DISKS@", with: disksXML)
+            .replacingOccurrences(of: "<type arch='x86_64' machine='pc'>hvm</type>", with: uefi ? """
+                <type arch='x86_64' machine='pc'>hvm</type>
+                    <loader readonly='yes' type='pflash'>\(Self.ovmfCode)</loader>
+                    <nvram template='\(Self.ovmfVarsTemplate)'>\(directory)/nvram_VARS.fd</nvram>
+                """ : "<type arch='x86_64' machine='pc'>hvm</type>")
+        nvramPath = uefi ? "\(directory)/nvram_VARS.fd" : nil
         domain = try connection.defineDomain(xml: xml)
         if start { try domain.start() }
     }
