@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 import SnapshotEngine
@@ -23,10 +24,27 @@ struct Context {
     }
 
     func engine(progress: ProgressHandler? = nil) throws -> SnapshotEngine {
+        try requireLocalHypervisor()
         let engine = SnapshotEngine(connection: connection, catalog: try catalog(), store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
         return engine
+    }
+
+    /// Refuses a hypervisor on another machine before anything is read or changed: the store,
+    /// the catalog and the VMs' images must be on the machine kvmsnap runs on.
+    func requireLocalHypervisor() throws {
+        let uri = HypervisorURI((try? connection.uri) ?? options.resolvedURI)
+        var buffer = [CChar](repeating: 0, count: 256)
+        let ownName = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : ""
+        let names = [ownName, ProcessInfo.processInfo.hostName]
+        if uri.isLocal(localNames: names) { return }
+        // A remote-looking URI that still reaches this machine (its own address, an alias).
+        if let theirs = try? connection.hostname(), HypervisorURI("x://\(theirs)/").isLocal(localNames: names) { return }
+        let host = uri.host ?? "?"
+        throw CommandFailure(
+            "\(uri.text) reaches the hypervisor on \(host), another machine: kvmsnap keeps its store and catalog next to the VMs' images, so run it on \(host) itself (nothing was changed)",
+            exitCode: 64)
     }
 
     /// Test-only hooks. `KVMSNAP_TEST_FAIL_AT=<point>` makes that engine point fail.
