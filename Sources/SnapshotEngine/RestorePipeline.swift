@@ -38,6 +38,13 @@ public struct RestoreReport: Sendable, Encodable {
     }
 }
 
+/// What recovery needs to undo a restore whose process died after it touched the VM.
+struct RestoreJournal: Codable {
+    var safetySnapshotID: String?
+    var wasRunning: Bool
+    var target: RestoreTarget
+}
+
 extension SnapshotEngine {
     /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
     ///
@@ -57,10 +64,12 @@ extension SnapshotEngine {
                        onStage: ((RestoreStage) -> Void)?) throws(EngineError) -> RestoreReport {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
-        var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name)
+        let wasRunning = Self.isActive(domain)
+        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target)
+        var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+                               journal: Self.encode(journal))
         var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
-        let wasRunning = Self.isActive(domain)
         // "The guest has an agent": its channel is connected now, before anything changes.
         let agentWasConnected = wasRunning && Self.agentConnected(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
@@ -97,6 +106,11 @@ extension SnapshotEngine {
                     let created = try nested { () throws(EngineError) in try create(domain: domain, vm: current, options: safetyOptions) }
                     safety = created.snapshot
                     report.safetySnapshot = created.snapshot.name
+                    // Recorded before the VM is touched, so a crash from here on rolls back to it.
+                    journal.safetySnapshotID = created.snapshot.id
+                    job.journal = Self.encode(journal)
+                    let withSafety = job
+                    try db { () throws(CatalogError) in try catalog.write { try $0.update(withSafety) } }
                     report.notices += created.notices
                 case .stop:
                     stopStarted = Date()

@@ -11,6 +11,9 @@ extension SnapshotEngine {
     ///   snapshot is completed when its memory image reads back, else dropped (the VM keeps its
     ///   data). Otherwise the half-made files are removed. No unverified snapshot becomes ready.
     /// - delete: the snapshot's files and unneeded layers are removed (each step is idempotent).
+    /// - restore: once the VM was touched (stop and later), it is rolled back to the safety
+    ///   snapshot, as a failed stage would have been; without one it is left usable (resumed).
+    /// - guard: the pinned snapshot stays; the job is marked failed with how to roll back.
     func recoverInterruptedJobs(vm: VMRecord, domain: Domain?) throws(EngineError) {
         let jobs = try db { () throws(CatalogError) in try catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending]) } }
         for job in jobs where job.pid != getpid() {
@@ -32,11 +35,39 @@ extension SnapshotEngine {
                     try reclaim(vmUUID: vm.uuid, domain: domain)
                     outcome = EngineError(.external, "interrupted; completed from the journal")
                 }
+            case "restore":
+                outcome = try recoverRestore(job: job, vm: vm, domain: domain)
+            case "guard":
+                try reclaim(vmUUID: vm.uuid, domain: domain)
+                let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
+                outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
             default:
                 try reclaim(vmUUID: vm.uuid, domain: domain)
             }
             finishJob(job, error: outcome)
         }
+    }
+
+    /// Undoes a restore whose process died; returns what was done, as the job's error.
+    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
+        let died = "kvmsnap process \(job.pid) died"
+        let stage = job.stage.flatMap(RestoreStage.init(rawValue:))
+        let touching: Set<RestoreStage> = [.stop, .revert, .start, .verify]
+        guard let domain, let stage, touching.contains(stage) else {
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return EngineError(.external, "interrupted (\(died)) before the VM was touched; nothing to undo")
+        }
+        let journal = job.journal.flatMap { try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }
+        if let id = journal?.safetySnapshotID,
+           let safety = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), safety.state == .ready {
+            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: journal?.wasRunning == true ? .running : .off)
+            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); rolled back to safety snapshot '\(safety.name)'")
+        }
+        // No safety snapshot: the previous memory is gone. Leave the VM usable, not paused half-way.
+        if journal?.target == .running, (try? domain.state().state) == .paused { try? domain.resume() }
+        try reclaim(vmUUID: vm.uuid, domain: domain)
+        let state = (try? domain.state().state).map { "\($0)" } ?? "unknown"
+        return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); no safety snapshot to roll back to, VM left \(state)")
     }
 
     /// Returns true when the snapshot was completed, false when it was rolled back.

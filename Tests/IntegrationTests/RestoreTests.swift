@@ -118,6 +118,39 @@ struct RestoreTests {
         #expect(job?.state == .failed && job?.error?.contains("stage \(stage)") == true)
     }
 
+    /// kvmsnap killed (SIGKILL) after it stopped the VM, or after the revert left it paused: the
+    /// next command on the VM rolls it back to the safety snapshot, as a failed stage would.
+    @Test(arguments: ["restore.revert", "restore.start"])
+    func killedRestoreIsRolledBackByTheNextCommand(point: String) throws {
+        let f = try EngineFixture(tag: "killrestore")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 2)
+        let (_, counter) = try f.snapshot("target")
+        try g.waitForCounter(atLeast: (counter ?? 0) + 4)
+        let before = try stillCounting(g)
+        let marker = g.directory + "/stalled"
+        let victim = try cli.start(["restore", vm, "target", "--confirm", vm],
+                                   environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
+        defer { victim.signal(SIGKILL); victim.wait() }
+        try waitForFile(marker)
+        victim.signal(SIGKILL)
+        victim.wait()
+        #expect(!g.isRunning, "the restore had stopped the VM (or left it paused) when it was killed")
+
+        // The next command on the VM finds the dead restore and rolls back.
+        let states = try cli.snapshotStates(vm)
+        #expect(states.count == 2 && states.values.allSatisfy { $0 == "ready" }, "\(states)")
+        let resumed = try g.waitForFirstCounter()
+        #expect(resumed >= before && resumed <= before + 4, "after recovery the guest printed \(resumed); before the restore \(before)")
+        #expect(g.isRunning)
+        let uuid = try f.engine.catalogVM(vm).uuid
+        let job = try f.engine.catalog.read { try $0.jobs(vmUUID: uuid, limit: 10) }.first { $0.kind == "restore" }
+        #expect(job?.state == .failed && job?.error?.contains("rolled back to safety snapshot 'pre-restore-") == true, "\(String(describing: job))")
+        let check = try cli.run(["check", vm])
+        #expect(check.status == 0, "\(check.stdout)")
+    }
+
     @Test func restoreAsNewVMRunsBesideTheUntouchedOriginalAndExportDiskHasTheSnapshotsBytes() throws {
         let f = try EngineFixture(tag: "clone")
         let cloneName = f.guest.name + "-as"
