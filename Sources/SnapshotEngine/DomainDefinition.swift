@@ -28,6 +28,16 @@ public struct DomainDisk: Sendable, Equatable {
     }
 }
 
+/// The QEMU guest agent's virtio-serial channel (`org.qemu.guest_agent.0`) of a domain.
+public enum GuestAgentChannel: Sendable, Equatable {
+    /// The domain has no agent channel.
+    case absent
+    /// Configured, but no agent in the guest has opened it (or the XML is not live).
+    case disconnected
+    /// Live XML: the agent inside the guest has the channel open.
+    case connected
+}
+
 /// A domain's XML with the few questions and edits kvmsnap needs. Value type over the text:
 /// the XML is parsed once on creation and after each edit, and the answers are stored.
 public struct DomainDefinition: Sendable {
@@ -37,28 +47,42 @@ public struct DomainDefinition: Sendable {
     public private(set) var nvramPath: String?
     /// Every image the disks read: their sources and, in live XML, their `<backingStore>` chains.
     public private(set) var chainPaths: Set<String>
+    /// The guest agent's channel and, in live XML, whether the agent has it open.
+    public private(set) var agentChannel: GuestAgentChannel
 
     public init(xml: String) throws(EngineError) {
         self.xml = xml
-        (disks, nvramPath, chainPaths) = Self.facts(of: try Self.parse(xml))
+        (disks, nvramPath, chainPaths, agentChannel) = Self.facts(of: try Self.parse(xml))
     }
 
     /// Stores an edited document's text and the answers read from it.
     private mutating func store(_ doc: XMLDocument) {
         xml = doc.xmlString
-        (disks, nvramPath, chainPaths) = Self.facts(of: doc)
+        (disks, nvramPath, chainPaths, agentChannel) = Self.facts(of: doc)
     }
 
     static func parse(_ xml: String) throws(EngineError) -> XMLDocument {
-        do { return try XMLDocument(xmlString: xml, options: [.nodePreserveWhitespace]) }
+        // FoundationXML's XMLDocument recovers from malformed input (printing to stderr) instead
+        // of throwing, so well-formedness is checked with the SAX parser first.
+        // (XMLDocument also crashes on an empty string, which the SAX parser accepts.)
+        let checker = XMLParser(data: Data(xml.utf8))
+        guard xml.contains("<"), checker.parse(), checker.parserError == nil else {
+            throw EngineError(.libvirt, "cannot parse domain XML: not well-formed (line \(checker.lineNumber))")
+        }
+        let doc: XMLDocument
+        do { doc = try XMLDocument(xmlString: xml, options: [.nodePreserveWhitespace]) }
         catch { throw EngineError(.libvirt, "cannot parse domain XML: \(error.localizedDescription)") }
+        guard doc.rootElement()?.name == "domain" else {
+            throw EngineError(.libvirt, "cannot parse domain XML: the root element is not <domain>")
+        }
+        return doc
     }
 
     private static func first(_ node: XMLNode, _ xpath: String) -> XMLElement? {
         (try? node.nodes(forXPath: xpath))?.first as? XMLElement
     }
 
-    private static func facts(of doc: XMLDocument) -> ([DomainDisk], String?, Set<String>) {
+    private static func facts(of doc: XMLDocument) -> ([DomainDisk], String?, Set<String>, GuestAgentChannel) {
         let nvram = first(doc, "/domain/os/nvram")?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
         let nodes = (try? doc.nodes(forXPath: "/domain/devices/disk")) ?? []
         let disks = nodes.compactMap { node -> DomainDisk? in
@@ -80,7 +104,13 @@ public struct DomainDefinition: Sendable {
             guard let source = node as? XMLElement else { return nil }
             return source.attribute(forName: "file")?.stringValue ?? source.attribute(forName: "dev")?.stringValue
         })
-        return (disks, (nvram?.isEmpty ?? true) ? nil : nvram, chain)
+        let agent: GuestAgentChannel
+        if let target = first(doc, "/domain/devices/channel/target[@name='org.qemu.guest_agent.0']") {
+            agent = target.attribute(forName: "state")?.stringValue == "connected" ? .connected : .disconnected
+        } else {
+            agent = .absent
+        }
+        return (disks, (nvram?.isEmpty ?? true) ? nil : nvram, chain, agent)
     }
 
     /// Points disk `target` at `path` (a file of `format`) and drops any `<backingStore>`

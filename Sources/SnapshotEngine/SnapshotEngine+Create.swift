@@ -302,15 +302,10 @@ extension SnapshotEngine {
     /// True when the live XML shows the guest agent's channel as connected.
     static func agentConnected(_ domain: Domain) -> Bool { agentChannel(domain) == .connected }
 
-    enum AgentChannel { case absent, disconnected, connected }
-
-    /// The guest agent's channel (org.qemu.guest_agent.0) in the live XML: whether the domain has
-    /// one, and whether the agent inside the guest has opened it.
-    static func agentChannel(_ domain: Domain) -> AgentChannel {
-        guard let xml = try? domain.xml(flags: []) else { return .absent }
-        let channels = xml.components(separatedBy: "<channel").dropFirst().map { $0.components(separatedBy: "</channel>")[0] }
-        guard let agent = channels.first(where: { $0.contains("name='org.qemu.guest_agent.0'") }) else { return .absent }
-        return agent.contains("state='connected'") ? .connected : .disconnected
+    /// The guest agent's channel in the domain's live XML (`.absent` when it cannot be read).
+    static func agentChannel(_ domain: Domain) -> GuestAgentChannel {
+        guard let xml = try? domain.xml(flags: []), let definition = try? DomainDefinition(xml: xml) else { return .absent }
+        return definition.agentChannel
     }
 
     func copyNVRAM(from path: String, vmUUID: String, snapshotID: String) throws(EngineError) -> String? {
