@@ -4,13 +4,19 @@ import Libvirt
 import SnapshotCatalog
 
 /// What state the VM is left in after a revert.
-public enum StartMode: String, Sendable, CaseIterable {
+public enum StartMode: String, Sendable, CaseIterable, Codable {
     /// Running (memory snapshots resume where they were; disk-only snapshots boot).
     case running
     /// Paused right after restore/boot.
     case paused
     /// Left shut off.
     case off
+}
+
+/// What recovery needs to finish a revert (or lab reset) whose process died.
+struct RevertJournal: Codable {
+    var snapshotID: String
+    var start: StartMode
 }
 
 extension SnapshotEngine {
@@ -25,7 +31,8 @@ extension SnapshotEngine {
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
-        let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name)
+        let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+                               journal: Self.encode(RevertJournal(snapshotID: snapshot.id, start: start)))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
             finishJob(job, error: nil)
@@ -108,6 +115,19 @@ extension SnapshotEngine {
             throw error
         }
 
+        // The new overlays go into the catalog before the VM is touched: if kvmsnap dies from here
+        // on, reclaim sees them (kept when the VM runs on them, deleted otherwise), no stray files.
+        do throws(EngineError) {
+            try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
+        } catch {
+            discardOverlays()
+            throw error
+        }
+        func forgetOverlays() {
+            discardOverlays()
+            _ = try? catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } }
+        }
+
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
         do throws(EngineError) {
             try inject("revert.beforeStop")
@@ -134,13 +154,12 @@ extension SnapshotEngine {
         } catch {
             if Self.isActive(domain) { try? domain.destroy() }
             _ = try? connection.defineDomain(xml: previousXML)
-            discardOverlays()
+            forgetOverlays()
             throw error
         }
 
         try db { () throws(CatalogError) in
             try catalog.write { db in
-                for overlay in overlays { try db.insert(overlay) }
                 if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
             }
         }

@@ -151,6 +151,36 @@ struct RestoreTests {
         #expect(check.status == 0, "\(check.stdout)")
     }
 
+    /// A lab reset killed after it stopped the VM and defined the baseline's configuration on
+    /// new overlays: the next command finishes the reset, and no stray overlay is left.
+    @Test func killedLabResetIsFinishedByTheNextCommand() throws {
+        let f = try EngineFixture(tag: "killreset")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 2)
+        let (_, counter) = try f.snapshot("baseline")
+        let base = try #require(counter)
+        #expect(try cli.run(["lab", "mark", vm, "--baseline", "baseline"]).status == 0)
+        try g.waitForCounter(atLeast: base + 4)
+        let marker = g.directory + "/stalled"
+        let victim = try cli.start(["reset", vm],
+                                   environment: ["KVMSNAP_TEST_STALL_AT": "revert.beforeStart", "KVMSNAP_TEST_STALL_MARKER": marker])
+        defer { victim.signal(SIGKILL); victim.wait() }
+        try waitForFile(marker)
+        victim.signal(SIGKILL)
+        victim.wait()
+        #expect(!g.isRunning, "the reset had stopped the VM when it was killed")
+
+        #expect(try cli.snapshotStates(vm) == ["baseline": "ready"])
+        let first = try g.waitForFirstCounter()
+        #expect(first >= base && first <= base + 2, "after recovery the guest printed \(first); baseline \(base)")
+        let uuid = try f.engine.catalogVM(vm).uuid
+        let job = try f.engine.catalog.read { try $0.jobs(vmUUID: uuid, limit: 10) }.first { $0.kind == "revert" }
+        #expect(job?.state == .failed && job?.error?.contains("finished from the journal: reverted to 'baseline'") == true, "\(String(describing: job))")
+        let check = try cli.run(["check", vm])
+        #expect(check.status == 0, "stray files or drift after recovery: \(check.stdout)")
+    }
+
     @Test func restoreAsNewVMRunsBesideTheUntouchedOriginalAndExportDiskHasTheSnapshotsBytes() throws {
         let f = try EngineFixture(tag: "clone")
         let cloneName = f.guest.name + "-as"
