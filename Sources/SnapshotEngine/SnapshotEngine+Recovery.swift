@@ -47,6 +47,7 @@ extension SnapshotEngine {
                 outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
             default:
                 try reclaim(vmUUID: vm.uuid, domain: domain)
+                outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died)")
             }
             finishJob(job, error: outcome)
         }
