@@ -70,7 +70,10 @@ public enum Output {
 
     /// Appends `isoUTC(date)`'s bytes; false (nothing appended) outside years 0...9999.
     static func appendISOUTC(_ date: Date, to out: inout [UInt8]) -> Bool {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        // Years 0...9999 only (a corrupt catalog value must not trap in the conversion).
+        let interval = date.timeIntervalSince1970
+        guard interval.isFinite, interval > -62_200_000_000, interval < 253_500_000_000 else { return false }
+        var seconds = time_t(interval.rounded(.down))
         var t = tm()
         guard gmtime_r(&seconds, &t) != nil, t.tm_year + 1900 >= 0, t.tm_year + 1900 <= 9999 else { return false }
         func put(_ value: Int32, _ width: Int) {

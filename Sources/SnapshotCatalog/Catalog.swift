@@ -113,8 +113,8 @@ public struct CatalogAccess {
 
     // MARK: Snapshots
     public func snapshot(id: String) throws -> SnapshotRecord? { try SnapshotRecord.fetchOne(db, key: id) }
-    public func snapshotName(id: String) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM snapshot WHERE id = ?"), arguments: [id])
+    public func snapshotName(id: String, vmUUID: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM snapshot WHERE id = ? AND vmUUID = ?"), arguments: [id, vmUUID])
     }
     public func snapshot(vmUUID: String, name: String) throws -> SnapshotRecord? {
         try SnapshotRecord.filter(Column("vmUUID") == vmUUID && Column("name") == name).fetchOne(db)

@@ -92,10 +92,12 @@ public enum ExternalProcess {
             }
         }
 
-        /// Sends `signal` to the program (and its process group when it has its own).
+        /// Sends `signal` to the program and what it started: its process group when it has its
+        /// own, else (sharing kvmsnap's group, on the user's terminal) its descendants by /proc.
         public func signal(_ signal: Int32) {
             guard outcome == nil else { return }
-            _ = kill(ownGroup ? -pid : pid, signal)
+            if ownGroup { _ = kill(-pid, signal); return }
+            for p in [pid] + ExternalProcess.descendants(of: pid) { _ = kill(p, signal) }
         }
 
         /// Waits until the program exits (and its output is read), killing it after `timeout`.
@@ -130,7 +132,14 @@ public enum ExternalProcess {
                     usleep(10_000)
                 }
             }
-            closeFD(&outputFD); closeFD(&errorFD)
+            // A timed-out program's group is killed outright once its leader is gone: a child
+            // that ignored SIGTERM must not outlive the program it belonged to.
+            if timedOut && ownGroup { _ = kill(-pid, SIGKILL) }
+            // Output a leftover daemon still writes is read and dropped in the background:
+            // closing our end would kill it with SIGPIPE on its next write.
+            let leftover = [outputFD, errorFD].filter { $0 >= 0 }
+            outputFD = -1; errorFD = -1
+            if !leftover.isEmpty { ExternalProcess.drainInBackground(leftover) }
             let raw = status ?? 0
             let signalNumber = raw & 0x7f
             let signalled = signalNumber != 0 && signalNumber != 0x7f
@@ -160,6 +169,37 @@ public enum ExternalProcess {
     }
 
     private enum IO { case capture, inherit, null }
+
+    /// All processes below `pid` (children, their children, ...) per /proc/PID/task/TID/children.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        var result: [pid_t] = []
+        var queue = [pid]
+        while let current = queue.popLast() {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(current)/task")) ?? []
+            for task in tasks {
+                guard let text = try? String(contentsOfFile: "/proc/\(current)/task/\(task)/children", encoding: .utf8) else { continue }
+                let children = text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                result += children
+                queue += children
+            }
+        }
+        return result
+    }
+
+    /// Reads `fds` until EOF on a background thread, dropping the data, then closes them.
+    static func drainInBackground(_ fds: [Int32]) {
+        Thread.detachNewThread {
+            var open = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while open.contains(where: { $0.fd >= 0 }) {
+                guard poll(&open, nfds_t(open.count), -1) > 0 else { if errno == EINTR { continue } else { break } }
+                for i in open.indices where open[i].fd >= 0 && open[i].revents != 0 {
+                    if read(open[i].fd, &buffer, buffer.count) <= 0 { close(open[i].fd); open[i].fd = -1 }
+                }
+            }
+            for entry in open where entry.fd >= 0 { close(entry.fd) }
+        }
+    }
 
     private static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String], io: IO

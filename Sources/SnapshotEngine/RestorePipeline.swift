@@ -46,6 +46,9 @@ struct RestoreJournal: Codable {
 }
 
 extension SnapshotEngine {
+    /// The job stage after verify passed (reclaim, post-restore hooks): the restore stands.
+    static let restoreFinishingStage = "finishing"
+
     /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
     ///
     /// Any failure after the VM was touched rolls back: to the safety snapshot when there is one
@@ -89,9 +92,10 @@ extension SnapshotEngine {
             job.stage = stage.rawValue
             job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
             let jobNow = job
-            _ = try? catalog.write { try $0.update(jobNow) }
             let began = Date()
             do throws(EngineError) {
+                // Written before the stage runs: recovery decides from it whether the VM was touched.
+                try db { () throws(CatalogError) in try catalog.write { try $0.update(jobNow) } }
                 switch stage {
                 case .validate:
                     try validateRestorable(vm: vm, snapshot: snapshot)
@@ -155,7 +159,11 @@ extension SnapshotEngine {
                 report.guestDowntimeSeconds = Date().timeIntervalSince(stopStarted)
             }
         }
-        // Verified: the layers the VM ran on before the restore can go now.
+        // Verified: from here on a crash must not roll the restore back, only finish the cleanup.
+        job.stage = Self.restoreFinishingStage
+        let finishing = job
+        _ = try? catalog.write { try $0.update(finishing) }
+        // The layers the VM ran on before the restore can go now.
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             report.notices.append("restored, but reclaiming old layers failed: \(error.message)")
         }

@@ -81,7 +81,7 @@ extension SnapshotEngine {
                     if let parentID = record.parentID {
                         if let previous, previous.id == parentID { parentName = previous.name }
                         else if let known = otherParents[parentID] { parentName = known }
-                        else { parentName = try db.snapshotName(id: parentID); otherParents[parentID] = parentName }
+                        else { parentName = try db.snapshotName(id: parentID, vmUUID: vm.uuid); otherParents[parentID] = parentName }
                     }
                     previous = (record.id, record.name)
                     body(SnapshotInfo(record: record, parentName: parentName, layers: [:]))

@@ -37,10 +37,16 @@ extension SnapshotEngine {
                     try reclaim(vmUUID: vm.uuid, domain: domain)
                     outcome = EngineError(.external, "interrupted; completed from the journal")
                 }
+            // These two stop and replace the VM: one attempt only. A failure is recorded and
+            // never retried by later commands (which would stop the VM again on every `list`).
             case "restore":
-                outcome = try recoverRestore(job: job, vm: vm, domain: domain)
+                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain) } catch {
+                    outcome = Self.recoveryFailed(job, vm: vm, error)
+                }
             case "revert":
-                outcome = try recoverRevert(job: job, vm: vm, domain: domain)
+                do { outcome = try recoverRevert(job: job, vm: vm, domain: domain) } catch {
+                    outcome = Self.recoveryFailed(job, vm: vm, error)
+                }
             case "guard":
                 try reclaim(vmUUID: vm.uuid, domain: domain)
                 let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
@@ -53,7 +59,14 @@ extension SnapshotEngine {
         }
     }
 
+    static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
+        EngineError(error.code, "interrupted (kvmsnap process \(job.pid) died) and its recovery failed, not retried: \(error.message); see 'kvmsnap check \(vm.name)'")
+    }
+
     /// Finishes a revert whose process died; returns what was done, as the job's error.
+    /// - took effect (the VM runs, as asked, on overlays of the snapshot's layers): bookkeeping only;
+    /// - never touched the VM (same disks, same running state): nothing, the new overlays go;
+    /// - half-way (stopped, or redefined but not started): reverted to the snapshot again.
     func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
         let died = "kvmsnap process \(job.pid) died"
         guard let domain, let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }),
@@ -62,6 +75,33 @@ extension SnapshotEngine {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
+        let sources = (try? currentDiskSources(domain)) ?? [:]
+        let active = Self.isActive(domain)
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        let landed = !disks.isEmpty && disks.allSatisfy { disk in
+            sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
+        }
+        let state = try? domain.state().state
+        let started = switch journal.start {
+        case .running: state == .running
+        case .paused: state == .paused
+        case .off: state == .shutoff
+        }
+        if landed && started {
+            try db { () throws(CatalogError) in
+                try catalog.write { db in
+                    if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
+                }
+            }
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return EngineError(.external, "interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
+        }
+        if sources == journal.previousSources && (!journal.wasActive || active) {
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return EngineError(.external, "interrupted (\(died)) before the revert touched the VM; nothing changed")
+        }
         try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot, start: journal.start)
         return EngineError(.external, "interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
     }
@@ -69,6 +109,10 @@ extension SnapshotEngine {
     /// Undoes a restore whose process died; returns what was done, as the job's error.
     func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
         let died = "kvmsnap process \(job.pid) died"
+        if job.stage == Self.restoreFinishingStage {
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return EngineError(.external, "interrupted (\(died)) after the restore was verified; it stands, and the old layers were reclaimed now")
+        }
         let stage = job.stage.flatMap(RestoreStage.init(rawValue:))
         let touching: Set<RestoreStage> = [.stop, .revert, .start, .verify]
         guard let domain, let stage, touching.contains(stage) else {

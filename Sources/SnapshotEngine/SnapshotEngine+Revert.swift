@@ -17,6 +17,9 @@ public enum StartMode: String, Sendable, CaseIterable, Codable {
 struct RevertJournal: Codable {
     var snapshotID: String
     var start: StartMode
+    /// The VM's disk sources and whether it ran, before the revert touched anything.
+    var previousSources: [String: String]
+    var wasActive: Bool
 }
 
 extension SnapshotEngine {
@@ -31,8 +34,10 @@ extension SnapshotEngine {
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
+        let journal = RevertJournal(snapshotID: snapshot.id, start: start,
+                                    previousSources: (try? currentDiskSources(domain)) ?? [:], wasActive: Self.isActive(domain))
         let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
-                               journal: Self.encode(RevertJournal(snapshotID: snapshot.id, start: start)))
+                               journal: Self.encode(journal))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
             finishJob(job, error: nil)
@@ -153,8 +158,9 @@ extension SnapshotEngine {
             }
         } catch {
             if Self.isActive(domain) { try? domain.destroy() }
-            _ = try? connection.defineDomain(xml: previousXML)
-            forgetOverlays()
+            // Forget the new overlays only once the previous definition is back: if it cannot be
+            // put back (libvirt gone), the VM may still point at them, so they stay catalogued.
+            if (try? connection.defineDomain(xml: previousXML)) != nil { forgetOverlays() }
             throw error
         }
 

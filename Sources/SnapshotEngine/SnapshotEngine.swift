@@ -39,8 +39,16 @@ public final class SnapshotEngine: @unchecked Sendable {
     /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
     /// restore's safety snapshot): their failures reach on-failure hooks through the outer job.
     var nestingDepth = 0
-    /// Jobs whose on-failure hooks already ran (each job fires them at most once).
-    var failureHooksFired: Set<Int64> = []
+    /// Jobs whose on-failure hooks already ran (each job fires them at most once). Guarded by
+    /// `stateLock`: lab resets finish jobs from several threads at once.
+    private var failureHooksFired: Set<Int64> = []
+    private let stateLock = NSLock()
+
+    /// Marks job `id`'s on-failure hooks as fired; false when they already were.
+    func claimFailureHooks(_ id: Int64) -> Bool {
+        stateLock.lock(); defer { stateLock.unlock() }
+        return failureHooksFired.insert(id).inserted
+    }
 
     public init(connection: Connection, catalog: Catalog, store: StoreLayout, clock: any EngineClock = SystemClock()) {
         self.connection = connection
@@ -131,8 +139,7 @@ public final class SnapshotEngine: @unchecked Sendable {
         job.progress = error == nil ? 1 : job.progress
         if let note { job.note = [job.note, note].compactMap { $0 }.joined(separator: "; ") }
         _ = try? catalog.write { try $0.update(job) }
-        guard let error, nestingDepth == 0, let id = job.id, !failureHooksFired.contains(id) else { return }
-        failureHooksFired.insert(id)
+        guard let error, nestingDepth == 0, let id = job.id, claimFailureHooks(id) else { return }
         let failures = runHooks(.onFailure, job: job, error: error.message).compactMap(\.failure)
         if !failures.isEmpty {
             job.note = [job.note, failures.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")

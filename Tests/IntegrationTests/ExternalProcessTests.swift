@@ -38,16 +38,36 @@ import Testing
         #expect(inherited.succeeded && Date().timeIntervalSince(began2) < 20)
     }
 
-    /// A timeout stops the program and everything it started (its process group).
+    /// A timeout stops the program and everything it started (its process group), also a
+    /// member that ignores SIGTERM and outlives the program.
     @Test func timeoutStopsTheWholeProcessGroup() throws {
-        let child = try ExternalProcess.start("sh", ["-c", "sleep 60 & sleep 60"], captureOutput: true)
+        let child = try ExternalProcess.start("sh", ["-c", "(trap '' TERM; exec sleep 60) & sleep 60"], captureOutput: true)
         defer { kill(-child.pid, SIGKILL) }
         let outcome = child.wait(timeout: 1)
         #expect(outcome.timedOut && outcome.wasSignalled && outcome.status == 128 + SIGTERM, "\(outcome)")
-        // Give the grandchild's SIGTERM a moment to land, then the group must be empty.
         var alive = true
         for _ in 0..<50 where alive { alive = kill(-child.pid, 0) == 0; if alive { usleep(100_000) } }
         #expect(!alive, "a process of the timed-out group is still running")
+    }
+
+    /// A command on the user's terminal (guard) shares kvmsnap's process group; a timeout still
+    /// stops what it started.
+    @Test func timeoutOnTheTerminalStopsTheCommandsChildrenToo() throws {
+        let pidFile = FileManager.default.temporaryDirectory.path + "/kvmsnap-child-\(UUID().uuidString)"
+        defer { unlink(pidFile) }
+        let outcome = try ExternalProcess.run("sh", ["-c", "sleep 60 & echo $! > '\(pidFile)'; wait"], captureOutput: false, timeout: 1)
+        #expect(outcome.timedOut)
+        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+        let sleeper = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(sleeper, SIGKILL) }
+        // Gone, or a zombie waiting for its new parent to reap it.
+        func running() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(sleeper)/stat", encoding: .utf8) else { return false }
+            return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false)
+        }
+        var alive = true
+        for _ in 0..<50 where alive { alive = running(); if alive { usleep(100_000) } }
+        #expect(!alive, "the guarded command's child survived its timeout")
     }
 
     /// Children see only stdin, stdout and stderr, and signals at their defaults (the Swift
