@@ -112,12 +112,8 @@ struct CLISnapshotTests {
         #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
         try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
 
-        let marker = f.guest.directory + "/stalled"
         let args = point.hasPrefix("create") ? ["create", vm, "--name", "c"] : ["delete", vm, "a", "--yes"]
-        let victim = try cli.start(args, environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
-        try waitForFile(marker)
-        victim.signal(SIGKILL)
-        victim.wait()
+        try cli.killAt(point, args, marker: f.guest.directory + "/stalled")
 
         // The VM still runs and keeps counting on a chain qemu-img can walk.
         let counting = try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)

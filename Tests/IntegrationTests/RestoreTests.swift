@@ -129,13 +129,7 @@ struct RestoreTests {
         let (_, counter) = try f.snapshot("target")
         try g.waitForCounter(atLeast: (counter ?? 0) + 4)
         let before = try stillCounting(g)
-        let marker = g.directory + "/stalled"
-        let victim = try cli.start(["restore", vm, "target", "--confirm", vm],
-                                   environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
-        defer { victim.signal(SIGKILL); victim.wait() }
-        try waitForFile(marker)
-        victim.signal(SIGKILL)
-        victim.wait()
+        try cli.killAt(point, ["restore", vm, "target", "--confirm", vm], marker: g.directory + "/stalled")
         #expect(!g.isRunning, "the restore had stopped the VM (or left it paused) when it was killed")
 
         // The next command on the VM finds the dead restore and rolls back.
@@ -144,8 +138,7 @@ struct RestoreTests {
         let resumed = try g.waitForFirstCounter()
         #expect(resumed >= before && resumed <= before + 4, "after recovery the guest printed \(resumed); before the restore \(before)")
         #expect(g.isRunning)
-        let uuid = try f.engine.catalogVM(vm).uuid
-        let job = try f.engine.catalog.read { try $0.jobs(vmUUID: uuid, limit: 10) }.first { $0.kind == "restore" }
+        let job = try f.lastJob("restore")
         #expect(job?.state == .failed && job?.error?.contains("rolled back to safety snapshot 'pre-restore-") == true, "\(String(describing: job))")
         let check = try cli.run(["check", vm])
         #expect(check.status == 0, "\(check.stdout)")
@@ -162,20 +155,13 @@ struct RestoreTests {
         let base = try #require(counter)
         #expect(try cli.run(["lab", "mark", vm, "--baseline", "baseline"]).status == 0)
         try g.waitForCounter(atLeast: base + 4)
-        let marker = g.directory + "/stalled"
-        let victim = try cli.start(["reset", vm],
-                                   environment: ["KVMSNAP_TEST_STALL_AT": "revert.beforeStart", "KVMSNAP_TEST_STALL_MARKER": marker])
-        defer { victim.signal(SIGKILL); victim.wait() }
-        try waitForFile(marker)
-        victim.signal(SIGKILL)
-        victim.wait()
+        try cli.killAt("revert.beforeStart", ["reset", vm], marker: g.directory + "/stalled")
         #expect(!g.isRunning, "the reset had stopped the VM when it was killed")
 
         #expect(try cli.snapshotStates(vm) == ["baseline": "ready"])
         let first = try g.waitForFirstCounter()
         #expect(first >= base && first <= base + 2, "after recovery the guest printed \(first); baseline \(base)")
-        let uuid = try f.engine.catalogVM(vm).uuid
-        let job = try f.engine.catalog.read { try $0.jobs(vmUUID: uuid, limit: 10) }.first { $0.kind == "revert" }
+        let job = try f.lastJob("revert")
         #expect(job?.state == .failed && job?.error?.contains("finished from the journal: reverted to 'baseline'") == true, "\(String(describing: job))")
         let check = try cli.run(["check", vm])
         #expect(check.status == 0, "stray files or drift after recovery: \(check.stdout)")

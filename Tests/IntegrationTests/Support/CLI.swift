@@ -48,6 +48,14 @@ struct CLI {
             environment: environment)
     }
 
+    /// Runs kvmsnap with `args` until it reaches engine point `point` (KVMSNAP_TEST_STALL_AT),
+    /// then kills it with SIGKILL, as a crash at exactly that step.
+    func killAt(_ point: String, _ args: [String], marker: String) throws {
+        let victim = try start(args, environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
+        defer { victim.signal(SIGKILL); victim.wait() }
+        try waitForFile(marker)
+    }
+
     /// Names of the VM's snapshots per `list --json`, with their states.
     func snapshotStates(_ vm: String) throws -> [String: String] {
         let result = try run(["list", vm, "--json"])

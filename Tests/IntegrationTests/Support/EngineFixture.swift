@@ -24,6 +24,12 @@ final class EngineFixture: @unchecked Sendable {
 
     func destroy() { guest.destroy() }
 
+    /// The guest's newest job of `kind` in the journal.
+    func lastJob(_ kind: String) throws -> JobRecord? {
+        let uuid = try engine.catalogVM(guest.name).uuid
+        return try engine.catalog.read { try $0.jobs(vmUUID: uuid, limit: 10) }.first { $0.kind == kind }
+    }
+
     /// Takes a snapshot and returns the counter value its frozen vda layer holds.
     @discardableResult
     func snapshot(_ name: String, full: Bool = false, diskOnly: Bool = false) throws -> (record: SnapshotRecord, diskCounter: Int?) {
