@@ -123,17 +123,10 @@ public struct CatalogAccess {
     public func snapshots(vmUUID: String) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(Column("vmUUID") == vmUUID).order(Column("createdAt"), Column("id")).fetchAll(db)
     }
-    /// All snapshots of a VM, oldest first, for listings: every column except `configXML`, which
-    /// is left EMPTY (it is the bulk of a row: reading it made listing 100,000 snapshots I/O-bound).
-    /// Never write these records back.
-    public func snapshotSummaries(vmUUID: String) throws -> [SnapshotRecord] {
-        var result: [SnapshotRecord] = []
-        try forEachSnapshotSummary(vmUUID: vmUUID) { result.append($0) }
-        return result
-    }
-
-    /// ``snapshotSummaries(vmUUID:)`` one row at a time, without building the array (a listing of
-    /// 100,000 snapshots streams to stdout). Columns are read by position.
+    /// All snapshots of a VM, oldest first, for listings, one row at a time (a listing of
+    /// 100,000 snapshots streams to stdout): every column except `configXML`, which is left
+    /// EMPTY (it is the bulk of a row: reading it made listing 100,000 snapshots I/O-bound).
+    /// Columns are read by position. Never write these records back.
     public func forEachSnapshotSummary(vmUUID: String, _ body: (SnapshotRecord) throws -> Void) throws {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, name, description, kind, parentID, createdAt, state, hasMemory, memoryPath, memoryBytes,

@@ -83,13 +83,16 @@ extension SnapshotEngine {
         try refuseInternalSnapshots(domain, vmName: vm.name)
 
         let running = Self.isActive(domain)
+        let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
+        let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        let definition = try DomainDefinition(xml: liveXML)
         var withMemory = running && !options.diskOnly
         var freeze = false
         switch options.quiesce {
         case .off: break
         case .required:
             guard running else { notices.append("VM is shut off: its disks are consistent without quiesce"); break }
-            guard Self.agentConnected(domain) else {
+            guard definition.agentChannel == .connected else {
                 throw EngineError(.conflict, "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed")
             }
             if withMemory {
@@ -99,13 +102,10 @@ extension SnapshotEngine {
             freeze = true
         case .auto:
             guard running, !withMemory else { break }
-            if Self.agentConnected(domain) { freeze = true } else {
+            if definition.agentChannel == .connected { freeze = true } else {
                 notices.append("no QEMU guest agent connected: disks captured crash-consistent (not quiesced)")
             }
         }
-        let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
-        let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
-        let definition = try DomainDefinition(xml: liveXML)
 
         // Decide which disks to capture; refuse before changing anything.
         var captured: [DomainDisk] = []

@@ -76,14 +76,14 @@ extension SnapshotEngine {
             return EngineError(.external, "interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
         let sources = (try? currentDiskSources(domain)) ?? [:]
-        let active = Self.isActive(domain)
+        let state = try? domain.state().state
+        let active = state != nil && state != .shutoff
         let (disks, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
         }
         let landed = !disks.isEmpty && disks.allSatisfy { disk in
             sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
         }
-        let state = try? domain.state().state
         let started = switch journal.start {
         case .running: state == .running
         case .paused: state == .paused

@@ -59,14 +59,7 @@ final class TestGuest: @unchecked Sendable {
             let path = "\(directory)/\(target).qcow2"
             try Self.run("qemu-img", ["create", "-q", "-f", "qcow2", path, "\(size)M"])
             diskPaths.append(path)
-            disksXML += """
-                <disk type='file' device='disk'>
-                  <driver name='qemu' type='qcow2'/>
-                  <source file='\(path)'/>
-                  <target dev='\(target)' bus='virtio'/>
-                </disk>
-
-            """
+            disksXML += Self.diskXML(path: path, target: target)
         }
         var cmdline = cmdline
         if let ext4MiB {
@@ -77,14 +70,7 @@ final class TestGuest: @unchecked Sendable {
             try Self.run("qemu-img", ["convert", "-O", "qcow2", raw, path])
             unlink(raw)
             diskPaths.append(path)
-            disksXML += """
-                <disk type='file' device='disk'>
-                  <driver name='qemu' type='qcow2'/>
-                  <source file='\(path)'/>
-                  <target dev='\(target)' bus='virtio'/>
-                </disk>
-
-            """
+            disksXML += Self.diskXML(path: path, target: target)
             cmdline += " kvmsnap.ext4=\(target)"
         }
         let template = try String(contentsOfFile: IntegrationEnvironment.packageRoot + "/Fixtures/test-guest.xml", encoding: .utf8)
@@ -105,6 +91,17 @@ final class TestGuest: @unchecked Sendable {
         nvramPath = uefi ? "\(directory)/nvram_VARS.fd" : nil
         domain = try connection.defineDomain(xml: xml)
         if start { try domain.start() }
+    }
+
+    static func diskXML(path: String, target: String) -> String {
+        """
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='qcow2'/>
+              <source file='\(path)'/>
+              <target dev='\(target)' bus='virtio'/>
+            </disk>
+
+        """
     }
 
     /// Re-looks the domain up (after kvmsnap redefined or restored it).
