@@ -52,12 +52,18 @@ public enum ImageTool {
         chmod(path, 0o600)
     }
 
+    /// The file ``flatten(source:to:format:beforeMove:)`` writes before it moves it to `destination`.
+    public static func partialPath(_ destination: String) -> String { destination + ".partial" }
+
     /// Writes the content `source` (with its whole backing chain) reads as one standalone image.
-    public static func flatten(source: String, to destination: String, format: String = "qcow2") throws(EngineError) {
-        let partial = destination + ".partial"
+    /// `beforeMove` runs once the copy is complete under its temporary name, before it is moved into place.
+    public static func flatten(source: String, to destination: String, format: String = "qcow2",
+                               beforeMove: () throws(EngineError) -> Void = {}) throws(EngineError) {
+        let partial = partialPath(destination)
         unlink(partial)
         _ = try qemuImg(["convert", "-U", "-O", format, "-W", "-m", "4", source, partial])
         chmod(partial, 0o600)
+        try beforeMove()
         guard rename(partial, destination) == 0 else {
             throw EngineError(.io, "cannot move \(partial) into place: \(String(cString: strerror(errno)))")
         }

@@ -365,15 +365,19 @@ extension SnapshotEngine {
         let copyPath = store.layerPath(vmUUID: vm.uuid, layerID: copyID)
         let topPath = store.layerPath(vmUUID: vm.uuid, layerID: topID)
         progress?("full copy \(disk)", nil)
-        try ImageTool.flatten(source: frozen.path, to: copyPath)
+        try ImageTool.flatten(source: frozen.path, to: copyPath) { () throws(EngineError) in try inject("create.full.partial") }
         try ImageTool.createOverlay(path: topPath, backing: copyPath, backingFormat: "qcow2")
         if Self.isActive(domain) {
             let destination = "<disk type='file'><source file='\(Self.xmlEscape(topPath))'/><driver type='qcow2'/></disk>"
             try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                 try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
+            }
+            try inject("create.full.copying")
+            try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                 try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
                 try domain.pivotBlockJob(disk: disk)
             }
+            try inject("create.full.pivoted")
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
         try repointDefinition(domain: domain, disk: disk, path: topPath)
@@ -397,7 +401,11 @@ extension SnapshotEngine {
     /// the guest's live data, so the snapshot is dropped but the VM stays on it; otherwise the
     /// overlays and memory file are removed.
     func rollBackCreate(domain: Domain, journal: CreateJournal, adopted: [LayerRecord]) {
-        let sources = Set(((try? currentDiskSources(domain)) ?? [:]).values)
+        func read() throws(EngineError) -> [String: String] {
+            try inject("create.rollback.readDisks")
+            return try currentDiskSources(domain)
+        }
+        let sources = Set(((try? read()) ?? [:]).values)
         let switched = journal.newOverlays.values.contains { sources.contains($0) }
         if let memoryPath = journal.memoryPath { unlink(memoryPath) }
         _ = try? catalog.write { db in

@@ -1,0 +1,185 @@
+import Foundation
+import Libvirt
+import SnapshotCatalog
+import SnapshotEngine
+import Testing
+
+/// Issue 10, items 1, 2 and 7: `create --full` survives SIGKILL at every step, a failed create's
+/// rollback never deletes what the running VM may use, and create refuses to build on a broken chain.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct HardeningCreateTests {
+    /// SIGKILL during `create --full`: while the frozen chain is being flattened (`.partial`
+    /// written), while the block copy onto the new overlay runs, and after the pivot. The next
+    /// command (a `delete` of another snapshot, which merges layers) recovers: the `--full` is
+    /// finished when the VM was already moved onto the copy, else undone with no file left
+    /// behind; the delete merges its own layers and never pivots the leftover copy job.
+    @Test(arguments: ["create.full.partial", "create.full.copying", "create.full.pivoted"])
+    func killedFullCreateIsFinishedOrUndoneByTheNextCommand(point: String) throws {
+        let f = try EngineFixture(tag: "killfull")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+
+        try cli.killAt(point, ["create", vm, "--name", "c", "--full"], marker: g.directory + "/stalled")
+        let journal = try #require(try f.lastJob("create")?.journal)
+        #expect(journal.contains("\"full\":true"))
+
+        // First command after the crash: delete an older snapshot (recovery, then a merge).
+        let delete = try cli.run(["delete", vm, "b", "--yes"])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        let expected: Set<String> = point == "create.full.pivoted" ? ["a", "c"] : ["a"]
+        let states = try cli.snapshotStates(vm)
+        #expect(Set(states.keys) == expected && states.values.allSatisfy { $0 == "ready" }, "\(states)")
+        let job = try #require(try f.engine.catalog.read { try $0.jobs(vmUUID: f.engine.catalogVM(vm).uuid, limit: 10) }.first { $0.kind == "create" && $0.snapshotName == "c" })
+        #expect(job.state == .failed, "\(job)")
+        #expect(job.error?.contains(point == "create.full.pivoted" ? "completed from the journal" : "rolled back") == true, "\(String(describing: job.error))")
+
+        // The VM runs on layers the catalog knows, takes new snapshots, and libvirt could start it.
+        try assertHealthy(f)
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        let more = try cli.run(["create", vm, "--name", "d"])
+        #expect(more.status == 0, "\(more.stderr)")
+        try assertHealthy(f)
+        try assertEveryReadySnapshotRestores(f)
+        try assertHealthy(f)
+    }
+
+    /// A leftover block copy someone else started (here by hand, like the one a killed `--full`
+    /// used to leave): a delete that needs to merge the active layer refuses before changing
+    /// anything, instead of pivoting that copy as if it were its own commit.
+    @Test func deleteNeverCompletesABlockJobItDidNotStart() throws {
+        let f = try EngineFixture(tag: "foreignjob")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        let source = try g.currentSource()
+        let foreign = g.directory + "/foreign-copy.qcow2"
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "blockcopy", vm, "vda", foreign, "--transient-job", "--wait", "--format", "qcow2"])
+        let before = (try cli.snapshotStates(vm), filesUnder(f.storePath))
+
+        // Deleting b leaves b's layer with the active layer as its only child: an active commit.
+        let delete = try cli.run(["delete", vm, "b", "--yes"])
+        #expect(delete.status == 3, "\(delete.stderr)")
+        #expect(delete.stderr.split(separator: "\n").count == 1 && delete.stderr.contains("block job") && delete.stderr.contains(foreign),
+                "\(delete.stderr)")
+        #expect(try cli.snapshotStates(vm) == before.0)
+        #expect(filesUnder(f.storePath) == before.1)
+        #expect(try g.currentSource() == source, "the VM was moved off its layer")
+        #expect(try g.domain.blockJobInfo(disk: "vda")?.type == .copy, "the foreign job is still there")
+
+        // Once its owner aborts it, the delete works.
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "blockjob", vm, "vda", "--abort"])
+        unlink(foreign)
+        let retry = try cli.run(["delete", vm, "b", "--yes"])
+        #expect(retry.status == 0, "\(retry.stderr)")
+        try assertHealthy(f)
+        try assertEveryReadySnapshotRestores(f)
+    }
+
+    /// The rollback of a failed create cannot read the VM's disks (libvirt did not answer) after
+    /// libvirt had already moved the running VM onto the new overlays: nothing is deleted, the
+    /// job stays open, and the next command (libvirt answering again) finishes the rollback.
+    @Test func failedCreateNeverDeletesOverlaysTheVMMayUse() throws {
+        let f = try EngineFixture(tag: "rollbackread")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        f.engine.faultInjector = { point throws(EngineError) in
+            if point == "create.afterCapture" || point == "create.rollback.readDisks" {
+                throw EngineError(.libvirt, "injected failure at \(point)")
+            }
+        }
+        #expect(throws: EngineError.self) { try f.engine.createSnapshot(vm: vm, options: CreateOptions(name: "b")) }
+        f.engine.faultInjector = nil
+
+        // The capture had moved the VM onto a new overlay: it must still be there, in use.
+        let overlay = try g.currentSource()
+        #expect(FileManager.default.fileExists(atPath: overlay), "the rollback deleted the overlay the VM writes to")
+        let counting = try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", overlay])
+        let job = try #require(try f.lastJob("create"))
+        #expect(job.state == .running, "the unfinished rollback stays in the journal: \(job)")
+
+        // Another process finishes it: the snapshot is gone, the overlay is the VM's catalogued layer.
+        #expect(try cli.snapshotStates(vm) == ["a": "ready"])
+        #expect(try f.lastJob("create")?.state == .failed)
+        try assertHealthy(f)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try assertEveryReadySnapshotRestores(f)
+        #expect(counting > 0)
+    }
+
+    /// A layer of the VM's current chain is deleted while QEMU still holds it open: create and
+    /// the restore's safety snapshot refuse (exit 3) and change nothing, instead of marking a
+    /// snapshot ready that could never be restored.
+    @Test func createAndSafetySnapshotRefuseABrokenChain() throws {
+        let f = try EngineFixture(tag: "brokenchain")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        // b froze the overlay a put the VM on; it is the backing file of the VM's active layer.
+        let frozen = try f.frozenLayerPath(try f.engine.snapshot(vm: vm, name: "b").record.id, disk: "vda")
+        #expect(unlink(frozen) == 0)
+        let before = (try cli.snapshotStates(vm), filesUnder(f.storePath), try g.currentSource())
+
+        for args in [["create", vm, "--name", "c"], ["create", vm, "--name", "c", "--full"], ["restore", vm, "a", "--confirm", vm]] {
+            let result = try cli.run(args)
+            #expect(result.status == 3, "\(args): exit \(result.status) \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ") && result.stderr.contains("chain") && result.stderr.contains(frozen),
+                    "\(args): \(result.stderr)")
+            #expect(try cli.snapshotStates(vm) == before.0)
+            #expect(filesUnder(f.storePath) == before.1, "\(args) left files behind")
+            #expect(try g.currentSource() == before.2)
+            #expect(g.isRunning)
+        }
+        let restore = try cli.run(["restore", vm, "a", "--confirm", vm])
+        #expect(restore.stderr.contains("--no-safety-snapshot"), "\(restore.stderr)")
+    }
+
+    // MARK: Helpers
+
+    /// The VM runs on layers the catalog knows, `check` is clean (no stray files), and the
+    /// persistent definition names images that exist with intact chains (`virsh start` would work).
+    func assertHealthy(_ f: EngineFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let cli = CLI(f)
+        #expect(f.guest.isRunning, sourceLocation: sourceLocation)
+        let check = try cli.run(["check", f.guest.name])
+        #expect(check.status == 0, "check: \(check.stdout) \(check.stderr)", sourceLocation: sourceLocation)
+        let domain = try f.guest.connection.lookupDomain(name: f.guest.name)
+        for xml in [try domain.xml(flags: [.inactive]), try domain.xml(flags: [])] {
+            for disk in try DomainDefinition(xml: xml).disks {
+                let path = try #require(disk.path)
+                #expect(FileManager.default.fileExists(atPath: path), "definition names missing \(path)", sourceLocation: sourceLocation)
+                try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", path])
+            }
+        }
+        #expect(try domain.blockJobInfo(disk: "vda") == nil, "a block job is left on vda", sourceLocation: sourceLocation)
+    }
+
+    /// Reverts to every ready snapshot and checks the guest resumes from the counter its disk holds.
+    func assertEveryReadySnapshotRestores(_ f: EngineFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let cli = CLI(f), vm = f.guest.name
+        let counting = try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 1)
+        let states = try cli.snapshotStates(vm)
+        for name in states.keys.sorted() where states[name] == "ready" {
+            let info = try f.engine.snapshot(vm: vm, name: name)
+            let expected = try #require(try TestGuest.diskCounter(f.frozenLayerPath(info.record.id, disk: "vda")))
+            let result = try cli.run(["revert", vm, name, "--confirm", vm])
+            #expect(result.status == 0, "\(name): \(result.stderr)", sourceLocation: sourceLocation)
+            let first = try f.guest.waitForFirstCounter()
+            #expect(first >= expected && first <= expected + 2 && first <= counting, "\(name): \(first) vs \(expected)", sourceLocation: sourceLocation)
+        }
+    }
+}
