@@ -17,6 +17,8 @@ public struct DomainDisk: Sendable, Equatable {
     public var format: String?
     public var readOnly: Bool
     public var shareable: Bool
+    /// The block job writing a copy of this disk elsewhere (live XML only): copy or active commit.
+    public var mirror: DiskMirror? = nil
 
     /// Why kvmsnap leaves this disk out of snapshots, or nil when it captures it.
     public var skipReason: String? {
@@ -26,6 +28,14 @@ public struct DomainDisk: Sendable, Equatable {
         if sourceType == "network" { return "\(target) is a network disk" }
         return nil
     }
+}
+
+/// A disk's `<mirror>` in live XML: a block copy or active commit and the image it writes to.
+public struct DiskMirror: Sendable, Equatable {
+    /// `copy` or `active-commit`.
+    public var job: String
+    /// The destination image (the copy target, or the commit's base); nil when libvirt does not say.
+    public var path: String?
 }
 
 /// The QEMU guest agent's virtio-serial channel (`org.qemu.guest_agent.0`) of a domain.
@@ -90,6 +100,12 @@ public struct DomainDefinition: Sendable {
                   let target = first(element, "target")?.attribute(forName: "dev")?.stringValue else { return nil }
             let source = first(element, "source")
             let path = source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
+            let mirror = first(element, "mirror").map { mirror in
+                let source = first(mirror, "source")
+                return DiskMirror(job: mirror.attribute(forName: "job")?.stringValue ?? "copy",
+                                  path: source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
+                                      ?? mirror.attribute(forName: "file")?.stringValue)
+            }
             return DomainDisk(
                 target: target,
                 device: element.attribute(forName: "device")?.stringValue ?? "disk",
@@ -97,7 +113,8 @@ public struct DomainDefinition: Sendable {
                 path: path,
                 format: first(element, "driver")?.attribute(forName: "type")?.stringValue,
                 readOnly: first(element, "readonly") != nil,
-                shareable: first(element, "shareable") != nil)
+                shareable: first(element, "shareable") != nil,
+                mirror: mirror)
         }
         let sources = (try? doc.nodes(forXPath: "/domain/devices/disk//source")) ?? []
         let chain = Set(sources.compactMap { node -> String? in

@@ -40,6 +40,24 @@ public enum ImageTool {
             backingFile: (object["full-backing-filename"] as? String) ?? (object["backing-filename"] as? String))
     }
 
+    /// The images `path` reads through, top first, as absolute paths (`qemu-img info --backing-chain`).
+    /// Fails when any of them is missing or unreadable.
+    public static func backingChain(_ path: String) throws(EngineError) -> [String] {
+        let json = try qemuImg(["info", "-U", "--backing-chain", "--output=json", path])
+        guard let images = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else {
+            throw EngineError(.io, "qemu-img info gave unreadable output for \(path)")
+        }
+        // A relative backing file name is relative to the directory of the image that names it.
+        var chain: [String] = []
+        for image in images {
+            guard let name = image["filename"] as? String else { break }
+            let base = chain.last.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
+            let absolute = name.hasPrefix("/") ? name : (base as NSString).appendingPathComponent(name)
+            chain.append((absolute as NSString).standardizingPath)
+        }
+        return chain
+    }
+
     /// Bytes allocated on the host filesystem for `path` (0 when it does not exist).
     public static func allocatedBytes(_ path: String) -> Int64 {
         var st = stat()

@@ -107,7 +107,7 @@ extension SnapshotEngine {
                     safetyOptions.fullEvery = 0
                     safetyOptions.runHooks = false
                     let current = try currentVM(vm)
-                    let created = try nested { () throws(EngineError) in try create(domain: domain, vm: current, options: safetyOptions) }
+                    let created = try nested { () throws(EngineError) in try safetySnapshot(domain: domain, vm: current, options: safetyOptions) }
                     safety = created.snapshot
                     report.safetySnapshot = created.snapshot.name
                     // Recorded before the VM is touched, so a crash from here on rolls back to it.

@@ -59,6 +59,18 @@ struct CreateJournal: Codable {
     var frozen: [String: String]
     var memoryPath: String?
     var full: Bool
+    /// `--full`: disk target → the standalone copy and the overlay on it the VM moves onto,
+    /// named before any of them exists, so recovery can finish or undo the copy from any step.
+    var fullCopies: [String: FullCopyPaths]? = nil
+    /// Set when the create failed and its rollback could not finish: recovery only rolls back.
+    var rollBack: Bool? = nil
+}
+
+/// The files of one disk's `--full` copy: `copy` (written as `copy.partial` first) and `top`,
+/// the new overlay on it that the VM is moved onto (block copy destination, then pivot).
+struct FullCopyPaths: Codable, Equatable {
+    var copy: String
+    var top: String
 }
 
 extension SnapshotEngine {
@@ -151,7 +163,9 @@ extension SnapshotEngine {
         var newOverlays: [String: String] = [:]
         for disk in captured { newOverlays[disk.target] = store.layerPath(vmUUID: vm.uuid, layerID: Identifier.make("l-")) }
         let memoryPath = withMemory ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil
-        let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full)
+        try validateChains(vm: vm, captured: captured, frozen: frozen, layers: layers + adopt)
+        let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full,
+                                    fullCopies: full ? planFullCopies(vmUUID: vm.uuid, captured: captured) : nil)
 
         var snapshot = SnapshotRecord(
             id: snapshotID, vmUUID: vm.uuid, name: options.name, description: options.description,
@@ -186,7 +200,9 @@ extension SnapshotEngine {
             }
             try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
         } catch {
-            rollBackCreate(domain: domain, journal: journal, adopted: adopt)
+            if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: adopt) {
+                throw leaveRollbackToRecovery(job, journal: journal, vm: vm, error: error, unfinished: unfinished)
+            }
             finishJob(job, error: error)
             throw error
         }
@@ -334,7 +350,10 @@ extension SnapshotEngine {
             newLayers.append(LayerRecord(id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
                                          parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
             if journal.full {
-                let (copy, top) = try makeFullCopy(domain: domain, vm: vm, disk: disk.target, frozen: frozen, overlayID: overlayID)
+                guard let paths = journal.fullCopies?[disk.target] else {
+                    throw EngineError(.io, "no --full copy of \(disk.target) is named in the job's journal")
+                }
+                let (copy, top) = try makeFullCopy(domain: domain, vm: vm, disk: disk.target, frozen: frozen, paths: paths)
                 newLayers.append(copy)
                 newLayers.append(top)
                 diskRecords.append(SnapshotDiskRecord(snapshotID: snapshot.id, diskTarget: disk.target, layerID: copy.id))
@@ -358,33 +377,45 @@ extension SnapshotEngine {
         }
     }
 
+    /// Names the `--full` copy and its overlay for each captured disk (nothing is created yet).
+    func planFullCopies(vmUUID: String, captured: [DomainDisk]) -> [String: FullCopyPaths] {
+        Dictionary(uniqueKeysWithValues: captured.map { disk in
+            (disk.target, FullCopyPaths(copy: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-")),
+                                        top: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-"))))
+        })
+    }
+
     /// `--full`: a standalone copy F of the frozen chain, a new overlay B on F, and the VM moved
     /// onto B (live: block copy of the tiny new overlay, then pivot). Returns (F, B).
-    func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, overlayID: String) throws(EngineError) -> (LayerRecord, LayerRecord) {
-        let copyID = Identifier.make("l-"), topID = Identifier.make("l-")
-        let copyPath = store.layerPath(vmUUID: vm.uuid, layerID: copyID)
-        let topPath = store.layerPath(vmUUID: vm.uuid, layerID: topID)
-        progress?("full copy \(disk)", nil)
-        try ImageTool.flatten(source: frozen.path, to: copyPath) { () throws(EngineError) in try inject("create.full.partial") }
-        try ImageTool.createOverlay(path: topPath, backing: copyPath, backingFormat: "qcow2")
-        if Self.isActive(domain) {
-            let destination = "<disk type='file'><source file='\(Self.xmlEscape(topPath))'/><driver type='qcow2'/></disk>"
-            try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
-                try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
+    ///
+    /// Resumable: when the VM already runs on B (the pivot happened before a crash), only the
+    /// persistent definition is checked. Every file is named in the job's journal beforehand.
+    func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, paths: FullCopyPaths) throws(EngineError) -> (LayerRecord, LayerRecord) {
+        if try currentDiskSources(domain)[disk] != paths.top {
+            progress?("full copy \(disk)", nil)
+            try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject("create.full.partial") }
+            try ImageTool.createOverlay(path: paths.top, backing: paths.copy, backingFormat: "qcow2")
+            if try lv("cannot read VM state", { () throws(LibvirtError) in try domain.isActive }) {
+                let destination = "<disk type='file'><source file='\(Self.xmlEscape(paths.top))'/><driver type='qcow2'/></disk>"
+                try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
+                    try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
+                }
+                try inject("create.full.copying")
+                try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
+                    try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
+                    try domain.pivotBlockJob(disk: disk)
+                }
+                try inject("create.full.pivoted")
             }
-            try inject("create.full.copying")
-            try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
-                try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
-                try domain.pivotBlockJob(disk: disk)
-            }
-            try inject("create.full.pivoted")
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
-        try repointDefinition(domain: domain, disk: disk, path: topPath)
+        try repointDefinition(domain: domain, disk: disk, path: paths.top)
         let now = clock.now()
+        let copyID = StoreLayout.layerID(fromPath: paths.copy)
         return (
-            LayerRecord(id: copyID, vmUUID: vm.uuid, diskTarget: disk, path: copyPath, format: "qcow2", parentLayerID: nil, role: .fullCopy, createdAt: now),
-            LayerRecord(id: topID, vmUUID: vm.uuid, diskTarget: disk, path: topPath, format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: now)
+            LayerRecord(id: copyID, vmUUID: vm.uuid, diskTarget: disk, path: paths.copy, format: "qcow2", parentLayerID: nil, role: .fullCopy, createdAt: now),
+            LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vm.uuid, diskTarget: disk, path: paths.top, format: "qcow2",
+                        parentLayerID: copyID, role: .overlay, createdAt: now)
         )
     }
 
@@ -397,31 +428,74 @@ extension SnapshotEngine {
         _ = try lv("cannot update VM definition") { () throws(LibvirtError) in try connection.defineDomain(xml: definition.xml) }
     }
 
-    /// Undoes a create that failed: if the VM already runs on the new overlays the data there is
-    /// the guest's live data, so the snapshot is dropped but the VM stays on it; otherwise the
-    /// overlays and memory file are removed.
-    func rollBackCreate(domain: Domain, journal: CreateJournal, adopted: [LayerRecord]) {
-        func read() throws(EngineError) -> [String: String] {
-            try inject("create.rollback.readDisks")
-            return try currentDiskSources(domain)
-        }
-        let sources = Set(((try? read()) ?? [:]).values)
-        let switched = journal.newOverlays.values.contains { sources.contains($0) }
-        if let memoryPath = journal.memoryPath { unlink(memoryPath) }
-        _ = try? catalog.write { db in
-            if switched, let snap = try db.snapshot(id: journal.snapshotID) {
-                // The VM writes into the new overlays now: keep them as its active layers.
-                for (target, path) in journal.newOverlays where sources.contains(path) {
-                    if try db.layer(path: path) != nil { continue }
-                    try db.insert(LayerRecord(id: StoreLayout.layerID(fromPath: path),
-                                              vmUUID: snap.vmUUID, diskTarget: target, path: path, format: "qcow2",
-                                              parentLayerID: journal.frozen[target], role: .overlay, createdAt: Date()))
+    /// Undoes a create that failed or whose process died, disk by disk. A new file the VM may use
+    /// (the capture's overlay, or after the pivot a `--full` copy and the overlay on it) holds
+    /// the guest's live data: it stays, as a catalogued layer. Every other new file goes: the
+    /// memory image, unused overlays, and a `--full` copy (also `.partial`) whose block copy
+    /// (recognised by its destination) is cancelled first. The snapshot row is dropped.
+    ///
+    /// Nothing is deleted unless libvirt said which images the VM uses: when it could not, the
+    /// error is returned with the catalog and the files as they were (the job stays open).
+    func rollBackCreate(domain: Domain, vmUUID: String, journal: CreateJournal, adopted: [LayerRecord]) -> EngineError? {
+        let inUse: Set<String>
+        do throws(EngineError) {
+            for (target, paths) in journal.fullCopies ?? [:] {
+                if let job = try blockJob(on: domain, disk: target), job.type == .copy, job.destination == paths.top {
+                    try lv("cannot cancel the --full copy of \(target)") { () throws(LibvirtError) in try domain.blockJobAbort(disk: target) }
                 }
             }
-            try db.deleteSnapshot(id: journal.snapshotID)
-            if !switched { for layer in adopted { try db.deleteLayer(id: layer.id) } }
+            try inject("create.rollback.readDisks")
+            inUse = try imagesInUse(domain)
+        } catch {
+            return error
         }
-        if !switched { for path in journal.newOverlays.values { unlink(path) } }
+        var keep: [LayerRecord] = []
+        var remove = journal.memoryPath.map { [$0] } ?? []
+        for (target, overlay) in journal.newOverlays.sorted(by: { $0.key < $1.key }) {
+            if inUse.contains(overlay) {
+                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: overlay), vmUUID: vmUUID, diskTarget: target, path: overlay,
+                                        format: "qcow2", parentLayerID: journal.frozen[target], role: .overlay, createdAt: clock.now()))
+            } else {
+                remove.append(overlay)
+            }
+            guard let paths = journal.fullCopies?[target] else { continue }
+            if inUse.contains(paths.top) {
+                let copyID = StoreLayout.layerID(fromPath: paths.copy)
+                keep.append(LayerRecord(id: copyID, vmUUID: vmUUID, diskTarget: target, path: paths.copy, format: "qcow2",
+                                        parentLayerID: nil, role: .fullCopy, createdAt: clock.now()))
+                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vmUUID, diskTarget: target, path: paths.top,
+                                        format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: clock.now()))
+            } else {
+                remove += [paths.top, paths.copy, ImageTool.partialPath(paths.copy)]
+            }
+        }
+        let switched = !keep.isEmpty
+        do throws(EngineError) {
+            try db { () throws(CatalogError) in
+                try catalog.write { db in
+                    for layer in keep where try db.layer(path: layer.path) == nil { try db.insert(layer) }
+                    try db.deleteSnapshot(id: journal.snapshotID)
+                    if !switched { for layer in adopted { try db.deleteLayer(id: layer.id) } }
+                }
+            }
+        } catch {
+            return error
+        }
+        for path in remove { unlink(path) }
+        return nil
+    }
+
+    /// A create whose rollback could not finish: the job stays `running` in the journal, marked
+    /// for rollback (with what happened in its note), so the next kvmsnap command on the VM
+    /// finishes the rollback as for a create whose process died. Returns the error to report.
+    func leaveRollbackToRecovery(_ job: JobRecord, journal: CreateJournal, vm: VMRecord, error: EngineError, unfinished: EngineError) -> EngineError {
+        let failure = EngineError(error.code, "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it")
+        var open = job, marked = journal
+        marked.rollBack = true
+        open.journal = Self.encode(marked)
+        open.note = failure.message
+        _ = try? catalog.write { try $0.update(open) }
+        return failure
     }
 
     static func encode<T: Encodable>(_ value: T) -> String {

@@ -34,6 +34,7 @@ extension SnapshotEngine {
 
     func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {
         let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
+        try refuseForeignBlockJobs(domain: domain, vm: vm)
         let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
         do {
@@ -77,8 +78,9 @@ extension SnapshotEngine {
             case .delete(let id):
                 guard let layer = layers[id] else { return }
                 try inject("reclaim.delete")
-                if liveDefinition(domain)?.chainPaths.contains(layer.path) == true {
-                    throw EngineError(.conflict, "refusing to delete \(layer.path): the running VM still uses it (catalog out of step; run 'kvmsnap check')")
+                // Kept unless the VM (running, or as `virsh start` would open it) is known not to use it.
+                if let domain, try imagesInUse(domain).contains(layer.path) {
+                    throw EngineError(.conflict, "refusing to delete \(layer.path): the VM still uses it (catalog out of step; run 'kvmsnap check')")
                 }
                 unlink(layer.path)
                 try db { () throws(CatalogError) in try catalog.write { try $0.deleteLayer(id: id) } }
@@ -107,9 +109,15 @@ extension SnapshotEngine {
             // from the chain and re-pointed its children at `parent`. Only the catalog is behind.
         } else if let domain, let live, liveChain.contains(child.path) {
             let isActiveLayer = live.disks.first { $0.target == child.diskTarget }?.path == child.path
+            // A job already on the disk is finished here only when it is exactly the merge this
+            // step starts (an active commit into `parent` a crashed run left); anything else
+            // (a copy, a commit whose base libvirt does not show) is someone else's.
+            let leftover = try blockJob(on: domain, disk: child.diskTarget)
+            if let leftover, !(isActiveLayer && leftover.type == .activeCommit && leftover.destination == parent.path) {
+                throw Self.foreignBlockJob(leftover, disk: child.diskTarget, vmName: domain.name)
+            }
             try lv("block commit of \(child.diskTarget) failed") { () throws(LibvirtError) in
-                // A job left by a crashed run: let it finish (or pivot it) instead of starting another.
-                if try domain.blockJobInfo(disk: child.diskTarget) == nil {
+                if leftover == nil {
                     try domain.blockCommit(disk: child.diskTarget, base: parent.path, top: child.path, bandwidth: 0,
                                            flags: isActiveLayer ? [.active] : [])
                 }

@@ -133,23 +133,37 @@ extension SnapshotEngine {
     }
 
     /// Returns true when the snapshot was completed, false when it was rolled back.
+    /// A `--full` create is completed only once every disk was moved onto its copy (the pivot,
+    /// after which the copy is whole); before that it is undone (see ``rollBackCreate``).
     func recoverCreate(journal: CreateJournal, vm: VMRecord, domain: Domain) throws(EngineError) -> Bool {
-        guard var snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
-              snapshot.state == .pending else { return false }
+        let found = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }
+        if found?.state == .ready {
+            // Died after the snapshot was recorded: only unused layers may be left to reclaim.
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return true
+        }
+        guard var snapshot = found, snapshot.state == .pending else {
+            // Rolled back before (or never recorded): files may still be left to remove.
+            if found == nil, let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
+            return false
+        }
         let sources = try currentDiskSources(domain)
-        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { sources[$0.key] == $0.value }
+        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { target, overlay in
+            sources[target] == (journal.full ? journal.fullCopies?[target]?.top : overlay)
+        }
         var memoryReadable = true
         if landed, let memoryPath = journal.memoryPath {
             chmod(memoryPath, 0o600)
             memoryReadable = (try? connection.saveImageXML(path: memoryPath)) != nil
         }
-        if landed && memoryReadable && !journal.full {
+        if landed && memoryReadable && journal.rollBack != true {
             let definition = try DomainDefinition(xml: snapshot.configXML)
             let captured = definition.disks.filter { journal.newOverlays[$0.target] != nil }
             try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
+            try reclaim(vmUUID: vm.uuid, domain: domain)
             return true
         }
-        rollBackCreate(domain: domain, journal: journal, adopted: [])
+        if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
         return false
     }
 
