@@ -55,14 +55,32 @@ extension SnapshotEngine {
             let newDomain = try lv("cannot define the new VM") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
             if start != .off {
                 try lv("cannot start the new VM") { () throws(LibvirtError) in try newDomain.start(flags: start == .paused ? [.paused] : []) }
+                try inject("clone.afterStart")
             }
         } catch {
+            // A start can fail after QEMU started: the new VM's files go only once it is gone.
+            if let kept = removeNewVM(named: newName) {
+                throw EngineError(error.code, "\(error.message); the new VM \(newName) could not be removed (\(kept.message)), so its disks were kept")
+            }
             for path in written { unlink(path) }
             if let newNVRAM { unlink(newNVRAM) }
-            if let created = try? connection.lookupDomain(name: newName) { try? created.undefine(flags: [.nvram]) }
             throw error
         }
         return (newUUID, notices)
+    }
+
+    /// Stops and undefines a VM a failed `restore --as` created; nil once it is gone (or never
+    /// was), else why it could not be removed (then it may still run on its new disks).
+    func removeNewVM(named name: String) -> EngineError? {
+        do throws(LibvirtError) {
+            let created: Domain
+            do { created = try connection.lookupDomain(name: name) } catch where error.code == .noDomain { return nil }
+            if try created.isActive { try created.destroy() }
+            try created.undefine(flags: [.nvram])
+            return nil
+        } catch {
+            return EngineError(.libvirt, error.message)
+        }
     }
 
     /// Writes disk `disk` as it was at snapshot `name` to `destination` as a standalone image.

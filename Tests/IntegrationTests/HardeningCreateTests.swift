@@ -1,7 +1,7 @@
 import Foundation
 import Libvirt
 import SnapshotCatalog
-import SnapshotEngine
+@testable import SnapshotEngine
 import Testing
 
 /// Issue 10, items 1, 2 and 7: `create --full` survives SIGKILL at every step, a failed create's
@@ -148,6 +148,29 @@ struct HardeningCreateTests {
         #expect(restore.stderr.contains("--no-safety-snapshot"), "\(restore.stderr)")
     }
 
+    /// Sibling of item 2: `restore --as` fails after the new VM started. Its disks are removed
+    /// only once the new VM is stopped and undefined, never left running on deleted files.
+    @Test func failedRestoreAsNewVMIsRemovedBeforeItsDisks() throws {
+        let f = try EngineFixture(tag: "cloneroll")
+        let cloneName = f.guest.name + "-as"
+        defer {
+            if let clone = try? f.guest.connection.lookupDomain(name: cloneName) {
+                try? clone.destroy(); try? clone.undefine(flags: [.nvram])
+            }
+            f.destroy()
+        }
+        let cli = CLI(f), vm = f.guest.name
+        try f.guest.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "base"]).status == 0)
+        let uuid = try f.engine.catalogVM(vm).uuid
+        let result = try cli.run(["restore", vm, "base", "--as", cloneName], environment: ["KVMSNAP_TEST_FAIL_AT": "clone.afterStart"])
+        #expect(result.status == 1 && result.stderr.contains("injected failure at clone.afterStart"), "\(result.stderr)")
+        #expect((try? f.guest.connection.lookupDomain(name: cloneName)) == nil, "the new VM was left defined or running")
+        let others = filesUnder(f.storePath + "/vms").filter { !$0.hasPrefix(uuid) }
+        #expect(!others.contains { $0.hasSuffix(".qcow2") }, "\(others)")
+        #expect(f.guest.isRunning)
+    }
+
     // MARK: Helpers
 
     /// The VM runs on layers the catalog knows, `check` is clean (no stray files), and the
@@ -181,5 +204,27 @@ struct HardeningCreateTests {
             let first = try f.guest.waitForFirstCounter()
             #expect(first >= expected && first <= expected + 2 && first <= counting, "\(name): \(first) vs \(expected)", sourceLocation: sourceLocation)
         }
+    }
+}
+
+/// The `<mirror>` of a disk in live XML: how kvmsnap tells whose block job it is.
+@Suite struct DiskMirrorParsingTests {
+    @Test func copyAndActiveCommitDestinationsAreRead() throws {
+        func xml(_ mirror: String) -> String {
+            """
+            <domain type='qemu'><name>m</name><devices>
+              <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/s/top.qcow2'/>\(mirror)<target dev='vda' bus='virtio'/></disk>
+              <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/s/b.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+            </devices></domain>
+            """
+        }
+        let copy = try DomainDefinition(xml: xml("<mirror type='file' file='/x/dest.qcow2' format='qcow2' job='copy' ready='yes'><format type='qcow2'/><source file='/x/dest.qcow2'/></mirror>"))
+        #expect(copy.disks[0].mirror == DiskMirror(job: "copy", path: "/x/dest.qcow2"))
+        #expect(copy.disks[1].mirror == nil)
+        #expect(copy.chainPaths.contains("/x/dest.qcow2"), "a copy's target counts as in use")
+        let commit = try DomainDefinition(xml: xml("<mirror type='file' job='active-commit' ready='yes'><format type='qcow2'/><source file='/s/base.qcow2'/></mirror>"))
+        #expect(commit.disks[0].mirror == DiskMirror(job: "active-commit", path: "/s/base.qcow2"))
+        let legacy = try DomainDefinition(xml: xml("<mirror file='/x/old.qcow2' format='qcow2' job='copy'/>"))
+        #expect(legacy.disks[0].mirror == DiskMirror(job: "copy", path: "/x/old.qcow2"))
     }
 }
