@@ -227,6 +227,7 @@ extension SnapshotEngine {
                     problems.append("disk \(target) uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap)")
                 }
             }
+            if let domain { problems += definitionProblems(domain) }
             // Files in the store that the catalog does not know.
             let known = Set(layers.map(\.path) + snapshots.compactMap(\.memoryPath) + snapshots.compactMap(\.nvramPath))
             for dir in [store.layersDirectory(vm.uuid), store.memoryDirectory(vm.uuid), store.nvramDirectory(vm.uuid)] {
