@@ -26,7 +26,7 @@ struct DiskBlockJob: Sendable, Equatable {
 extension SnapshotEngine {
     /// The block job on `disk` of a running domain, or nil when there is none (or the domain is off).
     func blockJob(on domain: Domain, disk: String) throws(EngineError) -> DiskBlockJob? {
-        guard try lv("cannot read VM state", { () throws(LibvirtError) in try domain.isActive }) else { return nil }
+        guard try isActiveChecked(domain) else { return nil }
         guard let info = try lv("cannot read the block job of \(disk)", { () throws(LibvirtError) in try domain.blockJobInfo(disk: disk) }) else {
             return nil
         }
@@ -40,7 +40,7 @@ extension SnapshotEngine {
     /// Only an active commit into one of the VM's catalogued layers (a merge a crashed kvmsnap
     /// left) is let through; ``commit(child:into:domain:tree:layers:)`` checks it is the right one.
     func refuseForeignBlockJobs(domain: Domain?, vm: VMRecord) throws(EngineError) {
-        guard let domain, try lv("cannot read VM state", { () throws(LibvirtError) in try domain.isActive }) else { return }
+        guard let domain, try isActiveChecked(domain) else { return }
         let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: []) }
         let known = Set(try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }.map(\.path))
         for disk in try DomainDefinition(xml: xml).disks where disk.skipReason == nil {

@@ -3,13 +3,19 @@ import Libvirt
 import SnapshotCatalog
 
 extension SnapshotEngine {
+    /// Whether the domain runs or is paused; throws when libvirt does not say (unlike ``isActive(_:)``,
+    /// for decisions that delete or move data).
+    func isActiveChecked(_ domain: Domain) throws(EngineError) -> Bool {
+        try lv("cannot read VM state") { () throws(LibvirtError) in try domain.isActive }
+    }
+
     /// Every image the VM may read or write: its live chains and block-job targets when it runs,
     /// plus the images its persistent definition names (what `virsh start` opens). Throws when
     /// libvirt does not answer: a caller about to delete a file must then keep it.
     func imagesInUse(_ domain: Domain) throws(EngineError) -> Set<String> {
         let inactive = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive]) }
         var paths = try DomainDefinition(xml: inactive).chainPaths
-        if try lv("cannot read VM state", { () throws(LibvirtError) in try domain.isActive }) {
+        if try isActiveChecked(domain) {
             let live = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: []) }
             paths.formUnion(try DomainDefinition(xml: live).chainPaths)
         }

@@ -395,7 +395,7 @@ extension SnapshotEngine {
             progress?("full copy \(disk)", nil)
             try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject("create.full.partial") }
             try ImageTool.createOverlay(path: paths.top, backing: paths.copy, backingFormat: "qcow2")
-            if try lv("cannot read VM state", { () throws(LibvirtError) in try domain.isActive }) {
+            if try isActiveChecked(domain) {
                 let destination = "<disk type='file'><source file='\(Self.xmlEscape(paths.top))'/><driver type='qcow2'/></disk>"
                 try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                     try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
