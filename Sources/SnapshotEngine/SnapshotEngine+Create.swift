@@ -470,12 +470,15 @@ extension SnapshotEngine {
             }
         }
         let switched = !keep.isEmpty
+        let unused = remove
         do throws(EngineError) {
-            try db { () throws(CatalogError) in
+            remove = try db { () throws(CatalogError) in
                 try catalog.write { db in
                     for layer in keep where try db.layer(path: layer.path) == nil { try db.insert(layer) }
                     try db.deleteSnapshot(id: journal.snapshotID)
                     if !switched { for layer in adopted { try db.deleteLayer(id: layer.id) } }
+                    // A file the catalog holds as a layer is reclaim's to delete, never a rollback's.
+                    return try unused.filter { try db.layer(path: $0) == nil }
                 }
             }
         } catch {
