@@ -50,6 +50,31 @@ struct HardeningCreateTests {
         try assertHealthy(f)
     }
 
+    /// The same on a shut-off VM (no block copy: the persistent definition is the switch): killed
+    /// while flattening, the `--full` is undone and `virsh start` boots the recovered definition.
+    @Test func killedFullCreateOfAShutOffVMIsUndone() throws {
+        let f = try EngineFixture(tag: "killfulloff")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 2)
+        try g.domain.destroy()
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try cli.killAt("create.full.partial", ["create", vm, "--name", "c", "--full"], marker: g.directory + "/stalled")
+
+        let delete = try cli.run(["delete", vm, "b", "--yes"])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(try cli.snapshotStates(vm) == ["a": "ready"])
+        let check = try cli.run(["check", vm])
+        #expect(check.status == 0, "check: \(check.stdout)")
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "start", vm])
+        _ = try g.waitForFirstCounter()
+        try assertHealthy(f)
+        #expect(try cli.run(["create", vm, "--name", "d", "--full"]).status == 0)
+        try assertEveryReadySnapshotRestores(f)
+        try assertHealthy(f)
+    }
+
     /// A leftover block copy someone else started (here by hand, like the one a killed `--full`
     /// used to leave): a delete that needs to merge the active layer refuses before changing
     /// anything, instead of pivoting that copy as if it were its own commit.
