@@ -81,6 +81,18 @@ extension SnapshotEngine {
         }
     }
 
+    /// Stops a VM a failed revert may have started. Best effort: the caller decides from what
+    /// libvirt reports afterwards, never from this succeeding.
+    func stopAfterFailedRevert(_ domain: Domain) {
+        guard Self.isActive(domain) else { return }
+        do throws(EngineError) {
+            try inject("revert.rollback.destroy")
+            try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
+        } catch {
+            progress?("could not stop the VM after the failed revert: \(error.message)", nil)
+        }
+    }
+
     /// - Parameter reclaim: remove the layers the VM ran on before right away; the restore
     ///   pipeline defers this until it has verified the result, so it can still roll back.
     func revertLocked(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, start: StartMode, reclaim reclaimNow: Bool = true) throws(EngineError) {
@@ -156,11 +168,16 @@ extension SnapshotEngine {
             } else if start != .off {
                 try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
             }
+            try inject("revert.afterStart")
         } catch {
-            if Self.isActive(domain) { try? domain.destroy() }
-            // Forget the new overlays only once the previous definition is back: if it cannot be
-            // put back (libvirt gone), the VM may still point at them, so they stay catalogued.
-            if (try? connection.defineDomain(xml: previousXML)) != nil { forgetOverlays() }
+            stopAfterFailedRevert(domain)
+            // Forget the new overlays only once the previous definition is back and libvirt says
+            // the VM uses none of them: if it cannot say (libvirt gone) or the VM could not be
+            // stopped, the VM may still write to them, so they stay catalogued.
+            if (try? connection.defineDomain(xml: previousXML)) != nil, let inUse = try? imagesInUse(domain),
+               !overlays.contains(where: { inUse.contains($0.path) }) {
+                forgetOverlays()
+            }
             throw error
         }
 

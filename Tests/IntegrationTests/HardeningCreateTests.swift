@@ -215,6 +215,32 @@ struct HardeningCreateTests {
         #expect(f.guest.isRunning)
     }
 
+    /// Sibling of item 2 in revert: a revert fails after the VM was restored onto its new overlay
+    /// and the VM could not be stopped. Putting the previous definition back must not delete the
+    /// overlay the still running VM writes to.
+    @Test func failedRevertNeverDeletesTheOverlayTheRunningVMUses() throws {
+        let f = try EngineFixture(tag: "revertroll")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        f.engine.faultInjector = { point throws(EngineError) in
+            if point == "revert.afterStart" || point == "revert.rollback.destroy" {
+                throw EngineError(.libvirt, "injected failure at \(point)")
+            }
+        }
+        #expect(throws: EngineError.self) { try f.engine.revert(vm: vm, to: "a") }
+        f.engine.faultInjector = nil
+        #expect(g.isRunning)
+        let overlay = try g.currentSource()
+        #expect(FileManager.default.fileExists(atPath: overlay), "the failed revert deleted the overlay the VM writes to")
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", overlay])
+        let more = try cli.run(["create", vm, "--name", "b"])
+        #expect(more.status == 0, "\(more.stderr)")
+        try assertEveryReadySnapshotRestores(f)
+    }
+
     // MARK: Helpers
 
     /// The VM runs on layers the catalog knows, `check` is clean (no stray files), and the
