@@ -43,6 +43,9 @@ struct RestoreJournal: Codable {
     var safetySnapshotID: String?
     var wasRunning: Bool
     var target: RestoreTarget
+    /// The VM's persistent definition before the restore: what a rollback without a safety
+    /// snapshot puts back (also when it is left pending for the next command).
+    var previousXML: String?
 }
 
 extension SnapshotEngine {
@@ -68,14 +71,14 @@ extension SnapshotEngine {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
         let wasRunning = Self.isActive(domain)
-        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target)
+        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
         var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
         // "The guest has an agent": its channel is connected now, before anything changes.
         let agentWasConnected = wasRunning && Self.agentConnected(domain)
-        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         var safety: SnapshotRecord?
         var touched = false
         var stopStarted: Date?
@@ -134,6 +137,7 @@ extension SnapshotEngine {
                     default: break
                     }
                 case .verify:
+                    try inject("restore.verify")
                     try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
                     if options.target == .running {
                         let (answered, notice) = try verifyAgent(domain: domain, wasConnected: agentWasConnected,
@@ -146,7 +150,24 @@ extension SnapshotEngine {
                 report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
                 var message = "restore failed at stage \(stage.rawValue): \(error.message)"
                 if touched {
-                    message += "; " + rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning)
+                    do {
+                        message += "; " + (try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning))
+                    } catch let rollbackError {
+                        if !libvirtAnswers {
+                            // Nothing can be decided or undone without libvirt: the job stays
+                            // pending and the next command on the VM finishes it.
+                            message += "; libvirt stopped answering, so the outcome is decided and any rollback "
+                                + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
+                                + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                            job.state = .pending
+                            job.error = message
+                            job.journal = Self.encode(journal)
+                            let pending = job
+                            _ = try? catalog.write { try $0.update(pending) }
+                            throw EngineError(error.code, message)
+                        }
+                        message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)
+                    }
                 } else {
                     message += "; nothing was changed"
                 }
@@ -250,20 +271,23 @@ extension SnapshotEngine {
     }
 
     /// Puts the VM back as it was before the restore. Returns what it did, for the error message.
-    func rollBackRestore(domain: Domain, vm: VMRecord, safety: SnapshotRecord?, previousXML: String, wasRunning: Bool) -> String {
+    func rollBackRestore(domain: Domain, vm: VMRecord, safety: SnapshotRecord?, previousXML: String, wasRunning: Bool) throws(EngineError) -> String {
         if let safety {
-            do {
-                try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: wasRunning ? .running : .off)
-                return "rolled back to safety snapshot '\(safety.name)'"
-            } catch {
-                return "ROLLBACK FAILED (\(error.message)); the safety snapshot '\(safety.name)' still holds the previous state"
-            }
+            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: wasRunning ? .running : .off)
+            return "rolled back to safety snapshot '\(safety.name)'"
         }
-        if Self.isActive(domain) { try? domain.destroy() }
-        _ = try? connection.defineDomain(xml: previousXML)
-        if wasRunning { try? domain.start() }
+        if Self.isActive(domain) { try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() } }
+        _ = try lv("cannot put the previous configuration back") { () throws(LibvirtError) in try connection.defineDomain(xml: previousXML) }
+        if wasRunning { try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() } }
         return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
     }
+
+    static func rollbackFailedMessage(_ error: EngineError, safety: SnapshotRecord?) -> String {
+        "ROLLBACK FAILED (\(error.message))" + (safety.map { "; the safety snapshot '\($0.name)' still holds the previous state" } ?? "")
+    }
+
+    /// False when the connection to libvirt is gone (libvirtd died or restarted under us).
+    var libvirtAnswers: Bool { (try? connection.isAlive) == true }
 
     static func stamp(_ date: Date) -> String {
         let formatter = DateFormatter()

@@ -78,7 +78,12 @@ extension SnapshotEngine {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
-        let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+        return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+    }
+
+    /// The prune itself; the caller holds the VM's lock.
+    func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
+        let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
         let before = try usage(vm: vm.uuid).first?.totalBytes
         var deleted: [String] = []
         for item in plan.pruned {

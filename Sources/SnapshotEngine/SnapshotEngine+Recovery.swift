@@ -6,7 +6,10 @@ import SnapshotCatalog
 extension SnapshotEngine {
     /// Finishes or rolls back jobs of this VM that a crashed kvmsnap left `running`.
     ///
-    /// Called with the VM's lock held, so any job still marked running has lost its process.
+    /// Called with the VM's lock held. Every job is started and run by a process holding that lock
+    /// (``startJob(kind:vm:snapshotID:snapshotName:journal:)``), so a job of another process still
+    /// marked running has lost its owner: the kernel released the lock when it died. A `pending`
+    /// job is a restore whose rollback waits for libvirt to answer again.
     /// - create: if the VM already runs on the new overlays, libvirt finished the capture: the
     ///   snapshot is completed when its memory image reads back, else dropped (the VM keeps its
     ///   data). Otherwise the half-made files are removed. No unverified snapshot becomes ready.
@@ -21,6 +24,7 @@ extension SnapshotEngine {
         for job in jobs where job.pid != getpid() {
             if let domain { waitForDomainJob(domain) }
             var outcome: EngineError? = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died); rolled back")
+            var note: String?
             switch job.kind {
             case "create":
                 if let text = job.journal, let journal = try? JSONDecoder().decode(CreateJournal.self, from: Data(text.utf8)), let domain {
@@ -40,7 +44,9 @@ extension SnapshotEngine {
             // These two stop and replace the VM: one attempt only. A failure is recorded and
             // never retried by later commands (which would stop the VM again on every `list`).
             case "restore":
-                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain) } catch {
+                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+                    // libvirt gone again: the job stays (or becomes) pending for the next command.
+                    if !libvirtAnswers { try keepPending(job, error); throw error }
                     outcome = Self.recoveryFailed(job, vm: vm, error)
                 }
             case "revert":
@@ -55,8 +61,17 @@ extension SnapshotEngine {
                 try reclaim(vmUUID: vm.uuid, domain: domain)
                 outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died)")
             }
-            finishJob(job, error: outcome)
+            finishJob(job, error: outcome, note: note)
         }
+    }
+
+    /// Leaves a restore whose recovery libvirt cut short pending, for the next command.
+    private func keepPending(_ job: JobRecord, _ error: EngineError) throws(EngineError) {
+        var job = job
+        job.state = .pending
+        job.error = "libvirt stopped answering while the restore was being finished (\(error.message)); the next kvmsnap command on \(job.vmName ?? "the VM") finishes it"
+        let pending = job
+        try db { () throws(CatalogError) in try catalog.write { try $0.update(pending) } }
     }
 
     static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
@@ -90,11 +105,7 @@ extension SnapshotEngine {
         case .off: state == .shutoff
         }
         if landed && started {
-            try db { () throws(CatalogError) in
-                try catalog.write { db in
-                    if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
-                }
-            }
+            try markCurrent(snapshot.id, vm: vm)
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
         }
@@ -106,9 +117,12 @@ extension SnapshotEngine {
         return EngineError(.external, "interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
     }
 
-    /// Undoes a restore whose process died; returns what was done, as the job's error.
-    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
-        let died = "kvmsnap process \(job.pid) died"
+    /// Finishes a restore whose process died, or whose rollback waited for libvirt (`pending`);
+    /// returns what was done as the job's error, nil (with a `note`) when the restore stands.
+    /// A restore that had reached start or verify and verifies now (state and disks as asked)
+    /// took effect: it stands. Otherwise it is rolled back, as a failed stage would have been.
+    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?, note: inout String?) throws(EngineError) -> EngineError? {
+        let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
         if job.stage == Self.restoreFinishingStage {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) after the restore was verified; it stands, and the old layers were reclaimed now")
@@ -120,10 +134,24 @@ extension SnapshotEngine {
             return EngineError(.external, "interrupted (\(died)) before the VM was touched; nothing to undo")
         }
         let journal = job.journal.flatMap { try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }
-        if let id = journal?.safetySnapshotID,
-           let safety = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), safety.state == .ready {
-            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: journal?.wasRunning == true ? .running : .off)
-            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); rolled back to safety snapshot '\(safety.name)'")
+        if stage == .start || stage == .verify, let journal, let id = job.snapshotID,
+           let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
+           (try? verifyRestore(domain: domain, vm: vm, snapshot: target, target: journal.target)) != nil {
+            try markCurrent(target.id, vm: vm)
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            note = "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands"
+            return nil
+        }
+        var safety: SnapshotRecord?
+        if let id = journal?.safetySnapshotID, let record = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }),
+           record.state == .ready {
+            safety = record
+        }
+        if let journal, safety != nil || (job.state == .pending && journal.previousXML != nil) {
+            let done = try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: journal.previousXML ?? "",
+                                           wasRunning: journal.wasRunning)
+            if safety == nil { try reclaim(vmUUID: vm.uuid, domain: domain) }
+            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); \(done)")
         }
         // No safety snapshot: the previous memory is gone. Leave the VM usable, not paused half-way.
         if journal?.target == .running, (try? domain.state().state) == .paused { try? domain.resume() }
@@ -151,6 +179,15 @@ extension SnapshotEngine {
         }
         rollBackCreate(domain: domain, journal: journal, adopted: [])
         return false
+    }
+
+    /// Records `snapshotID` as the snapshot the VM's current state descends from.
+    func markCurrent(_ snapshotID: String, vm: VMRecord) throws(EngineError) {
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshotID; try db.save(current) }
+            }
+        }
     }
 
     /// Waits until libvirt has no job running on the domain (a capture a dead client started).

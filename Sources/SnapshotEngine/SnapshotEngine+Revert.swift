@@ -164,11 +164,7 @@ extension SnapshotEngine {
             throw error
         }
 
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
-            }
-        }
+        try markCurrent(snapshot.id, vm: vm)
         // The layers the VM ran on before are now unreferenced: reclaim them.
         guard reclaimNow else { return }
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
