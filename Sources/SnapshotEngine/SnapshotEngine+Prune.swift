@@ -44,7 +44,7 @@ public struct PruneResult: Sendable {
 extension SnapshotEngine {
     /// Plans a prune of one VM without changing anything.
     ///
-    /// Candidates are the VM's catalog snapshots (state ready/pending/failed/deleting, pinned,
+    /// Candidates are the VM's catalog snapshots (state ready/pending/failed, pinned,
     /// expiry); the plan is ``RetentionPlanner`` (borg 1.2 prune plus kvmsnap's overrides) in
     /// `TimeZone.current` with `now` (default: the engine's clock). The policy is
     /// `policyOverride` when given, else the VM's stored policy, else the stored default;
@@ -138,7 +138,6 @@ extension SnapshotEngine {
         case .ready: .ready
         case .pending: .pending
         case .failed: .failed
-        case .deleting: .deleting
         }
     }
 

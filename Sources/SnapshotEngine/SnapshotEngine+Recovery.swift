@@ -31,6 +31,10 @@ extension SnapshotEngine {
                     if try recoverCreate(journal: journal, vm: vm, domain: domain) {
                         outcome = EngineError(.external, "interrupted; completed from the journal")
                     }
+                } else {
+                    outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) and not finished: "
+                        + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
+                        + "; the unfinished snapshot is marked failed (prune deletes it)")
                 }
             case "delete":
                 if let text = job.journal, let journal = try? JSONDecoder().decode(DeleteJournal.self, from: Data(text.utf8)) {
@@ -62,6 +66,22 @@ extension SnapshotEngine {
                 outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died)")
             }
             finishJob(job, error: outcome, note: note)
+        }
+        try failAbandonedCaptures(vm: vm)
+    }
+
+    /// Marks `failed` every pending snapshot of the VM whose create job is over: nothing will
+    /// complete it any more (a recovery that could not run, a rollback whose catalog write failed).
+    /// Prune deletes failed snapshots, their files with them; restore refuses them.
+    func failAbandonedCaptures(vm: VMRecord) throws(EngineError) {
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                for var snapshot in try db.snapshots(vmUUID: vm.uuid) where snapshot.state == .pending {
+                    if let id = snapshot.jobID, let job = try db.job(id: id), job.state == .running || job.state == .pending { continue }
+                    snapshot.state = .failed
+                    try db.update(snapshot)
+                }
+            }
         }
     }
 
