@@ -135,7 +135,7 @@ struct HardeningRecoveryTests {
 
             try HostTools.virsh(["destroy", vm])
             let drift = try cli.run(["check", vm])
-            #expect(drift.status == 1 && drift.stdout.contains("VM is shutoff, but the last restore (job \(job?.id ?? 0)) left it running"), "\(drift.stdout)")
+            #expect(drift.status == 1 && drift.stdout.contains("VM is shut off, but the last restore (job \(job?.id ?? 0)) left it running"), "\(drift.stdout)")
         }
     }
 
