@@ -154,16 +154,10 @@ extension SnapshotEngine {
                         message += "; " + (try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning))
                     } catch let rollbackError {
                         if !libvirtAnswers {
-                            // Nothing can be decided or undone without libvirt: the job stays
-                            // pending and the next command on the VM finishes it.
                             message += "; libvirt stopped answering, so the outcome is decided and any rollback "
                                 + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
                                 + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
-                            job.state = .pending
-                            job.error = message
-                            job.journal = Self.encode(journal)
-                            let pending = job
-                            _ = try? catalog.write { try $0.update(pending) }
+                            try markPending(job, message)
                             throw EngineError(error.code, message)
                         }
                         message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)

@@ -49,12 +49,12 @@ extension SnapshotEngine {
             // never retried by later commands (which would stop the VM again on every `list`).
             case "restore":
                 do { outcome = try recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
-                    // libvirt gone again: the job stays (or becomes) pending for the next command.
-                    if !libvirtAnswers { try keepPending(job, error); throw error }
+                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
                     outcome = Self.recoveryFailed(job, vm: vm, error)
                 }
             case "revert":
                 do { outcome = try recoverRevert(job: job, vm: vm, domain: domain) } catch {
+                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
                     outcome = Self.recoveryFailed(job, vm: vm, error)
                 }
             case "guard":
@@ -85,11 +85,20 @@ extension SnapshotEngine {
         }
     }
 
-    /// Leaves a restore whose recovery libvirt cut short pending, for the next command.
-    private func keepPending(_ job: JobRecord, _ error: EngineError) throws(EngineError) {
+    /// A recovery libvirt cut short (it died again): the job stays pending for the next command,
+    /// and `error` is rethrown. Does nothing while libvirt answers.
+    private func keepPendingIfLibvirtIsGone(_ job: JobRecord, vm: VMRecord, _ error: EngineError) throws(EngineError) {
+        guard !libvirtAnswers else { return }
+        try markPending(job, "libvirt stopped answering while the \(job.kind) was being finished (\(error.message))")
+        throw error
+    }
+
+    /// Leaves a restore or revert that libvirt cut short `pending` (see ``recoverInterruptedJobs(vm:domain:)``):
+    /// nothing can be decided or undone without libvirt, so the next command on the VM finishes it.
+    func markPending(_ job: JobRecord, _ message: String) throws(EngineError) {
         var job = job
         job.state = .pending
-        job.error = "libvirt stopped answering while the restore was being finished (\(error.message)); the next kvmsnap command on \(job.vmName ?? "the VM") finishes it"
+        job.error = message
         let pending = job
         try db { () throws(CatalogError) in try catalog.write { try $0.update(pending) } }
     }
@@ -103,7 +112,7 @@ extension SnapshotEngine {
     /// - never touched the VM (same disks, same running state): nothing, the new overlays go;
     /// - half-way (stopped, or redefined but not started): reverted to the snapshot again.
     func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
-        let died = "kvmsnap process \(job.pid) died"
+        let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
         guard let domain, let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }),
               let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
               snapshot.state == .ready else {

@@ -42,6 +42,11 @@ extension SnapshotEngine {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
             finishJob(job, error: nil)
         } catch {
+            if !libvirtAnswers {
+                let message = "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                try markPending(job, message)
+                throw EngineError(error.code, message)
+            }
             finishJob(job, error: error)
             throw error
         }

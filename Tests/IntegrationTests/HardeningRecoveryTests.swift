@@ -218,7 +218,9 @@ struct HardeningRecoveryTests {
         let job = try lastJob(f, uuid: uuid, "create")
         #expect(job?.state == .failed && job?.error?.contains("the VM is no longer defined") == true, "\(String(describing: job))")
         let plan = try #require(try cli.run(["prune", vm, "--keep-last", "1", "--dry-run", "--json"]).json as? [[String: Any]])
-        #expect(plan.first { $0["name"] as? String == "s2" }?["reason"] as? String == "failed", "\(plan)")
+        let row = plan.first { $0["name"] as? String == "s2" }
+        #expect(row?["action"] as? String == "prune" && row?["reason"] as? String == "failed", "\(plan)")
+        #expect(row?["reclaimBytes"] as? Int == Int(ImageTool.allocatedBytes(memory)), "\(plan)")
         let pruned = try cli.run(["prune", vm, "--keep-last", "1"])
         #expect(pruned.status == 0, "\(pruned.stderr)")
         #expect(try cli.snapshotStates(vm) == ["s1": "ready"])
