@@ -150,6 +150,11 @@ public struct CatalogAccess {
                 guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
         }
     }
+    /// Ids of a VM's snapshots in `state`, answered from the `snapshot_list` index alone.
+    public func snapshotIDs(vmUUID: String, state: SnapshotState) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM snapshot WHERE vmUUID = ? AND state = ?"),
+                            arguments: [vmUUID, state.rawValue])
+    }
     public func snapshots(states: [SnapshotState]) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(states.map(\.rawValue).contains(Column("state"))).fetchAll(db)
     }

@@ -9,7 +9,7 @@ extension SnapshotEngine {
     /// Called with the VM's lock held. Every job is started and run by a process holding that lock
     /// (``startJob(kind:vm:snapshotID:snapshotName:journal:)``), so a job of another process still
     /// marked running has lost its owner: the kernel released the lock when it died. A `pending`
-    /// job is a restore whose rollback waits for libvirt to answer again.
+    /// job is a restore or revert that waits for libvirt to answer again (``markPending(_:_:)``).
     /// - create: if the VM already runs on the new overlays, libvirt finished the capture: the
     ///   snapshot is completed when its memory image reads back, else dropped (the VM keeps its
     ///   data). Otherwise the half-made files are removed. No unverified snapshot becomes ready.
@@ -74,10 +74,14 @@ extension SnapshotEngine {
     /// complete it any more (a recovery that could not run, a rollback whose catalog write failed).
     /// Prune deletes failed snapshots, their files with them; restore refuses them.
     func failAbandonedCaptures(vm: VMRecord) throws(EngineError) {
+        // Runs with every lock of the VM: a cheap indexed read first, a write only when needed.
+        let pending = try db { () throws(CatalogError) in try catalog.read { try $0.snapshotIDs(vmUUID: vm.uuid, state: .pending) } }
+        guard !pending.isEmpty else { return }
         try db { () throws(CatalogError) in
             try catalog.write { db in
-                for var snapshot in try db.snapshots(vmUUID: vm.uuid) where snapshot.state == .pending {
-                    if let id = snapshot.jobID, let job = try db.job(id: id), job.state == .running || job.state == .pending { continue }
+                for id in pending {
+                    guard var snapshot = try db.snapshot(id: id), snapshot.state == .pending else { continue }
+                    if let jobID = snapshot.jobID, let job = try db.job(id: jobID), job.state == .running || job.state == .pending { continue }
                     snapshot.state = .failed
                     try db.update(snapshot)
                 }
