@@ -266,8 +266,11 @@ extension SnapshotEngine {
             for job in unfinished {
                 if job.state == .pending {
                     problems.append("job \(job.id ?? 0) (\(job.kind)) is not finished: \(job.error ?? "pending")")
+                } else if VMLock.isHeld(path: store.lockPath(vm.uuid)) {
+                    problems.append("job \(job.id ?? 0) (\(job.kind)) is running now (since \(job.startedAt)); check again when it is done")
                 } else {
-                    problems.append("job \(job.id ?? 0) (\(job.kind)) is marked running since \(job.startedAt)")
+                    // Nobody holds the VM's lock: the job's kvmsnap process is gone.
+                    problems.append("job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command on \(vm.name) finishes it")
                 }
             }
             if let domain, let job = lastStateChange, let problem = Self.runStateDrift(domain, after: job) { problems.append(problem) }

@@ -180,6 +180,8 @@ struct HardeningRecoveryTests {
 
         let listed = try cli.run(["list", vm])
         #expect(listed.status == 0, "\(listed.stderr)")
+        let checked = try cli.run(["check", vm])
+        #expect(checked.stdout.contains("(run-due) is running now"), "\(checked.stdout)")
         let during = try lastJob(f, uuid: uuid, "run-due")
         #expect(during?.state == .running, "\(String(describing: during))")
         #expect(!FileManager.default.fileExists(atPath: hookFired), "on-failure hook fired for a live job")
@@ -191,6 +193,16 @@ struct HardeningRecoveryTests {
         #expect(after?.state == .succeeded && after?.id == during?.id, "\(String(describing: after))")
         #expect(try cli.snapshotStates(vm) == ["auto-20300110-1000": "ready"])
         #expect(!FileManager.default.fileExists(atPath: hookFired))
+
+        // A run-due that really died (SIGKILL) at the same point: its owner is gone, and that
+        // is what check says and what the next command acts on (once, with the on-failure hook).
+        try cli.killAt("run-due.started", ["run-due", "--now", "2030-01-10T10:10:00Z"], marker: g.directory + "/killed")
+        let dead = try cli.run(["check", vm])
+        #expect(dead.status == 1 && dead.stdout.contains("(run-due) was left running by a kvmsnap process that died"), "\(dead.stdout)")
+        #expect(try cli.run(["list", vm]).status == 0)
+        let interrupted = try lastJob(f, uuid: uuid, "run-due")
+        #expect(interrupted?.state == .failed && interrupted?.error?.contains("interrupted") == true, "\(String(describing: interrupted))")
+        #expect(FileManager.default.fileExists(atPath: hookFired), "the on-failure hook runs for the job whose owner died")
     }
 
     /// Item 8: a create SIGKILLed after the capture, and the VM deleted before any kvmsnap
