@@ -162,7 +162,10 @@ extension SnapshotEngine {
         }
         let stage = job.stage.flatMap(RestoreStage.init(rawValue:))
         let touching: Set<RestoreStage> = [.stop, .revert, .start, .verify]
-        guard let domain, let stage, touching.contains(stage) else {
+        guard let domain else {
+            return EngineError(.external, "interrupted (\(died)); the VM is no longer defined, nothing to finish")
+        }
+        guard let stage, touching.contains(stage) else {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) before the VM was touched; nothing to undo")
         }

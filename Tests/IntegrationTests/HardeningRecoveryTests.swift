@@ -163,6 +163,31 @@ struct HardeningRecoveryTests {
         #expect(try f.engine.catalogVM(vm).currentSnapshotID == s3.id)
     }
 
+    /// Item 5: a create that waited for the lock while the delete of the current snapshot s2
+    /// held the VM takes s1 (s2's parent, current after the delete) as its parent; it used to
+    /// take the deleted s2 and fail with "FOREIGN KEY constraint failed".
+    @Test func createWaitingForTheDeleteOfTheCurrentSnapshotTakesItsParent() throws {
+        let f = try EngineFixture(tag: "racedelete")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 2)
+        let (s1, _) = try f.snapshot("s1")
+        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try f.snapshot("s2")
+        let delete = Background { try cli.run(["delete", vm, "s2", "--yes"], environment: stall("delete.afterCatalog", g.directory)) }
+        try waitForFile(g.directory + "/stalled")
+        f.engine.lockWait = 300
+        let engine = f.engine
+        let create = Background { try engine.createSnapshot(vm: vm, options: CreateOptions(name: "s3")).snapshot }
+        sleep(2)  // the create has looked the VM up and waits for its lock
+        release(g.directory)
+        let deleted = try delete.value()
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let s3 = try create.value()
+        #expect(s3.parentID == s1.id, "s3's parent is \(String(describing: s3.parentID)); s1 \(s1.id)")
+        #expect(try cli.snapshotStates(vm) == ["s1": "ready", "s3": "ready"])
+    }
+
     /// Item 4: `list` while a run-due job runs must not take it for a dead one (marking it
     /// interrupted and firing on-failure hooks): run-due holds the VM's lock for its whole job.
     @Test func listDuringRunDueLeavesItsLiveJobAlone() throws {
