@@ -174,7 +174,7 @@ struct HardeningRecoveryTests {
         let (s1, _) = try f.snapshot("s1")
         try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
         try f.snapshot("s2")
-        let delete = Background { try cli.run(["delete", vm, "s2", "--yes"], environment: stall("delete.afterCatalog", g.directory)) }
+        let delete = Background { try cli.run(["delete", vm, "s2", "--yes"], environment: stall("delete.started", g.directory)) }
         try waitForFile(g.directory + "/stalled")
         f.engine.lockWait = 300
         let engine = f.engine
