@@ -28,6 +28,10 @@ struct Context {
         let engine = SnapshotEngine(connection: connection, catalog: try catalog(), store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
+        // Test-only: how long a restore that lost libvirt waits for it (0: leave it to the next command).
+        if let wait = ProcessInfo.processInfo.environment["KVMSNAP_TEST_LIBVIRT_WAIT"].flatMap(Double.init), wait >= 0, wait <= 600 {
+            engine.libvirtWait = wait
+        }
         return engine
     }
 

@@ -154,11 +154,18 @@ extension SnapshotEngine {
                         message += "; " + (try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning))
                     } catch let rollbackError {
                         if !libvirtAnswers {
+                            let failed = message
                             message += "; libvirt stopped answering, so the outcome is decided and any rollback "
                                 + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
                                 + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
                             try markPending(job, message)
-                            throw EngineError(error.code, message)
+                            guard let id = job.id, let decided = finishPendingRestore(jobID: id, vm: vm, runHooks: options.runHooks) else {
+                                throw EngineError(error.code, message)
+                            }
+                            guard let finalState = decided.finalState else { throw EngineError(error.code, "\(failed); \(decided.what)") }
+                            report.finalState = finalState
+                            report.notices.append(decided.what)
+                            return report
                         }
                         message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)
                     }
@@ -274,6 +281,41 @@ extension SnapshotEngine {
         _ = try lv("cannot put the previous configuration back") { () throws(LibvirtError) in try connection.defineDomain(xml: previousXML) }
         if wasRunning { try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() } }
         return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
+    }
+
+    /// Waits up to ``libvirtWait`` for libvirt to answer on a new connection, then finishes the
+    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:note:)``).
+    /// Returns what was done and, when the restore stands, the VM's state; nil when libvirt did
+    /// not come back in time (the job stays pending).
+    func finishPendingRestore(jobID: Int64, vm: VMRecord, runHooks: Bool) -> (what: String, finalState: String?)? {
+        guard let uri = connectionURI else { return nil }
+        let deadline = Date().addingTimeInterval(libvirtWait)
+        var fresh: Connection?
+        while fresh == nil {
+            if let candidate = try? Connection(uri: uri), (try? candidate.isAlive) == true { fresh = candidate; break }
+            if Date() >= deadline { return nil }
+            usleep(500_000)
+        }
+        guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid),
+              let job = try? catalog.read({ try $0.job(id: jobID) }), job.state == .pending else { return nil }
+        let engine = SnapshotEngine(connection: fresh, catalog: catalog, store: store, clock: clock)
+        engine.progress = progress
+        engine.faultInjector = faultInjector
+        engine.nestingDepth = nestingDepth
+        var note: String?
+        let outcome: EngineError?
+        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+            if !engine.libvirtAnswers { return nil }
+            outcome = EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)")
+        }
+        if let outcome {
+            engine.finishJob(job, error: outcome)
+            return (outcome.message, nil)
+        }
+        let hookFailures = runHooks ? engine.runPostHooks(.postRestore, job: job) : []
+        let what = ([note ?? "the restore stands"] + hookFailures).joined(separator: "; ")
+        engine.finishJob(job, error: nil, note: what)
+        return (what, (try? domain.state().state).map { "\($0)" } ?? "unknown")
     }
 
     static func rollbackFailedMessage(_ error: EngineError, safety: SnapshotRecord?) -> String {

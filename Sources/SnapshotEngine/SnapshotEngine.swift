@@ -34,6 +34,11 @@ public final class SnapshotEngine: @unchecked Sendable {
     public var progress: ProgressHandler?
     /// How long to wait for another operation on the same VM before failing with `busy`.
     public var lockWait: Double = 3
+    /// How long a restore that lost libvirt (libvirtd died) waits for it to answer again, to
+    /// decide the outcome itself, before it leaves that to the next command.
+    public var libvirtWait: Double = 30
+    /// The URI `connection` was opened with, to open a new one after libvirtd restarted.
+    let connectionURI: String?
     /// Fault injection for tests: called with a point name; throwing there aborts the operation.
     public var faultInjector: (@Sendable (String) throws(EngineError) -> Void)?
     /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
@@ -55,6 +60,7 @@ public final class SnapshotEngine: @unchecked Sendable {
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        connectionURI = try? connection.uri
     }
 
     // MARK: Shared helpers
