@@ -28,6 +28,10 @@ struct Context {
         let engine = SnapshotEngine(connection: connection, catalog: try catalog(), store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
+        // Test-only: how long a restore that lost libvirt waits for it (0: leave it to the next command).
+        if let wait = ProcessInfo.processInfo.environment["KVMSNAP_TEST_LIBVIRT_WAIT"].flatMap(Double.init), wait >= 0, wait <= 600 {
+            engine.libvirtWait = wait
+        }
         return engine
     }
 
@@ -50,7 +54,8 @@ struct Context {
     /// Test-only hooks. `KVMSNAP_TEST_FAIL_AT=<point>` makes that engine point fail.
     /// `KVMSNAP_TEST_STALL_AT=<point>` makes kvmsnap touch
     /// `KVMSNAP_TEST_STALL_MARKER` and sleep at that engine point, so a crash test can SIGKILL
-    /// it at an exact step. Unset in normal use.
+    /// it at an exact step; with `KVMSNAP_TEST_STALL_RELEASE=<path>` it goes on once that file
+    /// exists (so a test can break something under it, e.g. kill libvirtd). Unset in normal use.
     static func testStall() -> (@Sendable (String) throws(EngineError) -> Void)? {
         let environment = ProcessInfo.processInfo.environment
         if let failAt = environment["KVMSNAP_TEST_FAIL_AT"], !failAt.isEmpty {
@@ -60,10 +65,13 @@ struct Context {
         }
         guard let point = environment["KVMSNAP_TEST_STALL_AT"], !point.isEmpty else { return nil }
         let marker = environment["KVMSNAP_TEST_STALL_MARKER"]
+        let release = environment["KVMSNAP_TEST_STALL_RELEASE"]
         return { reached throws(EngineError) in
             guard reached == point else { return }
             if let marker { FileManager.default.createFile(atPath: marker, contents: Data(reached.utf8)) }
-            sleep(600)
+            guard let release else { sleep(600); return }
+            let deadline = Date().addingTimeInterval(600)
+            while !FileManager.default.fileExists(atPath: release), Date() < deadline { usleep(100_000) }
         }
     }
 }

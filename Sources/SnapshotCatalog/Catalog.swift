@@ -150,6 +150,11 @@ public struct CatalogAccess {
                 guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
         }
     }
+    /// Ids of a VM's snapshots in `state`, answered from the `snapshot_list` index alone.
+    public func snapshotIDs(vmUUID: String, state: SnapshotState) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM snapshot WHERE vmUUID = ? AND state = ?"),
+                            arguments: [vmUUID, state.rawValue])
+    }
     public func snapshots(states: [SnapshotState]) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(states.map(\.rawValue).contains(Column("state"))).fetchAll(db)
     }
@@ -185,9 +190,10 @@ public struct CatalogAccess {
     public func insert(_ job: inout JobRecord) throws { try job.insert(db) }
     public func update(_ job: JobRecord) throws { try job.update(db) }
     public func job(id: Int64) throws -> JobRecord? { try JobRecord.fetchOne(db, key: id) }
-    public func jobs(vmUUID: String? = nil, states: [JobState]? = nil, limit: Int? = nil) throws -> [JobRecord] {
+    public func jobs(vmUUID: String? = nil, states: [JobState]? = nil, kinds: [String]? = nil, limit: Int? = nil) throws -> [JobRecord] {
         var request = JobRecord.all()
         if let vmUUID { request = request.filter(Column("vmUUID") == vmUUID) }
+        if let kinds { request = request.filter(kinds.contains(Column("kind"))) }
         if let states { request = request.filter(states.map(\.rawValue).contains(Column("state"))) }
         request = request.order(Column("id").desc)
         if let limit { request = request.limit(limit) }

@@ -20,8 +20,11 @@ public struct VMRecord: Codable, Sendable, Equatable, FetchableRecord, Persistab
 
 public enum SnapshotKind: String, Codable, Sendable, CaseIterable { case full, incremental }
 
-/// pending → ready, or pending → failed; ready → deleting → (row removed).
-public enum SnapshotState: String, Codable, Sendable, CaseIterable { case pending, ready, failed, deleting }
+/// `pending` while its create job runs; then `ready`, or the row is removed when the create is
+/// rolled back. `failed`: the create job ended without doing either (its recovery could not
+/// finish it, e.g. the VM is no longer defined, or the rollback's catalog write failed);
+/// recovery marks such leftovers failed, and prune deletes them with their files.
+public enum SnapshotState: String, Codable, Sendable, CaseIterable { case pending, ready, failed }
 
 public struct SnapshotRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "snapshot"

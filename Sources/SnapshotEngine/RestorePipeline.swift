@@ -43,6 +43,9 @@ struct RestoreJournal: Codable {
     var safetySnapshotID: String?
     var wasRunning: Bool
     var target: RestoreTarget
+    /// The VM's persistent definition before the restore: what a rollback without a safety
+    /// snapshot puts back (also when it is left pending for the next command).
+    var previousXML: String?
 }
 
 extension SnapshotEngine {
@@ -68,14 +71,14 @@ extension SnapshotEngine {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
         let wasRunning = Self.isActive(domain)
-        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target)
+        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
         var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
         // "The guest has an agent": its channel is connected now, before anything changes.
         let agentWasConnected = wasRunning && Self.agentConnected(domain)
-        let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         var safety: SnapshotRecord?
         var touched = false
         var stopStarted: Date?
@@ -134,6 +137,7 @@ extension SnapshotEngine {
                     default: break
                     }
                 case .verify:
+                    try inject("restore.verify")
                     try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
                     if options.target == .running {
                         let (answered, notice) = try verifyAgent(domain: domain, wasConnected: agentWasConnected,
@@ -146,7 +150,25 @@ extension SnapshotEngine {
                 report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
                 var message = "restore failed at stage \(stage.rawValue): \(error.message)"
                 if touched {
-                    message += "; " + rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning)
+                    do {
+                        message += "; " + (try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning))
+                    } catch let rollbackError {
+                        if !libvirtAnswers {
+                            let failed = message
+                            message += "; libvirt stopped answering, so the outcome is decided and any rollback "
+                                + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
+                                + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                            try markPending(job, message)
+                            guard let id = job.id, let decided = finishPendingRestore(jobID: id, vm: vm, runHooks: options.runHooks) else {
+                                throw EngineError(error.code, message)
+                            }
+                            guard let finalState = decided.finalState else { throw EngineError(error.code, "\(failed); \(decided.what)") }
+                            report.finalState = finalState
+                            report.notices.append(decided.what)
+                            return report
+                        }
+                        message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)
+                    }
                 } else {
                     message += "; nothing was changed"
                 }
@@ -250,20 +272,58 @@ extension SnapshotEngine {
     }
 
     /// Puts the VM back as it was before the restore. Returns what it did, for the error message.
-    func rollBackRestore(domain: Domain, vm: VMRecord, safety: SnapshotRecord?, previousXML: String, wasRunning: Bool) -> String {
+    func rollBackRestore(domain: Domain, vm: VMRecord, safety: SnapshotRecord?, previousXML: String, wasRunning: Bool) throws(EngineError) -> String {
         if let safety {
-            do {
-                try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: wasRunning ? .running : .off)
-                return "rolled back to safety snapshot '\(safety.name)'"
-            } catch {
-                return "ROLLBACK FAILED (\(error.message)); the safety snapshot '\(safety.name)' still holds the previous state"
-            }
+            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: wasRunning ? .running : .off)
+            return "rolled back to safety snapshot '\(safety.name)'"
         }
-        if Self.isActive(domain) { try? domain.destroy() }
-        _ = try? connection.defineDomain(xml: previousXML)
-        if wasRunning { try? domain.start() }
+        if Self.isActive(domain) { try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() } }
+        _ = try lv("cannot put the previous configuration back") { () throws(LibvirtError) in try connection.defineDomain(xml: previousXML) }
+        if wasRunning { try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() } }
         return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
     }
+
+    /// Waits up to ``libvirtWait`` for libvirt to answer on a new connection, then finishes the
+    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:note:)``).
+    /// Returns what was done and, when the restore stands, the VM's state; nil when libvirt did
+    /// not come back in time (the job stays pending).
+    func finishPendingRestore(jobID: Int64, vm: VMRecord, runHooks: Bool) -> (what: String, finalState: String?)? {
+        guard let uri = connectionURI else { return nil }
+        let deadline = Date().addingTimeInterval(libvirtWait)
+        var fresh: Connection?
+        while fresh == nil {
+            if let candidate = try? Connection(uri: uri), (try? candidate.isAlive) == true { fresh = candidate; break }
+            if Date() >= deadline { return nil }
+            usleep(500_000)
+        }
+        guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid),
+              let job = try? catalog.read({ try $0.job(id: jobID) }), job.state == .pending else { return nil }
+        let engine = SnapshotEngine(connection: fresh, catalog: catalog, store: store, clock: clock)
+        engine.progress = progress
+        engine.faultInjector = faultInjector
+        engine.nestingDepth = nestingDepth
+        var note: String?
+        let outcome: EngineError?
+        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+            if !engine.libvirtAnswers { return nil }
+            outcome = EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)")
+        }
+        if let outcome {
+            engine.finishJob(job, error: outcome)
+            return (outcome.message, nil)
+        }
+        let hookFailures = runHooks ? engine.runPostHooks(.postRestore, job: job) : []
+        let what = ([note ?? "the restore stands"] + hookFailures).joined(separator: "; ")
+        engine.finishJob(job, error: nil, note: what)
+        return (what, (try? domain.state().state).map { "\($0)" } ?? "unknown")
+    }
+
+    static func rollbackFailedMessage(_ error: EngineError, safety: SnapshotRecord?) -> String {
+        "ROLLBACK FAILED (\(error.message))" + (safety.map { "; the safety snapshot '\($0.name)' still holds the previous state" } ?? "")
+    }
+
+    /// False when the connection to libvirt is gone (libvirtd died or restarted under us).
+    var libvirtAnswers: Bool { (try? connection.isAlive) == true }
 
     static func stamp(_ date: Date) -> String {
         let formatter = DateFormatter()

@@ -89,7 +89,10 @@ extension SnapshotEngine {
         if FileManager.default.fileExists(atPath: destination) {
             throw EngineError(.conflict, "\(destination) already exists; kvmsnap does not overwrite files")
         }
-        let vm = try catalogVM(nameOrUUID)
+        // Under the VM's lock: a delete or prune meanwhile could merge the layers being read.
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
         let (records, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
@@ -106,7 +109,10 @@ extension SnapshotEngine {
 
     /// Declares `vm` a disposable lab VM whose baseline is snapshot `name`.
     public func markLab(vm nameOrUUID: String, baseline name: String) throws(EngineError) {
-        let vm = try catalogVM(nameOrUUID)
+        // Under the VM's lock: a delete of the snapshot meanwhile would leave a dangling baseline.
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
         try db { () throws(CatalogError) in
             try catalog.write { db in

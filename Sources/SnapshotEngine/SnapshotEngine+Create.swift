@@ -87,6 +87,9 @@ extension SnapshotEngine {
 
     /// The create itself; the caller holds the VM's lock.
     func create(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreateResult {
+        // Everything the capture decides on (the parent above all) is read here, under the lock:
+        // a record read before it may predate a restore or delete that held the VM meanwhile.
+        let vm = try currentVM(vm)
         var notices: [String] = []
         let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
         if existing.contains(where: { $0.name == options.name }) {

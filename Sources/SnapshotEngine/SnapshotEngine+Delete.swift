@@ -38,6 +38,7 @@ extension SnapshotEngine {
         let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
         do {
+            try inject("delete.started")
             // One transaction: the snapshot disappears and its children hang off its parent.
             try db { () throws(CatalogError) in
                 try catalog.write { db in

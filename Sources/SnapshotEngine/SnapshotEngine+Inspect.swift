@@ -135,6 +135,34 @@ extension SnapshotEngine {
         }
     }
 
+    /// Whether the VM is not in the run state its last restore or revert left it in (or that
+    /// job's rollback failed); nil when it is, or when that cannot be told.
+    static func runStateDrift(_ domain: Domain, after job: JobRecord) -> String? {
+        let what = "the last \(job.kind) (job \(job.id ?? 0))"
+        let expected: StartMode?
+        if job.kind == "restore", let journal = job.journal.flatMap({ try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }) {
+            if job.state == .succeeded || job.stage == restoreFinishingStage {
+                expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
+            } else if job.error?.contains("ROLLBACK FAILED") == true {
+                return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
+            } else {
+                expected = journal.wasRunning ? .running : .off
+            }
+        } else if job.kind == "revert", job.state == .succeeded,
+                  let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }) {
+            expected = journal.start
+        } else {
+            expected = nil
+        }
+        guard let expected, let state = try? domain.state().state else { return nil }
+        let matches = switch expected {
+        case .running: state == .running || (job.state == .failed && state == .paused)
+        case .paused: state == .paused
+        case .off: state == .shutoff
+        }
+        return matches ? nil : "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
+    }
+
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
     /// is left alone (its owner is alive and will finish its own job).
     func recoverIfIdle(vm: VMRecord, domain: Domain?) {
@@ -192,10 +220,11 @@ extension SnapshotEngine {
             } else {
                 problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt")
             }
-            let (layers, snapshots, disks, running) = try db { () throws(CatalogError) in
+            let (layers, snapshots, disks, unfinished, lastStateChange) = try db { () throws(CatalogError) in
                 try catalog.read { db in
                     (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
-                     try db.jobs(vmUUID: vm.uuid, states: [.running]))
+                     try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
+                     try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: ["restore", "revert"], limit: 1).first)
                 }
             }
             let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
@@ -235,7 +264,17 @@ extension SnapshotEngine {
                     problems.append("file not in the catalog: \(dir)/\(file)")
                 }
             }
-            for job in running { problems.append("job \(job.id ?? 0) (\(job.kind)) is marked running since \(job.startedAt)") }
+            for job in unfinished {
+                if job.state == .pending {
+                    problems.append("job \(job.id ?? 0) (\(job.kind)) is not finished: \(job.error ?? "pending")")
+                } else if VMLock.isHeld(path: store.lockPath(vm.uuid)) {
+                    problems.append("job \(job.id ?? 0) (\(job.kind)) is running now (since \(job.startedAt)); check again when it is done")
+                } else {
+                    // Nobody holds the VM's lock: the job's kvmsnap process is gone.
+                    problems.append("job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command on \(vm.name) finishes it")
+                }
+            }
+            if let domain, let job = lastStateChange, let problem = Self.runStateDrift(domain, after: job) { problems.append(problem) }
             reports.append(DriftReport(vm: vm.name, uuid: vm.uuid, problems: problems))
         }
         return reports

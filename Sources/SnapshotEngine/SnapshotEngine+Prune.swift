@@ -44,7 +44,7 @@ public struct PruneResult: Sendable {
 extension SnapshotEngine {
     /// Plans a prune of one VM without changing anything.
     ///
-    /// Candidates are the VM's catalog snapshots (state ready/pending/failed/deleting, pinned,
+    /// Candidates are the VM's catalog snapshots (state ready/pending/failed, pinned,
     /// expiry); the plan is ``RetentionPlanner`` (borg 1.2 prune plus kvmsnap's overrides) in
     /// `TimeZone.current` with `now` (default: the engine's clock). The policy is
     /// `policyOverride` when given, else the VM's stored policy, else the stored default;
@@ -78,7 +78,12 @@ extension SnapshotEngine {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
-        let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+        return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+    }
+
+    /// The prune itself; the caller holds the VM's lock.
+    func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
+        let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
         let before = try usage(vm: vm.uuid).first?.totalBytes
         var deleted: [String] = []
         for item in plan.pruned {
@@ -133,7 +138,6 @@ extension SnapshotEngine {
         case .ready: .ready
         case .pending: .pending
         case .failed: .failed
-        case .deleting: .deleting
         }
     }
 

@@ -6,7 +6,10 @@ import SnapshotCatalog
 extension SnapshotEngine {
     /// Finishes or rolls back jobs of this VM that a crashed kvmsnap left `running`.
     ///
-    /// Called with the VM's lock held, so any job still marked running has lost its process.
+    /// Called with the VM's lock held. Every job is started and run by a process holding that lock
+    /// (``startJob(kind:vm:snapshotID:snapshotName:journal:)``), so a job of another process still
+    /// marked running has lost its owner: the kernel released the lock when it died. A `pending`
+    /// job is a restore or revert that waits for libvirt to answer again (``markPending(_:_:)``).
     /// - create: if the VM already runs on the new overlays, libvirt finished the capture: the
     ///   snapshot is completed when its memory image reads back, else dropped (the VM keeps its
     ///   data). Otherwise the half-made files are removed. No unverified snapshot becomes ready.
@@ -21,12 +24,17 @@ extension SnapshotEngine {
         for job in jobs where job.pid != getpid() {
             if let domain { waitForDomainJob(domain) }
             var outcome: EngineError? = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died); rolled back")
+            var note: String?
             switch job.kind {
             case "create":
                 if let text = job.journal, let journal = try? JSONDecoder().decode(CreateJournal.self, from: Data(text.utf8)), let domain {
                     if try recoverCreate(journal: journal, vm: vm, domain: domain) {
                         outcome = EngineError(.external, "interrupted; completed from the journal")
                     }
+                } else {
+                    outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) and not finished: "
+                        + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
+                        + "; the unfinished snapshot is marked failed (prune deletes it)")
                 }
             case "delete":
                 if let text = job.journal, let journal = try? JSONDecoder().decode(DeleteJournal.self, from: Data(text.utf8)) {
@@ -40,11 +48,13 @@ extension SnapshotEngine {
             // These two stop and replace the VM: one attempt only. A failure is recorded and
             // never retried by later commands (which would stop the VM again on every `list`).
             case "restore":
-                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain) } catch {
+                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
                     outcome = Self.recoveryFailed(job, vm: vm, error)
                 }
             case "revert":
                 do { outcome = try recoverRevert(job: job, vm: vm, domain: domain) } catch {
+                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
                     outcome = Self.recoveryFailed(job, vm: vm, error)
                 }
             case "guard":
@@ -55,8 +65,46 @@ extension SnapshotEngine {
                 try reclaim(vmUUID: vm.uuid, domain: domain)
                 outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died)")
             }
-            finishJob(job, error: outcome)
+            finishJob(job, error: outcome, note: note)
         }
+        try failAbandonedCaptures(vm: vm)
+    }
+
+    /// Marks `failed` every pending snapshot of the VM whose create job is over: nothing will
+    /// complete it any more (a recovery that could not run, a rollback whose catalog write failed).
+    /// Prune deletes failed snapshots, their files with them; restore refuses them.
+    func failAbandonedCaptures(vm: VMRecord) throws(EngineError) {
+        // Runs with every lock of the VM: a cheap indexed read first, a write only when needed.
+        let pending = try db { () throws(CatalogError) in try catalog.read { try $0.snapshotIDs(vmUUID: vm.uuid, state: .pending) } }
+        guard !pending.isEmpty else { return }
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                for id in pending {
+                    guard var snapshot = try db.snapshot(id: id), snapshot.state == .pending else { continue }
+                    if let jobID = snapshot.jobID, let job = try db.job(id: jobID), job.state == .running || job.state == .pending { continue }
+                    snapshot.state = .failed
+                    try db.update(snapshot)
+                }
+            }
+        }
+    }
+
+    /// A recovery libvirt cut short (it died again): the job stays pending for the next command,
+    /// and `error` is rethrown. Does nothing while libvirt answers.
+    private func keepPendingIfLibvirtIsGone(_ job: JobRecord, vm: VMRecord, _ error: EngineError) throws(EngineError) {
+        guard !libvirtAnswers else { return }
+        try markPending(job, "libvirt stopped answering while the \(job.kind) was being finished (\(error.message))")
+        throw error
+    }
+
+    /// Leaves a restore or revert that libvirt cut short `pending` (see ``recoverInterruptedJobs(vm:domain:)``):
+    /// nothing can be decided or undone without libvirt, so the next command on the VM finishes it.
+    func markPending(_ job: JobRecord, _ message: String) throws(EngineError) {
+        var job = job
+        job.state = .pending
+        job.error = message
+        let pending = job
+        try db { () throws(CatalogError) in try catalog.write { try $0.update(pending) } }
     }
 
     static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
@@ -68,7 +116,7 @@ extension SnapshotEngine {
     /// - never touched the VM (same disks, same running state): nothing, the new overlays go;
     /// - half-way (stopped, or redefined but not started): reverted to the snapshot again.
     func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
-        let died = "kvmsnap process \(job.pid) died"
+        let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
         guard let domain, let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }),
               let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
               snapshot.state == .ready else {
@@ -90,11 +138,7 @@ extension SnapshotEngine {
         case .off: state == .shutoff
         }
         if landed && started {
-            try db { () throws(CatalogError) in
-                try catalog.write { db in
-                    if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
-                }
-            }
+            try markCurrent(snapshot.id, vm: vm)
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
         }
@@ -106,24 +150,44 @@ extension SnapshotEngine {
         return EngineError(.external, "interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
     }
 
-    /// Undoes a restore whose process died; returns what was done, as the job's error.
-    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
-        let died = "kvmsnap process \(job.pid) died"
+    /// Finishes a restore whose process died, or whose rollback waited for libvirt (`pending`);
+    /// returns what was done as the job's error, nil (with a `note`) when the restore stands.
+    /// A restore that had reached start or verify and verifies now (state and disks as asked)
+    /// took effect: it stands. Otherwise it is rolled back, as a failed stage would have been.
+    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?, note: inout String?) throws(EngineError) -> EngineError? {
+        let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
         if job.stage == Self.restoreFinishingStage {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) after the restore was verified; it stands, and the old layers were reclaimed now")
         }
         let stage = job.stage.flatMap(RestoreStage.init(rawValue:))
         let touching: Set<RestoreStage> = [.stop, .revert, .start, .verify]
-        guard let domain, let stage, touching.contains(stage) else {
+        guard let domain else {
+            return EngineError(.external, "interrupted (\(died)); the VM is no longer defined, nothing to finish")
+        }
+        guard let stage, touching.contains(stage) else {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)) before the VM was touched; nothing to undo")
         }
         let journal = job.journal.flatMap { try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }
-        if let id = journal?.safetySnapshotID,
-           let safety = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), safety.state == .ready {
-            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: safety, start: journal?.wasRunning == true ? .running : .off)
-            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); rolled back to safety snapshot '\(safety.name)'")
+        if stage == .start || stage == .verify, let journal, let id = job.snapshotID,
+           let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
+           (try? verifyRestore(domain: domain, vm: vm, snapshot: target, target: journal.target)) != nil {
+            try markCurrent(target.id, vm: vm)
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            note = "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands"
+            return nil
+        }
+        var safety: SnapshotRecord?
+        if let id = journal?.safetySnapshotID, let record = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }),
+           record.state == .ready {
+            safety = record
+        }
+        if let journal, safety != nil || (job.state == .pending && journal.previousXML != nil) {
+            let done = try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: journal.previousXML ?? "",
+                                           wasRunning: journal.wasRunning)
+            if safety == nil { try reclaim(vmUUID: vm.uuid, domain: domain) }
+            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); \(done)")
         }
         // No safety snapshot: the previous memory is gone. Leave the VM usable, not paused half-way.
         if journal?.target == .running, (try? domain.state().state) == .paused { try? domain.resume() }
@@ -165,6 +229,15 @@ extension SnapshotEngine {
         }
         if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
         return false
+    }
+
+    /// Records `snapshotID` as the snapshot the VM's current state descends from.
+    func markCurrent(_ snapshotID: String, vm: VMRecord) throws(EngineError) {
+        try db { () throws(CatalogError) in
+            try catalog.write { db in
+                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshotID; try db.save(current) }
+            }
+        }
     }
 
     /// Waits until libvirt has no job running on the domain (a capture a dead client started).

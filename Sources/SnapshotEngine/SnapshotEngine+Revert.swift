@@ -42,6 +42,11 @@ extension SnapshotEngine {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
             finishJob(job, error: nil)
         } catch {
+            if !libvirtAnswers {
+                let message = "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                try markPending(job, message)
+                throw EngineError(error.code, message)
+            }
             finishJob(job, error: error)
             throw error
         }
@@ -181,11 +186,7 @@ extension SnapshotEngine {
             throw error
         }
 
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = snapshot.id; try db.save(current) }
-            }
-        }
+        try markCurrent(snapshot.id, vm: vm)
         // The layers the VM ran on before are now unreferenced: reclaim them.
         guard reclaimNow else { return }
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {

@@ -126,8 +126,9 @@ extension SnapshotEngine {
             run.outcome = .upToDate
             return run
         }
+        let domain: Domain
         do {
-            _ = try connection.lookupDomain(uuid: vm.uuid)
+            domain = try connection.lookupDomain(uuid: vm.uuid)
         } catch {
             if error.code == .noDomain {
                 run.outcome = .missing
@@ -139,9 +140,16 @@ extension SnapshotEngine {
 
         let name = Self.scheduledSnapshotName(slot: slot, timeZone: timeZone)
         run.snapshotName = name
-        let job: JobRecord
-        do { job = try startJob(kind: "run-due", vm: vm, snapshotName: name) } catch { return failed(run, error) }
+        // The VM's lock before the job: a job marked running is always held by its live owner,
+        // so recovery (which takes this lock) never mistakes this run for a dead one.
+        let job: JobRecord, lock: VMLock
         do {
+            lock = try lockVM(vm, domain: domain)
+            job = try startJob(kind: "run-due", vm: vm, snapshotName: name)
+        } catch { return failed(run, error) }
+        defer { withExtendedLifetime(lock) {} }
+        do {
+            try inject("run-due.started")
             let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }
             if let existing, existing.state == .ready {
                 run.message = "snapshot '\(name)' already exists; not taken again"
@@ -151,14 +159,14 @@ extension SnapshotEngine {
                 options.labels = ["scheduled"]
                 if let fullEvery = policy.fullEvery { options.fullEvery = fullEvery }
                 options.quiesce = policy.quiesce ?? .off
-                let created = try createSnapshot(vm: vm.uuid, options: options)
+                let created = try create(domain: domain, vm: vm, options: options)
                 if !created.notices.isEmpty { run.message = created.notices.joined(separator: "; ") }
             }
             let record = ScheduleStateRecord(vmUUID: vm.uuid, lastSlot: slot, updatedAt: clock.now())
             try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
             run.outcome = .snapshot
             if !policy.retention.isEmpty {
-                run.pruned = try prune(vm: vm.uuid, now: clock.now(), dryRun: false).deleted
+                run.pruned = try pruneLocked(vm: try currentVM(vm), domain: domain, policyOverride: nil, now: clock.now()).deleted
             }
             finishJob(job, error: nil)
         } catch {
@@ -174,9 +182,8 @@ extension SnapshotEngine {
         var run = run
         run.outcome = .failed
         run.message = error.message
-        if let vm = try? db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }),
-           let job = try? startJob(kind: "run-due", vm: vm) {
-            finishJob(job, error: error)
+        if let vm = try? db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }) {
+            recordFailedJob(kind: "run-due", vm: vm, error: error)
         }
         return run
     }

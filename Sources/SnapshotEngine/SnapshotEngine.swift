@@ -34,6 +34,11 @@ public final class SnapshotEngine: @unchecked Sendable {
     public var progress: ProgressHandler?
     /// How long to wait for another operation on the same VM before failing with `busy`.
     public var lockWait: Double = 3
+    /// How long a restore that lost libvirt (libvirtd died) waits for it to answer again, to
+    /// decide the outcome itself, before it leaves that to the next command.
+    public var libvirtWait: Double = 30
+    /// The URI `connection` was opened with, to open a new one after libvirtd restarted.
+    let connectionURI: String?
     /// Fault injection for tests: called with a point name; throwing there aborts the operation.
     public var faultInjector: (@Sendable (String) throws(EngineError) -> Void)?
     /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
@@ -55,6 +60,7 @@ public final class SnapshotEngine: @unchecked Sendable {
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        connectionURI = try? connection.uri
     }
 
     // MARK: Shared helpers
@@ -121,6 +127,8 @@ public final class SnapshotEngine: @unchecked Sendable {
         return lock
     }
 
+    /// Starts a job of `vm`. Only with the VM's lock held (``lockVM(_:domain:)``), kept until the
+    /// job ends: recovery, which takes that lock, relies on it to tell a dead owner from a live one.
     func startJob(kind: String, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
         var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshotID, snapshotName: snapshotName,
                             state: .running, startedAt: clock.now(), pid: getpid())
@@ -128,6 +136,15 @@ public final class SnapshotEngine: @unchecked Sendable {
         return try db { () throws(CatalogError) in
             try catalog.write { db in try db.insert(&job); return job }
         }
+    }
+
+    /// Journals a failure that happened without the VM's lock (e.g. it could not be taken): the
+    /// job is written failed at once, never running, so no recovery can take it for a dead one.
+    func recordFailedJob(kind: String, vm: VMRecord, error: EngineError) {
+        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, state: .failed, startedAt: clock.now(), pid: getpid())
+        job.error = error.message
+        guard (try? catalog.write({ db in try db.insert(&job) })) != nil else { return }
+        finishJob(job, error: error)
     }
 
     /// Marks a job finished. A failed top-level job runs the on-failure hooks, once per job.

@@ -25,6 +25,16 @@ final class VMLock {
         self.fd = fd
     }
 
+    /// True when a live process holds the lock at `path` now (probed without waiting, and
+    /// without creating the file); false when nobody does or there is no lock file.
+    static func isHeld(path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
+        return errno == EWOULDBLOCK
+    }
+
     deinit {
         flock(fd, LOCK_UN)
         close(fd)

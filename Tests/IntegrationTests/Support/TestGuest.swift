@@ -28,12 +28,14 @@ enum IntegrationEnvironment {
 final class TestGuest: @unchecked Sendable {
     let name: String
     let directory: String
-    let connection: Connection
+    private(set) var connection: Connection
     let consoleLog: String
     var diskPaths: [String]
     /// The UEFI variable store libvirt creates from the template on first start (uefi guests).
     let nvramPath: String?
     private(set) var domain: Domain
+    /// The shared side of ``LibvirtdGate`` while the guest exists.
+    private var gate: LibvirtdGate.Hold?
     static let ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
     static let ovmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
@@ -44,6 +46,7 @@ final class TestGuest: @unchecked Sendable {
     /// ``ovmfVarsTemplate``; the kernel is still loaded directly.
     init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
          uefi: Bool = false, start: Bool = true) throws {
+        gate = try LibvirtdGate.shared()
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         name = "kvmsnap-guesttest-\(tag)-\(id)"
         directory = "\(IntegrationEnvironment.scratchRoot)/\(name)"
@@ -107,6 +110,12 @@ final class TestGuest: @unchecked Sendable {
     /// Re-looks the domain up (after kvmsnap redefined or restored it).
     func refresh() throws { domain = try connection.lookupDomain(name: name) }
 
+    /// A new connection (after libvirtd was restarted: the old one is dead), and the domain again.
+    func reconnect() throws {
+        connection = try Connection(uri: IntegrationEnvironment.uri)
+        try refresh()
+    }
+
     var isRunning: Bool { (try? connection.lookupDomain(name: name).state().state) == .running }
 
     /// Destroys and undefines the domain, removes its files and any kvmsnap store under it.
@@ -116,6 +125,7 @@ final class TestGuest: @unchecked Sendable {
             try? domain.undefine(flags: [.nvram, .snapshotsMetadata, .checkpointsMetadata])
         }
         try? FileManager.default.removeItem(atPath: directory)
+        gate = nil
     }
 
     /// All `counter=N` values the console shows since the last start/restore, in order.
