@@ -23,8 +23,18 @@ extension SnapshotEngine {
     }
 
     /// The VM by name or UUID: from libvirt when it is defined, else from the catalog alone.
-    func vmForCatalogWork(_ nameOrUUID: String) throws(EngineError) -> (VMRecord, Domain?) {
-        if let domain = try? domain(nameOrUUID) { return (try vmRecord(for: domain), domain) }
+    /// `register`: a defined VM the catalog does not know yet is recorded (and a rename
+    /// followed); without it (commands that only read, or refuse before changing anything) the
+    /// catalog is not written and such a VM is returned unsaved, with no snapshots.
+    func vmForCatalogWork(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> (VMRecord, Domain?) {
+        if let domain = try? domain(nameOrUUID) {
+            if register && !catalog.isReadOnly { return (try vmRecord(for: domain), domain) }
+            let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
+            var record = try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
+                ?? VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())
+            record.name = domain.name
+            return (record, domain)
+        }
         let record = try db { () throws(CatalogError) in
             try catalog.read { db in try db.vm(named: nameOrUUID) ?? db.vm(uuid: nameOrUUID) }
         }

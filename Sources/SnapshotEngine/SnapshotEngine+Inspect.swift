@@ -33,13 +33,14 @@ public struct DriftReport: Sendable, Encodable {
 
 extension SnapshotEngine {
     /// The catalog's VM for `nameOrUUID` (defined in libvirt or only remembered by the catalog).
-    public func catalogVM(_ nameOrUUID: String) throws(EngineError) -> VMRecord {
-        try vmForCatalogWork(nameOrUUID).0
+    /// `register: false` for commands that only read (see ``vmForCatalogWork(_:register:)``).
+    public func catalogVM(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> VMRecord {
+        try vmForCatalogWork(nameOrUUID, register: register).0
     }
 
     /// All snapshots of a VM, oldest first.
     public func snapshots(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         let infos = try db { () throws(CatalogError) in
             try catalog.read { db -> [SnapshotInfo] in
@@ -68,7 +69,7 @@ extension SnapshotEngine {
     /// without configuration XML or layers (for listings; `list --json` streams 100,000 of them).
     @discardableResult
     public func forEachSnapshotSummary(vm nameOrUUID: String, _ body: (SnapshotInfo) -> Void) throws(EngineError) -> VMRecord {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         try db { () throws(CatalogError) in
             try catalog.read { db in
@@ -138,6 +139,7 @@ extension SnapshotEngine {
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
     /// is left alone (its owner is alive and will finish its own job).
     func recoverIfIdle(vm: VMRecord, domain: Domain?) {
+        guard !catalog.isReadOnly else { return }
         let unfinished = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending], limit: 1) }) ?? []
         guard !unfinished.isEmpty else { return }
         let saved = lockWait
@@ -149,7 +151,7 @@ extension SnapshotEngine {
     /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
     public func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage] {
         let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
             vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
         }
         var result: [VMUsage] = []
@@ -180,7 +182,7 @@ extension SnapshotEngine {
     /// Reports drift between the catalog and reality. Never changes anything.
     public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
         let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
             vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
         }
         var reports: [DriftReport] = []

@@ -63,7 +63,7 @@ extension SnapshotEngine {
     /// credited when the VM is not defined in libvirt, because the delete path then keeps every
     /// layer. Garbage that an earlier interrupted reclaim left is not credited to any snapshot.
     public func planPrune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil) throws(EngineError) -> PrunePlan {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         return try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
     }
