@@ -371,6 +371,21 @@ public struct CatalogAccess {
     public func insert(_ hook: inout HookRecord) throws { try hook.insert(db) }
     public func deleteHook(id: Int64) throws -> Bool { try HookRecord.deleteOne(db, key: id) }
 
+    // MARK: Forgetting a VM
+
+    /// Drops everything recorded for a VM except its jobs (the journal is its history):
+    /// snapshots and their disk rows, layers, schedule state, the policy `policyScope` and the
+    /// VM row. Returns how many snapshots and layers were dropped.
+    public func forgetVM(uuid: String, policyScope: String) throws -> (snapshots: Int, layers: Int) {
+        let snapshots = try SnapshotRecord.filter(Column("vmUUID") == uuid).deleteAll(db)
+        // Layers reference their parents (ON DELETE RESTRICT): unlink them first, then drop all.
+        try db.execute(sql: "UPDATE layer SET parentLayerID = NULL WHERE vmUUID = ?", arguments: [uuid])
+        let layers = try LayerRecord.filter(Column("vmUUID") == uuid).deleteAll(db)
+        _ = try PolicyRecord.deleteOne(db, key: policyScope)
+        _ = try VMRecord.deleteOne(db, key: uuid)
+        return (snapshots, layers)
+    }
+
     // MARK: Policies
     public func policy(scope: String) throws -> PolicyRecord? { try PolicyRecord.fetchOne(db, key: scope) }
     public func save(_ policy: PolicyRecord) throws { try policy.save(db) }

@@ -28,18 +28,23 @@ extension SnapshotEngine {
     /// catalog is not written and such a VM is returned unsaved, with no snapshots.
     func vmForCatalogWork(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> (VMRecord, Domain?) {
         if let domain = try? domain(nameOrUUID) {
-            if register && !catalog.isReadOnly { return (try vmRecord(for: domain), domain) }
-            let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
-            var record = try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
-                ?? VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())
-            record.name = domain.name
-            return (record, domain)
+            return (register && !catalog.isReadOnly ? try vmRecord(for: domain) : try unsavedRecord(for: domain), domain)
         }
         let record = try db { () throws(CatalogError) in
             try catalog.read { db in try db.vm(named: nameOrUUID) ?? db.vm(uuid: nameOrUUID) }
         }
         guard let record else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
         return (record, nil)
+    }
+
+    /// The catalog's record of a defined VM under its current name, or a new one, without
+    /// writing anything (``vmRecord(for:)`` records it).
+    func unsavedRecord(for domain: Domain) throws(EngineError) -> VMRecord {
+        let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
+        var record = try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
+            ?? VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())
+        record.name = domain.name
+        return record
     }
 
     func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {

@@ -192,7 +192,7 @@ extension SnapshotEngine {
             if let domain {
                 if domain.name != vm.name { problems.append("VM was renamed in libvirt: catalog says '\(vm.name)', libvirt says '\(domain.name)'") }
             } else {
-                problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt")
+                problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt; 'kvmsnap forget \(forgetArgument(vm))' drops it from the catalog")
             }
             let (layers, snapshots, disks, running) = try db { () throws(CatalogError) in
                 try catalog.read { db in

@@ -232,3 +232,68 @@ struct HardeningMetricsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
     }
 }
+
+/// Item 23: a VM undefined with virsh and re-created with an image at the same path.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct HardeningForgetTests {
+    /// Undefines the guest's domain (files stay) and defines a new VM of the same name whose
+    /// vda is a fresh image at the original path, as re-creating it from a template does.
+    func recreate(_ f: EngineFixture) throws -> (oldUUID: String, newUUID: String) {
+        let old = try f.guest.connection.lookupDomain(name: f.guest.name)
+        let oldUUID = try old.uuidString
+        var xml = try old.xml(flags: [.inactive])
+        try old.undefine()
+        xml = xml.replacingOccurrences(of: "<uuid>\(oldUUID)</uuid>", with: "")
+        xml = xml.replacingOccurrences(of: #"<source file='[^']*/store/vms/[^']*'/>"#, with: "<source file='\(f.guest.diskPaths[0])'/>",
+                                       options: .regularExpression)
+        try Hardening.run("qemu-img", ["create", "-q", "-f", "qcow2", f.guest.diskPaths[0], "64M"])
+        let new = try f.guest.connection.defineDomain(xml: xml)
+        return (oldUUID, try new.uuidString)
+    }
+
+    @Test func aVanishedVMWhoseImagePathIsReusedIsNamedAndCanBeForgotten() throws {
+        let f = try EngineFixture(tag: "forget", start: false)
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        let (oldUUID, newUUID) = try recreate(f)
+        let oldFiles = filesUnder(StoreLayout(root: f.storePath).vmDirectory(oldUUID))
+        #expect(oldFiles.contains { $0.hasSuffix(".qcow2") })
+
+        // create says what to do in one line and changes nothing.
+        let dump = try Hardening.dump(f.catalogPath)
+        let refused = try cli.run(["create", vm, "--name", "c"])
+        #expect(refused.status == 3 && Hardening.oneLineError(refused, "run 'kvmsnap forget \(oldUUID)' first"), "\(refused.stderr)")
+        #expect(try Hardening.dump(f.catalogPath) == dump, "a refused create changed the catalog")
+        let check = try cli.run(["check"])
+        #expect(check.status == 1 && check.stdout.contains("is no longer defined in libvirt; 'kvmsnap forget \(oldUUID)' drops it"), "\(check.stdout)")
+
+        // forget drops the rows, keeps the jobs and (without --delete-files) the store files.
+        let forgot = try cli.run(["forget", oldUUID])
+        #expect(forgot.status == 0 && forgot.stdout.contains("2 snapshots"), "\(forgot.stdout) \(forgot.stderr)")
+        #expect(try Hardening.sql(f.catalogPath, "SELECT (SELECT COUNT(*) FROM snapshot) + (SELECT COUNT(*) FROM layer) + (SELECT COUNT(*) FROM vm)") == "0")
+        #expect(try Hardening.sql(f.catalogPath, "SELECT kind FROM job WHERE vmUUID = '\(oldUUID)' ORDER BY id") == "create\ncreate\nforget")
+        #expect(filesUnder(StoreLayout(root: f.storePath).vmDirectory(oldUUID)) == oldFiles)
+        #expect(try cli.run(["forget", oldUUID]).status == 2)
+
+        // The new VM snapshots now; forget refuses it while libvirt has it, changing nothing.
+        #expect(try cli.run(["create", vm, "--name", "c"]).status == 0)
+        let dumpWithNew = try Hardening.dump(f.catalogPath)
+        for target in [vm, newUUID] {
+            let stillThere = try cli.run(["forget", target, "--delete-files"])
+            #expect(stillThere.status == 3 && Hardening.oneLineError(stillThere, "is still defined in libvirt"), "\(stillThere.stderr)")
+        }
+        #expect(try Hardening.dump(f.catalogPath) == dumpWithNew)
+
+        // --delete-files removes only the VM's files in the store, never its own image.
+        let image = try Data(contentsOf: URL(fileURLWithPath: f.guest.diskPaths[0]))
+        try f.guest.connection.lookupDomain(uuid: newUUID).undefine()
+        let deleted = try cli.run(["forget", newUUID, "--delete-files", "--json"])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let files = (deleted.json as? [String: Any])?["deletedFiles"] as? [String] ?? []
+        #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix(StoreLayout(root: f.storePath).vmDirectory(newUUID) + "/") }, "\(files)")
+        #expect(!FileManager.default.fileExists(atPath: StoreLayout(root: f.storePath).vmDirectory(newUUID)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f.guest.diskPaths[0])) == image)
+    }
+}
