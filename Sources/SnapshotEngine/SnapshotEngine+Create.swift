@@ -131,7 +131,7 @@ extension SnapshotEngine {
             if let layer = byPath[disk.path!] {
                 frozen[disk.target] = layer.id
             } else if layers.contains(where: { $0.diskTarget == disk.target }) {
-                throw EngineError(.conflict, "disk \(disk.target) of \(vm.name) now uses \(disk.path!), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'")
+                throw Self.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
             } else {
                 if let taken = try db({ () throws(CatalogError) in try catalog.read { try $0.layer(path: disk.path!) } }) {
                     throw try imageOfAnotherVM(taken, disk: disk.target, vm: vm)

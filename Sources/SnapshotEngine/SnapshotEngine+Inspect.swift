@@ -122,7 +122,7 @@ extension SnapshotEngine {
     /// Changes one snapshot's catalog row under the VM's lock, in one transaction.
     func updateSnapshot(vm nameOrUUID: String, name: String,
                         _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         try db { () throws(CatalogError) in

@@ -75,10 +75,11 @@ extension SnapshotEngine {
         if dryRun {
             return PruneResult(plan: try planPrune(vm: nameOrUUID, policyOverride: policyOverride, now: now), dryRun: true, deleted: [])
         }
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+        if !plan.pruned.isEmpty { try requireInStep(domain: domain, vm: vm) }
         let before = try usage(vm: vm.uuid).first?.totalBytes
         var deleted: [String] = []
         for item in plan.pruned {

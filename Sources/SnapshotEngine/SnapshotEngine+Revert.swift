@@ -30,7 +30,7 @@ extension SnapshotEngine {
     /// (the restore pipeline does). On failure the VM is redefined with its previous disks.
     public func revert(vm nameOrUUID: String, to name: String, start: StartMode = .running) throws(EngineError) -> SnapshotRecord {
         let domain = try domain(nameOrUUID)
-        let vm = try vmRecord(for: domain)
+        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)

@@ -39,7 +39,8 @@ enum Hardening {
 
     /// The error is exactly one line `kvmsnap: error: …` containing `text`.
     static func oneLineError(_ result: CLI.Result, _ text: String) -> Bool {
-        result.stderr.hasPrefix("kvmsnap: error: ") && result.stderr.filter { $0 == "\n" }.count == 1 && result.stderr.contains(text)
+        result.stderr.hasPrefix("kvmsnap: error: ") && result.stderr.filter { $0 == "\n" }.count == 1
+            && (text.isEmpty || result.stderr.contains(text))
     }
 }
 
@@ -295,5 +296,44 @@ struct HardeningForgetTests {
         #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix(StoreLayout(root: f.storePath).vmDirectory(newUUID) + "/") }, "\(files)")
         #expect(!FileManager.default.fileExists(atPath: StoreLayout(root: f.storePath).vmDirectory(newUUID)))
         #expect(try Data(contentsOf: URL(fileURLWithPath: f.guest.diskPaths[0])) == image)
+    }
+}
+
+/// Item 12: a refused delete (and prune, restore, rename, edit) changes nothing: no row, no
+/// memory file, no layer, no job, and the VM keeps running.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct HardeningRefusalTests {
+    @Test func refusalsOnAVMChangedOutsideKvmsnapChangeNothing() throws {
+        let f = try EngineFixture(tag: "refuse")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        try f.guest.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        let memory = try #require(try f.engine.snapshot(vm: vm, name: "b").record.memoryPath)
+        // Someone takes a disk snapshot with virsh: the VM now writes to an overlay kvmsnap does not know.
+        let outside = f.guest.directory + "/outside.qcow2"
+        try Hardening.run("virsh", ["-c", IntegrationEnvironment.uri, "snapshot-create-as", vm, "--disk-only", "--no-metadata",
+                                    "--diskspec", "vda,file=\(outside)"])
+
+        let dump = try Hardening.dump(f.catalogPath)
+        let files = filesUnder(f.storePath)
+        for args in [["delete", vm, "b", "--yes"], ["delete", vm, "a", "--yes"], ["prune", vm, "--keep-last", "1"],
+                     ["restore", vm, "a", "--confirm", vm]] {
+            let result = try cli.run(args)
+            #expect(result.status == 3 && Hardening.oneLineError(result, "changed outside kvmsnap"), "\(args): \(result.status) \(result.stderr)")
+            #expect(try Hardening.dump(f.catalogPath) == dump, "\(args) changed the catalog")
+            #expect(filesUnder(f.storePath) == files, "\(args) changed the store")
+        }
+        for (args, status) in [(["rename", vm, "a", "b"], Int32(3)), (["edit", vm, "nosuch", "--pin"], 2), (["delete", vm, "nosuch", "--yes"], 2),
+                               (["restore", vm, "nosuch", "--confirm", vm], 2)] {
+            let result = try cli.run(args)
+            #expect(result.status == status && Hardening.oneLineError(result, ""), "\(args): \(result.status) \(result.stderr)")
+            #expect(try Hardening.dump(f.catalogPath) == dump, "\(args) changed the catalog")
+        }
+        #expect(FileManager.default.fileExists(atPath: memory))
+        #expect(f.guest.isRunning)
+        let counter = f.guest.latestCounter ?? 0
+        try f.guest.waitForCounter(atLeast: counter + 1)
     }
 }
