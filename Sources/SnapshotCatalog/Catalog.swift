@@ -80,9 +80,10 @@ public final class Catalog: Sendable {
     }
 
     /// Opens the catalog for a command that only reads. Nil when no file exists at `path`
-    /// (there is nothing to read, and nothing is created). A catalog that cannot be written
-    /// (file, directory or file system read-only) is opened read-only when its migrations
-    /// are current; otherwise like ``init(path:)``, so interrupted jobs can still be recovered.
+    /// (there is nothing to read, and nothing is created). A catalog that can be written is
+    /// opened as by ``init(path:)`` (a reading command still finishes a job a crashed kvmsnap
+    /// left behind); one that cannot (read-only file, directory or file system) is opened
+    /// read-only, which needs its migrations to be current.
     public static func openForReading(path: String) throws(CatalogError) -> Catalog? {
         guard try identify(path) != nil else { return nil }
         if writability(path) == nil { return Catalog(path: path, writer: try openPool(path), readOnly: false) }

@@ -7,6 +7,9 @@ import Testing
 /// store and metrics paths is kvmsnap's or is refused untouched; refusals change nothing; a
 /// vanished VM can be forgotten.
 enum Hardening {
+    /// SQLite `application_id` of kvmsnap catalogs, 0x6B766D73 ("kvms"), as sqlite3 prints it.
+    static let applicationID = "1802923379"
+
     static func tempDir(_ tag: String) throws -> String {
         let dir = "\(IntegrationEnvironment.scratchRoot)/hardening-\(tag)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -78,7 +81,7 @@ struct HardeningCatalogTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["catalog.sqlite"], "a reading command created files")
         // A command that writes creates it, stamped as kvmsnap's.
         #expect(try missing.run(["policy", "set", vm, "--keep-last", "2"]).status == 0)
-        #expect(try Hardening.sql(missing.catalog, "PRAGMA application_id") == "\(Catalog.applicationID)")
+        #expect(try Hardening.sql(missing.catalog, "PRAGMA application_id") == Hardening.applicationID)
         #expect(Hardening.mode(missing.catalog).map { $0 & 0o777 } == 0o600)
     }
 
@@ -132,7 +135,7 @@ struct HardeningCatalogTests {
         #expect(try Hardening.sql(f.catalogPath, "PRAGMA application_id") == "0")
         let list = try cli.run(["list", vm, "--json"])
         #expect(list.status == 0 && (list.json as? [[String: Any]])?.first?["name"] as? String == "a", "\(list.stderr)")
-        #expect(try Hardening.sql(f.catalogPath, "PRAGMA application_id") == "\(Catalog.applicationID)")
+        #expect(try Hardening.sql(f.catalogPath, "PRAGMA application_id") == Hardening.applicationID)
     }
 
     /// Item 22 (read-only catalog): a catalog file, or its directory, that cannot be written
