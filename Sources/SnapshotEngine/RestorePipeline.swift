@@ -68,7 +68,10 @@ extension SnapshotEngine {
         let snapshot = try readySnapshot(vm: vm, name: name)
         // Refusals come before the job and the hooks: a refused restore changes nothing.
         try validateRestorable(vm: vm, snapshot: snapshot)
-        if options.safetySnapshot { try requireInStep(domain: domain, vm: vm) }
+        if options.safetySnapshot {
+            try requireInStep(domain: domain, vm: vm)
+            try refuseInternalSnapshots(domain, vmName: vm.name)
+        }
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
         let wasRunning = Self.isActive(domain)
         var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target)

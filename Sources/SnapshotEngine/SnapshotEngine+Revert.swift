@@ -90,6 +90,7 @@ extension SnapshotEngine {
         }
         let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        try store.prepare(vmUUID: vm.uuid)
 
         // 1. New overlays on the snapshot's frozen layers: the snapshot's own layers stay untouched.
         var overlays: [LayerRecord] = []

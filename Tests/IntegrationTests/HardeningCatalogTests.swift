@@ -186,6 +186,7 @@ struct HardeningCatalogTests {
         let refused = try cli.run(["edit", vm, "nosuch", "--pin"])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(Hardening.mode(store).map { $0 & 0o7777 } == 0o1777)
+        #expect(!FileManager.default.fileExists(atPath: store + "/vms"), "a refused command made the VM's store directories")
         #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
         #expect(Hardening.mode(store).map { $0 & 0o7777 } == 0o1777)
         let uuid = try f.engine.catalogVM(vm).uuid
