@@ -222,6 +222,11 @@ struct HardeningMetricsTests {
             #expect(result.status == 64 && Hardening.oneLineError(result, "exists and is not a regular file (\(what))"), "\(name): \(result.status) \(result.stderr)")
             #expect(Hardening.mode(dir + "/" + name) == before, "\(name) was replaced")
         }
+        // The daemon refuses at start, before its first run.
+        let daemon = try CLI.runBare(["daemon", "--metrics-textfile", dir + "/link.prom", "--connect", "test:///default",
+                                      "--catalog", dir + "/c.sqlite", "--store", dir + "/store"], timeout: 30)
+        #expect(daemon.status == 64 && daemon.stderr.contains("--metrics-textfile \(dir)/link.prom exists and is not a regular file"), "\(daemon.stderr)")
+        #expect(Hardening.mode(dir + "/link.prom").map { $0 & S_IFMT } == S_IFLNK)
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
         #expect(Hardening.mode(victim).map { $0 & 0o777 } == 0o600)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/dir.prom").isEmpty)
