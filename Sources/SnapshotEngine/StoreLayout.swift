@@ -65,9 +65,8 @@ public struct StoreLayout: Sendable, Equatable {
         }
     }
 
-    /// Creates one directory with exactly `mode` (set again after mkdir: the umask does not narrow
-    /// it); another process creating it at
-    /// the same moment is fine.
+    /// Creates one directory with exactly `mode` (set again after mkdir: the umask does not
+    /// narrow it); another process creating it at the same moment is fine.
     static func makeDirectory(_ dir: String, mode: Int) throws(EngineError) {
         if mkdir(dir, mode_t(mode)) != 0 {
             guard errno == EEXIST else { throw EngineError(.io, "cannot create \(dir): \(String(cString: strerror(errno)))") }
