@@ -37,7 +37,8 @@ public struct CommandFailure: Error, CustomStringConvertible {
         case let libvirt as LibvirtError:
             return CommandFailure(libvirt.message.isEmpty ? "\(libvirt)" : libvirt.message, exitCode: libvirt.code == .noDomain ? 2 : 1)
         case let catalog as CatalogError:
-            return CommandFailure(catalog.message, exitCode: 1)
+            // Something that is not a kvmsnap catalog at the path is a conflict: it is refused, never touched.
+            return CommandFailure(catalog.message, exitCode: catalog.code == .notACatalog ? 3 : 1)
         case let retention as RetentionError:
             return CommandFailure("\(retention)", exitCode: 64)
         case let timeline as TimelineError:

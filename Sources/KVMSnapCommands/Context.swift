@@ -19,13 +19,22 @@ struct Context {
         }
     }
 
+    /// The catalog for a command that writes: created where no file exists.
     func catalog() throws -> Catalog {
         try Catalog(path: options.resolvedCatalog)
     }
 
-    func engine(progress: ProgressHandler? = nil) throws -> SnapshotEngine {
+    /// The catalog for a command that only reads: read-only when it cannot be written, and an
+    /// empty one in memory when there is no catalog yet (there is nothing; no file is created).
+    func readingCatalog() throws -> Catalog {
+        try Catalog.openForReading(path: options.resolvedCatalog) ?? Catalog.empty(path: options.resolvedCatalog)
+    }
+
+    /// `reading`: the command only reads (list, show, jobs, usage, check, ...); see ``readingCatalog()``.
+    func engine(progress: ProgressHandler? = nil, reading: Bool = false) throws -> SnapshotEngine {
         try requireLocalHypervisor()
-        let engine = SnapshotEngine(connection: connection, catalog: try catalog(), store: StoreLayout(root: options.resolvedStore))
+        let engine = SnapshotEngine(connection: connection, catalog: try reading ? readingCatalog() : catalog(),
+                                    store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
         // Test-only: how long a restore that lost libvirt waits for it (0: leave it to the next command).

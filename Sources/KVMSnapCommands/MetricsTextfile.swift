@@ -34,23 +34,51 @@ enum MetricsTextfile {
         return registry.emitToString()
     }
 
-    /// Writes `text` to `path` atomically (mode 0644).
+    /// Refuses a target that exists and is not a regular file (a symlink, device, FIFO,
+    /// directory): kvmsnap only ever replaces a regular file. Exit 64, nothing written.
+    static func checkTarget(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw CommandFailure("--metrics-textfile \(path) exists and is not a regular file (\(fileType(info.st_mode))): refusing to replace it", exitCode: 64)
+        }
+    }
+
+    static func fileType(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFLNK: "a symbolic link"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
+        }
+    }
+
+    /// Writes `text` to `path` atomically (mode 0644): a new file of its own in the target's
+    /// directory (O_EXCL|O_NOFOLLOW: never a file or link someone put there), renamed over the
+    /// target. rename(2) replaces the name itself, so a link swapped in meanwhile is never followed.
     static func write(_ text: String, to path: String) throws {
+        try checkTarget(path)
         let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        do {
-            try Data(text.utf8).write(to: temp)
-            chmod(temp.path, 0o644)
-            guard rename(temp.path, path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(temp.path)
-                throw CommandFailure("cannot write metrics to \(path): \(reason)")
-            }
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            unlink(temp.path)
-            throw CommandFailure("cannot write metrics to \(path): \(error.localizedDescription)")
+        var rng = SystemRandomNumberGenerator()
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(String(rng.next() & 0xFFFF_FFFF, radix: 16)).tmp").path
+        func failure(_ reason: String) -> CommandFailure { CommandFailure("cannot write metrics to \(path): \(reason)") }
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
+        var bytes = Array(text.utf8)[...]
+        var error: Int32 = fchmod(fd, 0o644) == 0 ? 0 : errno
+        while error == 0, !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 { if errno != EINTR { error = errno } } else { bytes = bytes.dropFirst(written) }
+        }
+        if close(fd) != 0, error == 0 { error = errno }
+        if error == 0, rename(temp, path) != 0 { error = errno }
+        if error != 0 {
+            unlink(temp)
+            throw failure(String(cString: strerror(error)))
         }
     }
 }

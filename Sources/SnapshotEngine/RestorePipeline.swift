@@ -60,7 +60,7 @@ extension SnapshotEngine {
     public func restore(vm nameOrUUID: String, snapshot name: String, options: RestoreOptions,
                         onStage: ((RestoreStage) -> Void)? = nil) throws(EngineError) -> RestoreReport {
         let domain = try domain(nameOrUUID)
-        let vm = try vmRecord(for: domain)
+        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try restoreLocked(domain: domain, vm: vm, snapshotName: name, options: options, onStage: onStage)
@@ -69,6 +69,12 @@ extension SnapshotEngine {
     func restoreLocked(domain: Domain, vm: VMRecord, snapshotName name: String, options: RestoreOptions,
                        onStage: ((RestoreStage) -> Void)?) throws(EngineError) -> RestoreReport {
         let snapshot = try readySnapshot(vm: vm, name: name)
+        // Refusals come before the job and the hooks: a refused restore changes nothing.
+        try validateRestorable(vm: vm, snapshot: snapshot)
+        if options.safetySnapshot {
+            try requireInStep(domain: domain, vm: vm)
+            try refuseInternalSnapshots(domain, vmName: vm.name)
+        }
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
         let wasRunning = Self.isActive(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }

@@ -79,7 +79,8 @@ extension SnapshotEngine {
     public func createSnapshot(vm nameOrUUID: String, options: CreateOptions) throws(EngineError) -> CreateResult {
         try Self.validateName(options.name)
         let domain = try domain(nameOrUUID)
-        let vm = try vmRecord(for: domain)
+        // Recorded in the catalog by `create` once nothing refuses any more.
+        let vm = try unsavedRecord(for: domain)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try create(domain: domain, vm: vm, options: options)
@@ -145,8 +146,11 @@ extension SnapshotEngine {
             if let layer = byPath[disk.path!] {
                 frozen[disk.target] = layer.id
             } else if layers.contains(where: { $0.diskTarget == disk.target }) {
-                throw EngineError(.conflict, "disk \(disk.target) of \(vm.name) now uses \(disk.path!), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'")
+                throw Self.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
             } else {
+                if let taken = try db({ () throws(CatalogError) in try catalog.read { try $0.layer(path: disk.path!) } }) {
+                    throw try imageOfAnotherVM(taken, disk: disk.target, vm: vm)
+                }
                 let layer = LayerRecord(id: Identifier.make("l-"), vmUUID: vm.uuid, diskTarget: disk.target, path: disk.path!,
                                         format: disk.format!, parentLayerID: nil, role: .original, createdAt: clock.now())
                 adopt.append(layer)
@@ -175,6 +179,8 @@ extension SnapshotEngine {
             kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
             createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
+        try store.prepare(vmUUID: vm.uuid)
+        try vmRecord(for: domain)
         let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
         snapshot.jobID = job.id
         if options.runHooks {

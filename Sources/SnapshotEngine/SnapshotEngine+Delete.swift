@@ -13,23 +13,55 @@ extension SnapshotEngine {
     /// Deletes snapshot `name`. Never changes what any other snapshot restores, nor the VM:
     /// the snapshot's own files go, then layers nothing needs are deleted or merged.
     public func deleteSnapshot(vm nameOrUUID: String, name: String) throws(EngineError) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }) else {
             throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
         }
+        try requireInStep(domain: domain, vm: vm)
         try delete(snapshot: snapshot, vm: vm, domain: domain)
     }
 
+    /// Refuses (conflict, before anything changes) when a disk kvmsnap tracks now uses an image
+    /// the catalog does not know (changed outside kvmsnap): deleting or merging layers could
+    /// then take away what that image is backed by.
+    func requireInStep(domain: Domain?, vm: VMRecord) throws(EngineError) {
+        guard let domain else { return }
+        let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
+        let known = Set(layers.map(\.path)), tracked = Set(layers.map(\.diskTarget))
+        for (target, path) in try currentDiskSources(domain).sorted(by: { $0.key < $1.key }) where tracked.contains(target) && !known.contains(path) {
+            throw Self.changedOutside(vm: vm, disk: target, path: path)
+        }
+    }
+
+    static func changedOutside(vm: VMRecord, disk: String, path: String) -> EngineError {
+        EngineError(.conflict, "disk \(disk) of \(vm.name) now uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'; nothing was changed")
+    }
+
     /// The VM by name or UUID: from libvirt when it is defined, else from the catalog alone.
-    func vmForCatalogWork(_ nameOrUUID: String) throws(EngineError) -> (VMRecord, Domain?) {
-        if let domain = try? domain(nameOrUUID) { return (try vmRecord(for: domain), domain) }
+    /// `register`: a defined VM the catalog does not know yet is recorded (and a rename
+    /// followed); without it (commands that only read, or refuse before changing anything) the
+    /// catalog is not written and such a VM is returned unsaved, with no snapshots.
+    func vmForCatalogWork(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> (VMRecord, Domain?) {
+        if let domain = try? domain(nameOrUUID) {
+            return (register && !catalog.isReadOnly ? try vmRecord(for: domain) : try unsavedRecord(for: domain), domain)
+        }
         let record = try db { () throws(CatalogError) in
             try catalog.read { db in try db.vm(named: nameOrUUID) ?? db.vm(uuid: nameOrUUID) }
         }
         guard let record else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
         return (record, nil)
+    }
+
+    /// The catalog's record of a defined VM under its current name, or a new one, without
+    /// writing anything (``vmRecord(for:)`` records it).
+    func unsavedRecord(for domain: Domain) throws(EngineError) -> VMRecord {
+        let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
+        var record = try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
+            ?? VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())
+        record.name = domain.name
+        return record
     }
 
     func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {

@@ -33,13 +33,14 @@ public struct DriftReport: Sendable, Encodable {
 
 extension SnapshotEngine {
     /// The catalog's VM for `nameOrUUID` (defined in libvirt or only remembered by the catalog).
-    public func catalogVM(_ nameOrUUID: String) throws(EngineError) -> VMRecord {
-        try vmForCatalogWork(nameOrUUID).0
+    /// `register: false` for commands that only read (see ``vmForCatalogWork(_:register:)``).
+    public func catalogVM(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> VMRecord {
+        try vmForCatalogWork(nameOrUUID, register: register).0
     }
 
     /// All snapshots of a VM, oldest first.
     public func snapshots(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         let infos = try db { () throws(CatalogError) in
             try catalog.read { db -> [SnapshotInfo] in
@@ -68,7 +69,7 @@ extension SnapshotEngine {
     /// without configuration XML or layers (for listings; `list --json` streams 100,000 of them).
     @discardableResult
     public func forEachSnapshotSummary(vm nameOrUUID: String, _ body: (SnapshotInfo) -> Void) throws(EngineError) -> VMRecord {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         try db { () throws(CatalogError) in
             try catalog.read { db in
@@ -121,7 +122,7 @@ extension SnapshotEngine {
     /// Changes one snapshot's catalog row under the VM's lock, in one transaction.
     func updateSnapshot(vm nameOrUUID: String, name: String,
                         _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         try db { () throws(CatalogError) in
@@ -166,6 +167,7 @@ extension SnapshotEngine {
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
     /// is left alone (its owner is alive and will finish its own job).
     func recoverIfIdle(vm: VMRecord, domain: Domain?) {
+        guard !catalog.isReadOnly else { return }
         let unfinished = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending], limit: 1) }) ?? []
         guard !unfinished.isEmpty else { return }
         let saved = lockWait
@@ -177,7 +179,7 @@ extension SnapshotEngine {
     /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
     public func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage] {
         let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
             vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
         }
         var result: [VMUsage] = []
@@ -208,7 +210,7 @@ extension SnapshotEngine {
     /// Reports drift between the catalog and reality. Never changes anything.
     public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
         let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID)] } else {
+        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
             vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
         }
         var reports: [DriftReport] = []
@@ -218,7 +220,7 @@ extension SnapshotEngine {
             if let domain {
                 if domain.name != vm.name { problems.append("VM was renamed in libvirt: catalog says '\(vm.name)', libvirt says '\(domain.name)'") }
             } else {
-                problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt")
+                problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt; 'kvmsnap forget \(forgetArgument(vm))' drops it from the catalog")
             }
             let (layers, snapshots, disks, unfinished, lastStateChange) = try db { () throws(CatalogError) in
                 try catalog.read { db in

@@ -105,7 +105,7 @@ extension SnapshotEngine {
     /// The policy that applies to a VM: its own, else the default; nil when neither exists.
     /// With `vm` nil: the default policy alone.
     public func effectivePolicy(vm nameOrUUID: String?) throws(EngineError) -> EffectivePolicy? {
-        let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
+        let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name, register: false).uuid }
         return try effectivePolicy(vmUUID: uuid)
     }
 

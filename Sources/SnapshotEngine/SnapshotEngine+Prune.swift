@@ -63,7 +63,7 @@ extension SnapshotEngine {
     /// credited when the VM is not defined in libvirt, because the delete path then keeps every
     /// layer. Garbage that an earlier interrupted reclaim left is not credited to any snapshot.
     public func planPrune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil) throws(EngineError) -> PrunePlan {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         recoverIfIdle(vm: vm, domain: domain)
         return try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
     }
@@ -75,7 +75,7 @@ extension SnapshotEngine {
         if dryRun {
             return PruneResult(plan: try planPrune(vm: nameOrUUID, policyOverride: policyOverride, now: now), dryRun: true, deleted: [])
         }
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
@@ -84,6 +84,7 @@ extension SnapshotEngine {
     /// The prune itself; the caller holds the VM's lock.
     func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
         let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
+        if !plan.pruned.isEmpty { try requireInStep(domain: domain, vm: vm) }
         let before = try usage(vm: vm.uuid).first?.totalBytes
         var deleted: [String] = []
         for item in plan.pruned {

@@ -30,7 +30,7 @@ extension SnapshotEngine {
     /// (the restore pipeline does). On failure the VM is redefined with its previous disks.
     public func revert(vm nameOrUUID: String, to name: String, start: StartMode = .running) throws(EngineError) -> SnapshotRecord {
         let domain = try domain(nameOrUUID)
-        let vm = try vmRecord(for: domain)
+        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
@@ -107,6 +107,7 @@ extension SnapshotEngine {
         }
         let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
+        try store.prepare(vmUUID: vm.uuid)
 
         // 1. New overlays on the snapshot's frozen layers: the snapshot's own layers stay untouched.
         var overlays: [LayerRecord] = []

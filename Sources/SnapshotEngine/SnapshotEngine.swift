@@ -113,8 +113,10 @@ public final class SnapshotEngine: @unchecked Sendable {
     }
 
     /// Takes the VM's lock, then finishes or rolls back any job a crashed kvmsnap left behind.
+    /// Only the lock directory is made here: a command refused under the lock leaves the store
+    /// as it was (create and revert make the VM's directories before they write into them).
     func lockVM(_ vm: VMRecord, domain: Domain?) throws(EngineError) -> VMLock {
-        try store.prepare(vmUUID: vm.uuid)
+        try store.prepareLocks()
         let lock = try VMLock(path: store.lockPath(vm.uuid), wait: lockWait) {
             let running = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running], limit: 1) })?.first
             if let job = running, let id = job.id {

@@ -93,7 +93,7 @@ struct HookCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List hooks.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let hooks = try Context(global).engine().hooks()
+            let hooks = try Context(global).engine(reading: true).hooks()
             if global.json { Output.json(hooks.map(HookJSON.init)); return }
             Output.table(["ID", "PHASE", "VM", "TIMEOUT", "COMMAND"], hooks.map { hook in
                 [String(hook.id ?? 0), hook.phase, hook.vm ?? "(all)", "\(Int(hook.timeoutSeconds))s", hook.command.joined(separator: " ")]
@@ -130,7 +130,7 @@ struct JobsCommand: ParsableCommand {
     @Flag(help: "Only failed jobs.") var failed = false
 
     func run() throws {
-        let jobs = try Context(global).engine().jobs(vm: vm, failedOnly: failed)
+        let jobs = try Context(global).engine(reading: true).jobs(vm: vm, failedOnly: failed)
         if global.json { Output.json(jobs.map(JobJSON.init)); return }
         Output.table(["ID", "KIND", "VM", "SNAPSHOT", "STATE", "STARTED", "DURATION", "ERROR"], jobs.map { job in
             [String(job.id ?? 0), job.kind, job.vmName ?? "-", job.snapshotName ?? "-", job.state.rawValue,

@@ -59,7 +59,7 @@ struct PolicyShowCommand: ParsableCommand {
     @Argument(help: "VM name or UUID (default: show the default policy).") var vm: String?
 
     func run() throws {
-        let effective = try Context(global).engine().effectivePolicy(vm: vm)
+        let effective = try Context(global).engine(reading: true).effectivePolicy(vm: vm)
         if global.json { Output.json(PolicyJSON(vm: vm, effective: effective)); return }
         guard let effective else {
             Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")

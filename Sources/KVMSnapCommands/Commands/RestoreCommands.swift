@@ -137,7 +137,7 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List lab VMs.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let labs = try Context(global).engine().labVMs()
+            let labs = try Context(global).engine(reading: true).labVMs()
             if global.json { Output.json(labs.map { ["vm": $0.name, "uuid": $0.uuid] }); return }
             Output.table(["VM", "UUID"], labs.map { [$0.name, $0.uuid] })
         }

@@ -23,6 +23,7 @@ struct RunDueCommand: ParsableCommand {
 
     func run() throws {
         let at = try now.map(Scheduler.parseNow) ?? Date()
+        if let metricsTextfile { try MetricsTextfile.checkTarget(metricsTextfile) }
         let engine = try Context(global).engine()
         let failed = try Scheduler.runOnce(engine: engine, now: at, metricsTextfile: metricsTextfile, json: global.json)
         if failed > 0 { throw CommandFailure("run-due: \(failed) scheduled VM\(failed == 1 ? "" : "s") failed (see above and the job journal)", exitCode: 1) }
@@ -48,6 +49,7 @@ struct DaemonCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let metricsTextfile { try MetricsTextfile.checkTarget(metricsTextfile) }
         let stop = StopSignal(signals: [SIGTERM, SIGINT])
         Output.notice("daemon: running run-due every \(interval) s; stop with SIGTERM or SIGINT")
         while !stop.requested {
