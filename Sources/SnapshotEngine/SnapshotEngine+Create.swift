@@ -66,6 +66,7 @@ extension SnapshotEngine {
     /// configuration at one point in time, with the guest kept running while memory is written.
     public func createSnapshot(vm nameOrUUID: String, options: CreateOptions) throws(EngineError) -> CreateResult {
         try Self.validateName(options.name)
+        try Self.validateExpiry(options.expiresAt)
         let domain = try domain(nameOrUUID)
         let vm = try vmRecord(for: domain)
         let lock = try lockVM(vm, domain: domain)

@@ -26,7 +26,7 @@ extension SnapshotEngine {
     @discardableResult
     public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
-        guard timeout > 0 else { throw EngineError(.invalidInput, "hook timeout must be positive") }
+        try TimeoutSpec.validate(timeout, what: "hook timeout")
         if program.contains("/"), !FileManager.default.isExecutableFile(atPath: program) {
             throw EngineError(.invalidInput, "hook command \(program) is not an executable file")
         }
@@ -101,7 +101,9 @@ extension SnapshotEngine {
         String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
     }
 
-    static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    /// `600 s`, `1.5 s`; any value, also one an old version stored unchecked, formats without trapping.
+    public static func seconds(_ value: Double) -> String {
+        guard value.isFinite, value.magnitude < 1e15 else { return "\(value) s" }
+        return value == value.rounded() ? "\(Int64(value)) s" : String(format: "%.1f s", value)
     }
 }

@@ -81,17 +81,28 @@ struct RetentionBenchCommand: ParsableCommand {
     @Option(help: "Repeat the planning this many times; prints every time.") var repeats: Int = 1
     @OptionGroup var keep: RetentionOptions
 
+    static let maxCount = 10_000_000, maxRepeats = 1000
+
     func run() throws {
         let policy = try keep.policy()
+        guard (0...Self.maxCount).contains(count) else { throw CommandFailure("--count must be 0...\(Self.maxCount)", exitCode: 64) }
+        guard (1...Self.maxRepeats).contains(repeats) else { throw CommandFailure("--repeats must be 1...\(Self.maxRepeats)", exitCode: 64) }
+        // The last instant (`now`, one step after the last snapshot) must be computable and in
+        // years 0000...9999; the others lie between it and --start.
+        let (span, spanOverflow) = Int64(count).multipliedReportingOverflow(by: step)
+        let (last, lastOverflow) = start.addingReportingOverflow(span)
+        let first = Date(timeIntervalSince1970: TimeInterval(start)), now = Date(timeIntervalSince1970: TimeInterval(last))
+        guard !spanOverflow, !lastOverflow, Bounds.isSupportedInstant(first), Bounds.isSupportedInstant(now) else {
+            throw CommandFailure("--start + --count × --step must stay within the years 0000-9999", exitCode: 64)
+        }
         var candidates = [RetentionCandidate]()
         candidates.reserveCapacity(count)
         for i in 0..<count {
             candidates.append(RetentionCandidate(name: "s\(i)", createdAt: Date(timeIntervalSince1970: TimeInterval(start + Int64(i) * step))))
         }
-        let now = Date(timeIntervalSince1970: TimeInterval(start + Int64(count) * step))
         let utc = TimeZone(identifier: "UTC")!
         var runs: [String] = []
-        for _ in 0..<max(1, repeats) {
+        for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let plan = try RetentionPlanner.plan(candidates, policy: policy, now: now, timeZone: utc)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
