@@ -16,8 +16,8 @@ public enum Bounds {
 
     /// 0000-01-01T00:00:00Z.
     public static let earliestInstant = Date(timeIntervalSince1970: -62_167_219_200)
-    /// 9999-12-31T23:59:59.999999Z.
-    public static let latestInstant = Date(timeIntervalSince1970: 253_402_300_799.999999)
+    /// 9999-12-31T23:59:59.999Z (a Double this large has no microseconds left to give).
+    public static let latestInstant = Date(timeIntervalSince1970: 253_402_300_799.999)
     /// 1970-01-01T00:00:00Z: the earliest date kvmsnap stores.
     public static let earliestStoredDate = Date(timeIntervalSince1970: 0)
 

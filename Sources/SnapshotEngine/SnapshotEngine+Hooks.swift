@@ -66,7 +66,8 @@ extension SnapshotEngine {
             var run = HookRun(hook: hook)
             do {
                 let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),
-                                                      environment: environment, timeout: hook.timeoutSeconds)
+                                                      environment: environment, timeout: hook.timeoutSeconds,
+                                                      outputLimit: ExternalProcess.hookOutputLimit)
                 run.outcome = outcome
                 if outcome.timedOut {
                     run.failure = "\(label) was killed after its \(Self.seconds(hook.timeoutSeconds)) timeout"
@@ -97,8 +98,10 @@ extension SnapshotEngine {
         runHooks(phase, job: job).compactMap(\.failure).map { "\($0); the operation itself succeeded" }
     }
 
+    /// The last line of a hook's output for a one-line message; its last 300 characters at most.
     static func lastLine(_ text: String) -> String {
-        String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
+        let line = String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
+        return line.count > 300 ? "…" + line.suffix(300) : line
     }
 
     /// `600 s`, `1.5 s`; any value, also one an old version stored unchecked, formats without trapping.
