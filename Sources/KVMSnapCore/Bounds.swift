@@ -32,6 +32,11 @@ public enum Bounds {
         isSupportedInstant(date) && date >= earliestStoredDate
     }
 
+    /// `text` cut to `limit` characters (with `…`), for echoing input in a one-line error.
+    public static func clip(_ text: String, _ limit: Int = 40) -> String {
+        text.count > limit ? String(text.prefix(limit)) + "…" : text
+    }
+
     /// `base` plus `seconds`, or nil when the result leaves years 0000...9999 (or either is not finite).
     public static func instant(_ base: Date, plus seconds: Double) -> Date? {
         guard seconds.isFinite, isSupportedInstant(base) else { return nil }

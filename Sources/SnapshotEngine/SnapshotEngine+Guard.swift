@@ -164,7 +164,7 @@ public enum TimeoutSpec {
         let digits = s.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
         let unit = s.dropFirst(digits.count)
         guard let value = Double(digits), value > 0 else {
-            throw EngineError(.invalidInput, "bad duration '\(text)': expected a positive number with s, min or h, e.g. 30s, 10min, 2h")
+            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': expected a positive number with s, min or h, e.g. 30s, 10min, 2h")
         }
         let seconds: Double
         switch unit {
@@ -172,9 +172,9 @@ public enum TimeoutSpec {
         case "min": seconds = value * 60
         case "h": seconds = value * 3600
         default:
-            throw EngineError(.invalidInput, "bad duration '\(text)': unit must be s, min or h (e.g. 30s, 10min, 2h)")
+            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': unit must be s, min or h (e.g. 30s, 10min, 2h)")
         }
-        try validate(seconds, what: "duration '\(text)'")
+        try validate(seconds, what: "duration '\(Bounds.clip(text))'")
         return seconds
     }
 

@@ -261,7 +261,7 @@ public enum ExpirySpec {
         if let first = text.first, first.isASCII, first.isNumber, !text.contains("-") {
             let duration: RetentionDuration
             do { duration = try RetentionDuration(parsing: text) } catch {
-                throw EngineError(.invalidInput, "bad --expires '\(text)': \(error.description)")
+                throw EngineError(.invalidInput, "bad --expires '\(Bounds.clip(text))': \(error.description)")
             }
             return try bounded(now.addingTimeInterval(TimeInterval(duration.seconds)), text: text, now: now)
         }
@@ -276,13 +276,13 @@ public enum ExpirySpec {
         }
         let iso = ISO8601DateFormatter()
         if let date = iso.date(from: text) { return try bounded(date, text: text, now: now) }
-        throw EngineError(.invalidInput, "bad --expires '\(text)': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD")
+        throw EngineError(.invalidInput, "bad --expires '\(Bounds.clip(text))': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD")
     }
 
     static func bounded(_ date: Date, text: String, now: Date) throws(EngineError) -> Date {
-        guard date > now else { throw EngineError(.invalidInput, "--expires \(text) is in the past") }
+        guard date > now else { throw EngineError(.invalidInput, "--expires \(Bounds.clip(text)) is in the past") }
         guard Bounds.isStorableDate(date) else {
-            throw EngineError(.invalidInput, "--expires \(text) is too far in the future (at most 9999-12-31)")
+            throw EngineError(.invalidInput, "--expires \(Bounds.clip(text)) is too far in the future (at most 9999-12-31)")
         }
         return date
     }

@@ -42,7 +42,7 @@ public enum RetentionError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .negativeCount(rule, value):
             return "\(rule.optionName) \(value) is invalid: the count must be 0 (off), a positive number, or -1 (unlimited)"
         case let .badDuration(text, reason):
-            return "invalid duration \"\(text)\": \(reason)"
+            return "invalid duration \"\(Bounds.clip(text))\": \(reason)"
         case let .dateOutOfRange(what):
             return "\(what) is outside the supported years 0000-9999"
         }
