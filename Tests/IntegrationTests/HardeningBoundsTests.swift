@@ -167,4 +167,74 @@ struct HardeningBoundsTests {
         #expect(seconds < plainSeconds + 6, "\(seconds) s vs \(plainSeconds) s without the hook")
         print("create with a 100 MB hook: \(seconds) s, \(rss) KiB peak RSS; without: \(plainSeconds) s, \(plainRSS) KiB")
     }
+
+    // MARK: Item 21
+
+    @Test func timelinesAreRegularFilesOrStdinOfBoundedSize() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvmsnap-timeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func simulate(_ timeline: String) throws -> CLI.Result {
+            try CLI.runBare(["retention", "simulate", "--timeline", timeline, "--keep-last", "1", "--now", "2024-06-15T12:00:00Z"],
+                            environment: ["TZ": "UTC"], timeout: 10)
+        }
+        // A FIFO nobody writes to used to block forever; refused at once, like a directory.
+        let fifo = dir.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let blocked = try simulate(fifo)
+        try #require(blocked.status == 64, "FIFO: exit \(blocked.status)")  // the old code would read /dev/zero until memory ran out
+        for path in [fifo, dir.path, "/dev/zero", "/dev/null"] {
+            Self.expectOneLineError(try simulate(path), status: 64, containing: ["cannot read timeline \(path)", "not a regular file", "128 MiB"], path)
+        }
+        // Larger than the limit: refused before reading (a sparse file, no disk used).
+        let big = dir.appendingPathComponent("big.json").path
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        #expect(truncate(big, 128 << 20 + 1) == 0)
+        Self.expectOneLineError(try simulate(big), status: 64, containing: ["134217729 bytes is more than the 128 MiB limit"], "big file")
+
+        // Standard input with -: parsed; more than the limit is refused while reading.
+        let small = dir.appendingPathComponent("t.json").path
+        try #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"}, {"name": "b", "createdAt": "2024-01-02T00:00:00Z"}]"#
+            .write(toFile: small, atomically: true, encoding: .utf8)
+        let command = "\(CLI.binary) retention simulate --timeline - --keep-last 1 --now 2024-06-15T12:00:00Z --json"
+        let piped = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "\(command) < \(small)"], environment: ["TZ": "UTC"], timeout: 30))
+        #expect(piped.status == 0 && piped.stdout.contains(#"{"name": "b", "keep": true, "reason": "last #1"}"#), "\(piped.stderr)")
+        let endless = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "yes ' ' | \(command)"], environment: ["TZ": "UTC"], timeout: 60))
+        Self.expectOneLineError(endless, status: 64, containing: ["cannot read timeline -", "more than the 128 MiB limit"], "endless stdin")
+    }
+
+    @Test func aMillionEntryTimelineIsFastAndBoundedInMemory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvmsnap-timeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let timeline = dir.appendingPathComponent("1m.json").path, out = dir.appendingPathComponent("out.txt").path
+        let timeFile = dir.appendingPathComponent("time.txt").path
+        let script = """
+            import datetime, sys
+            base = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+            with open(sys.argv[1], "w") as f:
+                f.write("[" + ",".join('{"name":"s%d","createdAt":"%s"}' % (i, (base + datetime.timedelta(minutes=37 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                                       for i in range(1000000)) + "]")
+            """
+        _ = try TestGuest.run("/usr/bin/python3", ["-c", script, timeline])
+        let clock = ContinuousClock(), started = clock.now
+        let result = try ExternalProcess.run("/bin/sh", ["-c", "/usr/bin/time -f %M -o \(timeFile) \(CLI.binary) retention simulate --timeline \(timeline) --keep-daily 7 --now 2100-01-01T00:00:00Z > \(out)"],
+                                             environment: ["TZ": "Europe/Berlin"], timeout: 600)
+        let elapsed = clock.now - started
+        #expect(result.status == 0, "\(result.standardError.prefix(300))")
+        let rss = Int(try String(contentsOfFile: timeFile, encoding: .utf8).split(separator: "\n").last ?? "") ?? .max
+        print("1M-entry timeline as a table: \(elapsed), peak RSS \(rss) KiB")
+        // It took 3.2 GB and about a minute (debug build) before; a generous bound for a shared machine.
+        #expect(rss < 700_000, "peak RSS \(rss) KiB")
+        #expect(elapsed < .seconds(40), "\(elapsed)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 + 1_000_000 + 1 + 1 + 1, "\(lines.count) lines")
+        #expect(lines.contains { $0.hasPrefix("s999999 ") && $0.hasSuffix("keep    daily #1") }, "\(lines.suffix(12))")
+    }
+}
+
+extension CLI.Result {
+    init(_ outcome: ExternalProcess.Outcome) {
+        self.init(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
+    }
 }

@@ -91,3 +91,87 @@ struct BoundsTests {
         _ = cron.lastSlot(atOrBefore: utc("0000-01-01T00:00:00Z"), timeZone: tz("UTC"))
     }
 }
+
+/// Issue 10 item 21: the streaming timeline parser gives what a whole-document parser gives,
+/// however the input is cut into chunks, and no input can exhaust memory or the stack.
+@Suite("streaming timeline parser")
+struct TimelineStreamTests {
+    /// Decodes `text` fed `chunk` bytes at a time.
+    static func decode(_ text: String, chunk: Int) throws -> [RetentionCandidate] {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        return try Timeline.decode { buffer in
+            let n = min(chunk, buffer.count, bytes.count - offset)
+            for k in 0..<n { buffer[k] = bytes[offset + k] }
+            offset += n
+            return n
+        }
+    }
+
+    static let tricky = #"""
+         [ {"name" : "caf\u00e9 \"q\" \\ \/ \b\f\n\r\t \ud83d\ude00 😀", "createdAt":"2024-01-01T00:00:00.5+01:00",
+            "pinned":false, "expiresAt" : null, "id": "i", "state": "ready"},
+           {"createdAt": "2024-01-02T00:00:00Z", "name": "x", "pinned": true, "expiresAt": "2030-01-01T00:00:00Z"} ]
+        """#
+
+    @Test(arguments: [1, 2, 3, 7, 64, 65536])
+    func chunkingDoesNotMatter(chunk: Int) throws {
+        let whole = try Timeline.decode(Data(Self.tricky.utf8))
+        #expect(try Self.decode(Self.tricky, chunk: chunk) == whole)
+        #expect(whole.count == 2)
+        #expect(whole[0].name == "café \"q\" \\ / \u{8}\u{c}\n\r\t 😀 😀" && whole[0].id == "i" && !whole[0].pinned)
+        #expect(whole[1].pinned && whole[1].expiresAt == utc("2030-01-01T00:00:00Z"))
+    }
+
+    @Test("bad JSON is refused with where it went wrong", arguments: [
+        "", "   ", "[", "[{", #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"}] x"#,
+        #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"},]"#, #"[{"a": 01}]"#, "[1.]", "[-]", "[tru]", #"[{"a": 1 2}]"#,
+        "[\"\u{1}\"]", #"["\ud800"]"#, #"["\x"]"#, "[\"\\u12g4\"]",
+    ])
+    func invalidDocuments(text: String) {
+        #expect {
+            _ = try Self.decode(text, chunk: 3)
+        } throws: { error in
+            guard case .invalidJSON(let detail)? = error as? TimelineError else { return false }
+            return !detail.isEmpty
+        }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        #expect(throws: TimelineError.self) {
+            _ = try Timeline.decode(Data([0x5B, 0x22, 0xFF, 0x22, 0x5D]))
+        }
+    }
+
+    @Test("nesting a million levels deep is an error, not a stack overflow")
+    func deepNesting() {
+        let deep = String(repeating: "[", count: 1_000_000)
+        #expect(throws: TimelineError.self) { _ = try Timeline.decode(Data(deep.utf8)) }
+        let inEntry = #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z", "x": "# + String(repeating: "{\"a\":", count: 100_000)
+        #expect(throws: TimelineError.self) { _ = try Timeline.decode(Data(inEntry.utf8)) }
+    }
+
+    @Test("values nested in an entry are named by type in the message")
+    func nestedValuesAreTyped() {
+        #expect(throws: TimelineError.malformedEntry(index: 0, name: nil, problem: #""name" must be a non-empty string, found an array"#)) {
+            _ = try Timeline.decode(Data(#"[{"name": [1, [2, {"x": -0.5e+3}], "s"], "createdAt": "2024-01-01T00:00:00Z"}]"#.utf8))
+        }
+        #expect(throws: TimelineError.notAnArray(found: "an object")) { _ = try Timeline.decode(Data(#" {"a": [true, false, null]} "#.utf8)) }
+    }
+
+    @Test func localTimestampsMatchDateFormatter() {
+        for zone in ["UTC", "Europe/Berlin", "Pacific/Auckland", "America/St_Johns", "Asia/Kathmandu"] {
+            var fast = LocalTimestampFormatter(timeZone: tz(zone))
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            formatter.timeZone = tz(zone)
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            var t = -86_400.0 * 365 * 3 + 0.75
+            while t < 86_400 * 365 * 60 {
+                let date = Date(timeIntervalSince1970: t)
+                #expect(fast.format(date) == formatter.string(from: date), "\(zone) \(t)")
+                t += 86_400 * 13 + 3_599.5
+            }
+        }
+    }
+}
