@@ -39,7 +39,11 @@ func shortDescription(_ error: RowDecodingError) -> String {
     func clip(_ s: Substring, _ limit: Int) -> String { s.count > limit ? String(s.prefix(limit)) + "…" : String(s) }
     var what = text[...]
     if let cut = text.range(of: ", row: ") ?? text.range(of: " - row: ") { what = text[..<cut.lowerBound] }
-    var parts = [clip(what, 200)]
+    // "could not decode T from database value V - column: "c", column index: i": V is clipped apart.
+    if let column = what.range(of: " - column: ", options: .backwards) {
+        what = Substring(clip(what[..<column.lowerBound], 120) + clip(what[column.lowerBound...], 100))
+    }
+    var parts = [clip(what, 240)]
     if let from = text.range(of: "FROM \""), let end = text[from.upperBound...].firstIndex(of: "\"") {
         parts.append("table \(clip(text[from.upperBound..<end], 40))")
     }
