@@ -80,9 +80,8 @@ public struct SnapshotRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     /// with the way to clear an expiry, instead of a page of GRDB's row description.
     static func date(_ value: DatabaseValue, column: String, id: String, name: String) throws -> Date {
         if let date = Date.fromDatabaseValue(value), Bounds.isSupportedInstant(date) { return date }
-        var shown: String
-        if case .string(let text) = value.storage { shown = text } else { shown = "\(value)" }
-        if shown.count > 40 { shown = String(shown.prefix(40)) + "…" }
+        let shown: String
+        if case .string(let text) = value.storage { shown = Bounds.clip(text) } else { shown = Bounds.clip("\(value)") }
         let fix = column == "expiresAt" ? "; clear it with: kvmsnap edit VM '\(name)' --expires never" : ""
         throw DatabaseError(message: "snapshot '\(name)' (id \(id)): stored \(column) \(shown.debugDescription) is not a date in years 0000-9999\(fix)")
     }

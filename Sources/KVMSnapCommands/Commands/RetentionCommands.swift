@@ -48,20 +48,15 @@ struct RetentionSimulateCommand: ParsableCommand {
         }
         // The table streams: column widths from one pass over the decisions, then one
         // buffered line per snapshot (no array of rows, no formatter per date).
-        var nameWidth = 4, actionWidth = 6
+        var widths = [4, 19, 6, 0]  // NAME, CREATED (always 19), ACTION, REASON (last: not padded)
         for d in plan.decisions {
-            nameWidth = max(nameWidth, d.name.count)
-            actionWidth = max(actionWidth, PruneCommand.word(d.action).count)
+            widths[0] = max(widths[0], d.name.count)
+            widths[2] = max(widths[2], PruneCommand.word(d.action).count)
         }
         var local = LocalTimestampFormatter(timeZone: .current)
-        func pad(_ text: String, _ width: Int) -> String {
-            let n = text.count
-            return n >= width ? text : text + String(repeating: " ", count: width - n)
-        }
-        out.line(pad("NAME", nameWidth) + "  " + pad("CREATED", 19) + "  " + pad("ACTION", actionWidth) + "  REASON")
+        out.line(Output.tableLine(["NAME", "CREATED", "ACTION", "REASON"], widths: widths))
         for (c, d) in zip(candidates, plan.decisions) {
-            out.line(pad(d.name, nameWidth) + "  " + local.format(c.createdAt) + "  " + pad(PruneCommand.word(d.action), actionWidth)
-                     + "  " + (d.reason ?? "-"))
+            out.line(Output.tableLine([d.name, local.format(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"], widths: widths))
         }
         out.flush()
         Output.line()
@@ -124,7 +119,8 @@ struct RetentionSimulateCommand: ParsableCommand {
     }
 }
 
-/// Standard output through a 1 MiB buffer (for tables of a million lines).
+/// Standard output through a 1 MiB buffer (for tables of a million lines), written with `print`
+/// so it stays in order with the lines printed before and after it.
 struct StreamedOutput {
     private var bytes: [UInt8] = []
 
@@ -141,7 +137,7 @@ struct StreamedOutput {
 
     mutating func flush() {
         guard !bytes.isEmpty else { return }
-        bytes.withUnsafeBytes { FileHandle.standardOutput.write(Data($0)) }
+        print(String(decoding: bytes, as: UTF8.self), terminator: "")
         bytes.removeAll(keepingCapacity: true)
     }
 }
