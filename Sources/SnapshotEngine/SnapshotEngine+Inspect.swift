@@ -203,12 +203,20 @@ extension SnapshotEngine {
             } else {
                 problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt")
             }
-            let (layers, snapshots, disks, running) = try db { () throws(CatalogError) in
-                try catalog.read { db in
-                    (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
-                     try db.jobs(vmUUID: vm.uuid, states: [.running]))
+            let rows: ([LayerRecord], [SnapshotRecord], [SnapshotDiskRecord], [JobRecord])
+            do {
+                rows = try db { () throws(CatalogError) in
+                    try catalog.read { db in
+                        (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
+                         try db.jobs(vmUUID: vm.uuid, states: [.running]))
+                    }
                 }
+            } catch {
+                // One unreadable row is this VM's problem, reported like any other; the others are still checked.
+                reports.append(DriftReport(vm: vm.name, uuid: vm.uuid, problems: problems + [error.message]))
+                continue
             }
+            let (layers, snapshots, disks, running) = rows
             let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
             for layer in layers {
                 guard FileManager.default.fileExists(atPath: layer.path) else {
