@@ -43,7 +43,7 @@ public struct GuardReport: Sendable, Codable {
 
     /// One line saying how the command ended.
     public var commandResult: String {
-        let shown = command.joined(separator: " ")
+        let shown = Bounds.clip(command.joined(separator: " "), 200)
         if let launchError { return "command '\(shown)' could not start: \(launchError)" }
         if timedOut { return "command '\(shown)' was killed after its timeout (status \(exitStatus))" }
         if signalled { return "command '\(shown)' was killed by signal \(exitStatus - 128)" }
@@ -83,7 +83,7 @@ extension SnapshotEngine {
         // 1. The snapshot.
         stage("snapshot")
         var createOptions = CreateOptions(name: name)
-        createOptions.description = options.description.isEmpty ? "before: \(options.command.joined(separator: " "))" : options.description
+        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
         createOptions.pin = true
         createOptions.labels = ["before-change"]
         createOptions.quiesce = options.quiesce

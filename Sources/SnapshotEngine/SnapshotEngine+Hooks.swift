@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import SnapshotCatalog
 
 /// When a hook runs.
@@ -62,7 +63,7 @@ extension SnapshotEngine {
                 "KVMSNAP_JOB": job.id.map(String.init) ?? "",
             ]
             if let error { environment["KVMSNAP_ERROR"] = error }
-            let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(hook.command.joined(separator: " ")))"
+            let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(Bounds.clip(hook.command.joined(separator: " "), 200)))"
             var run = HookRun(hook: hook)
             do {
                 let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),

@@ -182,10 +182,10 @@ struct HardeningBoundsTests {
         #expect(plain.status == 0, "\(plain.stderr)")
 
         #expect(try cli.run(["hook", "add", "--phase", "post-snapshot"],
-                            command: ["/bin/sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' E >&2; exit 3"]).status == 0)
+                            command: ["/bin/sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' E >&2; exit 3", String(repeating: "a", count: 100_000)]).status == 0)
         let (flooded, seconds, rss) = try timedCreate("flooded")
         #expect(flooded.status == 0, "\(flooded.stderr.prefix(300))")
-        // The hook's failure is one notice line, its output cut to a short tail.
+        // The hook's failure is one notice line, its output (and its 100 KB argument) cut short.
         #expect(flooded.stderr.utf8.count < 2000 && flooded.stderr.contains("post-snapshot hook") && flooded.stderr.contains("exit status 3"),
                 "\(flooded.stderr.utf8.count) bytes: \(flooded.stderr.prefix(300))")
         let note = try #require(try f.lastJob("create")?.note)
