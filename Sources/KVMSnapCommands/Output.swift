@@ -44,13 +44,16 @@ public enum Output {
     public static func table(_ headers: [String], _ rows: [[String]]) {
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
-        func render(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in
-                i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
-        print(render(headers))
-        for row in rows { print(render(row)) }
+        print(tableLine(headers, widths: widths))
+        for row in rows { print(tableLine(row, widths: widths)) }
+    }
+
+    /// One line of a table: each cell but the last padded to its column's width, two spaces apart.
+    /// (A table too large to hold as rows computes its widths first and writes line by line.)
+    public static func tableLine(_ cells: [String], widths: [Int]) -> String {
+        cells.enumerated().map { i, cell in
+            i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
     }
 
     /// `2026-11-22T04:14:22Z` (whole seconds, truncated), as ISO8601DateFormatter's

@@ -27,10 +27,36 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
             let code: Code = db.resultCode == .SQLITE_CONSTRAINT ? .constraint : .database
             return CatalogError(code, "\(context): \(db.message ?? "\(db.resultCode)")")
         }
+        if let decoding = error as? RowDecodingError {
+            return CatalogError(.database, "\(context): \(shortDescription(decoding))")
+        }
         var wrapped = CatalogError(.database, "\(context): \(error)")
         wrapped.underlying = error
         return wrapped
     }
+}
+
+/// GRDB's own description of a row it could not decode dumps the whole row and its SQL (kilobytes
+/// for a snapshot's XML): keep what went wrong, the table, the column and the row's first column
+/// (its key), each cut short.
+func shortDescription(_ error: RowDecodingError) -> String {
+    let text = "\(error)"
+    func clip(_ s: Substring, _ limit: Int) -> String { s.count > limit ? String(s.prefix(limit)) + "…" : String(s) }
+    var what = text[...]
+    if let cut = text.range(of: ", row: ") ?? text.range(of: " - row: ") { what = text[..<cut.lowerBound] }
+    // "could not decode T from database value V - column: "c", column index: i": V is clipped apart.
+    if let column = what.range(of: " - column: ", options: .backwards) {
+        what = Substring(clip(what[..<column.lowerBound], 120) + clip(what[column.lowerBound...], 100))
+    }
+    var parts = [clip(what, 240)]
+    if let from = text.range(of: "FROM \""), let end = text[from.upperBound...].firstIndex(of: "\"") {
+        parts.append("table \(clip(text[from.upperBound..<end], 40))")
+    }
+    if let row = text.range(of: "row: [") {
+        let key = text[row.upperBound...].prefix { $0 != " " && $0 != "]" }
+        parts.append("row \(clip(key, 80))")
+    }
+    return "unreadable catalog row: " + parts.joined(separator: ", ")
 }
 
 /// kvmsnap's SQLite catalog of VMs, snapshots, layers, policies and the job journal.
@@ -313,12 +339,15 @@ public struct CatalogAccess {
                 throw DatabaseError(message: "snapshot \(id): unknown kind '\(kindText)' or state '\(stateText)'")
             }
             let labelsText: String = try row.decode(atIndex: 14)
+            let name: String = try row.decode(atIndex: 1)
+            let expiry: DatabaseValue = row[13]
             try body(SnapshotRecord(
-                id: id, vmUUID: vmUUID, name: try row.decode(atIndex: 1), description: try row.decode(atIndex: 2), kind: kind,
-                parentID: try row.decode(atIndex: 4), createdAt: try row.decode(atIndex: 5), state: state,
+                id: id, vmUUID: vmUUID, name: name, description: try row.decode(atIndex: 2), kind: kind,
+                parentID: try row.decode(atIndex: 4), createdAt: try SnapshotRecord.date(row[5], column: "createdAt", id: id, name: name), state: state,
                 hasMemory: try row.decode(atIndex: 7), memoryPath: try row.decode(atIndex: 8), memoryBytes: try row.decode(atIndex: 9),
                 diskBytes: try row.decode(atIndex: 10), configXML: "", nvramPath: try row.decode(atIndex: 11),
-                pinned: try row.decode(atIndex: 12), expiresAt: try row.decode(atIndex: 13),
+                pinned: try row.decode(atIndex: 12),
+                expiresAt: expiry.isNull ? nil : try SnapshotRecord.date(expiry, column: "expiresAt", id: id, name: name),
                 labels: try SnapshotRecord.decodeLabels(labelsText, id: id),
                 guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
         }
@@ -333,6 +362,10 @@ public struct CatalogAccess {
     }
     public func children(of snapshotID: String) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(Column("parentID") == snapshotID).fetchAll(db)
+    }
+    /// Sets a snapshot's expiry without reading its row (which may hold an unreadable one).
+    public func setExpiry(vmUUID: String, name: String, expiresAt: Date?) throws {
+        try db.execute(sql: "UPDATE snapshot SET expiresAt = ? WHERE vmUUID = ? AND name = ?", arguments: [expiresAt, vmUUID, name])
     }
     public func insert(_ snapshot: SnapshotRecord) throws { try snapshot.insert(db) }
     public func update(_ snapshot: SnapshotRecord) throws { try snapshot.update(db) }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KVMSnapCore
 
 /// A VM kvmsnap knows about, keyed by libvirt's UUID (names can change; UUIDs don't).
 public struct VMRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -77,6 +78,17 @@ public struct SnapshotRecord: Codable, Sendable, Equatable, FetchableRecord, Per
         }
     }
 
+    /// A stored date, or a short error naming the row (never a dump of it): a far-future or
+    /// damaged value (an older version stored years past 9999) is an error about this snapshot,
+    /// with the way to clear an expiry, instead of a page of GRDB's row description.
+    static func date(_ value: DatabaseValue, column: String, id: String, name: String) throws -> Date {
+        if let date = Date.fromDatabaseValue(value), Bounds.isSupportedInstant(date) { return date }
+        let shown: String
+        if case .string(let text) = value.storage { shown = Bounds.clip(text) } else { shown = Bounds.clip("\(value)") }
+        let fix = column == "expiresAt" ? "; clear it with: kvmsnap edit VM '\(name)' --expires never" : ""
+        throw DatabaseError(message: "snapshot '\(name)' (id \(id)): stored \(column) \(shown.debugDescription) is not a date in years 0000-9999\(fix)")
+    }
+
     /// Decodes a row directly instead of through Codable: GRDB's Codable row decoder (and a
     /// JSONDecoder per row for `labels`) made listing 100,000 snapshots take seconds.
     /// Writing still goes through Codable (`encode(to:)`), so the stored format is unchanged.
@@ -87,14 +99,16 @@ public struct SnapshotRecord: Codable, Sendable, Equatable, FetchableRecord, Per
         guard let kind = SnapshotKind(rawValue: kindText) else { throw DatabaseError(message: "snapshot \(id): unknown kind '\(kindText)'") }
         self.kind = kind
         parentID = try row.decode(forColumn: "parentID")
-        createdAt = try row.decode(forColumn: "createdAt")
+        createdAt = try Self.date(row["createdAt"], column: "createdAt", id: id, name: name)
         let stateText: String = try row.decode(forColumn: "state")
         guard let state = SnapshotState(rawValue: stateText) else { throw DatabaseError(message: "snapshot \(id): unknown state '\(stateText)'") }
         self.state = state
         hasMemory = try row.decode(forColumn: "hasMemory"); memoryPath = try row.decode(forColumn: "memoryPath")
         memoryBytes = try row.decode(forColumn: "memoryBytes"); diskBytes = try row.decode(forColumn: "diskBytes")
         configXML = try row.decode(forColumn: "configXML"); nvramPath = try row.decode(forColumn: "nvramPath")
-        pinned = try row.decode(forColumn: "pinned"); expiresAt = try row.decode(forColumn: "expiresAt")
+        pinned = try row.decode(forColumn: "pinned")
+        let expiry: DatabaseValue = row["expiresAt"]
+        expiresAt = expiry.isNull ? nil : try Self.date(expiry, column: "expiresAt", id: id, name: name)
         labels = try Self.decodeLabels(try row.decode(forColumn: "labels"), id: id)
         guestPauseMs = try row.decode(forColumn: "guestPauseMs"); jobID = try row.decode(forColumn: "jobID")
     }

@@ -35,6 +35,41 @@ public enum ExternalProcess {
     /// How long output from a finished program's leftover descendants is still read.
     static let drainGrace: Double = 2
 
+    /// Bytes of each output stream kept by default (its tail); the rest is read and dropped.
+    public static let defaultOutputLimit = 16 << 20
+    /// Bytes of a hook's output kept (its tail): enough for an error message, never a flood.
+    public static let hookOutputLimit = 4096
+
+    /// The last `limit` bytes of a stream; counts what it dropped. Memory stays at `limit`
+    /// however much the program writes, and the pipe is always drained (a writer never blocks).
+    struct Tail {
+        let limit: Int
+        private(set) var bytes: [UInt8] = []
+        private(set) var dropped = 0
+
+        init(limit: Int) { self.limit = max(0, limit) }
+
+        /// Appends, dropping the oldest bytes once twice the limit is buffered (amortised O(1) per byte).
+        mutating func append(_ chunk: UnsafeBufferPointer<UInt8>) {
+            bytes.append(contentsOf: chunk)
+            if bytes.count > 2 * limit + 65536 {
+                let excess = bytes.count - limit
+                bytes.removeFirst(excess)
+                dropped += excess
+            }
+        }
+
+        /// The kept bytes as text, starting with `…[truncated N bytes]` when some were dropped
+        /// (and at a character boundary: a cut multi-byte sequence is skipped).
+        var text: String {
+            let excess = max(0, bytes.count - limit)
+            let kept = bytes[excess...]
+            guard dropped + excess > 0 else { return String(decoding: kept, as: UTF8.self) }
+            let skip = kept.prefix(3).prefix { $0 & 0xC0 == 0x80 }.count
+            return "…[truncated \(dropped + excess + skip) bytes]" + String(decoding: kept.dropFirst(skip), as: UTF8.self)
+        }
+    }
+
     /// Runs `executable` (looked up in `PATH` when it has no slash) with `arguments`, no shell,
     /// and waits for it.
     ///
@@ -44,17 +79,26 @@ public enum ExternalProcess {
     ///     false it inherits kvmsnap's stdin, stdout, stderr and process group (a terminal works).
     ///   - timeout: after this many seconds the program (group) gets SIGTERM, then SIGKILL 5 s later.
     ///   - environment: extra variables layered over kvmsnap's own environment.
+    ///   - outputLimit: bytes kept of each captured stream, its tail (see `Tail`).
     /// - Throws: `LaunchError` when the program cannot be started at all.
     public static func run(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
         captureOutput: Bool = true,
-        timeout: Double? = nil
+        timeout: Double? = nil,
+        outputLimit: Int = defaultOutputLimit
     ) throws(LaunchError) -> Outcome {
         let child = try spawn(executable, arguments, environment: environment,
                               io: captureOutput ? .capture : .inherit)
-        return child.wait(timeout: timeout)
+        return child.wait(timeout: timeout, outputLimit: outputLimit)
+    }
+
+    /// The instant `seconds` after `start`; nil (no deadline) for a value that is not a finite
+    /// positive number of at most 100 years, so no timeout can overflow the clock arithmetic.
+    static func deadline(after seconds: Double?, from start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard let seconds, seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 86_400 else { return nil }
+        return start.advanced(by: .milliseconds(Int64(seconds * 1000)))
     }
 
     /// Starts `executable` in the background, in its own process group, with stdin on /dev/null,
@@ -101,13 +145,14 @@ public enum ExternalProcess {
         }
 
         /// Waits until the program exits (and its output is read), killing it after `timeout`.
+        /// Keeps the last `outputLimit` bytes of each stream.
         @discardableResult
-        public func wait(timeout: Double? = nil) -> Outcome {
+        public func wait(timeout: Double? = nil, outputLimit: Int = ExternalProcess.defaultOutputLimit) -> Outcome {
             if let outcome { return outcome }
             let clock = ContinuousClock()
             let started = clock.now
-            let deadline = timeout.map { started.advanced(by: .milliseconds(Int64($0 * 1000))) }
-            var out = Data(), err = Data()
+            let deadline = ExternalProcess.deadline(after: timeout, from: started)
+            var out = Tail(limit: outputLimit), err = Tail(limit: outputLimit)
             var status: Int32?
             var exitedAt: ContinuousClock.Instant?
             var timedOut = false, killed = false
@@ -146,13 +191,13 @@ public enum ExternalProcess {
             let result = Outcome(
                 status: signalled ? 128 + signalNumber : (raw >> 8) & 0xff,
                 wasSignalled: signalled, timedOut: timedOut,
-                standardOutput: String(decoding: out, as: UTF8.self),
-                standardError: String(decoding: err, as: UTF8.self))
+                standardOutput: out.text,
+                standardError: err.text)
             outcome = result
             return result
         }
 
-        private func pollAndRead(out: inout Data, err: inout Data, waitMilliseconds: Int32) {
+        private func pollAndRead(out: inout Tail, err: inout Tail, waitMilliseconds: Int32) {
             var fds = [pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0)]
             guard poll(&fds, 2, waitMilliseconds) > 0 else { return }
@@ -160,7 +205,10 @@ public enum ExternalProcess {
             for (index, entry) in fds.enumerated() where entry.fd >= 0 && entry.revents != 0 {
                 let n = read(entry.fd, &buffer, buffer.count)
                 if n > 0 {
-                    if index == 0 { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
+                    buffer.withUnsafeBufferPointer { all in
+                        let chunk = UnsafeBufferPointer(rebasing: all[0..<n])
+                        if index == 0 { out.append(chunk) } else { err.append(chunk) }
+                    }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     if index == 0 { closeFD(&outputFD) } else { closeFD(&errorFD) }
                 }

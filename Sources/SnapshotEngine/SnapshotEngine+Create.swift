@@ -78,6 +78,7 @@ extension SnapshotEngine {
     /// configuration at one point in time, with the guest kept running while memory is written.
     public func createSnapshot(vm nameOrUUID: String, options: CreateOptions) throws(EngineError) -> CreateResult {
         try Self.validateName(options.name)
+        try Self.validateExpiry(options.expiresAt)
         let domain = try domain(nameOrUUID)
         // Recorded in the catalog by `create` once nothing refuses any more.
         let vm = try unsavedRecord(for: domain)

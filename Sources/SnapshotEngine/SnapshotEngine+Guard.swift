@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 
@@ -42,7 +43,7 @@ public struct GuardReport: Sendable, Codable {
 
     /// One line saying how the command ended.
     public var commandResult: String {
-        let shown = command.joined(separator: " ")
+        let shown = Bounds.clip(command.joined(separator: " "), 200)
         if let launchError { return "command '\(shown)' could not start: \(launchError)" }
         if timedOut { return "command '\(shown)' was killed after its timeout (status \(exitStatus))" }
         if signalled { return "command '\(shown)' was killed by signal \(exitStatus - 128)" }
@@ -59,7 +60,7 @@ extension SnapshotEngine {
         guard let program = options.command.first, !program.isEmpty else {
             throw EngineError(.invalidInput, "guard needs a command after --")
         }
-        if let timeout = options.timeout, timeout <= 0 { throw EngineError(.invalidInput, "--timeout must be positive") }
+        if let timeout = options.timeout { try TimeoutSpec.validate(timeout, what: "--timeout") }
         let name = options.name ?? "before-change-" + Self.stamp(clock.now())
         try Self.validateName(name)
         let domain = try domain(nameOrUUID)
@@ -82,7 +83,7 @@ extension SnapshotEngine {
         // 1. The snapshot.
         stage("snapshot")
         var createOptions = CreateOptions(name: name)
-        createOptions.description = options.description.isEmpty ? "before: \(options.command.joined(separator: " "))" : options.description
+        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
         createOptions.pin = true
         createOptions.labels = ["before-change"]
         createOptions.quiesce = options.quiesce
@@ -155,21 +156,33 @@ extension SnapshotEngine {
     }
 }
 
-/// Command timeouts: `90` or `90s`, `10min`, `2h` (`m` is refused: in retention it means months).
+/// Command timeouts: `90` or `90s`, `10min`, `2h` (`m` is refused: in retention it means months);
+/// at most `Bounds.maxDurationSeconds` (100 years).
 public enum TimeoutSpec {
     public static func parse(_ text: String) throws(EngineError) -> Double {
         let s = text.trimmingCharacters(in: .whitespaces)
-        let digits = s.prefix { $0.isNumber || $0 == "." }
+        let digits = s.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
         let unit = s.dropFirst(digits.count)
         guard let value = Double(digits), value > 0 else {
-            throw EngineError(.invalidInput, "bad duration '\(text)': expected a positive number with s, min or h, e.g. 30s, 10min, 2h")
+            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': expected a positive number with s, min or h, e.g. 30s, 10min, 2h")
         }
+        let seconds: Double
         switch unit {
-        case "", "s": return value
-        case "min": return value * 60
-        case "h": return value * 3600
+        case "", "s": seconds = value
+        case "min": seconds = value * 60
+        case "h": seconds = value * 3600
         default:
-            throw EngineError(.invalidInput, "bad duration '\(text)': unit must be s, min or h (e.g. 30s, 10min, 2h)")
+            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': unit must be s, min or h (e.g. 30s, 10min, 2h)")
+        }
+        try validate(seconds, what: "duration '\(Bounds.clip(text))'")
+        return seconds
+    }
+
+    /// Refuses a timeout that is not positive, not finite or longer than 100 years.
+    public static func validate(_ seconds: Double, what: String = "timeout") throws(EngineError) {
+        guard seconds > 0, seconds.isFinite else { throw EngineError(.invalidInput, "\(what) must be positive") }
+        guard seconds <= Double(Bounds.maxDurationSeconds) else {
+            throw EngineError(.invalidInput, "\(what) is too long (at most \(Bounds.maxDurationText))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import SnapshotCatalog
 
 /// When a hook runs.
@@ -26,7 +27,7 @@ extension SnapshotEngine {
     @discardableResult
     public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
-        guard timeout > 0 else { throw EngineError(.invalidInput, "hook timeout must be positive") }
+        try TimeoutSpec.validate(timeout, what: "hook timeout")
         if program.contains("/"), !FileManager.default.isExecutableFile(atPath: program) {
             throw EngineError(.invalidInput, "hook command \(program) is not an executable file")
         }
@@ -62,11 +63,12 @@ extension SnapshotEngine {
                 "KVMSNAP_JOB": job.id.map(String.init) ?? "",
             ]
             if let error { environment["KVMSNAP_ERROR"] = error }
-            let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(hook.command.joined(separator: " ")))"
+            let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(Bounds.clip(hook.command.joined(separator: " "), 200)))"
             var run = HookRun(hook: hook)
             do {
                 let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),
-                                                      environment: environment, timeout: hook.timeoutSeconds)
+                                                      environment: environment, timeout: hook.timeoutSeconds,
+                                                      outputLimit: ExternalProcess.hookOutputLimit)
                 run.outcome = outcome
                 if outcome.timedOut {
                     run.failure = "\(label) was killed after its \(Self.seconds(hook.timeoutSeconds)) timeout"
@@ -97,11 +99,15 @@ extension SnapshotEngine {
         runHooks(phase, job: job).compactMap(\.failure).map { "\($0); the operation itself succeeded" }
     }
 
+    /// The last line of a hook's output for a one-line message; its last 300 characters at most.
     static func lastLine(_ text: String) -> String {
-        String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
+        let line = String(text.split(whereSeparator: \.isNewline).last ?? "").trimmingCharacters(in: .whitespaces)
+        return line.count > 300 ? "…" + line.suffix(300) : line
     }
 
-    static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    /// `600 s`, `1.5 s`; any value, also one an old version stored unchecked, formats without trapping.
+    public static func seconds(_ value: Double) -> String {
+        guard value.isFinite, value.magnitude < 1e15 else { return "\(value) s" }
+        return value == value.rounded() ? "\(Int64(value)) s" : String(format: "%.1f s", value)
     }
 }

@@ -111,22 +111,33 @@ extension SnapshotEngine {
     }
 
     /// Changes a snapshot's description, expiry (`.some(nil)` clears it) or pin.
+    /// A new expiry replaces the stored one before the row is read, so this also repairs a row
+    /// whose stored expiry cannot be read (`edit VM S --expires never`).
     public func edit(vm nameOrUUID: String, snapshot name: String, description: String?, expiresAt: Date??, pinned: Bool?) throws(EngineError) {
-        try updateSnapshot(vm: nameOrUUID, name: name) { _, _, record in
+        if let expiresAt { try Self.validateExpiry(expiresAt) }
+        try updateSnapshot(vm: nameOrUUID, name: name, expiresAt: expiresAt) { _, _, record in
             if let description { record.description = description }
-            if let expiresAt { record.expiresAt = expiresAt }
             if let pinned { record.pinned = pinned }
         }
     }
 
+    /// Refuses an expiry kvmsnap could not read back: outside years 1970...9999 (`Bounds`).
+    static func validateExpiry(_ date: Date?) throws(EngineError) {
+        if let date, !Bounds.isStorableDate(date) {
+            throw EngineError(.invalidInput, "expiry \(Timestamp.format(date)) is outside the supported years 1970-9999")
+        }
+    }
+
     /// Changes one snapshot's catalog row under the VM's lock, in one transaction.
-    func updateSnapshot(vm nameOrUUID: String, name: String,
+    /// With `expiresAt`, the stored expiry is set first (same transaction).
+    func updateSnapshot(vm nameOrUUID: String, name: String, expiresAt: Date?? = nil,
                         _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         try db { () throws(CatalogError) in
             try catalog.write { db in
+                if let expiresAt { try db.setExpiry(vmUUID: vm.uuid, name: name, expiresAt: expiresAt) }
                 guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
                     throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
                 }
@@ -222,13 +233,21 @@ extension SnapshotEngine {
             } else {
                 problems.append("VM \(vm.name) (\(vm.uuid)) is no longer defined in libvirt; 'kvmsnap forget \(forgetArgument(vm))' drops it from the catalog")
             }
-            let (layers, snapshots, disks, unfinished, lastStateChange) = try db { () throws(CatalogError) in
-                try catalog.read { db in
-                    (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
-                     try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
-                     try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: ["restore", "revert"], limit: 1).first)
+            let rows: ([LayerRecord], [SnapshotRecord], [SnapshotDiskRecord], [JobRecord], JobRecord?)
+            do {
+                rows = try db { () throws(CatalogError) in
+                    try catalog.read { db in
+                        (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
+                         try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
+                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: ["restore", "revert"], limit: 1).first)
+                    }
                 }
+            } catch {
+                // One unreadable row is this VM's problem, reported like any other; the others are still checked.
+                reports.append(DriftReport(vm: vm.name, uuid: vm.uuid, problems: problems + [error.message]))
+                continue
             }
+            let (layers, snapshots, disks, unfinished, lastStateChange) = rows
             let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
             for layer in layers {
                 guard FileManager.default.fileExists(atPath: layer.path) else {
@@ -283,12 +302,18 @@ extension SnapshotEngine {
     }
 }
 
-/// Parses `--expires`: a duration from now (`14d`, `36h`, `2w`, …) or a local date `YYYY-MM-DD`
-/// (expiring at that day's start) or a full ISO 8601 timestamp.
+/// Parses `--expires`: a duration from now (`14d`, `36h`, `2w`, …, at most 100 years) or a local
+/// date `YYYY-MM-DD` (expiring at that day's start) or a full ISO 8601 timestamp; the result is
+/// after `now` and no later than 9999-12-31 (`Bounds`: every stored date stays readable).
 public enum ExpirySpec {
     public static func parse(_ text: String, now: Date, timeZone: TimeZone = .current) throws(EngineError) -> Date {
-        if let duration = try? RetentionDuration(parsing: text) {
-            return now.addingTimeInterval(TimeInterval(duration.seconds))
+        // Starts with digits and has no '-': meant as a duration, so its own error is the one to show.
+        if let first = text.first, first.isASCII, first.isNumber, !text.contains("-") {
+            let duration: RetentionDuration
+            do { duration = try RetentionDuration(parsing: text) } catch {
+                throw EngineError(.invalidInput, "bad --expires '\(Bounds.clip(text))': \(error.description)")
+            }
+            return try bounded(now.addingTimeInterval(TimeInterval(duration.seconds)), text: text, now: now)
         }
         let parts = text.split(separator: "-")
         if parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), parts[0].count == 4 {
@@ -296,15 +321,19 @@ public enum ExpirySpec {
             calendar.timeZone = timeZone
             let components = DateComponents(year: y, month: m, day: d)
             if let date = calendar.date(from: components), calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: y, month: m, day: d) {
-                guard date > now else { throw EngineError(.invalidInput, "--expires \(text) is in the past") }
-                return date
+                return try bounded(date, text: text, now: now)
             }
         }
         let iso = ISO8601DateFormatter()
-        if let date = iso.date(from: text) {
-            guard date > now else { throw EngineError(.invalidInput, "--expires \(text) is in the past") }
-            return date
+        if let date = iso.date(from: text) { return try bounded(date, text: text, now: now) }
+        throw EngineError(.invalidInput, "bad --expires '\(Bounds.clip(text))': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD")
+    }
+
+    static func bounded(_ date: Date, text: String, now: Date) throws(EngineError) -> Date {
+        guard date > now else { throw EngineError(.invalidInput, "--expires \(Bounds.clip(text)) is in the past") }
+        guard Bounds.isStorableDate(date) else {
+            throw EngineError(.invalidInput, "--expires \(Bounds.clip(text)) is too far in the future (at most 9999-12-31)")
         }
-        throw EngineError(.invalidInput, "bad --expires '\(text)': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD")
+        return date
     }
 }

@@ -96,7 +96,7 @@ struct HookCommand: ParsableCommand {
             let hooks = try Context(global).engine(reading: true).hooks()
             if global.json { Output.json(hooks.map(HookJSON.init)); return }
             Output.table(["ID", "PHASE", "VM", "TIMEOUT", "COMMAND"], hooks.map { hook in
-                [String(hook.id ?? 0), hook.phase, hook.vm ?? "(all)", "\(Int(hook.timeoutSeconds))s", hook.command.joined(separator: " ")]
+                [String(hook.id ?? 0), hook.phase, hook.vm ?? "(all)", SnapshotEngine.seconds(hook.timeoutSeconds), hook.command.joined(separator: " ")]
             })
         }
     }

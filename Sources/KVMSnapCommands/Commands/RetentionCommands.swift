@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KVMSnapCore
 
 struct RetentionCommand: ParsableCommand {
@@ -15,12 +18,16 @@ struct RetentionSimulateCommand: ParsableCommand {
         abstract: "Show what a policy would keep and prune on a timeline of snapshots (a JSON file).",
         discussion: """
             The timeline is a JSON array of {"name", "createdAt", "pinned"?, "expiresAt"?, "id"?, "state"?} \
-            with ISO 8601 timestamps. Periods (hourly, daily, ...) are in the local time zone ($TZ).
+            with ISO 8601 timestamps, in a regular file or on standard input (-), at most 128 MiB. \
+            Periods (hourly, daily, ...) are in the local time zone ($TZ).
             """)
-    @Option(help: ArgumentHelp("Timeline JSON file.", valueName: "FILE")) var timeline: String
+    @Option(help: ArgumentHelp("Timeline JSON file (a regular file of at most 128 MiB), or - for standard input.", valueName: "FILE")) var timeline: String
     @Option(help: ArgumentHelp("Plan as of this ISO 8601 instant (default: now).", valueName: "ISO8601")) var now: String?
     @OptionGroup var keep: RetentionOptions
     @Flag(help: "Print [{name, keep, reason}] in the timeline's order instead of a table.") var json = false
+
+    /// The largest timeline read (about 2.4 million minimal entries).
+    static let maxTimelineBytes = 128 << 20
 
     func run() throws {
         let policy = try keep.policy()
@@ -31,41 +38,107 @@ struct RetentionSimulateCommand: ParsableCommand {
             case .failure(let error): throw CommandFailure("bad --now: \(error)", exitCode: 64)
             }
         }
-        let data = try Self.read(timeline)
-        let candidates = try Timeline.decode(data)
+        let candidates = try Self.read(timeline)
         let plan = try RetentionPlanner.plan(candidates, policy: policy, now: instant, timeZone: .current)
+        var out = StreamedOutput()
         if json {
-            FileHandle.standardOutput.write(Timeline.encode(plan))
+            Timeline.encode(plan) { out.write($0) }
+            out.flush()
             return
         }
-        Output.table(
-            ["NAME", "CREATED", "ACTION", "REASON"],
-            zip(candidates, plan.decisions).map { c, d in
-                [d.name, Output.localTime(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"]
-            })
+        // The table streams: column widths from one pass over the decisions, then one
+        // buffered line per snapshot (no array of rows, no formatter per date).
+        var widths = [4, 19, 6, 0]  // NAME, CREATED (always 19), ACTION, REASON (last: not padded)
+        for d in plan.decisions {
+            widths[0] = max(widths[0], d.name.count)
+            widths[2] = max(widths[2], PruneCommand.word(d.action).count)
+        }
+        var local = LocalTimestampFormatter(timeZone: .current)
+        out.line(Output.tableLine(["NAME", "CREATED", "ACTION", "REASON"], widths: widths))
+        for (c, d) in zip(candidates, plan.decisions) {
+            out.line(Output.tableLine([d.name, local.format(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"], widths: widths))
+        }
+        out.flush()
         Output.line()
         var tiers: [[String]] = []
-        if policy.keepWithin != nil { tiers.append(["within \(policy.keepWithin!)", "\(plan.keptByRule[.within] ?? 0)"]) }
+        if let within = policy.keepWithin { tiers.append(["within \(within)", "\(plan.keptByRule[.within] ?? 0)"]) }
         for rule in RetentionRule.periodRules where policy.count(for: rule) != 0 {
             tiers.append(["\(rule.rawValue) \(policy.count(for: rule))", "\(plan.keptByRule[rule] ?? 0)"])
         }
-        let byOverride = plan.kept.filter { $0.rule == nil }.count
+        var kept = 0, pruned = 0, leftAlone = 0, byOverride = 0
+        for d in plan.decisions {
+            switch d.action {
+            case .keep: kept += 1; if d.rule == nil { byOverride += 1 }
+            case .prune: pruned += 1
+            case .leaveAlone: leftAlone += 1
+            }
+        }
         if byOverride > 0 { tiers.append(["pinned / not expired", "\(byOverride)"]) }
         Output.table(["RULE", "KEPT"], tiers)
-        Output.line("total: \(plan.kept.count) kept, \(plan.pruned.count) pruned, \(plan.leftAlone.count) left alone (as of \(Output.isoUTC(instant)))")
+        Output.line("total: \(kept) kept, \(pruned) pruned, \(leftAlone) left alone (as of \(Output.isoUTC(instant)))")
     }
 
-    /// The file's bytes, or a one-line error naming the file and the system's reason.
-    static func read(_ path: String) throws -> Data {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CommandFailure("cannot read timeline \(path): \(String(cString: strerror(errno)))", exitCode: 64)
+    /// The timeline's snapshots, parsed while reading (never the whole file in memory): from a
+    /// regular file, or standard input for `-`, of at most `maxTimelineBytes`. Anything else (a
+    /// directory, a FIFO, a device such as /dev/zero) is refused before a byte is read, in one line.
+    static func read(_ path: String) throws -> [RetentionCandidate] {
+        let limitText = "\(maxTimelineBytes >> 20) MiB"
+        func failure(_ reason: String) -> CommandFailure {
+            CommandFailure("cannot read timeline \(Bounds.clip(path, 200)): \(reason)", exitCode: 64)
         }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        do { return try handle.readToEnd() ?? Data() } catch {
-            let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? "\(error.localizedDescription)"
-            throw CommandFailure("cannot read timeline \(path): \(reason)", exitCode: 64)
+        let fd: Int32
+        if path == "-" {
+            fd = STDIN_FILENO
+        } else {
+            // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check follows.
+            fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { let reason = String(cString: strerror(errno)); close(fd); throw failure(reason) }
+            guard st.st_mode & S_IFMT == S_IFREG else {
+                close(fd)
+                throw failure("not a regular file (give a regular file of at most \(limitText), or - for standard input)")
+            }
+            guard st.st_size <= maxTimelineBytes else {
+                close(fd)
+                throw failure("\(st.st_size) bytes is more than the \(limitText) limit")
+            }
         }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        var total = 0
+        return try Timeline.decode { buffer in
+            while true {
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw failure(String(cString: strerror(errno))) }
+                total += n
+                guard total <= maxTimelineBytes else { throw failure("more than the \(limitText) limit") }
+                return n
+            }
+        }
+    }
+}
+
+/// Standard output through a 1 MiB buffer (for tables of a million lines), written with `print`
+/// so it stays in order with the lines printed before and after it.
+struct StreamedOutput {
+    private var bytes: [UInt8] = []
+
+    mutating func write(_ chunk: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: chunk)
+        if bytes.count >= 1 << 20 { flush() }
+    }
+
+    mutating func line(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+        bytes.append(0x0A)
+        if bytes.count >= 1 << 20 { flush() }
+    }
+
+    mutating func flush() {
+        guard !bytes.isEmpty else { return }
+        print(String(decoding: bytes, as: UTF8.self), terminator: "")
+        bytes.removeAll(keepingCapacity: true)
     }
 }
 
@@ -81,17 +154,28 @@ struct RetentionBenchCommand: ParsableCommand {
     @Option(help: "Repeat the planning this many times; prints every time.") var repeats: Int = 1
     @OptionGroup var keep: RetentionOptions
 
+    static let maxCount = 10_000_000, maxRepeats = 1000
+
     func run() throws {
         let policy = try keep.policy()
+        guard (0...Self.maxCount).contains(count) else { throw CommandFailure("--count must be 0...\(Self.maxCount)", exitCode: 64) }
+        guard (1...Self.maxRepeats).contains(repeats) else { throw CommandFailure("--repeats must be 1...\(Self.maxRepeats)", exitCode: 64) }
+        // The last instant (`now`, one step after the last snapshot) must be computable and in
+        // years 0000...9999; the others lie between it and --start.
+        let (span, spanOverflow) = Int64(count).multipliedReportingOverflow(by: step)
+        let (last, lastOverflow) = start.addingReportingOverflow(span)
+        let first = Date(timeIntervalSince1970: TimeInterval(start)), now = Date(timeIntervalSince1970: TimeInterval(last))
+        guard !spanOverflow, !lastOverflow, Bounds.isSupportedInstant(first), Bounds.isSupportedInstant(now) else {
+            throw CommandFailure("--start + --count × --step must stay within the years 0000-9999", exitCode: 64)
+        }
         var candidates = [RetentionCandidate]()
         candidates.reserveCapacity(count)
         for i in 0..<count {
             candidates.append(RetentionCandidate(name: "s\(i)", createdAt: Date(timeIntervalSince1970: TimeInterval(start + Int64(i) * step))))
         }
-        let now = Date(timeIntervalSince1970: TimeInterval(start + Int64(count) * step))
         let utc = TimeZone(identifier: "UTC")!
         var runs: [String] = []
-        for _ in 0..<max(1, repeats) {
+        for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let plan = try RetentionPlanner.plan(candidates, policy: policy, now: now, timeZone: utc)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -132,6 +132,13 @@ public enum RetentionPlanner {
         timeZone: TimeZone = .current
     ) throws(RetentionError) -> RetentionPlan {
         try policy.validate()
+        // Every instant in years 0000...9999: their microseconds, period keys and differences
+        // then fit in Int64 with room to spare (no arithmetic below can trap).
+        guard Bounds.isSupportedInstant(now) else { throw .dateOutOfRange(what: "now") }
+        for c in candidates {
+            guard Bounds.isSupportedInstant(c.createdAt) else { throw .dateOutOfRange(what: "snapshot \"\(c.name)\" createdAt") }
+            if let e = c.expiresAt, !Bounds.isSupportedInstant(e) { throw .dateOutOfRange(what: "snapshot \"\(c.name)\" expiresAt") }
+        }
         let nowMicros = microseconds(now)
 
         var decisions = [RetentionDecision]()
@@ -207,7 +214,10 @@ public enum RetentionPlanner {
         let ruleIndex = Dictionary(uniqueKeysWithValues: RetentionRule.allCases.enumerated().map { ($1, Int8($0)) })
 
         if let within = policy.keepWithin {
-            let threshold = nowMicros - within.seconds * 1_000_000
+            // A stored policy may hold a keep-within longer than `Bounds` allows: saturate.
+            let (span, spanOverflow) = within.seconds.multipliedReportingOverflow(by: 1_000_000)
+            let (difference, differenceOverflow) = nowMicros.subtractingReportingOverflow(span)
+            let threshold = spanOverflow || differenceOverflow ? Int64.min : difference
             var count = 0
             for p in 0..<n where micros[order[p]] > threshold {
                 count += 1

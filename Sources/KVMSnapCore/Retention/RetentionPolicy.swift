@@ -30,6 +30,8 @@ public enum RetentionError: Error, Equatable, Sendable, CustomStringConvertible 
     case negativeCount(rule: RetentionRule, value: Int)
     /// A duration that cannot be parsed; `reason` says why.
     case badDuration(String, reason: String)
+    /// An instant outside years 0000...9999 (or not finite); `what` names it (`now`, a snapshot).
+    case dateOutOfRange(what: String)
 
     public var description: String {
         switch self {
@@ -40,7 +42,9 @@ public enum RetentionError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .negativeCount(rule, value):
             return "\(rule.optionName) \(value) is invalid: the count must be 0 (off), a positive number, or -1 (unlimited)"
         case let .badDuration(text, reason):
-            return "invalid duration \"\(text)\": \(reason)"
+            return "invalid duration \"\(Bounds.clip(text))\": \(reason)"
+        case let .dateOutOfRange(what):
+            return "\(what) is outside the supported years 0000-9999"
         }
     }
 }
@@ -80,11 +84,19 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
     /// Normalised text, e.g. `36h`, `1m`, `90min`.
     public var description: String { "\(value)\(unit.rawValue)" }
 
+    /// The longest duration old versions stored (any that fits in Int64 microseconds): stored
+    /// policies are read with this limit so they stay readable; input is held to `Bounds`.
+    static let storedMaximumSeconds = Int64.max / 1_000_000
+
     public init(_ value: Int64, _ unit: Unit) throws(RetentionError) {
-        let text = "\(value)\(unit.rawValue)"
+        try self.init(value, unit, text: "\(value)\(unit.rawValue)", maximumSeconds: Bounds.maxDurationSeconds)
+    }
+
+    init(_ value: Int64, _ unit: Unit, text: String, maximumSeconds: Int64) throws(RetentionError) {
         guard value > 0 else { throw .badDuration(text, reason: "the number must be an integer greater than 0") }
-        guard value <= Int64.max / unit.seconds / 1_000_000 else {
-            throw .badDuration(text, reason: "the duration is too long")
+        guard value <= maximumSeconds / unit.seconds else {
+            throw .badDuration(text, reason: maximumSeconds == Bounds.maxDurationSeconds
+                ? "the duration is too long (at most \(Bounds.maxDurationText))" : "the duration is too long")
         }
         self.value = value
         self.unit = unit
@@ -93,7 +105,12 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
     static let unitHelp = "expected a positive integer followed by one of min (minutes), h (hours), d (days), "
         + "w (weeks), m (months of 31 days), y (years of 365 days), e.g. 90min, 36h, 7d, 2w, 1m, 1y"
 
+    /// Parses user input: at most `Bounds.maxDurationSeconds` (100 years).
     public init(parsing text: String) throws(RetentionError) {
+        try self.init(parsing: text, maximumSeconds: Bounds.maxDurationSeconds)
+    }
+
+    init(parsing text: String, maximumSeconds: Int64) throws(RetentionError) {
         let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { throw .badDuration(text, reason: "empty duration; " + Self.unitHelp) }
         let digits = s.prefix(while: { $0.isASCII && $0.isNumber })
@@ -122,19 +139,14 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         guard let value = Int64(digits) else {
             throw .badDuration(text, reason: "the number is too large")
         }
-        guard value > 0 else { throw .badDuration(text, reason: "the number must be an integer greater than 0") }
-        guard value <= Int64.max / unit.seconds / 1_000_000 else {
-            throw .badDuration(text, reason: "the duration is too long")
-        }
-        self.value = value
-        self.unit = unit
+        try self.init(value, unit, text: text, maximumSeconds: maximumSeconds)
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         do {
-            self = try RetentionDuration(parsing: text)
+            self = try RetentionDuration(parsing: text, maximumSeconds: Self.storedMaximumSeconds)
         } catch {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
         }

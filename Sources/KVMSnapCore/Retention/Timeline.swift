@@ -8,86 +8,108 @@ import Foundation
 /// Timestamps may have fractional seconds and need `Z` or an offset. Unknown keys are refused
 /// (a typo such as `"pined"` would otherwise silently change the plan). `id` defaults to `name`.
 ///
+/// The input is parsed as a stream (`decode(reading:)`): bytes go straight into candidates, one
+/// entry's fields at a time, so memory is the candidates' plus one buffer, never the file's text
+/// or a tree of JSON objects (1M entries took 3.2 GB through JSONSerialization).
+///
 /// Output (`--json`): an array with one object per input snapshot, in input order:
 /// `{"name": String, "keep": Bool, "reason": String | null}`.
 public enum Timeline {
     static let allowedKeys: Set<String> = ["name", "createdAt", "pinned", "expiresAt", "id", "state"]
 
+    /// Decodes a whole timeline held in memory.
     public static func decode(_ data: Data) throws(TimelineError) -> [RetentionCandidate] {
-        let root: Any
+        var offset = 0
         do {
-            root = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            let ns = error as NSError
-            let detail = (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
-            throw .invalidJSON(detail)
+            return try decode { buffer in
+                let n = min(buffer.count, data.count - offset)
+                data.copyBytes(to: buffer, from: data.startIndex + offset ..< data.startIndex + offset + n)
+                offset += n
+                return n
+            }
+        } catch let error as TimelineError { throw error } catch { throw .invalidJSON("\(error)") }
+    }
+
+    /// Decodes a timeline pulled through `read`, which fills the buffer it is given and returns
+    /// how many bytes it put there (0 at the end). Errors are `TimelineError`s or what `read` throws.
+    public static func decode(reading read: (UnsafeMutableBufferPointer<UInt8>) throws -> Int) throws -> [RetentionCandidate] {
+        try withoutActuallyEscaping(read) { read in
+            var parser = TimelineParser(read: read)
+            return try parser.timeline()
         }
-        guard let array = root as? [Any] else {
-            throw .notAnArray(found: typeName(root))
+    }
+
+    /// One entry's fields, checked in a fixed order so the message does not depend on key order.
+    static func candidate(_ fields: [String: TimelineParser.Value], index: Int) throws(TimelineError) -> RetentionCandidate {
+        let name: String?
+        if case .string(let s)? = fields["name"] { name = s } else { name = nil }
+        func fail(_ problem: String) -> TimelineError {
+            .malformedEntry(index: index, name: name, problem: problem)
         }
-        var result = [RetentionCandidate]()
-        result.reserveCapacity(array.count)
-        for (index, element) in array.enumerated() {
-            guard let object = element as? [String: Any] else {
-                throw .malformedEntry(index: index, name: nil, problem: "expected an object, found \(typeName(element))")
-            }
-            let name = object["name"] as? String
-            func fail(_ problem: String) -> TimelineError {
-                .malformedEntry(index: index, name: name, problem: problem)
-            }
-            if let unknown = object.keys.filter({ !allowedKeys.contains($0) }).sorted().first {
-                throw fail("unknown key \"\(unknown)\" (allowed: name, createdAt, pinned, expiresAt, id, state)")
-            }
-            guard let nameValue = object["name"] else { throw fail("missing \"name\"") }
-            guard let name, !name.isEmpty else { throw fail("\"name\" must be a non-empty string, found \(typeName(nameValue))") }
-            guard let createdValue = object["createdAt"] else { throw fail("missing \"createdAt\"") }
-            guard let createdText = createdValue as? String else {
-                throw fail("\"createdAt\" must be an ISO 8601 string, found \(typeName(createdValue))")
-            }
-            let createdAt: Date
-            switch Timestamp.parse(createdText) {
-            case .success(let d): createdAt = d
-            case .failure(let e): throw fail("createdAt: \(e)")
-            }
-            var pinned = false
-            if let p = object["pinned"], !(p is NSNull) {
-                guard let b = p as? Bool, isBool(p) else { throw fail("\"pinned\" must be true or false, found \(typeName(p))") }
-                pinned = b
-            }
-            var expiresAt: Date? = nil
-            if let e = object["expiresAt"], !(e is NSNull) {
-                guard let text = e as? String else { throw fail("\"expiresAt\" must be an ISO 8601 string or null, found \(typeName(e))") }
-                switch Timestamp.parse(text) {
-                case .success(let d): expiresAt = d
-                case .failure(let err): throw fail("expiresAt: \(err)")
-                }
-            }
-            var id = name
-            if let v = object["id"], !(v is NSNull) {
-                guard let s = v as? String else { throw fail("\"id\" must be a string, found \(typeName(v))") }
-                id = s
-            }
-            var state = CandidateState.ready
-            if let v = object["state"], !(v is NSNull) {
-                guard let s = v as? String, let st = CandidateState(rawValue: s) else {
-                    throw fail("\"state\" must be one of ready, pending, failed, deleting")
-                }
-                state = st
-            }
-            result.append(RetentionCandidate(id: id, name: name, createdAt: createdAt, pinned: pinned, expiresAt: expiresAt, state: state))
+        if let unknown = fields.keys.filter({ !allowedKeys.contains($0) }).sorted().first {
+            throw fail("unknown key \"\(Bounds.clip(unknown))\" (allowed: name, createdAt, pinned, expiresAt, id, state)")
         }
-        return result
+        guard let nameValue = fields["name"] else { throw fail("missing \"name\"") }
+        guard let name, !name.isEmpty else { throw fail("\"name\" must be a non-empty string, found \(nameValue.typeName)") }
+        guard let createdValue = fields["createdAt"] else { throw fail("missing \"createdAt\"") }
+        guard case .string(let createdText) = createdValue else {
+            throw fail("\"createdAt\" must be an ISO 8601 string, found \(createdValue.typeName)")
+        }
+        let createdAt: Date
+        switch Timestamp.parse(createdText) {
+        case .success(let d): createdAt = d
+        case .failure(let e): throw fail("createdAt: \(e)")
+        }
+        var pinned = false
+        if let p = fields["pinned"], p != .null {
+            guard case .bool(let b) = p else { throw fail("\"pinned\" must be true or false, found \(p.typeName)") }
+            pinned = b
+        }
+        var expiresAt: Date? = nil
+        if let e = fields["expiresAt"], e != .null {
+            guard case .string(let text) = e else { throw fail("\"expiresAt\" must be an ISO 8601 string or null, found \(e.typeName)") }
+            switch Timestamp.parse(text) {
+            case .success(let d): expiresAt = d
+            case .failure(let err): throw fail("expiresAt: \(err)")
+            }
+        }
+        var id = name
+        if let v = fields["id"], v != .null {
+            guard case .string(let s) = v else { throw fail("\"id\" must be a string, found \(v.typeName)") }
+            id = s
+        }
+        var state = CandidateState.ready
+        if let v = fields["state"], v != .null {
+            guard case .string(let s) = v, let st = CandidateState(rawValue: s) else {
+                throw fail("\"state\" must be one of ready, pending, failed, deleting")
+            }
+            state = st
+        }
+        return RetentionCandidate(id: id, name: name, createdAt: createdAt, pinned: pinned, expiresAt: expiresAt, state: state)
     }
 
     /// The `--json` output: `[{"name": ..., "keep": ..., "reason": ...}, ...]` in input order.
     public static func encode(_ plan: RetentionPlan) -> Data {
+        var data = Data()
+        encode(plan) { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// The same bytes, handed to `write` in chunks of about 1 MiB (for a million entries).
+    public static func encode(_ plan: RetentionPlan, to write: (UnsafeRawBufferPointer) -> Void) {
         var out = "[\n"
+        func flush(_ threshold: Int) {
+            guard out.utf8.count >= threshold else { return }
+            out.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+            out.removeAll(keepingCapacity: true)
+        }
         for (k, d) in plan.decisions.enumerated() {
             out += "  {\"name\": \(jsonString(d.name)), \"keep\": \(d.keep), \"reason\": \(d.reason.map(jsonString) ?? "null")}"
             out += k + 1 < plan.decisions.count ? ",\n" : "\n"
+            flush(1 << 20)
         }
         out += "]\n"
-        return Data(out.utf8)
+        flush(0)
     }
 
     static func jsonString(_ s: String) -> String {
@@ -107,24 +129,6 @@ public enum Timeline {
         }
         return out + "\""
     }
-
-    /// JSONSerialization hands booleans out as NSNumber (`__NSCFBoolean`); 1 must not pass as true.
-    static func isBool(_ v: Any) -> Bool {
-        if let n = v as? NSNumber { return String(cString: n.objCType) == "c" }
-        return v is Bool
-    }
-
-    static func typeName(_ v: Any) -> String {
-        switch v {
-        case is NSNull: return "null"
-        case is String: return "a string"
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        case let b as Bool where isBool(v): return b ? "true" : "false"
-        case is NSNumber, is Int, is Double: return "a number"
-        default: return "\(type(of: v))"
-        }
-    }
 }
 
 public enum TimelineError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -140,7 +144,7 @@ public enum TimelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notAnArray(let found):
             return "the timeline must be a JSON array of snapshots, found \(found)"
         case let .malformedEntry(index, name, problem):
-            let which = name.map { "snapshot #\(index + 1) (\"\($0)\")" } ?? "snapshot #\(index + 1)"
+            let which = name.map { "snapshot #\(index + 1) (\"\(Bounds.clip($0))\")" } ?? "snapshot #\(index + 1)"
             return "timeline \(which): \(problem)"
         }
     }

@@ -4,7 +4,9 @@ import Foundation
 public enum Timestamp {
     /// Formats in UTC, `YYYY-MM-DDTHH:MM:SSZ`, adding `.ffffff` only when there are
     /// sub-second microseconds.
+    /// Outside years 0000...9999 (`Bounds`) it gives the seconds since 1970 instead of trapping.
     public static func format(_ date: Date) -> String {
+        guard Bounds.isSupportedInstant(date) else { return "\(date.timeIntervalSince1970) s after 1970-01-01T00:00:00Z" }
         let micros = RetentionPlanner.microseconds(date)
         let secs = CivilTime.floorDiv(micros, 1_000_000)
         let frac = micros - secs * 1_000_000
@@ -89,7 +91,10 @@ public enum Timestamp {
         guard i == b.count else { return .failure(bad) }
         let days = CivilTime.daysFromCivil(year: year, month: month, day: day)
         let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        return .success(Date(timeIntervalSince1970: Double(secs) + Double(micros) / 1_000_000))
+        let date = Date(timeIntervalSince1970: Double(secs) + Double(micros) / 1_000_000)
+        // An offset can move a date at the edge of the four-digit years out of them.
+        guard Bounds.isSupportedInstant(date) else { return .failure(.outOfRange(text)) }
+        return .success(date)
     }
 }
 

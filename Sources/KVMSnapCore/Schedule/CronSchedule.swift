@@ -169,6 +169,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
 
     /// The latest slot at or before `date`, or nil when there is none in the search window.
     public func lastSlot(atOrBefore date: Date, timeZone: TimeZone) -> Date? {
+        guard Bounds.isSupportedInstant(date) else { return nil }
         let now = Int64(date.timeIntervalSince1970.rounded(.down))
         var zone = ZoneOffsets(timeZone)
         // Local times up to `upper` can map to instants ≤ now (fall-back overlaps included).
@@ -187,6 +188,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
 
     /// The earliest slot strictly after `date`, or nil when there is none in the search window.
     public func nextSlot(after date: Date, timeZone: TimeZone) -> Date? {
+        guard Bounds.isSupportedInstant(date) else { return nil }
         let now = Int64(date.timeIntervalSince1970.rounded(.down))
         var zone = ZoneOffsets(timeZone)
         let lower = now + min(zone.offset(now), zone.offset(now + 4 * 3600))
@@ -317,7 +319,12 @@ enum Field {
                 high = parts.count == 2 ? (self == .dayOfWeek ? 6 : range.upperBound) : low
             }
             var v = low
-            while v <= high { mask |= 1 << UInt64(v); v += step }
+            while v <= high {
+                mask |= 1 << UInt64(v)
+                let (next, overflow) = v.addingReportingOverflow(step)  // */9223372036854775807
+                if overflow { break }
+                v = next
+            }
         }
         return mask
     }
