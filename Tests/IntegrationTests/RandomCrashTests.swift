@@ -33,8 +33,19 @@ struct RandomCrashTests {
         } ?? CrashCampaign.Op.allCases
         print("RandomCrashTests: seed \(seed), \(kills) kills, operations \(ops.map(\.rawValue)) (replay with KVMSNAP_CRASH_SEED=\(seed))")
 
+        // Other test runs on this host may restart libvirtd; they wait while a guest holds this
+        // shared lock (the protocol of the LibvirtdGate test support).
+        let gate = try SharedLock(IntegrationEnvironment.scratchRoot + "/libvirtd-gate.lock")
         let f = try EngineFixture(tag: "crash")
-        defer { f.destroy() }
+        defer {
+            f.destroy()
+            // The fixture's own connection is dead if libvirtd was restarted after all: clean up through virsh.
+            if (try? HostTools.virsh(["domstate", f.guest.name])) != nil {
+                _ = try? HostTools.virsh(["destroy", f.guest.name])
+                _ = try? HostTools.virsh(["undefine", f.guest.name, "--nvram"])
+            }
+            withExtendedLifetime(gate) {}
+        }
         let campaign = CrashCampaign(fixture: f, seed: seed, ops: ops)
         let started = Date()
         do {
@@ -60,6 +71,8 @@ private final class CrashCampaign {
     var expected: [String: Int] = [:]
     /// Seconds each operation took when it ran to the end (the last such run): kills are timed from it.
     var duration: [Op: Double] = [:]
+    /// Seconds a `list` takes (start-up, connect, open the catalog): kills land after this much.
+    var startup = 1.0
     var kills: [Op: Int] = [:]
     var completions: [Op: Int] = [:]
     var restoreRounds = 0
@@ -80,8 +93,14 @@ private final class CrashCampaign {
         rng = SplitMix(seed: seed)
     }
 
+    /// libvirtd's pid when the step began: a restart by something else is named in a failure.
+    var libvirtdAtStep = CrashCampaign.libvirtdPID()
+
     var totalKills: Int { kills.values.reduce(0, +) }
-    var `where`: String { "step \(step): \(current)" }
+    var `where`: String {
+        let now = Self.libvirtdPID()
+        return "step \(step): \(current)" + (now == libvirtdAtStep ? "" : " (libvirtd was restarted by something else during this step: pid \(libvirtdAtStep) → \(now))")
+    }
     var summary: String {
         let perOp = Op.allCases.map { "\($0.rawValue) \(kills[$0, default: 0])/\(kills[$0, default: 0] + completions[$0, default: 0])" }
         let times = Op.allCases.compactMap { op in duration[op].map { "\(op.rawValue) \(String(format: "%.1f", $0)) s" } }
@@ -118,6 +137,8 @@ private final class CrashCampaign {
     /// part of its calibrated duration when `killing`, then checks every invariant.
     func perform(_ requested: Op, killing: Bool) throws {
         step += 1
+        current = "list before the next command"
+        libvirtdAtStep = Self.libvirtdPID()
         let ready = try readySnapshots()
         let op = fitting(requested, count: ready.count)
         serial += 1
@@ -137,7 +158,7 @@ private final class CrashCampaign {
             // Keep the newest K of the snapshots prune may touch (safety snapshots expire later: kept).
             let keep = max(1, ready.count - Int.random(in: 1...3, using: &rng))
             args = ["prune", vm, "--keep-last", "\(keep)"]
-            let plan = try cli.run(args + ["--dry-run", "--json"])
+            let plan = try run(args + ["--dry-run", "--json"])
             let rows = try require(plan.json as? [[String: Any]], "prune --dry-run failed: \(plan.stderr)")
             let names = Set(rows.filter { $0["action"] as? String == "prune" }.compactMap { $0["name"] as? String })
             mayLose = Set(ready.filter { names.contains($0.value) }.keys)
@@ -147,19 +168,25 @@ private final class CrashCampaign {
             args = ["restore", vm, ready[id]!, "--confirm", vm]
         }
         let counterBefore = try require(f.guest.latestCounter, "no counter on the console before the command")
-        let delay = killing ? Double.random(in: 0.02...1.0, using: &rng) * (duration[op] ?? 3) : nil
+        // Uniform over the part of the operation after the program's start-up.
+        let window = max(0.05, (duration[op] ?? 3) - startup)
+        let delay = killing ? startup + Double.random(in: 0...1, using: &rng) * window : nil
         current = "\(args.joined(separator: " "))" + (delay.map { String(format: ", kill after %.2f s", $0) } ?? "")
 
         // The command, and the kill.
-        let started = Date()
-        let victim = try ExternalProcess.start(
-            CLI.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store],
-            captureOutput: true)
-        if let delay {
-            while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
-            if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
-        }
-        let outcome = victim.wait(timeout: 900)
+        var started = Date()
+        var outcome: ExternalProcess.Outcome
+        repeat {
+            started = Date()
+            let victim = try ExternalProcess.start(
+                CLI.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store],
+                captureOutput: true)
+            if let delay {
+                while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
+                if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
+            }
+            outcome = victim.wait(timeout: 900)
+        } while try libvirtdWasDown(status: outcome.status, stderr: outcome.standardError)
         let ran = Date().timeIntervalSince(started)
         let killed = outcome.wasSignalled && outcome.status == 128 + SIGKILL
         if killed {
@@ -226,6 +253,30 @@ private final class CrashCampaign {
         }
     }
 
+    /// Runs kvmsnap with `args`; again when it could not connect at all (libvirtd restarted by
+    /// another test on this host: nothing was done).
+    func run(_ args: [String]) throws -> CLI.Result {
+        while true {
+            let result = try cli.run(args)
+            if try !libvirtdWasDown(status: result.status, stderr: result.stderr) { return result }
+        }
+    }
+
+    /// True (after waiting until qemu:///system answers again) when kvmsnap failed because it
+    /// could not connect to libvirtd, before doing anything.
+    func libvirtdWasDown(status: Int32, stderr: String) throws -> Bool {
+        guard status == 1, stderr.hasPrefix("kvmsnap: error: cannot connect to ") else { return false }
+        print("RandomCrashTests: libvirtd is down (\(stderr.trimmingCharacters(in: .newlines))); waiting, then running the command again")
+        let back = HostTools.wait(timeout: 180) { (try? HostTools.virsh(["version"])) != nil }
+        try require(back, "libvirtd did not come back within 180 s")
+        return true
+    }
+
+    /// libvirtd's pid file, as written when it starts.
+    static func libvirtdPID() -> String {
+        ((try? String(contentsOfFile: "/run/libvirtd.pid", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The operation to run instead of `op` when the snapshot count calls for it.
     func fitting(_ op: Op, count: Int) -> Op {
         let growing: Set<Op> = [.create, .full, .restore]
@@ -241,7 +292,9 @@ private final class CrashCampaign {
     /// id → name of the VM's snapshots per `list --json`, all of which must be ready.
     /// With `recovering`, this is the first command after a (possibly killed) one.
     func readySnapshots(recovering: Bool = false) throws -> [String: String] {
-        let result = try cli.run(["list", vm, "--json"])
+        let started = Date()
+        let result = try run(["list", vm, "--json"])
+        startup = min(startup, Date().timeIntervalSince(started))
         try require(result.status == 0, "list\(recovering ? " (the first command after)" : "") failed: exit \(result.status) \(result.stderr)")
         let rows = try require(result.json as? [[String: Any]], "list --json printed no JSON array: \(result.stdout)")
         var ready: [String: String] = [:]
@@ -255,8 +308,10 @@ private final class CrashCampaign {
 
     /// The VM runs: libvirt says so, the guest prints a new counter (returned), no block job is
     /// left on its disks, and its persistent definition uses the same, existing images.
+    /// (Asked through virsh: a fresh connection each time.)
     func guestRuns() throws -> Int {
-        try require(f.guest.isRunning, "the VM is not running: \(String(describing: try? f.guest.connection.lookupDomain(name: vm).state().state))")
+        let state = try HostTools.virsh(["domstate", vm]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try require(state == "running", "the VM is \(state), not running")
         let seen = f.guest.latestCounter
         let deadline = Date().addingTimeInterval(20)
         var counter: Int?
@@ -265,9 +320,8 @@ private final class CrashCampaign {
             usleep(100_000)
         }
         let running = try require(counter, "the VM runs but the guest printed no new counter in 20 s; console: \(f.guest.consoleTail())")
-        let domain = try f.guest.connection.lookupDomain(name: vm)
-        let live = try DomainDefinition(xml: try domain.xml(flags: []))
-        let persistent = try DomainDefinition(xml: try domain.xml(flags: [.inactive]))
+        let live = try DomainDefinition(xml: try HostTools.virsh(["dumpxml", vm]))
+        let persistent = try DomainDefinition(xml: try HostTools.virsh(["dumpxml", "--inactive", vm]))
         for disk in live.disks {
             let job = try HostTools.virsh(["blockjob", vm, disk.target, "--info"])
             try require(job.contains("No current block job"), "a block job is left on \(disk.target): \(job)")
@@ -280,7 +334,7 @@ private final class CrashCampaign {
 
     /// `check --json` reports nothing, and every file in the store is one the catalog knows.
     func checkClean() throws {
-        let check = try cli.run(["check", vm, "--json"])
+        let check = try run(["check", vm, "--json"])
         let reports = try require(check.json as? [[String: Any]], "check --json printed no JSON: exit \(check.status) \(check.stderr)")
         let problems = reports.flatMap { $0["problems"] as? [String] ?? ["(unreadable report)"] }
         try require(check.status == 0 && problems.isEmpty, "check: exit \(check.status): \(problems.joined(separator: " | "))")
@@ -310,7 +364,7 @@ private final class CrashCampaign {
         for (id, name) in ready.sorted(by: { $0.value < $1.value }) {
             current = "restore-all round \(restoreRounds): restore \(name)"
             let c = try require(expected[id], "no counter recorded for '\(name)'")
-            let result = try cli.run(["restore", vm, name, "--confirm", vm, "--no-safety-snapshot"])
+            let result = try run(["restore", vm, name, "--confirm", vm, "--no-safety-snapshot"])
             try require(result.status == 0, "restore failed: exit \(result.status) \(result.stderr)")
             let first = try f.guest.waitForFirstCounter()
             try require(first >= c && first <= c + 2, "'\(name)' was created at counter \(c), after its restore the guest first printed \(first)")
@@ -349,6 +403,19 @@ private final class CrashCampaign {
 private struct CrashFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A shared flock held while the value lives.
+private final class SharedLock {
+    private let fd: Int32
+    init(_ path: String) throws {
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CrashFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_SH) != 0 {
+            guard errno == EINTR else { close(fd); throw CrashFailure("flock \(path): \(String(cString: strerror(errno)))") }
+        }
+    }
+    deinit { close(fd) }
 }
 
 /// Throws `CrashFailure(message)` unless `condition` holds.
