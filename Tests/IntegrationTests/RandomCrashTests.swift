@@ -277,14 +277,17 @@ private final class CrashCampaign {
         ((try? String(contentsOfFile: "/run/libvirtd.pid", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The operation to run instead of `op` when the snapshot count calls for it.
+    /// The operation to run instead of `op` when the snapshot count calls for it: creates stop at
+    /// ``maxSnapshots``, restores (each adds a safety snapshot) two later.
     func fitting(_ op: Op, count: Int) -> Op {
-        let growing: Set<Op> = [.create, .full, .restore]
         if count < 2 { return op == .full && ops.contains(.full) ? .full : .create }
-        if count >= maxSnapshots, growing.contains(op) {
-            return [Op.delete, .prune].filter(ops.contains).randomElement(using: &rng) ?? .delete
+        let limit = switch op {
+        case .create, .full: maxSnapshots
+        case .restore: maxSnapshots + 2
+        case .delete, .prune: Int.max
         }
-        return op
+        guard count >= limit else { return op }
+        return [Op.delete, .prune].filter(ops.contains).randomElement(using: &rng) ?? .delete
     }
 
     // MARK: - Checks
