@@ -35,6 +35,7 @@ struct RandomCrashTests {
 
         // Other test runs on this host may restart libvirtd; they wait while a guest holds this
         // shared lock (the protocol of the LibvirtdGate test support).
+        try FileManager.default.createDirectory(atPath: IntegrationEnvironment.scratchRoot, withIntermediateDirectories: true)
         let gate = try SharedLock(IntegrationEnvironment.scratchRoot + "/libvirtd-gate.lock")
         let f = try EngineFixture(tag: "crash")
         defer {
@@ -80,6 +81,8 @@ private final class CrashCampaign {
     var current = "setting up"
     var serial = 0
     var log: [String] = []
+    /// libvirtd's pid when the step began: a restart by something else is named in a failure.
+    var libvirtdAtStep = CrashCampaign.libvirtdPID()
     /// Upper bound on snapshots: creates stop there, deletes and prunes bring it down.
     let maxSnapshots = 6
     /// Every ready snapshot is restored after this many kills (and at the end).
@@ -92,9 +95,6 @@ private final class CrashCampaign {
         self.ops = ops
         rng = SplitMix(seed: seed)
     }
-
-    /// libvirtd's pid when the step began: a restart by something else is named in a failure.
-    var libvirtdAtStep = CrashCampaign.libvirtdPID()
 
     var totalKills: Int { kills.values.reduce(0, +) }
     var `where`: String {
