@@ -83,7 +83,7 @@ private final class CrashCampaign {
     var log: [String] = []
     /// libvirtd's pid when the step began: a restart by something else is named in a failure.
     var libvirtdAtStep = CrashCampaign.libvirtdPID()
-    /// Upper bound on snapshots: creates stop there, deletes and prunes bring it down.
+    /// Upper bound on snapshots: before a create or restore, deletes bring the count below it.
     let maxSnapshots = 6
     /// Every ready snapshot is restored after this many kills (and at the end).
     let restoreEvery = 8
@@ -121,7 +121,9 @@ private final class CrashCampaign {
             guard step < target * 4 + 20 else { throw CrashFailure("only \(totalKills) kills landed in \(step) steps") }
             if round.isEmpty { round = ops.shuffled(using: &rng) }
             let before = totalKills
-            try perform(round.removeFirst(), killing: true)
+            let op = round.removeFirst()
+            try makeRoom(for: op)
+            try perform(op, killing: true)
             if totalKills > before { sinceRestore += 1 }
             if sinceRestore >= restoreEvery {
                 try restoreEverySnapshot()
@@ -133,6 +135,15 @@ private final class CrashCampaign {
 
     // MARK: - One step
 
+    /// One command of the campaign and what it may take away.
+    struct Command {
+        var args: [String]
+        /// Snapshot ids it deletes (delete, prune): the only ready ones allowed to go.
+        var mayLose: Set<String> = []
+        /// Snapshot id a restore goes to.
+        var target: String?
+    }
+
     /// Runs `op` (an operation that fits the current snapshot count), killing it after a random
     /// part of its calibrated duration when `killing`, then checks every invariant.
     func perform(_ requested: Op, killing: Bool) throws {
@@ -141,53 +152,16 @@ private final class CrashCampaign {
         libvirtdAtStep = Self.libvirtdPID()
         let ready = try readySnapshots()
         let op = fitting(requested, count: ready.count)
-        serial += 1
-        var args: [String]
-        var mayLose: Set<String> = []
-        var target: String?
-        switch op {
-        case .create:
-            args = ["create", vm, "--name", "c\(serial)"]
-        case .full:
-            args = ["create", vm, "--name", "f\(serial)", "--full"]
-        case .delete:
-            let id = Self.byName(ready).randomElement(using: &rng)!
-            args = ["delete", vm, ready[id]!, "--yes"]
-            mayLose = [id]
-        case .prune:
-            // Keep the newest K of the snapshots prune may touch (safety snapshots expire later: kept).
-            let keep = max(1, ready.count - Int.random(in: 1...3, using: &rng))
-            args = ["prune", vm, "--keep-last", "\(keep)"]
-            let plan = try run(args + ["--dry-run", "--json"])
-            let rows = try require(plan.json as? [[String: Any]], "prune --dry-run failed: \(plan.stderr)")
-            let names = Set(rows.filter { $0["action"] as? String == "prune" }.compactMap { $0["name"] as? String })
-            mayLose = Set(ready.filter { names.contains($0.value) }.keys)
-        case .restore:
-            let id = Self.byName(ready).randomElement(using: &rng)!
-            target = id
-            args = ["restore", vm, ready[id]!, "--confirm", vm]
-        }
+        let command = try self.command(op, ready: ready)
+        let args = command.args
         let counterBefore = try require(f.guest.latestCounter, "no counter on the console before the command")
         // Uniform over the part of the operation after the program's start-up.
         let window = max(0.05, (duration[op] ?? 3) - startup)
         let delay = killing ? startup + Double.random(in: 0...1, using: &rng) * window : nil
         current = "\(args.joined(separator: " "))" + (delay.map { String(format: ", kill after %.2f s", $0) } ?? "")
 
-        // The command, and the kill.
-        var started = Date()
-        var outcome: ExternalProcess.Outcome
-        repeat {
-            started = Date()
-            let victim = try ExternalProcess.start(
-                CLI.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store],
-                captureOutput: true)
-            if let delay {
-                while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
-                if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
-            }
-            outcome = victim.wait(timeout: 900)
-        } while try libvirtdWasDown(status: outcome.status, stderr: outcome.standardError)
-        let ran = Date().timeIntervalSince(started)
+        let started = Date()
+        let (outcome, ran) = try execute(args, killAfter: delay)
         let killed = outcome.wasSignalled && outcome.status == 128 + SIGKILL
         if killed {
             kills[op, default: 0] += 1
@@ -196,6 +170,7 @@ private final class CrashCampaign {
             completions[op, default: 0] += 1
             duration[op] = ran
         }
+        let (mayLose, target) = (command.mayLose, command.target)
 
         // The next command recovers.
         let recoveryStarted = Date()
@@ -253,6 +228,51 @@ private final class CrashCampaign {
         }
     }
 
+    /// The command line for `op` on the current snapshots (id → name).
+    func command(_ op: Op, ready: [String: String]) throws -> Command {
+        serial += 1
+        switch op {
+        case .create:
+            return Command(args: ["create", vm, "--name", "c\(serial)"])
+        case .full:
+            return Command(args: ["create", vm, "--name", "f\(serial)", "--full"])
+        case .delete:
+            let id = Self.byName(ready).randomElement(using: &rng)!
+            return Command(args: ["delete", vm, ready[id]!, "--yes"], mayLose: [id])
+        case .prune:
+            // Keep the newest K of the snapshots prune may touch (safety snapshots expire later: kept).
+            let keep = max(1, ready.count - Int.random(in: 1...3, using: &rng))
+            let args = ["prune", vm, "--keep-last", "\(keep)"]
+            let plan = try run(args + ["--dry-run", "--json"])
+            let rows = try require(plan.json as? [[String: Any]], "prune --dry-run failed: \(plan.stderr)")
+            let names = Set(rows.filter { $0["action"] as? String == "prune" }.compactMap { $0["name"] as? String })
+            return Command(args: args, mayLose: Set(ready.filter { names.contains($0.value) }.keys))
+        case .restore:
+            let id = Self.byName(ready).randomElement(using: &rng)!
+            return Command(args: ["restore", vm, ready[id]!, "--confirm", vm], target: id)
+        }
+    }
+
+    /// Starts kvmsnap with `args` and, after `delay` seconds, SIGKILLs it if it still runs (the
+    /// kvmsnap process only, as an OOM kill or `kill -9` would; programs it started live on).
+    /// Returns how it ended and how long it ran.
+    func execute(_ args: [String], killAfter delay: Double?) throws -> (ExternalProcess.Outcome, Double) {
+        while true {
+            let started = Date()
+            let victim = try ExternalProcess.start(
+                CLI.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store],
+                captureOutput: true)
+            if let delay {
+                while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
+                if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
+            }
+            let outcome = victim.wait(timeout: 900)
+            if try !libvirtdWasDown(status: outcome.status, stderr: outcome.standardError) {
+                return (outcome, Date().timeIntervalSince(started))
+            }
+        }
+    }
+
     /// Runs kvmsnap with `args`; again when it could not connect at all (libvirtd restarted by
     /// another test on this host: nothing was done).
     func run(_ args: [String]) throws -> CLI.Result {
@@ -277,17 +297,16 @@ private final class CrashCampaign {
         ((try? String(contentsOfFile: "/run/libvirtd.pid", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The operation to run instead of `op` when the snapshot count calls for it: creates stop at
-    /// ``maxSnapshots``, restores (each adds a safety snapshot) two later.
+    /// The operation to run instead of `op`: a VM without two snapshots gets a create first.
     func fitting(_ op: Op, count: Int) -> Op {
-        if count < 2 { return op == .full && ops.contains(.full) ? .full : .create }
-        let limit = switch op {
-        case .create, .full: maxSnapshots
-        case .restore: maxSnapshots + 2
-        case .delete, .prune: Int.max
-        }
-        guard count >= limit else { return op }
-        return [Op.delete, .prune].filter(ops.contains).randomElement(using: &rng) ?? .delete
+        count < 2 ? (op == .full && ops.contains(.full) ? .full : .create) : op
+    }
+
+    /// Deletes snapshots (uninterrupted, fully checked) until `op` fits under ``maxSnapshots``:
+    /// creates and restores (a restore adds a safety snapshot) each add one.
+    func makeRoom(for op: Op) throws {
+        guard op == .create || op == .full || op == .restore else { return }
+        while try readySnapshots().count >= maxSnapshots { try perform(.delete, killing: false) }
     }
 
     // MARK: - Checks
