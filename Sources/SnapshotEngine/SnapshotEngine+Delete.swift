@@ -160,13 +160,16 @@ extension SnapshotEngine {
             if isActiveLayer { try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path) }
         } else if FileManager.default.fileExists(atPath: child.path) {
             try ImageTool.commitOffline(child: child.path)
-            for grandchild in tree.children(of: child.id) {
-                guard let g = layers[grandchild] else { continue }
-                try ImageTool.rebaseUnsafe(image: g.path, newBacking: parent.path, backingFormat: parent.format)
-            }
             if let domain, !running, (try? currentDiskSources(domain))?[child.diskTarget] == child.path {
                 try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path)
             }
+        }
+        // Images backed by `child` now read the same through `parent`. A live commit re-pointed
+        // only the one on the VM's chain; the others (other snapshots' layers branching off
+        // `child`) are re-pointed here, or they would stay backed by the file deleted below.
+        for grandchild in tree.children(of: child.id) {
+            guard let g = layers[grandchild], !liveChain.contains(g.path) else { continue }
+            try ImageTool.rebaseUnsafe(image: g.path, newBacking: parent.path, backingFormat: parent.format)
         }
         try inject("reclaim.afterMerge")
         try db { () throws(CatalogError) in

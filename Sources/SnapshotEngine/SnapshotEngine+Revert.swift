@@ -110,45 +110,41 @@ extension SnapshotEngine {
         try store.prepare(vmUUID: vm.uuid)
 
         // 1. New overlays on the snapshot's frozen layers: the snapshot's own layers stay untouched.
-        var overlays: [LayerRecord] = []
+        // They go into the catalog before their files are made: if kvmsnap dies from here on,
+        // reclaim sees them (kept when the VM runs on them, deleted otherwise), no stray files.
+        var planned: [(overlay: LayerRecord, base: LayerRecord)] = []
         for disk in disks {
             guard let base = byID[disk.layerID] else { continue }
             let id = Identifier.make("l-")
-            let path = store.layerPath(vmUUID: vm.uuid, layerID: id)
-            try ImageTool.createOverlay(path: path, backing: base.path, backingFormat: base.format)
-            overlays.append(LayerRecord(id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: path, format: "qcow2",
-                                        parentLayerID: base.id, role: .overlay, createdAt: clock.now()))
+            planned.append((LayerRecord(id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
+                                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base))
         }
-        func discardOverlays() { for overlay in overlays { unlink(overlay.path) } }
+        let overlays = planned.map(\.overlay)
+        try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
+        func forgetOverlays() {
+            for overlay in overlays { unlink(overlay.path) }
+            _ = try? catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } }
+        }
 
-        // 2. The configuration to define (persistent) and, with memory, the one to restore (live).
+        // 2. Their files, the configuration to define (persistent) and, with memory, the one to restore (live).
         var config = try DomainDefinition(xml: snapshot.configXML)
         var restoreDefinition: DomainDefinition?
         let useMemory = snapshot.hasMemory && start != .off
         do {
-            for overlay in overlays { try config.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
+            for (overlay, base) in planned {
+                try ImageTool.createOverlay(path: overlay.path, backing: base.path, backingFormat: base.format)
+                try config.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2")
+            }
             if useMemory, let memoryPath = snapshot.memoryPath {
                 let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in try connection.saveImageXML(path: memoryPath, flags: [.secure]) }
                 var live = try DomainDefinition(xml: saved)
                 for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
                 restoreDefinition = live
             }
+            try inject("revert.overlaysMade")
         } catch {
-            discardOverlays()
+            forgetOverlays()
             throw error
-        }
-
-        // The new overlays go into the catalog before the VM is touched: if kvmsnap dies from here
-        // on, reclaim sees them (kept when the VM runs on them, deleted otherwise), no stray files.
-        do throws(EngineError) {
-            try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
-        } catch {
-            discardOverlays()
-            throw error
-        }
-        func forgetOverlays() {
-            discardOverlays()
-            _ = try? catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } }
         }
 
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
