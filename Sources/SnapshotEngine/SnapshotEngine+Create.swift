@@ -73,8 +73,10 @@ extension SnapshotEngine {
         return try create(domain: domain, vm: vm, options: options)
     }
 
-    /// The create itself; the caller holds the VM's lock.
-    func create(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreateResult {
+    /// The create itself; the caller holds the VM's lock. `willStart` runs once every check has
+    /// passed, right before the create job is written (a refusal before it changed nothing).
+    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
+                willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
         var notices: [String] = []
         let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
         if existing.contains(where: { $0.name == options.name }) {
@@ -158,6 +160,7 @@ extension SnapshotEngine {
             kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
             createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
+        try willStart?()
         let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
         snapshot.jobID = job.id
         if options.runHooks {
