@@ -301,8 +301,12 @@ struct Fuzzer {
         }
     }
 
+    /// Subcommands still to cover in this round: every one comes up once per round.
+    var round: [Spec] = []
+
     mutating func commandLine() -> Line {
-        let spec = pick(Self.specs)
+        if round.isEmpty { round = Self.specs.shuffled(using: &rng) }
+        let spec = round.removeLast()
         var args = spec.path
         for kind in spec.positionals where chance(0.9) { args.append(value(kind)) }
         if let extra = spec.extraPositionals { for _ in 0..<Int.random(in: 0...2, using: &rng) { args.append(value(extra)) } }
