@@ -73,8 +73,8 @@ struct Context {
 
 /// This machine's own addresses, to tell whether a host name in a URI is this machine.
 enum LocalAddresses {
-    /// True when `host` resolves (without a DNS query for a literal address) to an address one
-    /// of this machine's interfaces has.
+    /// True when `host` resolves (without a DNS query for a literal address) to a loopback
+    /// address or one of this machine's interfaces' addresses (Debian maps its own name to 127.0.1.1).
     static func resolvesHere(_ host: String) -> Bool {
         let own = interfaceAddresses()
         var hints = addrinfo()
@@ -84,7 +84,8 @@ enum LocalAddresses {
         defer { freeaddrinfo(first) }
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let current = entry {
-            if let address = numericHost(current.pointee.ai_addr, length: current.pointee.ai_addrlen), own.contains(address) { return true }
+            if let address = numericHost(current.pointee.ai_addr, length: current.pointee.ai_addrlen),
+               own.contains(address) || address.hasPrefix("127.") || address == "::1" { return true }
             entry = current.pointee.ai_next
         }
         return false

@@ -3,6 +3,7 @@ import Libvirt
 import SnapshotCatalog
 import SnapshotEngine
 import Testing
+@testable import KVMSnapCommands
 
 /// Issue 10, items 14, 15 and 20: the command line itself. Needs the built binary, no VM.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: CLI.binary)))
@@ -53,6 +54,20 @@ struct HardeningCommandLineTests {
         #expect(filesUnder(dir).isEmpty)
     }
 
+    // Item 14: locality is decided before connecting, from names and addresses.
+    @Test func hostNamesAreLocalWhenTheyResolveToThisMachine() throws {
+        let own = LocalAddresses.interfaceAddresses()
+        #expect(!own.isEmpty)
+        for address in own where !address.contains("%") { #expect(LocalAddresses.resolvesHere(address), "\(address)") }
+        #expect(LocalAddresses.resolvesHere("localhost") && LocalAddresses.resolvesHere("127.0.1.1"))
+        #expect(!LocalAddresses.resolvesHere("192.0.2.1") && !LocalAddresses.resolvesHere("no-such-host.invalid"))
+        if let address = own.first(where: { !$0.hasPrefix("127.") && $0 != "::1" && !$0.contains(":") }) {
+            // This machine's own address in a URI is this machine: accepted, no remote refusal.
+            #expect(throws: Never.self) { try Context.requireLocalHypervisor("qemu+tcp://\(address)/system") }
+        }
+        #expect(throws: CommandFailure.self) { try Context.requireLocalHypervisor("qemu+tcp://192.0.2.1/system") }
+    }
+
     // Item 15: a newline in a value passed on to run-due would add directives to the unit.
     @Test func installSystemdRefusesControlCharactersAndWritesNothing() throws {
         let dir = try Self.scratch()
@@ -97,11 +112,9 @@ struct HardeningCommandLineTests {
             #expect(result.status == 0 && result.stdout.contains("USAGE:") && result.stderr.isEmpty, "\(args): \(result.status) \(result.stderr)")
         }
         let version = try CLI.runBare(["--version"])
-        #expect(version.status == 0 && version.stdout == "\(KVMSnapVersion.text)\n", "\(version.stdout)")
+        #expect(version.status == 0 && version.stdout == "\(KVMSnap.version)\n", "\(version.stdout)")
     }
 }
-
-enum KVMSnapVersion { static let text = "0.1.0" }
 
 /// Issue 10, items 11, 19 and 22 against a real VM.
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
