@@ -16,6 +16,10 @@ import Testing
 /// job to the journal and nothing else; `guard` and `run-due` exit 1 after legitimate work too,
 /// so they are only checked for the first two properties then.
 ///
+/// About 6% of the cases name another catalog (after the fixture's, so it counts): an empty
+/// file, someone else's SQLite database, a text file, a directory or a path in a missing
+/// directory, all in the scratch directory; a refusal must leave those files as they were too.
+///
 /// `KVMSNAP_FUZZ_SEED` replays a run; `KVMSNAP_FUZZ_CASES` sets the number of cases (250);
 /// `KVMSNAP_FUZZ_VERBOSE=1` prints every case; `KVMSNAP_FUZZ_CHECK=1` runs `check` after every
 /// successful case and prints drift at once (to find the case that caused it).
@@ -36,6 +40,12 @@ struct CLIFuzzTests {
         let cli = CLI(f), vm = f.guest.name
         let scratch = f.guest.directory + "/fuzz-cwd"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        // Files a fuzzed --catalog may name: empty, someone else's SQLite, not a database.
+        let catalogs = scratch + "/catalogs"
+        try FileManager.default.createDirectory(atPath: catalogs, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: catalogs + "/empty.sqlite", contents: Data())
+        try TestGuest.run("/usr/bin/sqlite3", [catalogs + "/foreign.sqlite", "create table notes(x); insert into notes values('theirs');"])
+        try "not a database\n".write(toFile: catalogs + "/text.sqlite", atomically: true, encoding: .utf8)
         try f.guest.waitForCounter(atLeast: 1)
         for (name, extra) in [("s1", [String]()), ("s2", ["--disk-only"]), ("s3", ["--disk-only", "--pin"])] {
             let made = try cli.run(["create", vm, "--name", name] + extra)
@@ -44,7 +54,7 @@ struct CLIFuzzTests {
         let vmUUID = try f.engine.catalogVM(vm).uuid
         let ownDomains = Set(try f.guest.connection.allDomains().map(\.name))
 
-        var fuzz = Fuzzer(seed: seed, vm: vm, vmUUID: vmUUID, scratch: scratch)
+        var fuzz = Fuzzer(seed: seed, vm: vm, vmUUID: vmUUID, scratch: scratch, catalogs: catalogs)
         var failures: [String] = []
         var statuses: [Int32: Int] = [:]
         var state = try Snapshot.take(f)
@@ -100,6 +110,7 @@ struct CLIFuzzTests {
     /// fails there instead of taking the machine's memory) and a timeout.
     func run(_ line: Fuzzer.Line, cli: CLI, scratch: String) throws -> CLI.Result {
         var args = line.args + (line.global ? ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store] : [])
+        if let catalog = line.catalog { args += ["--catalog", catalog] }   // after the fixture's: this one counts
         if let command = line.command { args += ["--"] + command }
         let outcome = try ExternalProcess.run("/usr/bin/prlimit", ["--as=2147483648", "--", "/usr/bin/env", "-C", scratch, CLI.binary] + args,
                                               timeout: Self.caseTimeout)
@@ -134,6 +145,8 @@ struct CLIFuzzTests {
     struct Snapshot {
         var dump: [String]
         var store: [String: String]
+        /// The files under the scratch catalogs directory: size, mode and a content hash.
+        var otherCatalogs: [String: String]
         var readySnapshots: Int
 
         static func take(_ f: EngineFixture) throws -> Snapshot {
@@ -142,7 +155,19 @@ struct CLIFuzzTests {
             let ready = try TestGuest.run("/usr/bin/sqlite3", ["-readonly", f.catalogPath, "select count(*) from snapshot where state = 'ready'"])
             return Snapshot(dump: dump.split(separator: "\n").map(String.init),
                             store: HardeningInputTests.storeListing(f.storePath, live: live),
+                            otherCatalogs: contents(f.guest.directory + "/fuzz-cwd/catalogs"),
                             readySnapshots: Int(ready.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+        }
+
+        static func contents(_ dir: String) -> [String: String] {
+            var listing = HardeningInputTests.storeListing(dir)
+            for (path, entry) in listing {
+                guard let data = FileManager.default.contents(atPath: dir + "/" + path) else { continue }
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+                for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                listing[path] = entry + " " + String(hash, radix: 16)
+            }
+            return listing
         }
 
         func snapshotNames(_ f: EngineFixture) throws -> [String] {
@@ -160,6 +185,10 @@ struct CLIFuzzTests {
                 let removed = Set(old).subtracting(new), added = Set(new).subtracting(old)
                 changes.append("the catalog changed (removed \(removed.map { String($0.prefix(160)) }.sorted()), added \(added.map { String($0.prefix(160)) }.sorted()))")
             }
+            if otherCatalogs != other.otherCatalogs {
+                let keys = Set(otherCatalogs.keys).union(other.otherCatalogs.keys).filter { otherCatalogs[$0] != other.otherCatalogs[$0] }.sorted()
+                changes.append("files at --catalog paths changed (\(keys.map { "\($0): \(otherCatalogs[$0] ?? "-") → \(other.otherCatalogs[$0] ?? "-")" }.joined(separator: ", ")))")
+            }
             if store != other.store {
                 let keys = Set(store.keys).union(other.store.keys).filter { store[$0] != other.store[$0] }.sorted()
                 changes.append("the store changed (\(keys.map { "\($0): \(store[$0] ?? "-") → \(other.store[$0] ?? "-")" }.joined(separator: ", ")))")
@@ -175,6 +204,8 @@ struct Fuzzer {
         var args: [String]
         var command: [String]?
         var global = true
+        /// A --catalog given after the fixture's (so it counts): a file in the scratch catalogs directory.
+        var catalog: String?
         /// The `--as` value of a restore (a success creates a VM the test removes).
         var restoreAsName: String? {
             guard args.first == "restore" else { return nil }
@@ -262,15 +293,17 @@ struct Fuzzer {
     let vm: String
     let vmUUID: String
     let scratch: String
+    let catalogs: String
     var snapshots: [String] = []
     var clonedNames: Set<String> = []
     var counter = 0
 
-    init(seed: UInt64, vm: String, vmUUID: String, scratch: String) {
+    init(seed: UInt64, vm: String, vmUUID: String, scratch: String, catalogs: String) {
         rng = SplitMix64(seed: seed)
         self.vm = vm
         self.vmUUID = vmUUID
         self.scratch = scratch
+        self.catalogs = catalogs
     }
 
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &rng) < p }
@@ -284,14 +317,19 @@ struct Fuzzer {
         case .snapshot: return snapshots.isEmpty || chance(0.2) ? pick(["missing", "S1", "s1 "]) : pick(snapshots)
         case .newName: return pick(["fz-\(counter)", "before-change-x", "s1", ".hidden", "...", "a b", "名前-\(counter)", String(repeating: "n", count: 64), String(repeating: "n", count: 65)])
         case .text: return pick(["plain text", "", String(repeating: "long ", count: 2000), "tab\tand\nnewline"])
-        case .duration: return pick(["14d", "36h", "2w", "1m", "1y", "90min", "30s", "10min", "2h", "0", "-1d", "0s", "100000y", "292471y",
-                                     "9999999999999d", "10000000000000000", "1e9s", "5x", "d"])
+        case .duration:
+            if chance(0.4) { return pick(["100000y", "292471y", "9000y", "9999999999999d", "10000000000000000", "1e300s", "1e9s", "-1d"]) }
+            return pick(["14d", "36h", "2w", "1m", "1y", "90min", "30s", "10min", "2h", "0", "0s", "5x", "d"])
         case .when: return pick(["2030-01-01", "never", "14d", "0000-01-01", "9999-12-31", "2001-01-01", "100000y", "8000y", "2030-02-30", "tomorrow"])
         case .iso: return pick(["2030-01-10T03:00:30+01:00", "2030-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
                                 "-0001-01-01T00:00:00Z", "2030-13-01T00:00:00Z", "1970-01-01T00:00:00Z", "now"])
-        case .number: return pick(["0", "1", "2", "14", "-1", "-2", "1000", "2147483648", "9223372036854775807", "-9223372036854775808",
+        case .number:
+            if chance(0.4) { return pick(["9223372036854775807", "-9223372036854775808", "4611686018427387904", "2147483648", "-1", "99999999999999999999"]) }
+            return pick(["0", "1", "2", "14", "-1", "-2", "1000", "2147483648", "9223372036854775807", "-9223372036854775808",
                                    "99999999999999999999", "1e3", "0x10", "abc", "3.5"])
-        case .readPath: return pick(["/dev/zero", "/dev/null", "/", "/proc/self/mem", "/nonexistent", IntegrationEnvironment.packageRoot + "/Fixtures/retention/small-timeline.json", "."])
+        case .readPath:
+            if chance(0.5) { return IntegrationEnvironment.packageRoot + "/Fixtures/retention/small-timeline.json" }
+            return pick(["/dev/zero", "/dev/null", "/", "/proc/self/mem", "/nonexistent", "."])
         case .writePath:
             // Relative (the case runs in the scratch directory) or inside it: never a host path.
             return pick(["out.img", "-h", "--x", "sub/none/out", "a\nb", "名前.img", "metrics.prom", String(repeating: "p", count: 300), scratch + "/abs.prom", scratch])
@@ -333,7 +371,10 @@ struct Fuzzer {
             // Only commands that succeed or cannot start: a failing command is not a refusal.
             command = chance(0.9) ? pick([["/bin/true"], ["/bin/true", pick(Self.hostile)], ["/nonexistent/cmd"], ["true"], [pick(Self.hostile)], ["/tmp"], ["/dev/null"]]) : nil
         }
-        let line = Line(args: args, command: command, global: spec.global)
+        var line = Line(args: args, command: command, global: spec.global)
+        if spec.global, chance(0.06) {
+            line.catalog = catalogs + "/" + pick(["empty.sqlite", "foreign.sqlite", "text.sqlite", "", "missing-dir/c.sqlite"])
+        }
         if let name = line.restoreAsName { clonedNames.insert(name) }
         return line
     }
