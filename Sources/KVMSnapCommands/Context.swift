@@ -9,9 +9,13 @@ struct Context {
     let options: GlobalOptions
     let connection: Connection
 
-    init(_ options: GlobalOptions) throws {
+    /// Checks the URI, then connects. `localOnly` (every command but `vms`) also refuses a
+    /// hypervisor on another machine, before connecting.
+    init(_ options: GlobalOptions, localOnly: Bool = true) throws {
         self.options = options
         let uri = options.resolvedURI
+        if let refusal = HypervisorURI(uri).refusal { throw CommandFailure("\(refusal) (nothing was changed)", exitCode: 64) }
+        if localOnly { try Self.requireLocalHypervisor(uri) }
         do {
             connection = try Connection(uri: uri)
         } catch {
@@ -32,7 +36,7 @@ struct Context {
 
     /// `reading`: the command only reads (list, show, jobs, usage, check, ...); see ``readingCatalog()``.
     func engine(progress: ProgressHandler? = nil, reading: Bool = false) throws -> SnapshotEngine {
-        try requireLocalHypervisor()
+        try Self.requireLocalHypervisor(options.resolvedURI)
         let engine = SnapshotEngine(connection: connection, catalog: try reading ? readingCatalog() : catalog(),
                                     store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
@@ -45,15 +49,14 @@ struct Context {
     }
 
     /// Refuses a hypervisor on another machine before anything is read or changed: the store,
-    /// the catalog and the VMs' images must be on the machine kvmsnap runs on.
-    func requireLocalHypervisor() throws {
-        let uri = HypervisorURI((try? connection.uri) ?? options.resolvedURI)
+    /// the catalog and the VMs' images must be on the machine kvmsnap runs on. A host name that
+    /// is not one of this machine's names counts as local when it resolves to one of its addresses.
+    static func requireLocalHypervisor(_ text: String) throws {
+        let uri = HypervisorURI(text)
         var buffer = [CChar](repeating: 0, count: 256)
         let ownName = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : ""
-        let names = [ownName, ProcessInfo.processInfo.hostName]
-        if uri.isLocal(localNames: names) { return }
-        // A remote-looking URI that still reaches this machine (its own address, an alias).
-        if let theirs = try? connection.hostname(), HypervisorURI("x://\(theirs)/").isLocal(localNames: names) { return }
+        if uri.isLocal(localNames: [ownName, ProcessInfo.processInfo.hostName]) { return }
+        if let host = uri.host, LocalAddresses.resolvesHere(host) { return }
         let host = uri.host ?? "?"
         throw CommandFailure(
             "\(uri.text) reaches the hypervisor on \(host), another machine: kvmsnap keeps its store and catalog next to the VMs' images, so run it on \(host) itself (nothing was changed)",
@@ -82,5 +85,49 @@ struct Context {
             let deadline = Date().addingTimeInterval(600)
             while !FileManager.default.fileExists(atPath: release), Date() < deadline { usleep(100_000) }
         }
+    }
+}
+
+/// This machine's own addresses, to tell whether a host name in a URI is this machine.
+enum LocalAddresses {
+    /// True when `host` resolves (without a DNS query for a literal address) to a loopback
+    /// address or one of this machine's interfaces' addresses (Debian maps its own name to 127.0.1.1).
+    static func resolvesHere(_ host: String) -> Bool {
+        let own = interfaceAddresses()
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return false }
+        defer { freeaddrinfo(first) }
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            if let address = numericHost(current.pointee.ai_addr, length: current.pointee.ai_addrlen),
+               own.contains(address) || address.hasPrefix("127.") || address == "::1" { return true }
+            entry = current.pointee.ai_next
+        }
+        return false
+    }
+
+    static func interfaceAddresses() -> Set<String> {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(first) }
+        var addresses: Set<String> = []
+        var entry: UnsafeMutablePointer<ifaddrs>? = first
+        while let current = entry {
+            if let sa = current.pointee.ifa_addr {
+                let length = socklen_t(sa.pointee.sa_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+                if let address = numericHost(sa, length: length) { addresses.insert(address) }
+            }
+            entry = current.pointee.ifa_next
+        }
+        return addresses
+    }
+
+    private static func numericHost(_ address: UnsafeMutablePointer<sockaddr>?, length: socklen_t) -> String? {
+        guard let address, [sa_family_t(AF_INET), sa_family_t(AF_INET6)].contains(address.pointee.sa_family) else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(address, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
+        return String(cString: buffer)
     }
 }

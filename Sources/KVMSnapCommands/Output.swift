@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import SnapshotCatalog
 import SnapshotEngine
 
@@ -34,14 +35,18 @@ public enum Output {
         w.flush(threshold: 0)
     }
 
-    public static func line(_ text: String = "") { print(text) }
+    /// One line for people: control characters in it (from names, descriptions, commands,
+    /// messages) are shown escaped, so they can neither drive the terminal nor forge lines.
+    public static func line(_ text: String = "") { print(TerminalText.escape(text)) }
 
     /// Notices go to stderr so stdout stays parseable.
     public static func notice(_ text: String) {
-        FileHandle.standardError.write(Data("kvmsnap: \(text)\n".utf8))
+        FileHandle.standardError.write(Data("kvmsnap: \(TerminalText.escape(text))\n".utf8))
     }
 
+    /// A table for people; every cell escaped as in ``line(_:)`` (a newline cannot add a row).
     public static func table(_ headers: [String], _ rows: [[String]]) {
+        let rows = rows.map { $0.map(TerminalText.escape) }
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         print(tableLine(headers, widths: widths))
@@ -109,6 +114,7 @@ public enum Output {
     public static func progressBar(json: Bool) -> ProgressHandler? {
         guard !json, isatty(STDERR_FILENO) == 1 else { return nil }
         return { stage, fraction in
+            let stage = TerminalText.escape(stage)
             let width = 30
             let text: String
             if let fraction {

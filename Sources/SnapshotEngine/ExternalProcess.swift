@@ -253,7 +253,7 @@ public enum ExternalProcess {
         _ executable: String, _ arguments: [String], environment: [String: String], io: IO
     ) throws(LaunchError) -> Child {
         guard let path = resolve(executable) else {
-            throw LaunchError(executable: executable, reason: "not found in PATH")
+            throw LaunchError(executable: executable, reason: executable.contains("/") ? "not an executable file" : "not found in PATH")
         }
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -318,12 +318,20 @@ public enum ExternalProcess {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    private static func resolve(_ executable: String) -> String? {
-        if executable.contains("/") { return executable }
+    /// The file `executable` names, as `run` would start it: a path when it has a slash, else
+    /// the first match in `PATH`; nil unless that is a regular file this process may execute.
+    /// Commands check this before they change anything (`guard` before its snapshot).
+    public static func resolve(_ executable: String) -> String? {
+        func runnable(_ path: String) -> Bool {
+            var st = stat()
+            return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+        }
+        if executable.isEmpty { return nil }
+        if executable.contains("/") { return runnable(executable) ? executable : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            if runnable(candidate) { return candidate }
         }
         return nil
     }

@@ -17,6 +17,10 @@ public enum ImageTool {
         public var backingFile: String?
     }
 
+    /// A path as a qemu-img operand: one starting with '-' (`--to=-h`) gets `./` so it cannot be
+    /// read as an option.
+    static func operand(_ path: String) -> String { path.hasPrefix("-") ? "./" + path : path }
+
     static func qemuImg(_ args: [String]) throws(EngineError) -> String {
         let outcome: ExternalProcess.Outcome
         do { outcome = try ExternalProcess.run("qemu-img", args) }
@@ -29,7 +33,7 @@ public enum ImageTool {
     }
 
     public static func info(_ path: String) throws(EngineError) -> Info {
-        let json = try qemuImg(["info", "-U", "--output=json", path])
+        let json = try qemuImg(["info", "-U", "--output=json", operand(path)])
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
             throw EngineError(.io, "qemu-img info gave unreadable output for \(path)")
         }
@@ -66,7 +70,8 @@ public enum ImageTool {
     }
 
     public static func createOverlay(path: String, backing: String, backingFormat: String) throws(EngineError) {
-        _ = try qemuImg(["create", "-q", "-f", "qcow2", "-o", "backing_file=\(backing),backing_fmt=\(backingFormat)", path])
+        // -b/-F, not -o backing_file=…: a ',' in a VM's image path would start another -o option.
+        _ = try qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", backingFormat, operand(path)])
         chmod(path, 0o600)
     }
 
@@ -79,7 +84,7 @@ public enum ImageTool {
                                beforeMove: () throws(EngineError) -> Void = {}) throws(EngineError) {
         let partial = partialPath(destination)
         unlink(partial)
-        _ = try qemuImg(["convert", "-U", "-O", format, "-W", "-m", "4", source, partial])
+        _ = try qemuImg(["convert", "-U", "-O", format, "-W", "-m", "4", operand(source), operand(partial)])
         chmod(partial, 0o600)
         try beforeMove()
         guard rename(partial, destination) == 0 else {
@@ -90,12 +95,12 @@ public enum ImageTool {
     /// Writes `child`'s clusters into its backing file and leaves `child` intact (`-d`), so the
     /// content of `child` and anything above it reads the same during and after the commit.
     public static func commitOffline(child: String) throws(EngineError) {
-        _ = try qemuImg(["commit", "-q", "-d", child])
+        _ = try qemuImg(["commit", "-q", "-d", operand(child)])
     }
 
     /// Changes the recorded backing file without copying data: only valid when the new backing
     /// file reads exactly like the old one (after a commit).
     public static func rebaseUnsafe(image: String, newBacking: String, backingFormat: String) throws(EngineError) {
-        _ = try qemuImg(["rebase", "-u", "-b", newBacking, "-F", backingFormat, image])
+        _ = try qemuImg(["rebase", "-u", "-b", newBacking, "-F", backingFormat, operand(image)])
     }
 }

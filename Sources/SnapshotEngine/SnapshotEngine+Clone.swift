@@ -11,9 +11,7 @@ extension SnapshotEngine {
     /// libvirt refuses to load a memory image under another UUID ("Target domain uuid … does not
     /// match source"), so the new VM boots from the snapshot's disks; a notice says so.
     public func restoreAsNewVM(vm nameOrUUID: String, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (uuid: String, notices: [String]) {
-        if newName.isEmpty || newName.contains("/") || newName.count > 64 {
-            throw EngineError(.invalidInput, "bad VM name '\(newName)'")
-        }
+        try Self.validateVMName(newName)
         if (try? connection.lookupDomain(name: newName)) != nil {
             throw EngineError(.conflict, "a VM named '\(newName)' already exists")
         }
@@ -27,23 +25,24 @@ extension SnapshotEngine {
             notices.append("the new VM boots from the snapshot's disks: libvirt cannot load a memory image under a new UUID")
         }
         let newUUID = UUID().uuidString.lowercased()
-        try store.prepare(vmUUID: newUUID)
         let disks = try db { () throws(CatalogError) in try catalog.read { try $0.disks(ofSnapshot: snapshot.id) } }
         let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
         var config = try DomainDefinition(xml: snapshot.configXML)
         var newNVRAM: String?
-        if let saved = snapshot.nvramPath, let original = config.nvramPath {
-            let path = ((original as NSString).deletingLastPathComponent as NSString).appendingPathComponent("\(newName)_VARS.fd")
-            newNVRAM = path
-            do { try FileManager.default.copyItem(atPath: saved, toPath: path) } catch {
-                throw EngineError(.io, "cannot copy NVRAM to \(path): \(error.localizedDescription)")
-            }
-        }
-        try config.makeClone(name: newName, nvramPath: newNVRAM)
-        try config.setUUID(newUUID)
-        try config.renameFileOutputs(suffix: newName)
         var written: [String] = []
-        do {
+        var defined: Domain?
+        do throws(EngineError) {
+            try store.prepare(vmUUID: newUUID)
+            if let saved = snapshot.nvramPath, let original = config.nvramPath {
+                let path = ((original as NSString).deletingLastPathComponent as NSString).appendingPathComponent("\(newName)_VARS.fd")
+                do { try FileManager.default.copyItem(atPath: saved, toPath: path) } catch {
+                    throw EngineError(.io, "cannot copy NVRAM to \(path): \(error.localizedDescription)")
+                }
+                newNVRAM = path
+            }
+            try config.makeClone(name: newName, nvramPath: newNVRAM)
+            try config.setUUID(newUUID)
+            try config.renameFileOutputs(suffix: newName)
             for disk in disks {
                 guard let layer = layers.first(where: { $0.id == disk.layerID }) else { continue }
                 let path = store.layerPath(vmUUID: newUUID, layerID: Identifier.make("l-"))
@@ -53,17 +52,21 @@ extension SnapshotEngine {
                 try config.setDiskSource(target: disk.diskTarget, path: path, format: "qcow2")
             }
             let newDomain = try lv("cannot define the new VM") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
+            defined = newDomain
             if start != .off {
                 try lv("cannot start the new VM") { () throws(LibvirtError) in try newDomain.start(flags: start == .paused ? [.paused] : []) }
                 try inject("clone.afterStart")
             }
         } catch {
             // A start can fail after QEMU started: the new VM's files go only once it is gone.
-            if let kept = removeNewVM(named: newName) {
+            // Only the domain defined here: a VM that took the name meanwhile is someone else's.
+            if let defined, let kept = removeNewVM(defined) {
                 throw EngineError(error.code, "\(error.message); the new VM \(newName) could not be removed (\(kept.message)), so its disks were kept")
             }
             for path in written { unlink(path) }
             if let newNVRAM { unlink(newNVRAM) }
+            // The new VM's store directory was made here with a fresh UUID: nothing else is in it.
+            try? FileManager.default.removeItem(atPath: store.vmDirectory(newUUID))
             throw error
         }
         return (newUUID, notices)
@@ -71,12 +74,12 @@ extension SnapshotEngine {
 
     /// Stops and undefines a VM a failed `restore --as` created; nil once it is gone (or never
     /// was), else why it could not be removed (then it may still run on its new disks).
-    func removeNewVM(named name: String) -> EngineError? {
+    func removeNewVM(_ created: Domain) -> EngineError? {
         do throws(LibvirtError) {
-            let created: Domain
-            do { created = try connection.lookupDomain(name: name) } catch where error.code == .noDomain { return nil }
             if try created.isActive { try created.destroy() }
             try created.undefine(flags: [.nvram])
+            return nil
+        } catch where error.code == .noDomain {
             return nil
         } catch {
             return EngineError(.libvirt, error.message)

@@ -87,8 +87,10 @@ extension SnapshotEngine {
         return try create(domain: domain, vm: vm, options: options)
     }
 
-    /// The create itself; the caller holds the VM's lock.
-    func create(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreateResult {
+    /// The create itself; the caller holds the VM's lock. `willStart` runs once every check has
+    /// passed, right before the create job is written (a refusal before it changed nothing).
+    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
+                willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
         // Everything the capture decides on (the parent above all) is read here, under the lock:
         // a record read before it may predate a restore or delete that held the VM meanwhile.
         let vm = try currentVM(vm)
@@ -180,6 +182,7 @@ extension SnapshotEngine {
             kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
             createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
+        try willStart?()
         try store.prepare(vmUUID: vm.uuid)
         try vmRecord(for: domain)
         let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))

@@ -60,28 +60,38 @@ extension SnapshotEngine {
         guard let program = options.command.first, !program.isEmpty else {
             throw EngineError(.invalidInput, "guard needs a command after --")
         }
+        // Before the snapshot: a command that cannot start would only leave a pinned snapshot.
+        guard ExternalProcess.resolve(program) != nil else {
+            throw EngineError(.invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
+        }
         if let timeout = options.timeout { try TimeoutSpec.validate(timeout, what: "--timeout") }
-        let name = options.name ?? "before-change-" + Self.stamp(clock.now())
-        try Self.validateName(name)
+        if let name = options.name { try Self.validateName(name) }
         let domain = try domain(nameOrUUID)
         let vm = try vmRecord(for: domain)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
+        // The default name is chosen under the lock, so two guards in the same second differ.
+        let name: String
+        if let given = options.name { name = given } else { name = try uniqueName("before-change-" + Self.stamp(clock.now()), vm: vm) }
 
         var report = GuardReport(vm: vm.name, snapshot: name, command: options.command, exitStatus: 0, signalled: false,
                                  timedOut: false, launchError: nil, onFailure: options.onFailure, rolledBack: false,
                                  rollbackError: nil, jobID: nil, notices: [])
-        var job = try startJob(kind: "guard", vm: vm, snapshotName: name, journal: Self.encode(report))
-        report.jobID = job.id
+        // The guard job is written once the snapshot passed its checks (right before the create
+        // job): a refused guard leaves no job behind.
+        var started: JobRecord?
         func stage(_ text: String) {
+            guard var job = started else { return }
             job.stage = text
             job.journal = Self.encode(report)
-            let now = job
-            _ = try? catalog.write { try $0.update(now) }
+            started = job
+            _ = try? catalog.write { try $0.update(job) }
+        }
+        func finish(_ error: EngineError?, note: String? = nil) {
+            if let job = started { finishJob(job, error: error, note: note) }
         }
 
         // 1. The snapshot.
-        stage("snapshot")
         var createOptions = CreateOptions(name: name)
         createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
         createOptions.pin = true
@@ -90,14 +100,20 @@ extension SnapshotEngine {
         createOptions.fullEvery = 0
         let created: CreateResult
         do {
-            created = try nested { () throws(EngineError) in try create(domain: domain, vm: try currentVM(vm), options: createOptions) }
+            created = try nested { () throws(EngineError) in
+                try create(domain: domain, vm: try currentVM(vm), options: createOptions) { () throws(EngineError) in
+                    started = try self.startJob(kind: "guard", vm: vm, snapshotName: name, journal: Self.encode(report))
+                    report.jobID = started?.id
+                    stage("snapshot")
+                }
+            }
         } catch {
-            let failure = EngineError(error.code, "guard snapshot failed: \(error.message); the command was not run")
-            finishJob(job, error: failure)
+            let failure = EngineError(error.code, "guard snapshot \(started == nil ? "refused" : "failed"): \(error.message); the command was not run")
+            finish(failure)
             throw failure
         }
         report.notices += created.notices
-        job.snapshotID = created.snapshot.id
+        started?.snapshotID = created.snapshot.id
         onSnapshot?(created.snapshot, created.notices)
 
         // 2. The command, with kvmsnap's terminal.
@@ -115,7 +131,7 @@ extension SnapshotEngine {
         }
         if report.succeeded {
             stage("done")
-            finishJob(job, error: nil, note: report.commandResult)
+            finish(nil, note: report.commandResult)
             return report
         }
 
@@ -142,8 +158,17 @@ extension SnapshotEngine {
             }
         }
         stage(report.rolledBack ? "rolled back" : "failed")
-        finishJob(job, error: EngineError(.external, message))
+        finish(EngineError(.external, message))
         return report
+    }
+
+    /// `base`, or `base-2`, `base-3`, … when the VM already has a snapshot of that name.
+    func uniqueName(_ base: String, vm: VMRecord) throws(EngineError) -> String {
+        let taken = Set(try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }.map(\.name))
+        if !taken.contains(base) { return base }
+        var suffix = 2
+        while taken.contains("\(base)-\(suffix)") { suffix += 1 }
+        return "\(base)-\(suffix)"
     }
 
     /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).

@@ -28,8 +28,8 @@ extension SnapshotEngine {
     public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
         try TimeoutSpec.validate(timeout, what: "hook timeout")
-        if program.contains("/"), !FileManager.default.isExecutableFile(atPath: program) {
-            throw EngineError(.invalidInput, "hook command \(program) is not an executable file")
+        guard ExternalProcess.resolve(program) != nil else {
+            throw EngineError(.invalidInput, "hook command \(program) is \(program.contains("/") ? "not an executable file" : "not found in PATH")")
         }
         var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout, createdAt: clock.now())
         return try db { () throws(CatalogError) in try catalog.write { db in try db.insert(&record); return record } }

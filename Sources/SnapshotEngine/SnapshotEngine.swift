@@ -204,13 +204,12 @@ public final class SnapshotEngine: @unchecked Sendable {
 extension SnapshotEngine {
     /// Checks a snapshot name: non-empty, at most 64 characters, no `/`, no control characters.
     public static func validateName(_ name: String) throws(EngineError) {
-        if name.isEmpty { throw EngineError(.invalidInput, "snapshot name must not be empty") }
-        if name.count > 64 { throw EngineError(.invalidInput, "snapshot name is longer than 64 characters") }
-        if name.contains("/") { throw EngineError(.invalidInput, "snapshot name must not contain '/'") }
-        if name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
-            throw EngineError(.invalidInput, "snapshot name must not contain control characters")
-        }
-        if name.hasPrefix("-") { throw EngineError(.invalidInput, "snapshot name must not start with '-'") }
+        if let problem = NameRules.problem(with: name, what: "snapshot name") { throw EngineError(.invalidInput, problem) }
+    }
+
+    /// Refuses a name for a new VM (`restore --as`) that libvirt, a path or a terminal would misread.
+    public static func validateVMName(_ name: String) throws(EngineError) {
+        if let problem = NameRules.problem(with: name, what: "VM name") { throw EngineError(.invalidInput, problem) }
     }
 }
 

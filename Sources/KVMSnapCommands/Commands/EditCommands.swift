@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
 import SnapshotEngine
 
 struct RenameCommand: ParsableCommand {
@@ -58,7 +59,7 @@ struct DeleteCommand: ParsableCommand {
             guard isatty(STDIN_FILENO) == 1 else {
                 throw CommandFailure("refusing to delete without --yes: stdin is not a terminal", exitCode: 64)
             }
-            print("Delete snapshot '\(info.record.name)' of \(vm) (created \(Output.localTime(info.record.createdAt)))? [y/N] ", terminator: "")
+            print(TerminalText.escape("Delete snapshot '\(info.record.name)' of \(vm) (created \(Output.localTime(info.record.createdAt)))? [y/N] "), terminator: "")
             guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
                 throw CommandFailure("not deleted", exitCode: 1)
             }

@@ -76,12 +76,10 @@ struct RestoreCommand: ParsableCommand {
         let vmRecord = try engine.catalogVM(vm)
         let current = try vmRecord.currentSnapshotID.flatMap { id in try engine.snapshots(vm: vm).1.first { $0.record.id == id } }
         let since = current.map { "changes since \(Output.localTime($0.record.createdAt)) (snapshot '\($0.record.name)')" } ?? "all current state"
-        print("""
-            WARNING: restoring \(domainName) replaces its current state; current data will be lost.
-              snapshot:  '\(r.name)' created \(Output.localTime(r.createdAt))
-              lost:      \(since)\(noSafetySnapshot ? "" : " (a safety snapshot is taken first)")
-              memory:    \(r.hasMemory && !noStart ? "restored (the guest resumes where it was)" : "not restored (the guest boots from disk)")
-            """)
+        Output.line("WARNING: restoring \(domainName) replaces its current state; current data will be lost.")
+        Output.line("  snapshot:  '\(r.name)' created \(Output.localTime(r.createdAt))")
+        Output.line("  lost:      \(since)\(noSafetySnapshot ? "" : " (a safety snapshot is taken first)")")
+        Output.line("  memory:    \(r.hasMemory && !noStart ? "restored (the guest resumes where it was)" : "not restored (the guest boots from disk)")")
         print("Type VM name to confirm: ", terminator: "")
         fflush(nil)
         let typed = readLine(strippingNewline: true) ?? ""

@@ -200,9 +200,17 @@ struct ScheduleInstallSystemdCommand: ParsableCommand {
             throw CommandFailure("\(dest) is not a directory", exitCode: 64)
         }
         var command = [Self.executablePath(), "run-due"]
-        for (option, value) in [("--connect", global.connect), ("--catalog", global.catalog), ("--store", global.store),
-                                ("--metrics-textfile", metricsTextfile)] {
-            if let value { command += [option, value] }
+        // Paths absolute: the service runs in /, not in the directory this command ran in.
+        for (option, value) in [("--connect", global.connect), ("--catalog", global.catalog.map(GlobalOptions.absolute)),
+                                ("--store", global.store.map(GlobalOptions.absolute)),
+                                ("--metrics-textfile", metricsTextfile.map(GlobalOptions.absolute))] {
+            guard let value else { continue }
+            // A newline would end ExecStart= and start a directive of its own.
+            if value.unicodeScalars.contains(where: TerminalText.needsEscape) {
+                throw CommandFailure("\(option) must not contain newlines or other control characters (they would change the unit file); nothing was written", exitCode: 64)
+            }
+            if option == "--connect", let refusal = HypervisorURI(value).refusal { throw CommandFailure("\(refusal); nothing was written", exitCode: 64) }
+            command += [option, value]
         }
         let service = """
             [Unit]

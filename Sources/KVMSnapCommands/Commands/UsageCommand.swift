@@ -38,6 +38,10 @@ struct CheckCommand: ParsableCommand {
                 for problem in report.problems { Output.line("\(report.vm): \(problem)") }
             }
         }
-        if reports.contains(where: { !$0.problems.isEmpty }) { throw ExitCode(1) }
+        let drifted = reports.filter { !$0.problems.isEmpty }
+        if !drifted.isEmpty {
+            let count = drifted.reduce(0) { $0 + $1.problems.count }
+            throw CommandFailure("check found \(count) problem\(count == 1 ? "" : "s") in \(drifted.map(\.vm).joined(separator: ", ")) (listed \(global.json ? "in the JSON" : "above"))", exitCode: 1)
+        }
     }
 }

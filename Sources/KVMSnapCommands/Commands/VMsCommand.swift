@@ -17,7 +17,7 @@ struct VMsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let context = try Context(global)
+        let context = try Context(global, localOnly: false)   // listing works over any connection
         let domains = try context.connection.allDomains()
         // Counts come from the catalog when it can be opened; listing VMs never needs it.
         let engine = try? context.engine(reading: true)
