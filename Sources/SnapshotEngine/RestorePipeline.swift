@@ -109,7 +109,8 @@ extension SnapshotEngine {
                 case .validate:
                     try validateRestorable(vm: vm, snapshot: snapshot)
                 case .safetySnapshot:
-                    var safetyOptions = CreateOptions(name: "pre-restore-" + Self.stamp(clock.now()))
+                    // Under the lock, so two restores in the same second get different names.
+                    var safetyOptions = CreateOptions(name: try uniqueName("pre-restore-" + Self.stamp(clock.now()), vm: vm))
                     safetyOptions.description = "state before restoring '\(snapshot.name)'"
                     safetyOptions.expiresAt = clock.now().addingTimeInterval(options.safetyExpiry)
                     safetyOptions.labels = ["pre-restore"]
