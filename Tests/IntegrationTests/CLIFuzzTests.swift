@@ -14,7 +14,8 @@ import Testing
 /// command (exit 2, 3, 64 or 75) leaves the catalog (`sqlite3 .dump`) and the store (every
 /// file with size and mode) exactly as they were. A failed operation (exit 1) may add a failed
 /// job to the journal and nothing else; `guard` and `run-due` exit 1 after legitimate work too,
-/// so they are only checked for the first two properties then.
+/// so they are only checked for the first two properties then. After a command that succeeded,
+/// `list` must still work (one bad value must not make the VM's catalog unreadable).
 ///
 /// About 6% of the cases name another catalog (after the fixture's, so it counts): an empty
 /// file, someone else's SQLite database, a text file, a directory or a path in a missing
@@ -58,6 +59,7 @@ struct CLIFuzzTests {
         var failures: [String] = []
         var statuses: [Int32: Int] = [:]
         var state = try Snapshot.take(f)
+        var listWorks = true
         let began = Date()
         for index in 0..<cases {
             fuzz.snapshots = try state.snapshotNames(f)
@@ -84,6 +86,16 @@ struct CLIFuzzTests {
                 let report = "\(shown)\n    → \(problems.joined(separator: "; "))\n    stderr: \(result.stderr.prefix(400).debugDescription)\n    stdout: \(result.stdout.prefix(400).debugDescription)"
                 failures.append(report)
                 print("CLIFuzzTests FAILURE \(report)")
+            }
+            // A command that succeeded must leave the VM's catalog readable (list works).
+            if result.status == 0, line.catalog == nil, !["list", "show", "usage", "vms", "jobs", "check", "retention"].contains(line.args[0]) {
+                let list = try cli.run(["list", vm, "--json"])
+                defer { listWorks = list.status == 0 }
+                if list.status != 0, listWorks {   // the case that broke it, not the ones after
+                    let report = "\(shown)\n    → succeeded, but afterwards 'list' fails (exit \(list.status)): \(list.stderr.prefix(300).debugDescription)"
+                    failures.append(report)
+                    print("CLIFuzzTests FAILURE \(report)")
+                }
             }
             if checkEach, result.status == 0, !["check", "list", "show", "usage", "vms", "jobs"].contains(line.args[0]) {
                 let check = try cli.run(["check", vm])

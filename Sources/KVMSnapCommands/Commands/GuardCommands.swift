@@ -28,9 +28,17 @@ struct GuardCommand: ParsableCommand {
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. kvmsnap guard VM -- apt-get upgrade") }
         if GuardFailurePolicy(rawValue: onFailure) == nil { throw ValidationError("--on-failure must be restore or keep") }
+        try Self.requireRunnable(command[0])
+    }
+
+    /// Refuses a command that cannot be started, before anything (the catalog included) is opened.
+    static func requireRunnable(_ program: String) throws {
+        guard ExternalProcess.resolve(program) == nil else { return }
+        throw ValidationError("cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH")")
     }
 
     func run() throws {
+        if let name { try SnapshotEngine.validateName(name) }   // before the catalog is opened
         var options = GuardOptions(command: command)
         options.name = name
         options.description = description
@@ -79,6 +87,7 @@ struct HookCommand: ParsableCommand {
                 throw ValidationError("--phase must be one of \(HookPhase.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if command.isEmpty { throw ValidationError("give the hook's command after --") }
+            try GuardCommand.requireRunnable(command[0])
         }
 
         func run() throws {

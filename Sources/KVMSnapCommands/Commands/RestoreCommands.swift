@@ -27,6 +27,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let asName { try SnapshotEngine.validateVMName(asName) }   // before the catalog is opened
         let progress = Output.progressBar(json: global.json)
         let engine = try Context(global).engine(progress: progress)
         let info = try engine.snapshot(vm: vm, name: snapshot)
