@@ -58,15 +58,23 @@ virsh_ok() { timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
 if [[ -d /run/systemd/system ]]; then
   systemctl start virtlogd libvirtd
 else
-  pgrep -x virtlogd >/dev/null || virtlogd -d
+  # Daemons must not inherit the caller's open files (a lock a test or script holds would be
+  # held for the daemon's whole life): close every descriptor above 2 first.
+  close_inherited_fds() {
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if ((fd > 2)); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+    done
+  }
+  pgrep -x virtlogd >/dev/null || (close_inherited_fds; exec virtlogd -d)
   if ! pgrep -x libvirtd >/dev/null; then
     # libvirt daemonizes QEMU, so a stopped QEMU is reaped by whoever adopts orphans. Where that
     # is a slow PID 1 (containers, sandboxes: ~2 s here), every destroy waits for it. Under tini
     # as a child subreaper the orphans are adopted and reaped at once.
     if command -v tini >/dev/null; then
-      setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.out 2>&1 &
+      (close_inherited_fds; exec setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.out 2>&1) &
     else
-      libvirtd -d
+      (close_inherited_fds; exec libvirtd -d)
     fi
   fi
 fi
