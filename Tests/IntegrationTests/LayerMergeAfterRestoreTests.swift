@@ -18,6 +18,9 @@ struct LayerMergeAfterRestoreTests {
             for name in ["s1", "s2", "s3"] { try s.create(name, diskOnly: true) }
             try s.restore("s3")
             try s.delete("s2")
+            // The VM's original image is now backed by nothing and parent of one layer whose
+            // children are the VM's top and the safety snapshot's: a non-active live commit.
+            try s.delete("s1")
         }
     }
 
@@ -29,14 +32,15 @@ struct LayerMergeAfterRestoreTests {
         }
     }
 
-    /// The same with the VM shut off for the restore and the delete (offline `qemu-img commit`
-    /// path); the restore leaves it off (`--no-start`).
+    /// The same with the VM shut off for the restore and the deletes (offline `qemu-img commit`
+    /// path, the VM's own top among the re-pointed images); the restore leaves it off (`--no-start`).
     @Test func restoreThenDeleteOfTheMiddleSnapshotShutOff() throws {
         try Scenario.run(tag: "merge-off") { s in
             for name in ["s1", "s2", "s3"] { try s.create(name, diskOnly: true) }
             try s.shutOff()
             try s.restore("s3", start: false)
             try s.delete("s2")
+            try s.delete("s1")
         }
     }
 
