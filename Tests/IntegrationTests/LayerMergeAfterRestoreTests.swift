@@ -18,7 +18,7 @@ struct LayerMergeAfterRestoreTests {
             for name in ["s1", "s2", "s3"] { try s.create(name, diskOnly: true) }
             try s.restore("s3")
             try s.delete("s2")
-            // The VM's original image is now backed by nothing and parent of one layer whose
+            // s1's layer (the VM's original image) is then unreferenced with one child, whose own
             // children are the VM's top and the safety snapshot's: a non-active live commit.
             try s.delete("s1")
         }
