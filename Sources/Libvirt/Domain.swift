@@ -84,6 +84,14 @@ public final class Domain: @unchecked Sendable {
         return (DomainState(rawValue: state) ?? .nostate, reason)
     }
 
+    /// Why a shut-off domain is off (`virDomainShutoffReason`); nil while it is not shut off.
+    public var shutoffReason: ShutoffReason? {
+        get throws(LibvirtError) {
+            let (state, reason) = try self.state()
+            return state == .shutoff ? ShutoffReason(rawValue: reason) ?? .unknown : nil
+        }
+    }
+
     /// Whether the domain is running (or paused).
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainIsActive
     public var isActive: Bool {
@@ -214,4 +222,12 @@ public final class Domain: @unchecked Sendable {
         }
         return Int(try check(status))
     }
+}
+
+/// Why a domain is shut off (libvirt's `virDomainShutoffReason`).
+public enum ShutoffReason: Int32, Sendable {
+    case unknown = 0, shutdown, destroyed, crashed, migrated, saved, failed, fromSnapshot, daemon
+
+    /// Shut down by the guest or destroyed on request (virsh shutdown/destroy, a management tool).
+    public var wasRequested: Bool { self == .shutdown || self == .destroyed }
 }

@@ -172,7 +172,11 @@ extension SnapshotEngine {
         case .paused: state == .paused
         case .off: state == .shutoff
         }
-        return matches ? nil : "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
+        if matches { return nil }
+        // After a restore or revert that succeeded, an ordinary shutdown (the guest's own, or a
+        // destroy someone asked for) is the user's business, not drift; a crash or failure is.
+        if job.state == .succeeded, state == .shutoff, (try? domain.shutoffReason)?.wasRequested == true { return nil }
+        return "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
     }
 
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM

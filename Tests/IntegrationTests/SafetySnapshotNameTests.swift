@@ -31,3 +31,22 @@ struct SafetySnapshotNameTests {
         for name in names { #expect(states[name] == "ready", "\(states)") }
     }
 }
+
+/// `check` and the run state a restore left (issue 10 item 3): a crash is drift, an ordinary
+/// shutdown by the user after a restore that succeeded is not.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct CheckRunStateTests {
+    @Test func aUserShutdownAfterARestoreIsNotDrift() throws {
+        let f = try EngineFixture(tag: "userstop")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        try f.guest.waitForCounter(atLeast: 1)
+        #expect(try cli.run(["create", vm, "--name", "s1"]).status == 0)
+        let restored = try cli.run(["restore", vm, "s1", "--confirm", vm, "--no-safety-snapshot"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(try cli.run(["check", vm]).status == 0)
+        _ = try HostTools.virsh(["destroy", vm])
+        let check = try cli.run(["check", vm, "--json"])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+    }
+}
