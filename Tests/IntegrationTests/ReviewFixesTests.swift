@@ -20,4 +20,32 @@ struct ReviewFixesTests {
         #expect(!result.stdout.split(separator: "\n").contains { $0.hasPrefix("forged") }, "a newline in a name forged a row")
         #expect(result.stdout.contains(#"a\e[31mred\nforged"#), "\(result.stdout)")
     }
+
+    /// Item 23 sibling: `forget --delete-files` deleted every store file the catalog named for the
+    /// vanished VM, also one a VM libvirt still has runs on (a VM re-defined from the old one's
+    /// XML under a new UUID keeps its disk in the old VM's store directory).
+    @Test func forgetDeleteFilesRefusesFilesAnotherVMUses() throws {
+        let f = try EngineFixture(tag: "forget-inuse", start: false)
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        let old = try f.guest.connection.lookupDomain(name: vm)
+        let oldUUID = try old.uuidString
+        let xml = try old.xml(flags: [.inactive])
+        let storeDir = StoreLayout(root: f.storePath).vmDirectory(oldUUID)
+        #expect(xml.contains(storeDir), "the VM should run on a layer in the store")
+        try old.undefine()
+        _ = try f.guest.connection.defineDomain(xml: xml.replacingOccurrences(of: "<uuid>\(oldUUID)</uuid>", with: ""))
+
+        let files = filesUnder(storeDir)
+        let dump = try Hardening.dump(f.catalogPath)
+        let refused = try cli.run(["forget", oldUUID, "--delete-files"])
+        #expect(refused.status == 3 && Hardening.oneLineError(refused, "uses"), "exit \(refused.status): \(refused.stderr)")
+        #expect(filesUnder(storeDir) == files, "forget deleted files a defined VM uses")
+        #expect(try Hardening.dump(f.catalogPath) == dump, "a refused forget changed the catalog")
+        // Without --delete-files the rows go and every file stays.
+        #expect(try cli.run(["forget", oldUUID]).status == 0)
+        #expect(filesUnder(storeDir) == files)
+    }
 }
