@@ -69,6 +69,7 @@ extension SnapshotEngine {
         try refuseForeignBlockJobs(domain: domain, vm: vm)
         let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
+        var deleted = false
         do {
             try inject("delete.started")
             // One transaction: the snapshot disappears and its children hang off its parent.
@@ -89,13 +90,19 @@ extension SnapshotEngine {
                     try db.deleteSnapshot(id: snapshot.id)
                 }
             }
+            deleted = true
             try inject("delete.afterCatalog")
             for file in files { unlink(file) }
             try reclaim(vmUUID: vm.uuid, domain: domain)
             finishJob(job, error: nil)
         } catch {
             finishJob(job, error: error)
-            throw error
+            guard deleted else { throw error }
+            // The snapshot is gone already: whatever reclaim refused, this is no refusal (a
+            // refusal, exit 3, changes nothing) but a deletion whose clean-up failed.
+            let refusal: Set<EngineError.Code> = [.conflict, .unsupported, .busy, .invalidInput, .notFound]
+            throw EngineError(refusal.contains(error.code) ? .io : error.code,
+                              "snapshot '\(snapshot.name)' was deleted, but reclaiming its layers failed: \(error.message)")
         }
     }
 

@@ -48,4 +48,25 @@ struct ReviewFixesTests {
         #expect(try cli.run(["forget", oldUUID]).status == 0)
         #expect(filesUnder(storeDir) == files)
     }
+
+    /// Item 12 sibling: once `delete` has removed the snapshot's row, a refusal from reclaim
+    /// (e.g. "the VM still uses it", a block job that is not its own) was reported as a refusal
+    /// (conflict, exit 3: "nothing was changed") although the snapshot was gone.
+    @Test func aDeleteThatAlreadyDeletedIsNeverReportedAsARefusal() throws {
+        let f = try EngineFixture(tag: "delete-after", start: false)
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        f.engine.faultInjector = { point throws(EngineError) in
+            if point == "delete.afterCatalog" { throw EngineError(.conflict, "injected refusal at \(point)") }
+        }
+        var thrown: EngineError?
+        do { try f.engine.deleteSnapshot(vm: vm, name: "a") } catch { thrown = error }
+        f.engine.faultInjector = nil
+        let error = try #require(thrown)
+        #expect(error.code != .conflict, "reported as a refusal after deleting: \(error)")
+        #expect(error.message.contains("'a' was deleted"), "\(error.message)")
+        #expect(try cli.snapshotStates(vm) == ["b": "ready"])
+    }
 }
