@@ -77,7 +77,13 @@ extension SnapshotEngine {
         let domains = try lv("cannot list the VMs libvirt has") { () throws(LibvirtError) in try connection.allDomains() }
         var used: [String: String] = [:]
         for domain in domains {
-            for image in try imagesInUse(domain) {
+            let images: Set<String>
+            do { images = try imagesInUse(domain) } catch {
+                // Undefined since the listing (a VM being removed): it uses nothing any more.
+                if let uuid = try? domain.uuidString, try !libvirtHas(VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())) { continue }
+                throw error
+            }
+            for image in images {
                 used[image] = domain.name
                 guard FileManager.default.fileExists(atPath: image) else { continue }
                 for path in try ImageTool.backingChain(image) { used[path] = domain.name }
