@@ -76,7 +76,8 @@ extension SnapshotEngine {
             try refuseInternalSnapshots(domain, vmName: vm.name)
         }
         let plan = RestorePlan(safetySnapshot: options.safetySnapshot, target: options.target, snapshotHasMemory: snapshot.hasMemory)
-        let wasRunning = Self.isActive(domain)
+        // Checked, before the job: a rollback started from a wrong guess would leave a running VM off.
+        let wasRunning = try isActiveChecked(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
         var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,

@@ -69,6 +69,7 @@ extension SnapshotEngine {
         try refuseForeignBlockJobs(domain: domain, vm: vm)
         let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
+        var deleted = false
         do {
             try inject("delete.started")
             // One transaction: the snapshot disappears and its children hang off its parent.
@@ -89,13 +90,19 @@ extension SnapshotEngine {
                     try db.deleteSnapshot(id: snapshot.id)
                 }
             }
+            deleted = true
             try inject("delete.afterCatalog")
             for file in files { unlink(file) }
             try reclaim(vmUUID: vm.uuid, domain: domain)
             finishJob(job, error: nil)
         } catch {
             finishJob(job, error: error)
-            throw error
+            guard deleted else { throw error }
+            // The snapshot is gone already: whatever reclaim refused, this is no refusal (a
+            // refusal, exit 3, changes nothing) but a deletion whose clean-up failed.
+            let refusal: Set<EngineError.Code> = [.conflict, .unsupported, .busy, .invalidInput, .notFound]
+            throw EngineError(refusal.contains(error.code) ? .io : error.code,
+                              "snapshot '\(snapshot.name)' was deleted, but reclaiming its layers failed: \(error.message)")
         }
     }
 
@@ -125,16 +132,19 @@ extension SnapshotEngine {
     }
 
     /// The running domain's live definition (disk tops and full backing chains); nil when it is off.
-    func liveDefinition(_ domain: Domain?) -> DomainDefinition? {
-        guard let domain, Self.isActive(domain), let xml = try? domain.xml(flags: []) else { return nil }
-        return try? DomainDefinition(xml: xml)
+    /// Throws when libvirt does not say: a merge chosen on a guess ("not running") would run
+    /// `qemu-img` on images the VM has open and delete a layer it may still read.
+    func liveDefinition(_ domain: Domain?) throws(EngineError) -> DomainDefinition? {
+        guard let domain, try isActiveChecked(domain) else { return nil }
+        let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: []) }
+        return try DomainDefinition(xml: xml)
     }
 
     /// Merges `child` into `parent` (its only child): live block commit when the VM runs on that
     /// chain, `qemu-img commit` otherwise; then children and references move to `parent`.
     func commit(child: LayerRecord, into parent: LayerRecord, domain: Domain?, tree: LayerTree, layers: [String: LayerRecord]) throws(EngineError) {
         progress?("merge \(child.diskTarget)", nil)
-        let live = liveDefinition(domain)
+        let live = try liveDefinition(domain)
         let running = live != nil
         let liveChain = live?.chainPaths ?? []
         if running, liveChain.contains(parent.path), !liveChain.contains(child.path) {
@@ -160,7 +170,8 @@ extension SnapshotEngine {
             if isActiveLayer { try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path) }
         } else if FileManager.default.fileExists(atPath: child.path) {
             try ImageTool.commitOffline(child: child.path)
-            if let domain, !running, (try? currentDiskSources(domain))?[child.diskTarget] == child.path {
+            // Checked: a definition left naming `child` (deleted below) could not start the VM.
+            if let domain, !running, try currentDiskSources(domain)[child.diskTarget] == child.path {
                 try repointDefinition(domain: domain, disk: child.diskTarget, path: parent.path)
             }
         }

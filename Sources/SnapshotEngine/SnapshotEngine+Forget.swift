@@ -35,8 +35,15 @@ extension SnapshotEngine {
             // running forget again finishes.
             let inStore = store.vmDirectory(vm.uuid) + "/"
             let originals = Set(layers.filter { $0.role == .original }.map(\.path))
-            let files = layers.filter { $0.role != .original }.map(\.path) + snapshots.flatMap { [$0.memoryPath, $0.nvramPath].compactMap { $0 } }
-            for file in files where file.hasPrefix(inStore) && !originals.contains(file) {
+            let files = (layers.filter { $0.role != .original }.map(\.path) + snapshots.flatMap { [$0.memoryPath, $0.nvramPath].compactMap { $0 } })
+                .filter { $0.hasPrefix(inStore) && !originals.contains($0) }
+            // A VM libvirt has may run on one of them (re-defined from the vanished VM's XML).
+            let used = try imagesVMsUse()
+            if let file = files.first(where: { used[$0] != nil || used[($0 as NSString).standardizingPath] != nil }) {
+                let user = used[file] ?? used[(file as NSString).standardizingPath] ?? "?"
+                throw EngineError(.conflict, "cannot delete the files of \(vm.name): VM \(user) uses \(file); nothing was changed ('kvmsnap forget \(forgetArgument(vm))' without --delete-files keeps the files)")
+            }
+            for file in files {
                 if unlink(file) == 0 { deleted.append(file) } else if errno != ENOENT {
                     throw EngineError(.io, "cannot delete \(file): \(String(cString: strerror(errno))); nothing was forgotten")
                 }
@@ -61,6 +68,28 @@ extension SnapshotEngine {
         let directory = store.vmDirectory(vm.uuid)
         return ForgetResult(vm: vm.name, uuid: vm.uuid, snapshots: snapshots.count, layers: layers.count, deletedFiles: deleted,
                             keptDirectory: FileManager.default.fileExists(atPath: directory) ? directory : nil)
+    }
+
+    /// Every image a VM libvirt has may open, with that VM's name: what its definitions and live
+    /// XML name (``imagesInUse(_:)``) and, read with qemu-img, the backing files below them.
+    /// Throws when that cannot be told: a caller about to delete a file must then keep it.
+    func imagesVMsUse() throws(EngineError) -> [String: String] {
+        let domains = try lv("cannot list the VMs libvirt has") { () throws(LibvirtError) in try connection.allDomains() }
+        var used: [String: String] = [:]
+        for domain in domains {
+            let images: Set<String>
+            do { images = try imagesInUse(domain) } catch {
+                // Undefined since the listing (a VM being removed): it uses nothing any more.
+                if let uuid = try? domain.uuidString, try !libvirtHas(VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())) { continue }
+                throw error
+            }
+            for image in images {
+                used[image] = domain.name
+                guard FileManager.default.fileExists(atPath: image) else { continue }
+                for path in try ImageTool.backingChain(image) { used[path] = domain.name }
+            }
+        }
+        return used
     }
 
     /// The one catalog VM named or with UUID `nameOrUUID` that libvirt no longer has.

@@ -123,8 +123,9 @@ extension SnapshotEngine {
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return EngineError(.external, "interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
-        let sources = (try? currentDiskSources(domain)) ?? [:]
-        let state = try? domain.state().state
+        // Read checked: a guess ("no disks", "no state") would revert a VM the revert never touched.
+        let sources = try currentDiskSources(domain)
+        let state: DomainState? = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
         let active = state != nil && state != .shutoff
         let (disks, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }

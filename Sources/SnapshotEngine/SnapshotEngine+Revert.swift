@@ -35,7 +35,7 @@ extension SnapshotEngine {
         defer { withExtendedLifetime(lock) {} }
         let snapshot = try readySnapshot(vm: vm, name: name)
         let journal = RevertJournal(snapshotID: snapshot.id, start: start,
-                                    previousSources: (try? currentDiskSources(domain)) ?? [:], wasActive: Self.isActive(domain))
+                                    previousSources: try currentDiskSources(domain), wasActive: try isActiveChecked(domain))
         let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         do {

@@ -175,7 +175,7 @@ public final class SnapshotEngine: @unchecked Sendable {
 
     /// The layer paths the domain currently runs on (live XML when active, else inactive), per disk.
     func currentDiskSources(_ domain: Domain) throws(EngineError) -> [String: String] {
-        let flags: DomainXMLFlags = Self.isActive(domain) ? [] : [.inactive]
+        let flags: DomainXMLFlags = try isActiveChecked(domain) ? [] : [.inactive]
         let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: flags) }
         let definition = try DomainDefinition(xml: xml)
         var result: [String: String] = [:]

@@ -7,10 +7,6 @@ import Testing
 /// 21 (timeline input): what a user sees, with the real binary and, where a VM is needed, libvirtd.
 @Suite(.serialized)
 struct HardeningBoundsTests {
-    /// The catalog as SQL text, for "a refused command changed nothing".
-    static func dump(_ catalog: String) throws -> String { try TestGuest.run("/usr/bin/sqlite3", [catalog, ".dump"]) }
-    static func sql(_ catalog: String, _ statement: String) throws { try TestGuest.run("/usr/bin/sqlite3", [catalog, statement]) }
-
     /// A refusal or failure: the expected exit status, one short line on stderr, nothing on stdout.
     static func expectOneLineError(_ result: CLI.Result, status: Int32, containing parts: [String] = [], _ what: String,
                                    sourceLocation: SourceLocation = #_sourceLocation) {
@@ -32,18 +28,18 @@ struct HardeningBoundsTests {
         #expect(try cli.run(["create", vm, "--name", "s", "--disk-only"]).status == 0)
 
         // On input: every way to a date past 9999 is refused, and changes nothing.
-        let before = try Self.dump(f.catalogPath)
+        let before = try Hardening.dump(f.catalogPath)
         for args in [["edit", vm, "s", "--expires", "100000y"], ["edit", vm, "s", "--expires", "101y"],
                      ["create", vm, "--name", "t", "--expires", "8000y"], ["verified", vm, "s", "--grace", "9000y"],
                      ["edit", vm, "s", "--expires", "+100000-01-01T00:00:00Z"]] {
             Self.expectOneLineError(try cli.run(args), status: 64, args.joined(separator: " "))
         }
-        #expect(try Self.dump(f.catalogPath) == before)
+        #expect(try Hardening.dump(f.catalogPath) == before)
         #expect(try cli.run(["edit", vm, "s", "--expires", "100y"]).status == 0)
 
         // A row an older version (or damage) left with a date nobody can read: every command that
         // reads it says which row and how to fix it, in one short line.
-        try Self.sql(f.catalogPath, "UPDATE snapshot SET expiresAt = '100000-01-01 00:00:00.000' WHERE name = 's'")
+        try Hardening.sql(f.catalogPath, "UPDATE snapshot SET expiresAt = '100000-01-01 00:00:00.000' WHERE name = 's'")
         for args in [["list", vm], ["list", vm, "--json"], ["show", vm, "s"], ["create", vm, "--name", "u", "--disk-only"],
                      ["prune", vm, "--keep-last", "1", "--dry-run"], ["delete", vm, "s", "--yes"], ["usage", vm], ["usage"]] {
             let result = try cli.run(args)
@@ -76,7 +72,7 @@ struct HardeningBoundsTests {
         let catalog = try Catalog(path: path)
         var hook = HookRecord(phase: "post-snapshot", vm: nil, command: [String(repeating: "c", count: 5000)], timeoutSeconds: 60, createdAt: Date())
         try catalog.write { try $0.insert(&hook) }
-        try Self.sql(path, "UPDATE hook SET createdAt = '\(String(repeating: "x", count: 5000))'")
+        try Hardening.sql(path, "UPDATE hook SET createdAt = '\(String(repeating: "x", count: 5000))'")
         do {
             _ = try catalog.read { try $0.hooks() }
             Issue.record("the unreadable row was read")
@@ -96,16 +92,16 @@ struct HardeningBoundsTests {
         try f.guest.waitForCounter(atLeast: 1)
 
         // guard: refused before the snapshot (it used to trap after it, leaving the job running).
-        let before = try Self.dump(f.catalogPath)
+        let before = try Hardening.dump(f.catalogPath)
         Self.expectOneLineError(try cli.run(["guard", vm, "--timeout", "10000000000000000"], command: ["true"]), status: 64, "guard --timeout")
         Self.expectOneLineError(try cli.run(["hook", "add", "--phase", "post-snapshot", "--timeout", "10000000000000000"], command: ["true"]),
                                 status: 64, "hook add --timeout")
         Self.expectOneLineError(try cli.run(["hook", "add", "--phase", "post-snapshot", "--timeout", String(repeating: "9", count: 400)], command: ["true"]),
                                 status: 64, "hook add --timeout 9…9")
-        #expect(try Self.dump(f.catalogPath) == before)
+        #expect(try Hardening.dump(f.catalogPath) == before)
 
         // A hook row with a huge timeout (as an older version stored it): listed and run, no trap.
-        try Self.sql(f.catalogPath, """
+        try Hardening.sql(f.catalogPath, """
             INSERT INTO hook (phase, vm, command, timeoutSeconds, createdAt) VALUES ('post-snapshot', NULL, '["true"]', 1e300, '2026-01-01 00:00:00.000')
             """)
         let hooks = try cli.run(["hook", "list"])

@@ -23,6 +23,7 @@ enum Hardening {
         return outcome.standardOutput
     }
 
+    @discardableResult
     static func sql(_ path: String, _ statement: String) throws -> String {
         let outcome = try ExternalProcess.run("sqlite3", [path, statement], timeout: 60)
         guard outcome.status == 0 else { throw TestGuestError("sqlite3 \(statement): \(outcome.standardError)") }

@@ -67,7 +67,7 @@ private final class CrashCampaign {
     let cli: CLI
     let vm: String
     let ops: [Op]
-    var rng: SplitMix
+    var rng: SplitMix64
     /// Snapshot id → the guest's counter when it was created (read from its frozen vda layer at first sight).
     var expected: [String: Int] = [:]
     /// Seconds each operation took when it ran to the end (the last such run): kills are timed from it.
@@ -93,7 +93,7 @@ private final class CrashCampaign {
         cli = CLI(fixture)
         vm = fixture.guest.name
         self.ops = ops
-        rng = SplitMix(seed: seed)
+        rng = SplitMix64(seed: seed)
     }
 
     var totalKills: Int { kills.values.reduce(0, +) }
@@ -450,17 +450,4 @@ private func require(_ condition: Bool, _ message: @autoclosure () -> String) th
 private func require<T>(_ value: T?, _ message: @autoclosure () -> String) throws -> T {
     guard let value else { throw CrashFailure(message()) }
     return value
-}
-
-/// A seeded generator (SplitMix64), so a printed seed replays the same campaign.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -48,15 +48,16 @@ struct RetentionSimulateCommand: ParsableCommand {
         }
         // The table streams: column widths from one pass over the decisions, then one
         // buffered line per snapshot (no array of rows, no formatter per date).
+        // Names come from the timeline file: escaped as Output.table escapes its cells.
         var widths = [4, 19, 6, 0]  // NAME, CREATED (always 19), ACTION, REASON (last: not padded)
         for d in plan.decisions {
-            widths[0] = max(widths[0], d.name.count)
+            widths[0] = max(widths[0], TerminalText.escape(d.name).count)
             widths[2] = max(widths[2], PruneCommand.word(d.action).count)
         }
         var local = LocalTimestampFormatter(timeZone: .current)
         out.line(Output.tableLine(["NAME", "CREATED", "ACTION", "REASON"], widths: widths))
         for (c, d) in zip(candidates, plan.decisions) {
-            out.line(Output.tableLine([d.name, local.format(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"], widths: widths))
+            out.line(Output.tableLine([TerminalText.escape(d.name), local.format(c.createdAt), PruneCommand.word(d.action), d.reason ?? "-"], widths: widths))
         }
         out.flush()
         Output.line()

@@ -133,6 +133,11 @@ public struct LocalTimestampFormatter {
         let days = CivilTime.floorDiv(local, 86_400)
         let sod = local - days * 86_400
         let c = CivilTime.civilFromDays(days)
+        // The zone's offset can move an instant at the edge of years 0000...9999 out of them
+        // (0000-01-01T00:00Z is in year -1 west of Greenwich): no fixed four-digit year then.
+        guard (0...9999).contains(c.year) else {
+            return String(format: "%lld-%02lld-%02lld %02lld:%02lld:%02lld", c.year, c.month, c.day, sod / 3600, sod / 60 % 60, sod % 60)
+        }
         var bytes = [UInt8](repeating: 0x30, count: 19)
         func put(_ value: Int64, at index: Int, width: Int) {
             var v = value
