@@ -33,10 +33,7 @@ struct RandomCrashTests {
         } ?? CrashCampaign.Op.allCases
         print("RandomCrashTests: seed \(seed), \(kills) kills, operations \(ops.map(\.rawValue)) (replay with KVMSNAP_CRASH_SEED=\(seed))")
 
-        // Other test runs on this host may restart libvirtd; they wait while a guest holds this
-        // shared lock (the protocol of the LibvirtdGate test support).
-        try FileManager.default.createDirectory(atPath: IntegrationEnvironment.scratchRoot, withIntermediateDirectories: true)
-        let gate = try SharedLock(IntegrationEnvironment.scratchRoot + "/libvirtd-gate.lock")
+        // The guest holds the LibvirtdGate's shared side, so no test restarts libvirtd under it.
         let f = try EngineFixture(tag: "crash")
         defer {
             f.destroy()
@@ -45,7 +42,6 @@ struct RandomCrashTests {
                 _ = try? HostTools.virsh(["destroy", f.guest.name])
                 _ = try? HostTools.virsh(["undefine", f.guest.name, "--nvram"])
             }
-            withExtendedLifetime(gate) {}
         }
         let campaign = CrashCampaign(fixture: f, seed: seed, ops: ops)
         let started = Date()
@@ -426,19 +422,6 @@ private final class CrashCampaign {
 private struct CrashFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A shared flock held while the value lives.
-private final class SharedLock {
-    private let fd: Int32
-    init(_ path: String) throws {
-        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CrashFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
-        while flock(fd, LOCK_SH) != 0 {
-            guard errno == EINTR else { close(fd); throw CrashFailure("flock \(path): \(String(cString: strerror(errno)))") }
-        }
-    }
-    deinit { close(fd) }
 }
 
 /// Throws `CrashFailure(message)` unless `condition` holds.

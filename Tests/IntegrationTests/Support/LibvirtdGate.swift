@@ -31,13 +31,34 @@ enum LibvirtdGate {
         deinit { flock(fd, LOCK_UN); close(fd) }
     }
 
-    /// The shared side, for a test guest; nil inside ``exclusive(_:)``.
-    static func shared() throws -> Hold? {
+    /// The shared side, for a test guest; nil inside ``exclusive(_:)``. Process-wide and counted:
+    /// the first guest of this process takes the gate, later ones only count while it is held.
+    /// (Each guest taking it anew would deadlock: a test holding one guest and starting another
+    /// would wait behind an exclusive waiter, which waits for the first guest.)
+    static func shared() throws -> SharedHold? {
         if holdsExclusive { return nil }
-        let intent = try Hold(intentPath, LOCK_SH)
-        defer { withExtendedLifetime(intent) {} }
-        return try Hold(lockPath, LOCK_SH)
+        counter.lock(); defer { counter.unlock() }
+        if holders == 0 {
+            let intent = try Hold(intentPath, LOCK_SH)
+            defer { withExtendedLifetime(intent) {} }
+            held = try Hold(lockPath, LOCK_SH)
+        }
+        holders += 1
+        return SharedHold()
     }
+
+    /// One guest's share of the process-wide hold; the gate is released with the last one.
+    final class SharedHold: @unchecked Sendable {
+        deinit {
+            LibvirtdGate.counter.lock(); defer { LibvirtdGate.counter.unlock() }
+            LibvirtdGate.holders -= 1
+            if LibvirtdGate.holders == 0 { LibvirtdGate.held = nil }
+        }
+    }
+
+    private static let counter = NSLock()
+    nonisolated(unsafe) private static var holders = 0
+    nonisolated(unsafe) private static var held: Hold?
 
     /// Runs `body` once no other test guest exists, with new ones held back until it returns.
     static func exclusive<T>(_ body: () throws -> T) throws -> T {

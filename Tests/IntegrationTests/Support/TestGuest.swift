@@ -35,7 +35,7 @@ final class TestGuest: @unchecked Sendable {
     let nvramPath: String?
     private(set) var domain: Domain
     /// The shared side of ``LibvirtdGate`` while the guest exists.
-    private var gate: LibvirtdGate.Hold?
+    private var gate: LibvirtdGate.SharedHold?
     static let ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
     static let ovmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
