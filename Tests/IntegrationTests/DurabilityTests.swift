@@ -29,15 +29,21 @@ struct DurabilityTests {
         }
     }
 
-    /// The files a snapshot consists of, read back from the catalog: memory, NVRAM copy, the
-    /// layers it freezes, and every layer the create added (the VM's new overlays, `--full` copies).
-    func expectedFiles(_ f: EngineFixture, _ snapshot: SnapshotRecord, layersBefore: Set<String>) throws -> Set<String> {
-        try f.engine.catalog.read { db -> Set<String> in
-            var files = Set([snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 })
+    /// The files a snapshot consists of: its memory image and NVRAM copy and the layers its disk
+    /// rows name (from the catalog), plus every image its create job made for the VM to run on
+    /// (from the job's journal: the new overlays, and with `--full` the copy and the overlay on it;
+    /// a layer reclaimed right after the create is still one that had to be durable meanwhile).
+    func expectedFiles(_ f: EngineFixture, _ snapshot: SnapshotRecord) throws -> Set<String> {
+        var files = Set([snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 })
+        try f.engine.catalog.read { db in
             for disk in try db.disks(ofSnapshot: snapshot.id) { if let layer = try db.layer(id: disk.layerID) { files.insert(layer.path) } }
-            for layer in try db.layers(vmUUID: snapshot.vmUUID) where !layersBefore.contains(layer.path) { files.insert(layer.path) }
-            return files
         }
+        let job = try #require(try f.lastJob("create"))
+        #expect(job.snapshotID == snapshot.id)
+        let journal = try #require(try JSONSerialization.jsonObject(with: Data((job.journal ?? "").utf8)) as? [String: Any])
+        files.formUnion((journal["newOverlays"] as? [String: String] ?? [:]).values)
+        for paths in (journal["fullCopies"] as? [String: [String: String]] ?? [:]).values { files.formUnion(paths.values) }
+        return files
     }
 
     /// Every directory from each file up to the store's root (the VM's own image directory for adopted originals).
@@ -67,10 +73,9 @@ struct DurabilityTests {
         // First (adopts the VM's own images), incremental, --full: each kind of create.
         for (name, full) in [("s1", false), ("s2", false), ("s3", true)] {
             sink.reset()
-            let layersBefore = try Set(f.engine.catalog.read { try $0.layers(vmUUID: sink.vmUUID) }.map(\.path))
             let snapshot = try f.snapshot(name, full: full).record
             #expect(snapshot.memoryPath != nil && snapshot.nvramPath != nil, "\(name) should have memory and NVRAM")
-            let files = try expectedFiles(f, snapshot, layersBefore: layersBefore)
+            let files = try expectedFiles(f, snapshot)
             let calls = sink.calls
             #expect(Set(calls.filter { !$0.isDirectory }.map(\.path)) == files, "\(name): synced files differ from the snapshot's files")
             #expect(Set(calls.filter(\.isDirectory).map(\.path)) == expectedDirectories(files, storeRoot: f.storePath),
