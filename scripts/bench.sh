@@ -22,7 +22,7 @@ ROOT=$PWD
 
 RUNS=5 QUICK=0
 [[ ${1:-} == --quick ]] && RUNS=3 QUICK=1
-[[ ${1:-} == --help ]] && { sed -n 2,14p "$0"; exit 0; }
+[[ ${1:-} == --help ]] && { sed -n 2,18p "$0"; exit 0; }
 TYPE=${KVMSNAP_BENCH_TYPE:-qemu}
 MEM_MIB=1024 FILL=400          # comparison guests
 LAB_MIB=256 LAB_FILL=100       # lab reset guests
