@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# kvmsnap benchmarks (issue 7): kvmsnap against plain libvirt / borg / sqlite3 baselines,
-# measured side by side in the same run (interleaved, so machine noise hits both sides), median
-# over N runs (5; 3 with --quick). Prints a markdown table and writes .build/bench/results.json.
+# kvmsnap benchmarks (issues 7, 11): kvmsnap against plain libvirt / borg / sqlite3 baselines,
+# measured side by side in the same run (interleaved, the order alternating run by run, so
+# neither side always runs first or inherits the other's dirty pages), median over N runs
+# (5; 3 with --quick). Prints a markdown table and writes .build/bench/results.json (every row
+# with a `conditions` string); a full run also writes docs/bench/<date>-<host>.json.
+# Every timed restore (both sides) starts with a cold page cache (sync; drop_caches); creates
+# are durable on the kvmsnap side (fsync before ready) against QEMU's O_DIRECT (cache='none').
+# A sample that cannot be measured (e.g. no Suspended→Resumed event pair) stops the run.
 #
 #   sudo scripts/bench.sh [--quick]
 #
@@ -15,13 +20,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RUNS=5
-[[ ${1:-} == --quick ]] && RUNS=3
-[[ ${1:-} == --help ]] && { sed -n 2,14p "$0"; exit 0; }
+RUNS=5 QUICK=0
+[[ ${1:-} == --quick ]] && RUNS=3 QUICK=1
+[[ ${1:-} == --help ]] && { sed -n 2,18p "$0"; exit 0; }
 TYPE=${KVMSNAP_BENCH_TYPE:-qemu}
 MEM_MIB=1024 FILL=400          # comparison guests
 LAB_MIB=256 LAB_FILL=100       # lab reset guests
 WRITE_MIB=64                   # incremental_bytes_per_written_byte
+DATA_MIB=120                   # real data on vdb (128 MiB) before the incremental runs
+BUSY_MIB=100                   # create_guest_pause_ms_busy: the guest writes this much during the create
+BRANCH_VMS=200                 # catalog_list_100k_branched_seconds: other VMs interleaved in the catalog
 CATALOG_ROWS=100000
 RETENTION_COUNT=1000000 RETENTION_STEP=$((37 * 60)) RETENTION_START=-441763200   # 1956-01-01 UTC, ~70 years
 PY=/usr/bin/python3            # Debian's python: borg 1.2 is importable there
@@ -58,9 +66,10 @@ K=$(swift build -c release --show-bin-path)/kvmsnap
 [[ -x $K ]] || die "no kvmsnap binary at $K"
 
 mkdir -p "$WORK/images" "$WORK/ext" && chmod 711 "$WORK" "$WORK/images" "$WORK/ext"
-SAMPLES=$WORK/samples.tsv NOTES=$WORK/notes.txt
-: >"$SAMPLES"; : >"$NOTES"
+SAMPLES=$WORK/samples.tsv NOTES=$WORK/notes.txt CONDS=$WORK/conditions.tsv
+: >"$SAMPLES"; : >"$NOTES"; : >"$CONDS"
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SAMPLES"; }   # metric side value
+cond() { printf '%s\t%s\n' "$1" "$2" >>"$CONDS"; }                  # metric conditions
 now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (b - a) / 1e9 }'; }
 jget() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
@@ -111,62 +120,83 @@ if reply != "wrote=%s" % sys.argv[3]: sys.exit("guest write failed: %r" % reply)
 EOF
 }
 
-# Internal snapshot pause: domjobinfo --completed "Downtime" if libvirt has it, else the
-# Suspended→Resumed lifecycle events around the save, else the wall time of the create.
-PAUSE_METHOD=""
-internal_create() {   # internal_create DOMAIN SNAPNAME → sets T (s) and PAUSE (ms)
-  local dom=$1 snap=$2 ev=$WORK/events.$2 evpid t0 t1 dt
-  virsh event "$dom" --event lifecycle --loop --timestamp >"$ev" 2>/dev/null &
+# Order of the two sides in run $1: kvmsnap first in odd runs, the baseline first in even runs.
+order() { (($1 % 2)) && echo "kvmsnap baseline" || echo "baseline kvmsnap"; }
+ALTERNATING="order alternating (kvmsnap first in odd runs)"
+# A cold page cache for the next timed step (both sides get the same).
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches || die "cannot drop the page cache (needed for cache parity)"; }
+
+# with_events DOMAIN CMD...: runs CMD while recording DOMAIN's lifecycle events into $EV;
+# W = the command's wall time (s), T0 = its start (ns).
+EVN=0
+with_events() {
+  local dom=$1 evpid t1
+  shift
+  EVN=$((EVN + 1)); EV=$WORK/events.$dom.$EVN
+  virsh event "$dom" --event lifecycle --loop --timestamp >"$EV" 2>/dev/null &
   evpid=$!
   sleep 0.5
-  t0=$(now_ns); virsh -q snapshot-create-as "$dom" "$snap" >/dev/null; t1=$(now_ns)
-  T=$(secs "$t0" "$t1")
+  T0=$(now_ns); "$@" >/dev/null; t1=$(now_ns)
   sleep 0.5; kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null || true
-  dt=$(virsh domjobinfo "$dom" --completed 2>/dev/null | awk '/^Total downtime:/ { print $3 }')
-  if [[ -n $dt ]]; then PAUSE=$dt; PAUSE_METHOD="domjobinfo --completed downtime"; return; fi
-  PAUSE=$($PY - "$ev" <<'EOF'
+  W=$(secs "$T0" "$t1")
+}
+# events FILE MODE: "paused" = total ms between each Suspended and the next Resumed (empty when
+# there is no complete pair); "running" = ns timestamp of the last Resumed/Started (empty if none).
+events() {
+  $PY - "$1" "$2" <<'EOF'
 import re, sys
 from datetime import datetime
-sus = res = None
+paused_ms, since, last_run, pairs = 0.0, None, None, 0
 for line in open(sys.argv[1]):
     m = re.match(r"(\S+ \S+?)([+-]\d{4}): event 'lifecycle' for domain '[^']*': (\w+)", line)
     if not m: continue
-    ts = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
-    if m.group(3) == "Suspended" and sus is None: sus = ts
-    if m.group(3) == "Resumed" and sus is not None: res = ts
-print("%.1f" % ((res - sus).total_seconds() * 1000) if sus and res else "")
+    ts = datetime.strptime(m.group(1) + m.group(2), "%Y-%m-%d %H:%M:%S.%f%z")
+    if m.group(3) == "Suspended" and since is None: since = ts
+    if m.group(3) in ("Resumed", "Started"):
+        last_run = ts
+        if since is not None and m.group(3) == "Resumed":
+            paused_ms += (ts - since).total_seconds() * 1000; pairs += 1; since = None
+if sys.argv[2] == "paused": print("%.1f" % paused_ms if pairs and since is None else "")
+else: print("%d" % (last_run.timestamp() * 1e9) if last_run else "")
 EOF
-)
-  if [[ -n $PAUSE ]]; then PAUSE_METHOD="lifecycle events Suspended→Resumed"; return; fi
-  PAUSE=$(awk -v t="$T" 'BEGIN { printf "%.1f", t * 1000 }'); PAUSE_METHOD="create wall time (no downtime stat, no events)"
+}
+# pause_ms WHAT: the guest's pause in the last with_events (Suspended→Resumed); dies when missing.
+pause_ms() {
+  local p
+  p=$(events "$EV" paused)
+  [[ -n $p ]] || die "$1: no Suspended→Resumed lifecycle event pair (events: $(tr '\n' ' ' <"$EV")): a missing pause sample is an error"
+  echo "$p"
+}
+
+# internal_create DOMAIN SNAPNAME → T (s), PAUSE (ms, lifecycle events), DOWNTIME (ms, libvirt's completed job; empty if none)
+internal_create() {
+  with_events "$1" virsh -q snapshot-create-as "$1" "$2"
+  T=$W
+  PAUSE=$(pause_ms "internal snapshot $2 of $1")
+  DOWNTIME=$(virsh domjobinfo "$1" --completed 2>/dev/null | awk '/^Total downtime:/ { print $3 }')
+}
+# kvmsnap_create DOMAIN SNAPNAME [ARGS...] → T, PAUSE, DOWNTIME (kvmsnap's guestPauseMs: libvirt's
+# downtime), MEM (bytes of the memory image); its JSON in $WORK/SNAPNAME.json.
+kvmsnap_create() {
+  local dom=$1 snap=$2
+  shift 2
+  with_events "$dom" sh -c '"$@" >"$0"' "$WORK/$snap.json" env KVMSNAP_UNSAFE_NO_FSYNC="${NOFSYNC:-0}" "$K" create "$dom" --name "$snap" --json "$@"
+  T=$W
+  PAUSE=$(pause_ms "kvmsnap create $snap of $dom")
+  DOWNTIME=$(jget "$WORK/$snap.json" 'd.get("guestPauseMs") or ""')
+  MEM=$(jget "$WORK/$snap.json" 'd["memoryBytes"]')
 }
 
 # until_running DOMAIN CMD...: runs CMD; T = seconds from its start until the guest runs again
-# (the last lifecycle Resumed/Started event of DOMAIN; the command's wall time if there is none),
-# W = the command's wall time (kvmsnap restore verifies and reclaims old layers after that).
+# (its last lifecycle Resumed/Started event), W = the command's wall time (kvmsnap restore
+# verifies and reclaims old layers after that). No such event is an error.
 until_running() {
-  local dom=$1 ev=$WORK/events.run evpid t0 t1 ts
-  shift
-  virsh event "$dom" --event lifecycle --loop --timestamp >"$ev" 2>/dev/null &
-  evpid=$!
-  sleep 0.5
-  t0=$(now_ns); "$@" >/dev/null; t1=$(now_ns)
-  sleep 0.5; kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null || true
-  W=$(secs "$t0" "$t1")
-  ts=$($PY - "$ev" <<'EOF'
-import re, sys
-from datetime import datetime, timezone
-last = None
-for line in open(sys.argv[1]):
-    m = re.match(r"(\S+ \S+?)([+-]\d{4}): event 'lifecycle' for domain '[^']*': (\w+)", line)
-    if m and m.group(3) in ("Resumed", "Started"):
-        last = datetime.strptime(m.group(1) + m.group(2), "%Y-%m-%d %H:%M:%S.%f%z")
-print("%d" % (last.timestamp() * 1e9) if last else "")
-EOF
-)
-  if [[ -n $ts ]] && ((ts >= t0)); then T=$(secs "$t0" "$ts"); else T=$W; RUNNING_FALLBACK=1; fi
+  local dom=$1 ts
+  with_events "$@"
+  ts=$(events "$EV" running)
+  [[ -n $ts ]] && ((ts >= T0)) || die "$dom: no Resumed/Started event after '$*' (events: $(tr '\n' ' ' <"$EV"))"
+  T=$(secs "$T0" "$ts")
 }
-RUNNING_FALLBACK=0
 
 # ---------------------------------------------------------------------------------------------
 log "booting 3 identical guests ($MEM_MIB MiB, fillmem=$FILL, vda+vdb, type $TYPE): kvmsnap / internal / external"
@@ -177,22 +207,33 @@ sleep 2
 
 log "kvmsnap root snapshot of $A (untimed: the metric is the incremental)"
 "$K" create "$A" --name root --json >"$WORK/root.json"
+# No automatic full in the middle of the timed incrementals.
+KC=(--full-every 0)
 
-log "create: $RUNS interleaved runs (kvmsnap incremental / internal / external / dd)"
+IDLE="guests idle (counter tick only)"
+DISKS="disks cache='none' (internal snapshot: O_DIRECT); kvmsnap durable (memory image, layers, NVRAM and their directories fsynced, catalog commit synchronous=FULL, before ready)"
+log "create: $RUNS interleaved runs (kvmsnap incremental / internal, order alternating; then external, dd)"
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now_ns); "$K" create "$A" --name "c$i" --json >"$WORK/c$i.json"; t1=$(now_ns)
-  tk=$(secs "$t0" "$t1")
-  mem=$(jget "$WORK/c$i.json" 'd["memoryBytes"]'); pause=$(jget "$WORK/c$i.json" 'd.get("guestPauseMs")')
-  sample create_seconds kvmsnap "$tk"; sample create_overhead_vs_external kvmsnap "$tk"
-  sample create_guest_pause_ms kvmsnap "$pause"
-  sample memory_write_vs_disk_limit kvmsnap "$(awk -v b="$mem" -v t="$tk" 'BEGIN { printf "%.3f", b / t / 1e6 }')"
-
-  internal_create "$B" "i$i"
-  sample create_seconds baseline "$T"; sample create_guest_pause_ms baseline "$PAUSE"
-  [[ $i -lt $RUNS ]] && virsh -q snapshot-delete "$B" "i$i" >/dev/null   # keep the last for the revert
+  for side in $(order "$i"); do
+    sync   # no dirty pages of the other side's last step written back during this one
+    if [[ $side == kvmsnap ]]; then
+      kvmsnap_create "$A" "c$i" "${KC[@]}"
+      tk=$T pk=$PAUSE
+      sample create_seconds kvmsnap "$T"; sample create_overhead_vs_external kvmsnap "$T"
+      sample create_guest_pause_ms kvmsnap "$PAUSE"; sample create_guest_pause_ms:libvirt_downtime kvmsnap "$DOWNTIME"
+      sample memory_write_vs_disk_limit kvmsnap "$(awk -v b="$MEM" -v t="$T" 'BEGIN { printf "%.3f", b / t / 1e6 }')"
+    else
+      internal_create "$B" "i$i"
+      ti=$T pi=$PAUSE
+      sample create_seconds baseline "$T"; sample create_guest_pause_ms baseline "$PAUSE"
+      sample create_guest_pause_ms:libvirt_downtime baseline "$DOWNTIME"
+      if ((i < RUNS)); then virsh -q snapshot-delete "$B" "i$i" >/dev/null; fi   # keep the last for the revert
+    fi
+  done
 
   specs=()
   for t in vda vdb; do specs+=(--diskspec "$t,snapshot=external,file=$WORK/ext/$C-$t.e$i.qcow2"); done
+  sync
   t0=$(now_ns)
   virsh -q snapshot-create-as "$C" "e$i" --no-metadata --live --memspec "file=$WORK/ext/$C.e$i.mem,snapshot=external" "${specs[@]}" >/dev/null
   t1=$(now_ns)
@@ -202,44 +243,117 @@ for i in $(seq 1 "$RUNS"); do
   t0=$(now_ns); dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=1024 oflag=direct status=none; t1=$(now_ns)
   rm -f "$WORK/dd.bin"
   sample memory_write_vs_disk_limit baseline "$(awk -v t="$(secs "$t0" "$t1")" 'BEGIN { printf "%.3f", 1073741824 / t / 1e6 }')"
-  log "  run $i: kvmsnap ${tk}s (pause ${pause} ms, $mem B) / internal ${T}s (pause ${PAUSE} ms)"
+  log "  run $i: kvmsnap ${tk}s (pause ${pk} ms) / internal ${ti}s (pause ${pi} ms)"
 done
-echo "internal snapshot pause measured via: $PAUSE_METHOD" >>"$NOTES"
 virsh -q destroy "$C" >/dev/null
+cond create_seconds "$IDLE; $DISKS; $ALTERNATING; sync before each side; whole command"
+cond create_overhead_vs_external "$IDLE; $DISKS; external: page cache, not synced; external after both sides; sync before each"
+cond create_guest_pause_ms "$IDLE; both sides: lifecycle events Suspended→Resumed (sum of pauses); extra column: libvirt's completed-job downtime; $ALTERNATING"
+cond memory_write_vs_disk_limit "$IDLE; kvmsnap: memory bytes / create wall time (durable); dd: O_DIRECT 1 GiB on the same filesystem"
 
-log "restore: $RUNS interleaved runs (kvmsnap restore --no-safety-snapshot / virsh snapshot-revert)"
+# busy_start DOMAIN: the guest writes BUSY_MIB MiB of random data to vdb again and again (control
+# channel) until busy_stop: its CPU and memory stay busy during the create.
+busy_start() {
+  rm -f "$WORK/busy.stop"
+  ( n=0; while [[ ! -e $WORK/busy.stop ]]; do n=$((n + 1)); guest_write "$1" "$BUSY_MIB" "busy$n" || exit 1; done ) &
+  BUSYPID=$!
+  sleep 3   # the first write is under way
+}
+busy_stop() { touch "$WORK/busy.stop"; wait "$BUSYPID" || die "the guest's writes during a busy create failed"; }
+log "create while the guest writes: $RUNS interleaved runs (kvmsnap / internal)"
 for i in $(seq 1 "$RUNS"); do
-  until_running "$A" sh -c "'$K' restore '$A' 'c$RUNS' --confirm '$A' --no-safety-snapshot --json >'$WORK/r$i.json'"
-  sample restore_seconds kvmsnap "$T"; sample restore_wall_seconds kvmsnap "$W"
+  for side in $(order "$i"); do
+    sync
+    if [[ $side == kvmsnap ]]; then
+      busy_start "$A"; kvmsnap_create "$A" "busy$i" "${KC[@]}"; busy_stop
+      sample create_guest_pause_ms_busy kvmsnap "$PAUSE"; sample create_guest_pause_ms_busy:libvirt_downtime kvmsnap "$DOWNTIME"
+    else
+      busy_start "$B"; internal_create "$B" "busy$i"; busy_stop
+      sample create_guest_pause_ms_busy baseline "$PAUSE"; sample create_guest_pause_ms_busy:libvirt_downtime baseline "$DOWNTIME"
+      virsh -q snapshot-delete "$B" "busy$i" >/dev/null
+    fi
+  done
+  log "  run $i done"
+done
+cond create_guest_pause_ms_busy "guest busy: repeated control-channel 'write $BUSY_MIB' to vdb (urandom, O_DIRECT) during the whole create; lifecycle events Suspended→Resumed on both sides, extra column libvirt downtime; $ALTERNATING"
+
+log "durability: $RUNS interleaved runs (kvmsnap create durable / KVMSNAP_UNSAFE_NO_FSYNC=1)"
+for i in $(seq 1 "$RUNS"); do
+  for side in $(order "$i"); do
+    sync
+    if [[ $side == kvmsnap ]]; then NOFSYNC=0 kvmsnap_create "$A" "dur$i" "${KC[@]}"; td=$T
+    else NOFSYNC=1 kvmsnap_create "$A" "nodur$i" "${KC[@]}"; tn=$T; fi
+  done
+  sample create_durability_overhead_seconds kvmsnap "$(awk -v a="$td" -v b="$tn" 'BEGIN { printf "%.6f", a - b }')"
+  sample create_durability_overhead_seconds baseline "$tn"
+done
+cond create_durability_overhead_seconds "kvmsnap = durable create minus non-durable create of the same run; baseline = the non-durable create (ratio = relative overhead); $IDLE; sync before each; $ALTERNATING"
+
+# One timed restore: cold page cache, then the command, timed until the guest runs again.
+restore_kvmsnap() {   # restore_kvmsnap METRIC RUN [--no-safety-snapshot]
+  drop_caches
+  until_running "$A" sh -c '"$@" >"$0"' "$WORK/r$2$3.json" "$K" restore "$A" "c$RUNS" --confirm "$A" --json ${3:+"$3"}
+  sample "$1" kvmsnap "$T"; sample "${1%_seconds}_wall_seconds" kvmsnap "$W"
+  log "  run $2 $1: kvmsnap $(jget "$WORK/r$2$3.json" '"%.2fs, stages " % d["guestDowntimeSeconds"] + ", ".join("%s %.2f" % (s["stage"], s["seconds"]) for s in d["stages"])')"
+}
+restore_internal() {   # restore_internal METRIC
+  drop_caches
   until_running "$B" virsh -q snapshot-revert "$B" "i$RUNS" --running
-  sample restore_seconds baseline "$T"; sample restore_wall_seconds baseline "$W"
+  sample "$1" baseline "$T"; sample "${1%_seconds}_wall_seconds" baseline "$W"
+}
+log "restore: $RUNS interleaved runs (kvmsnap restore default and --no-safety-snapshot / virsh snapshot-revert), cold cache"
+for i in $(seq 1 "$RUNS"); do
+  for side in $(order "$i"); do
+    if [[ $side == kvmsnap ]]; then
+      restore_kvmsnap restore_seconds "$i"
+      restore_kvmsnap restore_no_safety_seconds "$i" --no-safety-snapshot
+    else
+      restore_internal restore_seconds
+      restore_internal restore_no_safety_seconds
+    fi
+  done
   [[ $(virsh domstate "$A") == running && $(virsh domstate "$B") == running ]] || die "a guest is not running after restore"
-  log "  run $i: kvmsnap $(jget "$WORK/r$i.json" '"%.2fs, stages " % d["guestDowntimeSeconds"] + ", ".join("%s %.2f" % (s["stage"], s["seconds"]) for s in d["stages"])')"
 done
 virsh -q destroy "$B" >/dev/null
-if ((RUNNING_FALLBACK)); then echo "restore: no lifecycle event seen in some runs: those count the command's wall time" >>"$NOTES"; fi
+COLD="cold page cache on both sides (sync; echo 3 >/proc/sys/vm/drop_caches before each timed restore); $DISKS; $IDLE before the restore; timed until the guest's last Resumed/Started event"
+cond restore_seconds "kvmsnap default restore (live safety snapshot, durable, then stop/revert/start); $COLD; $ALTERNATING"
+cond restore_no_safety_seconds "kvmsnap restore --no-safety-snapshot; baseline: the same virsh snapshot-revert (run right after the one of restore_seconds); $COLD; $ALTERNATING"
 
-log "incremental vs full: the guest writes $WRITE_MIB MiB of random data before each snapshot"
+log "incremental vs a full copy: vdb filled with $DATA_MIB MiB of real data, then the guest writes $WRITE_MIB MiB before each snapshot"
+guest_write "$A" "$DATA_MIB" data
+"$K" create "$A" --name data --disk-only "${KC[@]}" --json >"$WORK/data.json"
 for i in $(seq 1 "$RUNS"); do
   guest_write "$A" $WRITE_MIB "inc$i"
-  "$K" create "$A" --name "inc$i" --disk-only --json >"$WORK/inc$i.json"
+  "$K" create "$A" --name "inc$i" --disk-only "${KC[@]}" --json >"$WORK/inc$i.json"
   sample incremental_bytes_per_written_byte kvmsnap "$(jget "$WORK/inc$i.json" "d['diskBytes'] / ($WRITE_MIB * 1048576)")"
-  guest_write "$A" $WRITE_MIB "full$i"
-  "$K" create "$A" --name "full$i" --full --disk-only --json >"$WORK/full$i.json"
-  sample incremental_bytes_per_written_byte baseline "$(jget "$WORK/full$i.json" "d['diskBytes'] / ($WRITE_MIB * 1048576)")"
+  # What a full copy of the same disks costs: each disk's current chain flattened, allocated bytes.
+  full=0
+  for src in $(virsh domblklist "$A" --details | awk '$2 == "disk" { print $4 }'); do
+    qemu-img convert -U -O qcow2 "$src" "$WORK/fullcopy.qcow2"
+    full=$((full + $(stat -c '%b * %B' "$WORK/fullcopy.qcow2")))
+    rm -f "$WORK/fullcopy.qcow2"
+  done
+  sample incremental_bytes_per_written_byte baseline "$(awk -v b="$full" 'BEGIN { printf "%.4f", b / ('"$WRITE_MIB"' * 1048576) }')"
 done
 virsh -q destroy "$A" >/dev/null
+cond incremental_bytes_per_written_byte "vdb holds $DATA_MIB MiB of random data (vda: counter); per run the guest rewrites $WRITE_MIB MiB of it; kvmsnap: allocated bytes of the incremental's frozen layers; baseline: allocated bytes of a qemu-img convert (full copy) of both disks"
 
-log "retention: planning $RETENTION_COUNT snapshots (kvmsnap RetentionPlanner / borg prune_split), $RUNS runs each"
-"$K" retention bench --count $RETENTION_COUNT --step $RETENTION_STEP --start="$RETENTION_START" --repeats "$RUNS" \
-  --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 5 >"$WORK/ret-k.json"
-$PY scripts/bench-borg-prune.py $RETENTION_COUNT $RETENTION_STEP "$RETENTION_START" "$RUNS" daily=7 weekly=4 monthly=12 yearly=5 >"$WORK/ret-b.json"
-for side in k b; do
-  $PY -c 'import json,sys; [print(r["seconds"], r["kept"]) for r in json.load(open(sys.argv[1]))]' "$WORK/ret-$side.json" |
-    while read -r s kept; do sample retention_plan_1m_seconds "$([[ $side == k ]] && echo kvmsnap || echo baseline)" "$s"; echo "$kept" >"$WORK/kept-$side"; done
+log "retention: planning $RETENTION_COUNT snapshots (kvmsnap RetentionPlanner / borg prune_split), $RUNS interleaved runs"
+for i in $(seq 1 "$RUNS"); do
+  for side in $(order "$i"); do
+    if [[ $side == kvmsnap ]]; then
+      "$K" retention bench --count $RETENTION_COUNT --step $RETENTION_STEP --start="$RETENTION_START" --repeats 1 \
+        --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 5 >"$WORK/ret-$side.json"
+    else
+      $PY scripts/bench-borg-prune.py $RETENTION_COUNT $RETENTION_STEP "$RETENTION_START" 1 daily=7 weekly=4 monthly=12 yearly=5 >"$WORK/ret-$side.json"
+    fi
+    read -r s kept < <($PY -c 'import json,sys; r = json.load(open(sys.argv[1]))[0]; print(r["seconds"], r["kept"])' "$WORK/ret-$side.json")
+    sample retention_plan_1m_seconds "$side" "$s"; echo "$kept" >"$WORK/kept-$side"
+  done
 done
-[[ $(cat "$WORK/kept-k") == "$(cat "$WORK/kept-b")" ]] || die "retention: kvmsnap keeps $(cat "$WORK/kept-k"), borg $(cat "$WORK/kept-b")"
-echo "retention: both keep $(cat "$WORK/kept-k") of $RETENTION_COUNT (UTC, one snapshot every $((RETENTION_STEP / 60)) min from 1956-01-01)" >>"$NOTES"
+[[ $(cat "$WORK/kept-kvmsnap") == "$(cat "$WORK/kept-baseline")" ]] || die "retention: kvmsnap keeps $(cat "$WORK/kept-kvmsnap"), borg $(cat "$WORK/kept-baseline")"
+echo "retention: both keep $(cat "$WORK/kept-kvmsnap") of $RETENTION_COUNT (UTC, one snapshot every $((RETENTION_STEP / 60)) min from 1956-01-01)" >>"$NOTES"
+cond retention_plan_1m_seconds "CPU only (planning in memory, timed inside each program); $ALTERNATING"
 
 log "catalog: $CATALOG_ROWS synthetic snapshots of $A (copy of the bench catalog)"
 CAT=$WORK/catalog-100k.sqlite
@@ -265,18 +379,38 @@ COMMIT;
 EOF
 rows=$(sqlite3 "$CAT" "SELECT count(*) FROM snapshot WHERE vmUUID = '$uuid'")
 echo "catalog: $rows snapshots of one VM ($(du -m "$CAT" | cut -f1) MiB database, each row with a real configXML and 2 disk rows)" >>"$NOTES"
-SQL="SELECT s.id, s.name, s.description, s.kind, p.name AS parent, s.createdAt, s.hasMemory, s.diskBytes, s.memoryBytes,
+# list_bench METRIC CATALOG ROWS: `kvmsnap list A --json` against sqlite3 -json with the same rows
+# and columns, order alternating; both listings must have ROWS rows.
+list_bench() {
+  local metric=$1 cat=$2 rows=$3 i side t0 t1 n m
+  local sql="SELECT s.id, s.name, s.description, s.kind, p.name AS parent, s.createdAt, s.hasMemory, s.diskBytes, s.memoryBytes,
             s.pinned, s.expiresAt, s.state, s.labels, s.guestPauseMs
      FROM snapshot s LEFT JOIN snapshot p ON p.id = s.parentID WHERE s.vmUUID = '$uuid' ORDER BY s.createdAt, s.id"
-for i in $(seq 1 "$RUNS"); do
-  t0=$(now_ns); "$K" list "$A" --json --catalog "$CAT" >"$WORK/list.json"; t1=$(now_ns)
-  sample catalog_list_100k_seconds kvmsnap "$(secs "$t0" "$t1")"
-  t0=$(now_ns); sqlite3 -json "$CAT" "$SQL" >"$WORK/list-sqlite.json"; t1=$(now_ns)
-  sample catalog_list_100k_seconds baseline "$(secs "$t0" "$t1")"
-done
-n=$(jget "$WORK/list.json" 'len(d)'); m=$(jget "$WORK/list-sqlite.json" 'len(d)')
-[[ $n == "$m" && $n == "$rows" ]] || die "catalog: kvmsnap listed $n, sqlite3 $m, catalog has $rows"
-rm -f "$CAT" "$CAT-wal" "$CAT-shm" "$WORK/list.json" "$WORK/list-sqlite.json"
+  for i in $(seq 1 "$RUNS"); do
+    for side in $(order "$i"); do
+      if [[ $side == kvmsnap ]]; then
+        t0=$(now_ns); "$K" list "$A" --json --catalog "$cat" >"$WORK/list.json"; t1=$(now_ns)
+      else
+        t0=$(now_ns); sqlite3 -json "$cat" "$sql" >"$WORK/list-sqlite.json"; t1=$(now_ns)
+      fi
+      sample "$metric" "$side" "$(secs "$t0" "$t1")"
+    done
+  done
+  n=$(jget "$WORK/list.json" 'len(d)'); m=$(jget "$WORK/list-sqlite.json" 'len(d)')
+  [[ $n == "$m" && $n == "$rows" ]] || die "$metric: kvmsnap listed $n, sqlite3 $m, catalog has $rows"
+  rm -f "$cat" "$cat-wal" "$cat-shm" "$WORK/list.json" "$WORK/list-sqlite.json"
+}
+list_bench catalog_list_100k_seconds "$CAT" "$rows"
+cond catalog_list_100k_seconds "one VM, one chain, rows inserted in time order (list's best case); warm page cache; $ALTERNATING"
+
+log "catalog: $CATALOG_ROWS branched snapshots of $A among $CATALOG_ROWS of $BRANCH_VMS other VMs, inserted out of order"
+CAT=$WORK/catalog-100k-branched.sqlite
+sqlite3 "$KVMSNAP_CATALOG" ".backup '$CAT'"
+rows=$($PY scripts/bench-branched-catalog.py "$CAT" "$uuid" c1 "$CATALOG_ROWS" "$BRANCH_VMS")
+rows=$((rows + $(sqlite3 "$KVMSNAP_CATALOG" "SELECT count(*) FROM snapshot WHERE vmUUID = '$uuid'")))
+echo "branched catalog: $rows snapshots of the listed VM plus $CATALOG_ROWS of $BRANCH_VMS other VMs ($(du -m "$CAT" | cut -f1) MiB); parents: the previous snapshot or (1 in 5) an earlier one; one shuffled insertion order" >>"$NOTES"
+list_bench catalog_list_100k_branched_seconds "$CAT" "$rows"
+cond catalog_list_100k_branched_seconds "$BRANCH_VMS other VMs with as many rows interleaved, branches from reverts, random ids, rows inserted in shuffled order; warm page cache; $ALTERNATING"
 
 log "lab reset: 4 lab VMs ($LAB_MIB MiB, fillmem=$LAB_FILL), baseline snapshot each"
 LABS=()
@@ -294,54 +428,81 @@ for i in $(seq 1 "$RUNS"); do
     sample lab_reset_4vm_seconds "$([[ $side == par ]] && echo kvmsnap || echo baseline)" "$(secs "$t0" "$t1")"
   done
 done
+cond lab_reset_4vm_seconds "4 lab VMs of $LAB_MIB MiB (fillmem=$LAB_FILL), no safety snapshot (reset), warm page cache; order alternating (parallel first in odd runs)"
 
 # ---------------------------------------------------------------------------------------------
 mkdir -p .build/bench
-$PY - "$SAMPLES" "$RUNS" "$NOTES" "$TYPE" .build/bench/results.json <<'EOF'
-import json, statistics, sys, os
-samples, runs, notes, vmtype, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+OUT=.build/bench/results.json
+$PY - "$SAMPLES" "$RUNS" "$NOTES" "$TYPE" "$OUT" "$CONDS" <<'EOF'
+import json, statistics, sys, os, socket, datetime
+samples, runs, notes, vmtype, out, conds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 vals = {}
 for line in open(samples):
     m, side, v = line.rstrip("\n").split("\t")
     if v not in ("", "None"):
         vals.setdefault(m, {}).setdefault(side, []).append(float(v))
-pause_method = next((l.split(": ", 1)[1].strip() for l in open(notes) if l.startswith("internal snapshot pause")), "?")
+conditions = dict(line.rstrip("\n").split("\t", 1) for line in open(conds))
 spec = [  # metric, unit, baseline name, target text, target check on (kvmsnap, baseline, ratio)
     ("create_seconds", "s", "virsh snapshot-create-as internal with memory", "ratio <= 1.0", lambda k, b, r: r <= 1.0),
     ("create_overhead_vs_external", "s", "virsh snapshot-create-as --no-metadata --live --memspec --diskspec (external)", "report", None),
-    ("create_guest_pause_ms", "ms", "internal snapshot pause (" + pause_method + ")", "kvmsnap < 100 ms", lambda k, b, r: k < 100),
-    ("restore_seconds", "s", "virsh snapshot-revert internal", "ratio <= 0.5", lambda k, b, r: r <= 0.5),
+    ("create_guest_pause_ms", "ms", "internal snapshot pause", "kvmsnap < 100 ms", lambda k, b, r: k < 100),
+    ("create_guest_pause_ms_busy", "ms", "internal snapshot pause, guest busy", "report", None),
+    ("create_durability_overhead_seconds", "s", "kvmsnap create with KVMSNAP_UNSAFE_NO_FSYNC=1", "report", None),
+    ("restore_seconds", "s", "virsh snapshot-revert internal", "ratio <= 1.0", lambda k, b, r: r <= 1.0),
+    ("restore_no_safety_seconds", "s", "virsh snapshot-revert internal", "ratio <= 0.5", lambda k, b, r: r <= 0.5),
     ("memory_write_vs_disk_limit", "MB/s", "dd bs=1M count=1024 oflag=direct, same filesystem", "ratio >= 0.5", lambda k, b, r: r >= 0.5),
-    ("incremental_bytes_per_written_byte", "bytes/byte", "--full snapshot after the same write", "kvmsnap <= 1.1", lambda k, b, r: k <= 1.1),
+    ("incremental_bytes_per_written_byte", "bytes/byte", "full copy (qemu-img convert) of the same disks, allocated bytes", "report", None),
     ("retention_plan_1m_seconds", "s", "borg 1.2 prune_split (python3)", "kvmsnap < 1 s", lambda k, b, r: k < 1.0),
     ("catalog_list_100k_seconds", "s", "sqlite3 -json, same rows and columns", "kvmsnap < 0.5 s", lambda k, b, r: k < 0.5),
+    ("catalog_list_100k_branched_seconds", "s", "sqlite3 -json, same rows and columns", "kvmsnap < 0.5 s", lambda k, b, r: k < 0.5),
     ("lab_reset_4vm_seconds", "s", "4 single kvmsnap resets one after another", "ratio <= 0.6", lambda k, b, r: r <= 0.6),
 ]
+med = lambda xs: statistics.median(xs) if xs else None
+fmt = lambda x: "-" if x is None else ("%.4g" % x)
 results, rows = [], []
 for metric, unit, bname, ttext, check in spec:
     v = vals.get(metric, {})
-    k = statistics.median(v["kvmsnap"]) if v.get("kvmsnap") else None
-    b = statistics.median(v["baseline"]) if v.get("baseline") else None
+    k, b = med(v.get("kvmsnap", [])), med(v.get("baseline", []))
     r = (k / b) if (k is not None and b) else None
     n = min(len(v.get("kvmsnap", [])), len(v.get("baseline", [])))
-    results.append({"metric": metric, "kvmsnap": k, "baseline": b, "baselineName": bname, "ratio": r, "unit": unit, "runs": n})
+    if n < runs:
+        sys.exit("bench: %s has %d of %d samples on a side: a missing sample is an error" % (metric, n, runs))
+    row = {"metric": metric, "kvmsnap": k, "baseline": b, "baselineName": bname, "ratio": r, "unit": unit, "runs": n,
+           "conditions": conditions.get(metric) or sys.exit("bench: no conditions recorded for " + metric)}
+    extra = ""
+    dt = vals.get(metric + ":libvirt_downtime", {})
+    if dt:
+        row["libvirtDowntimeMs"] = {"kvmsnap": med(dt.get("kvmsnap", [])), "baseline": med(dt.get("baseline", []))}
+        extra = "%s / %s" % (fmt(row["libvirtDowntimeMs"]["kvmsnap"]), fmt(row["libvirtDowntimeMs"]["baseline"]))
+    wall = vals.get(metric.replace("_seconds", "_wall_seconds"), {}) if metric.startswith("restore") else {}
+    if wall:
+        row["wallSeconds"] = {"kvmsnap": med(wall.get("kvmsnap", [])), "baseline": med(wall.get("baseline", []))}
+    results.append(row)
     ok = "-" if check is None or k is None or r is None else ("yes" if check(k, b, r) else "**no**")
-    fmt = lambda x: "-" if x is None else ("%.4g" % x)
-    rows.append("| %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k), fmt(b), bname, fmt(r), unit, n, ttext, ok))
-json.dump(results, open(out, "w"), indent=2)
-print("| metric | kvmsnap | baseline | baseline is | ratio | unit | runs | target | met |")
-print("|---|---|---|---|---|---|---|---|---|")
+    rows.append("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (metric, fmt(k), fmt(b), bname, fmt(r), unit, n, ttext, ok, extra or "-"))
+host = socket.gethostname()
+doc = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "host": host, "cores": os.cpu_count(),
+       "memoryGiB": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30), "guestType": vmtype, "runs": runs,
+       "notes": [l.strip() for l in open(notes)], "results": results}
+json.dump(doc, open(out, "w"), indent=2)
+print("| metric | kvmsnap | baseline | baseline is | ratio | unit | runs | target | met | libvirt downtime ms (kvmsnap / baseline) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 print()
 print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
-    runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, os.cpu_count(),
-    round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)))
-rw = vals.get("restore_wall_seconds", {})
-if rw.get("kvmsnap") and rw.get("baseline"):
-    print("- restore_seconds counts until the guest runs again (its last lifecycle Resumed/Started event); "
-          "whole command, median: kvmsnap %.3g s (it then verifies and removes the old layers), virsh snapshot-revert %.3g s"
-          % (statistics.median(rw["kvmsnap"]), statistics.median(rw["baseline"])))
+    runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
+for row in results:
+    print("- %s: %s" % (row["metric"], row["conditions"]))
+    if "wallSeconds" in row:
+        print("  whole command, median: kvmsnap %s s (it then verifies and removes the old layers), virsh snapshot-revert %s s"
+              % (fmt(row["wallSeconds"]["kvmsnap"]), fmt(row["wallSeconds"]["baseline"])))
 for line in open(notes):
     print("- " + line.strip())
 print("\nresults: " + out)
 EOF
+if ((!QUICK)); then
+  mkdir -p docs/bench
+  dest=docs/bench/$(date -u +%Y-%m-%d)-$(hostname -s).json
+  cp "$OUT" "$dest"
+  log "full run: results also in $dest (commit it with the README's table)"
+fi

@@ -41,6 +41,8 @@ struct Context {
                                     store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
+        // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).
+        if ProcessInfo.processInfo.environment["KVMSNAP_UNSAFE_NO_FSYNC"] == "1" { engine.durability = .unsafeNone }
         // Test-only: how long a restore that lost libvirt waits for it (0: leave it to the next command).
         if let wait = ProcessInfo.processInfo.environment["KVMSNAP_TEST_LIBVIRT_WAIT"].flatMap(Double.init), wait >= 0, wait <= 600 {
             engine.libvirtWait = wait

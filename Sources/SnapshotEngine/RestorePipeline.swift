@@ -309,6 +309,7 @@ extension SnapshotEngine {
         let engine = SnapshotEngine(connection: fresh, catalog: catalog, store: store, clock: clock)
         engine.progress = progress
         engine.faultInjector = faultInjector
+        engine.durability = durability
         engine.nestingDepth = nestingDepth
         var note: String?
         let outcome: EngineError?

@@ -378,6 +378,13 @@ extension SnapshotEngine {
         }
         snapshot.diskBytes = diskBytes
         snapshot.memoryBytes = snapshot.memoryPath.map { ImageTool.allocatedBytes($0) } ?? 0
+        // Ready means on stable storage: the memory image, the NVRAM copy, the layers the
+        // snapshot freezes and the new ones the VM runs on, and their directories. The commit
+        // below is durable itself (the catalog's synchronous = FULL).
+        let snapshotLayers = Set(diskRecords.map(\.layerID))
+        let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
+            + layers.filter { snapshotLayers.contains($0.id) }.map(\.path) + newLayers.map(\.path)
+        try durability.makeDurable(files, store: store)
         snapshot.state = .ready
         let finished = snapshot
         try db { () throws(CatalogError) in

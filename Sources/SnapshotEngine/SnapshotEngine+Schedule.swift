@@ -94,6 +94,7 @@ extension SnapshotEngine {
         engine.progress = progress
         engine.lockWait = lockWait
         engine.faultInjector = faultInjector
+        engine.durability = durability
 
         var runs: [ScheduledRun] = []
         for vm in try catalogVMs() {

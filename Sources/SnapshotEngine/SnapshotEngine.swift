@@ -41,6 +41,8 @@ public final class SnapshotEngine: @unchecked Sendable {
     let connectionURI: String?
     /// Fault injection for tests: called with a point name; throwing there aborts the operation.
     public var faultInjector: (@Sendable (String) throws(EngineError) -> Void)?
+    /// How a snapshot's files are put on stable storage before it is marked ready (``Durability``).
+    public var durability: Durability = .durable
     /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
     /// restore's safety snapshot): their failures reach on-failure hooks through the outer job.
     var nestingDepth = 0

@@ -25,6 +25,8 @@ import Testing
             #expect(mode == 0o600, "\(suffix) has mode \(String(mode ?? 0, radix: 8))")
         }
         #expect(try catalog.journalMode() == "wal")
+        // Commits are durable when they return (FULL = 2), not at the next checkpoint (GRDB's NORMAL).
+        #expect(try catalog.writerSynchronous() == 2)
         let migrations = try catalog.appliedMigrations()
         #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks", "v4-snapshot-list-index"], "\(migrations)")
     }
