@@ -453,7 +453,7 @@ private func require<T>(_ value: T?, _ message: @autoclosure () -> String) throw
 }
 
 /// A seeded generator (SplitMix64), so a printed seed replays the same campaign.
-private struct SplitMix: RandomNumberGenerator {
+struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
