@@ -40,12 +40,12 @@ struct HardeningFaultCampaignTests {
             // chain (a live commit below the top).
             let newest: @Sendable ([String]) -> Set<String> = { Set($0.suffix(1)) }
             let faults = [
-                Fault(point: "reclaim.delete", command: "delete (live merge)", args: { ["delete", vm, $0.last!, "--yes"] }, mayRemove: newest),
+                Fault(point: "delete.afterCatalog", command: "delete (live merge)", args: { ["delete", vm, $0.last!, "--yes"] }, mayRemove: newest),
                 Fault(point: "create.afterCapture", command: "create", args: { _ in ["create", vm, "--name", "k-create"] }),
                 Fault(point: "reclaim.afterMerge", command: "delete (live merge)", args: { ["delete", vm, $0.last!, "--yes"] }, mayRemove: newest),
                 Fault(point: "create.full.copying", command: "create --full", args: { _ in ["create", vm, "--name", "k-full-copying", "--full"] }),
                 Fault(point: "create.full.pivoted", command: "create --full", args: { _ in ["create", vm, "--name", "k-full-pivoted", "--full"] }),
-                Fault(point: "reclaim.delete", command: "prune", args: { _ in ["prune", vm, "--keep-last", "2"] },
+                Fault(point: "delete.afterCatalog", command: "prune", args: { _ in ["prune", vm, "--keep-last", "2"] },
                       mayRemove: { Set($0.dropLast(2)).subtracting(["base"]) }),
                 Fault(point: "revert.beforeStop", command: "reset", args: { _ in ["reset", vm] }),
                 Fault(point: "revert.beforeStart", command: "reset", args: { _ in ["reset", vm] }),
@@ -165,6 +165,8 @@ final class Race: @unchecked Sendable {
                 }
                 guard result.status == 0 else { return }
                 if args[0] == "delete", let name = pick, let id = byName[name] { gone[vm, default: []].insert(id) }
+                // A renamed snapshot may be pruned under its new name before any list sees it.
+                if args[0] == "rename", let name = pick, let id = byName[name] { ids[vm, default: [:]][name + "r"] = id }
                 if args[0] == "prune", let plan = result.json as? [[String: Any]] {
                     for row in plan where row["action"] as? String == "prune" {
                         if let name = row["name"] as? String, let id = ids[vm]?[name] { gone[vm, default: []].insert(id) }
@@ -199,8 +201,19 @@ struct Campaign {
         let environment = ["KVMSNAP_TEST_STALL_AT": fault.point, "KVMSNAP_TEST_STALL_MARKER": dir + "/stalled",
                            "KVMSNAP_TEST_STALL_RELEASE": dir + "/release", "KVMSNAP_TEST_LIBVIRT_WAIT": "0"]
         let cli = self.cli
-        let command = Background { try cli.run(args, environment: environment) }
-        try waitForFile(dir + "/stalled")
+        let command = Background {
+            defer { _ = FileManager.default.createFile(atPath: dir + "/done", contents: nil) }
+            return try cli.run(args, environment: environment)
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: dir + "/stalled"), Date() < deadline {
+            if FileManager.default.fileExists(atPath: dir + "/done") {
+                let result = try command.value()
+                throw TestGuestError("\(fault): finished (exit \(result.status) \(result.stderr)) without reaching \(fault.point)")
+            }
+            usleep(100_000)
+        }
+        try waitForFile(dir + "/stalled", timeout: 0)
         try Libvirtd.kill()
         _ = FileManager.default.createFile(atPath: dir + "/release", contents: nil)
         let result = try command.value()
