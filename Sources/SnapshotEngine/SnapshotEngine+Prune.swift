@@ -117,13 +117,20 @@ extension SnapshotEngine {
             throw EngineError(.invalidInput, "VM \(vm.name) has no retention policy: set one with 'kvmsnap policy set \(vm.name) --keep-...' "
                 + "(or 'policy set --default ...'), or give --keep-... options to prune")
         }
-        let snapshots = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
-        let candidates = snapshots.map { s in
-            RetentionCandidate(id: s.id, name: s.name, createdAt: s.createdAt, pinned: s.pinned, expiresAt: s.expiresAt, state: Self.candidateState(s.state))
+        let (snapshots, baselineID) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.snapshots(vmUUID: vm.uuid), try db.vm(uuid: vm.uuid)?.labBaselineID) }
         }
-        let retention: RetentionPlan
+        // A lab VM's baseline is what every reset goes back to: kept like a pinned snapshot.
+        let candidates = snapshots.map { s in
+            RetentionCandidate(id: s.id, name: s.name, createdAt: s.createdAt, pinned: s.pinned || s.id == baselineID,
+                               expiresAt: s.expiresAt, state: Self.candidateState(s.state))
+        }
+        var retention: RetentionPlan
         do { retention = try RetentionPlanner.plan(candidates, policy: effective.policy.retention, now: now, timeZone: .current) } catch {
             throw EngineError(.invalidInput, error.description)
+        }
+        for (i, s) in snapshots.enumerated() where s.id == baselineID && !s.pinned && retention.decisions[i].reason == "pinned" {
+            retention.decisions[i].reason = "lab baseline"
         }
         let prunedIDs = retention.decisions.filter { $0.action == .prune }.map(\.id)
         let reclaim = try estimateReclaim(vmUUID: vm.uuid, domain: domain, snapshots: snapshots, pruning: prunedIDs)
