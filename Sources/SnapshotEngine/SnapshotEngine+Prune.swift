@@ -93,7 +93,8 @@ extension SnapshotEngine {
                 progress?("prune \(snapshot.name)", Double(deleted.count) / Double(max(plan.pruned.count, 1)))
                 try delete(snapshot: snapshot, vm: vm, domain: domain)
             } catch {
-                let done = deleted.isEmpty ? "nothing deleted yet" : "deleted \(deleted.map { "'\($0)'" }.joined(separator: ", "))"
+                // Its own delete may have begun (a half-done delete is finished by the next command).
+                let done = deleted.isEmpty ? "none deleted before it" : "deleted before it: \(deleted.map { "'\($0)'" }.joined(separator: ", "))"
                 throw EngineError(error.code, "prune of \(vm.name) stopped at '\(snapshot.name)' (\(done)): \(error.message)")
             }
             deleted.append(snapshot.name)
