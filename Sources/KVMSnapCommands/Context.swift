@@ -34,11 +34,26 @@ struct Context {
         try Catalog.openForReading(path: options.resolvedCatalog) ?? Catalog.empty(path: options.resolvedCatalog)
     }
 
-    /// `reading`: the command only reads (list, show, jobs, usage, check, ...); see ``readingCatalog()``.
-    func engine(progress: ProgressHandler? = nil, reading: Bool = false) throws -> SnapshotEngine {
+    /// How a command uses the catalog, which decides whether a missing one is created.
+    enum CatalogUse {
+        /// May record something new (create, guard, policy set, hook add, run-due): created if missing.
+        case write
+        /// Only reads (list, show, jobs, usage, check, ...); see ``readingCatalog()``.
+        case read
+        /// Changes only what the catalog already holds (edit, delete, restore, lab mark, prune, ...):
+        /// without a catalog there is nothing to act on, so none is created and the command refuses.
+        case existing
+    }
+
+    func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write) throws -> SnapshotEngine {
         try Self.requireLocalHypervisor(options.resolvedURI)
-        let engine = SnapshotEngine(connection: connection, catalog: try reading ? readingCatalog() : catalog(),
-                                    store: StoreLayout(root: options.resolvedStore))
+        let catalog: Catalog = switch use {
+        case .write: try self.catalog()
+        case .read: try readingCatalog()
+        case .existing: FileManager.default.fileExists(atPath: options.resolvedCatalog)
+            ? try self.catalog() : try Catalog.empty(path: options.resolvedCatalog)
+        }
+        let engine = SnapshotEngine(connection: connection, catalog: catalog, store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         engine.faultInjector = Self.testStall()
         // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).

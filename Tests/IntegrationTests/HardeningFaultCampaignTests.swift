@@ -46,8 +46,9 @@ struct HardeningFaultCampaignTests {
                 Fault(point: "create.full.copying", command: "create --full", args: { _ in ["create", vm, "--name", "k-full-copying", "--full"] }),
                 Fault(point: "create.full.pivoted", command: "create --full", args: { _ in ["create", vm, "--name", "k-full-pivoted", "--full"] }),
                 // What prune may remove is what its dry run plans (list's createdAt has whole seconds only).
-                Fault(point: "delete.afterCatalog", command: "prune", args: { _ in ["prune", vm, "--keep-last", "2"] }),
-                // Prune may take the lab baseline: the resets get the newest snapshot as baseline.
+                // The lab baseline (base) is kept like a pinned snapshot, so --keep-last 1 of the rest.
+                Fault(point: "delete.afterCatalog", command: "prune", args: { _ in ["prune", vm, "--keep-last", "1"] }),
+                // The resets get the newest snapshot as baseline.
                 Fault(point: "revert.beforeStop", command: "reset", args: { _ in ["reset", vm] }),
                 Fault(point: "revert.beforeStart", command: "reset", args: { _ in ["reset", vm] }),
             ]
@@ -55,7 +56,7 @@ struct HardeningFaultCampaignTests {
                 if fault.command == "reset" { try campaign.succeed(["lab", "mark", vm, "--baseline", try campaign.readyByAge().last!]) }
                 let before = try campaign.ready()
                 let names = try campaign.readyByAge()
-                let plan = fault.command == "prune" ? try campaign.cli.run(["prune", vm, "--keep-last", "2", "--dry-run", "--json"]).json as? [[String: Any]] ?? [] : []
+                let plan = fault.command == "prune" ? try campaign.cli.run(["prune", vm, "--keep-last", "1", "--dry-run", "--json"]).json as? [[String: Any]] ?? [] : []
                 let planned = Set(plan.filter { $0["action"] as? String == "prune" }.compactMap { $0["name"] as? String })
                 let killed = try campaign.killLibvirtd(during: fault, args: fault.args(names))
                 let after = try campaign.ready(recovering: true)

@@ -25,3 +25,34 @@ struct LabBaselinePruneTests {
         #expect(reset.status == 0, "\(reset.stderr)")
     }
 }
+
+/// Commands that only change what the catalog already holds create no catalog when there is none:
+/// they refuse (not found) and leave nothing behind (found by the CLI fuzz test: `lab mark` made
+/// `missing-dir/c.sqlite`, then said the snapshot did not exist).
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct MissingCatalogTests {
+    @Test func commandsOnExistingStateCreateNoCatalog() throws {
+        let f = try EngineFixture(tag: "nocat")
+        defer { f.destroy() }
+        let vm = f.guest.name
+        let directory = f.guest.directory + "/missing-dir"
+        let cli = CLI(catalog: directory + "/c.sqlite", store: f.storePath)
+        let commands: [[String]] = [
+            ["lab", "mark", vm, "--baseline", "s1"], ["reset", vm],
+            ["edit", vm, "s1", "--description", "x"], ["rename", vm, "s1", "s2"], ["delete", vm, "s1", "--yes"],
+            ["restore", vm, "s1", "--confirm", vm], ["revert", vm, "s1", "--confirm", vm], ["export-disk", vm, "s1", "--disk", "vda", "--to", f.guest.directory + "/x.qcow2"],
+            ["verified", vm, "s1"], ["unpin", vm, "s1"], ["forget", vm], ["hook", "remove", "1"],
+        ]
+        for args in commands {
+            let result = try cli.run(args)
+            #expect(result.status != 0, "\(args) succeeded without a catalog")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(args): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory), "\(args) created \(directory)")
+        }
+        // Nothing to undo: these succeed, and still create nothing.
+        for args in [["lab", "unmark", vm], ["policy", "clear", vm]] {
+            #expect(try cli.run(args).status == 0, "\(args)")
+            #expect(!FileManager.default.fileExists(atPath: directory), "\(args) created \(directory)")
+        }
+    }
+}

@@ -12,7 +12,7 @@ struct RenameCommand: ParsableCommand {
 
     func run() throws {
         try SnapshotEngine.validateName(newName)
-        try Context(global).engine().rename(vm: vm, snapshot: snapshot, to: newName)
+        try Context(global).engine(.existing).rename(vm: vm, snapshot: snapshot, to: newName)
         if !global.json { Output.line("renamed '\(snapshot)' to '\(newName)'") }
     }
 }
@@ -37,7 +37,7 @@ struct EditCommand: ParsableCommand {
         if let expires {
             expiresAt = expires == "never" ? .some(nil) : .some(try ExpirySpec.parse(expires, now: Date()))
         }
-        try Context(global).engine().edit(vm: vm, snapshot: snapshot, description: description, expiresAt: expiresAt,
+        try Context(global).engine(.existing).edit(vm: vm, snapshot: snapshot, description: description, expiresAt: expiresAt,
                                           pinned: pin ? true : (unpin ? false : nil))
         if !global.json { Output.line("updated '\(snapshot)'") }
     }
@@ -53,7 +53,7 @@ struct DeleteCommand: ParsableCommand {
 
     func run() throws {
         let progress = Output.progressBar(json: global.json)
-        let engine = try Context(global).engine(progress: progress)
+        let engine = try Context(global).engine(progress: progress, .existing)
         let info = try engine.snapshot(vm: vm, name: snapshot)
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
@@ -85,7 +85,7 @@ struct RevertCommand: ParsableCommand {
         guard confirm == vm else { throw CommandFailure("--confirm must repeat the VM name '\(vm)' exactly", exitCode: 64) }
         guard let mode = StartMode(rawValue: start) else { throw CommandFailure("--start must be running, paused or off", exitCode: 64) }
         let progress = Output.progressBar(json: global.json)
-        _ = try Context(global).engine(progress: progress).revert(vm: vm, to: snapshot, start: mode)
+        _ = try Context(global).engine(progress: progress, .existing).revert(vm: vm, to: snapshot, start: mode)
         Output.endProgress(progress)
         if !global.json { Output.line("reverted \(vm) to '\(snapshot)'") }
     }

@@ -18,7 +18,7 @@ struct ForgetCommand: ParsableCommand {
     @Flag(help: "Also delete the VM's files in kvmsnap's store (overlays, copies, memory images).") var deleteFiles = false
 
     func run() throws {
-        let result = try Context(global).engine().forget(vm: vm, deleteFiles: deleteFiles)
+        let result = try Context(global).engine(.existing).forget(vm: vm, deleteFiles: deleteFiles)
         if global.json { Output.json(result); return }
         var line = "forgot VM \(result.vm) (\(result.uuid)): \(result.snapshots) snapshot\(result.snapshots == 1 ? "" : "s"), \(result.layers) layer\(result.layers == 1 ? "" : "s")"
         if deleteFiles { line += "; deleted \(result.deletedFiles.count) store file\(result.deletedFiles.count == 1 ? "" : "s")" }

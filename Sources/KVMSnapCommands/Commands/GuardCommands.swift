@@ -102,7 +102,7 @@ struct HookCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List hooks.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let hooks = try Context(global).engine(reading: true).hooks()
+            let hooks = try Context(global).engine(.read).hooks()
             if global.json { Output.json(hooks.map(HookJSON.init)); return }
             Output.table(["ID", "PHASE", "VM", "TIMEOUT", "COMMAND"], hooks.map { hook in
                 [String(hook.id ?? 0), hook.phase, hook.vm ?? "(all)", SnapshotEngine.seconds(hook.timeoutSeconds), hook.command.joined(separator: " ")]
@@ -115,7 +115,7 @@ struct HookCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Hook id (see hook list).") var id: Int64
         func run() throws {
-            try Context(global).engine().removeHook(id: id)
+            try Context(global).engine(.existing).removeHook(id: id)
             if !global.json { Output.line("removed hook \(id)") }
         }
     }
@@ -139,7 +139,7 @@ struct JobsCommand: ParsableCommand {
     @Flag(help: "Only failed jobs.") var failed = false
 
     func run() throws {
-        let jobs = try Context(global).engine(reading: true).jobs(vm: vm, failedOnly: failed)
+        let jobs = try Context(global).engine(.read).jobs(vm: vm, failedOnly: failed)
         if global.json { Output.json(jobs.map(JobJSON.init)); return }
         Output.table(["ID", "KIND", "VM", "SNAPSHOT", "STATE", "STARTED", "DURATION", "ERROR"], jobs.map { job in
             [String(job.id ?? 0), job.kind, job.vmName ?? "-", job.snapshotName ?? "-", job.state.rawValue,

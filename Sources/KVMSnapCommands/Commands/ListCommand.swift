@@ -9,7 +9,7 @@ struct ListCommand: ParsableCommand {
     @Argument(help: "VM name or UUID.") var vm: String
 
     func run() throws {
-        let engine = try Context(global).engine(reading: true)
+        let engine = try Context(global).engine(.read)
         if global.json {
             try Output.jsonSnapshots { (emit) throws(EngineError) in try engine.forEachSnapshotSummary(vm: vm, emit) }
             return
@@ -46,7 +46,7 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "Snapshot name.") var snapshot: String
 
     func run() throws {
-        let engine = try Context(global).engine(reading: true)
+        let engine = try Context(global).engine(.read)
         let info = try engine.snapshot(vm: vm, name: snapshot)
         if global.json { Output.json(SnapshotJSON(info, withLayers: true)); return }
         let r = info.record

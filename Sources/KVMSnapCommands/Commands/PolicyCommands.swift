@@ -59,7 +59,7 @@ struct PolicyShowCommand: ParsableCommand {
     @Argument(help: "VM name or UUID (default: show the default policy).") var vm: String?
 
     func run() throws {
-        let effective = try Context(global).engine(reading: true).effectivePolicy(vm: vm)
+        let effective = try Context(global).engine(.read).effectivePolicy(vm: vm)
         if global.json { Output.json(PolicyJSON(vm: vm, effective: effective)); return }
         guard let effective else {
             Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")
@@ -99,7 +99,7 @@ struct PolicyClearCommand: ParsableCommand {
     @OptionGroup var target: PolicyTarget
 
     func run() throws {
-        let removed = try Context(global).engine().clearPolicy(vm: target.vm)
+        let removed = try Context(global).engine(.existing).clearPolicy(vm: target.vm)
         if global.json { Output.json(["removed": removed]); return }
         let whose = target.vm.map { "VM \($0)'s own policy" } ?? "the default policy"
         Output.line(removed ? "removed \(whose)" : "\(whose) was not set; nothing removed")

@@ -50,7 +50,7 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         let override = keep.isGiven ? try keep.policy() : nil
         let progress = Output.progressBar(json: global.json)
-        let engine = try Context(global).engine(progress: progress)
+        let engine = try Context(global).engine(progress: progress, .existing)
         let names = all ? try engine.catalogVMs().map(\.name) : vms
         // Plan every VM first: a missing policy or VM stops the command before anything is deleted.
         var results = try names.map { vm in try engine.prune(vm: vm, policyOverride: override, dryRun: true) }
@@ -101,7 +101,7 @@ struct VerifiedCommand: ParsableCommand {
 
     func run() throws {
         let duration = try RetentionDuration(parsing: grace)
-        let engine = try Context(global).engine()
+        let engine = try Context(global).engine(.existing)
         let expiresAt = engine.clock.now().addingTimeInterval(TimeInterval(duration.seconds))
         try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: .some(expiresAt), pinned: false)
         if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
@@ -117,7 +117,7 @@ struct UnpinCommand: ParsableCommand {
     @Argument(help: "Snapshot name.") var snapshot: String
 
     func run() throws {
-        let engine = try Context(global).engine()
+        let engine = try Context(global).engine(.existing)
         try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: nil, pinned: false)
         if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
         Output.line("unpinned '\(snapshot)'")

@@ -29,7 +29,7 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         if let asName { try SnapshotEngine.validateVMName(asName) }   // before the catalog is opened
         let progress = Output.progressBar(json: global.json)
-        let engine = try Context(global).engine(progress: progress)
+        let engine = try Context(global).engine(progress: progress, .existing)
         let info = try engine.snapshot(vm: vm, name: snapshot)
         let start: StartMode = noStart ? .off : (paused ? .paused : .running)
 
@@ -101,7 +101,7 @@ struct ExportDiskCommand: ParsableCommand {
 
     func run() throws {
         let progress = Output.progressBar(json: global.json)
-        try Context(global).engine(progress: progress).exportDisk(vm: vm, snapshot: snapshot, disk: disk, to: to, format: format)
+        try Context(global).engine(progress: progress, .existing).exportDisk(vm: vm, snapshot: snapshot, disk: disk, to: to, format: format)
         Output.endProgress(progress)
         if !global.json { Output.line("wrote \(disk) of '\(snapshot)' to \(to) (\(format))") }
     }
@@ -117,7 +117,7 @@ struct LabCommand: ParsableCommand {
         @Argument(help: "VM name or UUID.") var vm: String
         @Option(help: "Snapshot the VM is reset to.") var baseline: String
         func run() throws {
-            try Context(global).engine().markLab(vm: vm, baseline: baseline)
+            try Context(global).engine(.existing).markLab(vm: vm, baseline: baseline)
             if !global.json { Output.line("\(vm) is a lab VM with baseline '\(baseline)'") }
         }
     }
@@ -127,7 +127,7 @@ struct LabCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "VM name or UUID.") var vm: String
         func run() throws {
-            try Context(global).engine().unmarkLab(vm: vm)
+            try Context(global).engine(.existing).unmarkLab(vm: vm)
             if !global.json { Output.line("\(vm) is no longer a lab VM") }
         }
     }
@@ -136,7 +136,7 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List lab VMs.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let labs = try Context(global).engine(reading: true).labVMs()
+            let labs = try Context(global).engine(.read).labVMs()
             if global.json { Output.json(labs.map { ["vm": $0.name, "uuid": $0.uuid] }); return }
             Output.table(["VM", "UUID"], labs.map { [$0.name, $0.uuid] })
         }
@@ -155,7 +155,7 @@ struct ResetCommand: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try Context(global).engine()
+        let engine = try Context(global).engine(.existing)
         let names = allLabs ? try engine.labVMs().map(\.uuid) : vms
         let results = try engine.resetLabs(names)
         if global.json { Output.json(results) } else {

@@ -13,7 +13,7 @@ struct UsageCommand: ParsableCommand {
     }
 
     func run() throws {
-        let usage = try Context(global).engine(reading: true).usage(vm: vm)
+        let usage = try Context(global).engine(.read).usage(vm: vm)
         let total = usage.reduce(0) { $0 + $1.totalBytes }
         if global.json { Output.json(Report(vms: usage, totalBytes: total)); return }
         var rows = usage.map { u in
@@ -31,7 +31,7 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "VM name or UUID (default: all VMs in the catalog).") var vm: String?
 
     func run() throws {
-        let reports = try Context(global).engine(reading: true).check(vm: vm)
+        let reports = try Context(global).engine(.read).check(vm: vm)
         if global.json { Output.json(reports) } else {
             for report in reports {
                 if report.problems.isEmpty { Output.line("\(report.vm): ok") }

@@ -20,7 +20,7 @@ struct VMsCommand: ParsableCommand {
         let context = try Context(global, localOnly: false)   // listing works over any connection
         let domains = try context.connection.allDomains()
         // Counts come from the catalog when it can be opened; listing VMs never needs it.
-        let engine = try? context.engine(reading: true)
+        let engine = try? context.engine(.read)
         let usage = Dictionary(((try? engine?.usage(vm: nil)) ?? []).map { ($0.uuid, $0) }, uniquingKeysWith: { a, _ in a })
         var rows: [Row] = []
         for domain in domains {
