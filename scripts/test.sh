@@ -14,15 +14,25 @@ export KVMSNAP_TEST_GUEST_DIR
 # Integration tests must run here; they fail (not skip) when libvirtd or the guest is missing.
 export KVMSNAP_REQUIRE_INTEGRATION=1
 
-# Test guests are named kvmsnap-guesttest-*; a run that was killed can leave some behind.
+# Test guests are named kvmsnap-guesttest-*; VMs tests make from them (restore --as, fuzzed
+# names) have their disks under /var/lib/kvmsnap-tests. A run that was killed can leave some behind.
+stale_test_domains() {
+  local d
+  while IFS= read -r d; do
+    [[ -n "$d" ]] || continue
+    if [[ "$d" == kvmsnap-guesttest-* ]] || virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "/var/lib/kvmsnap-tests/"; then
+      printf '%s\n' "$d"
+    fi
+  done < <(virsh -c qemu:///system list --all --name 2>/dev/null || true)
+}
 remove_stale_test_guests() {
   local d
-  for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^kvmsnap-guesttest-' || true); do
+  while IFS= read -r d; do
     echo "test.sh: removing leftover test domain $d" >&2
     virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
     virsh -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1 \
       || virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
-  done
+  done < <(stale_test_domains)
   rm -rf /var/lib/kvmsnap-tests/kvmsnap-guesttest-*
 }
 remove_stale_test_guests

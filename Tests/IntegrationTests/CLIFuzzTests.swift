@@ -56,6 +56,8 @@ struct CLIFuzzTests {
         let ownDomains = Set(try f.guest.connection.allDomains().map(\.name))
 
         var fuzz = Fuzzer(seed: seed, vm: vm, vmUUID: vmUUID, scratch: scratch, catalogs: catalogs)
+        // Every VM a `restore --as` may have made goes, whatever its case's status, also when the test throws.
+        defer { for name in fuzz.clonedNames { try? removeClone(named: name, keeping: ownDomains, f: f) } }
         var failures: [String] = []
         var statuses: [Int32: Int] = [:]
         var state = try Snapshot.take(f)
@@ -101,7 +103,7 @@ struct CLIFuzzTests {
                 let check = try cli.run(["check", vm])
                 if check.status != 0 { print("CLIFuzzTests CHECK after case \(index): \(check.stdout.prefix(600))") }
             }
-            if result.status == 0, let newName = line.restoreAsName {
+            if let newName = line.restoreAsName {
                 try removeClone(named: newName, keeping: ownDomains, f: f)
             }
             state = try Snapshot.take(f)
@@ -150,7 +152,8 @@ struct CLIFuzzTests {
         let uuid = try domain.uuidString
         if (try? domain.isActive) == true { try domain.destroy() }
         try domain.undefine(flags: [.nvram])
-        try FileManager.default.removeItem(atPath: f.storePath + "/vms/" + uuid)
+        let directory = f.storePath + "/vms/" + uuid
+        if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
     }
 
     /// What a refused command must leave alone: the catalog's SQL dump and the store's files.
