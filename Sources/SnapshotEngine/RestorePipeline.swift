@@ -50,7 +50,6 @@ struct RestoreJournal: Codable {
 
 extension SnapshotEngine {
     /// The job stage after verify passed (reclaim, post-restore hooks): the restore stands.
-    static let restoreFinishingStage = "finishing"
 
     /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
     ///
@@ -80,7 +79,7 @@ extension SnapshotEngine {
         let wasRunning = try isActiveChecked(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
-        var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+        var job = try startJob(kind: .restore, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
@@ -99,7 +98,7 @@ extension SnapshotEngine {
 
         for stage in plan.stages {
             onStage?(stage)
-            job.stage = stage.rawValue
+            job.stage = RestoreJobStage.pipeline(stage).rawValue
             job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
             let jobNow = job
             let began = Date()
@@ -132,11 +131,11 @@ extension SnapshotEngine {
                     touched = true
                     try stop(domain, graceful: !plan.restoresMemory, timeout: options.shutdownTimeout)
                 case .revert:
-                    try inject("restore.revert")
+                    try inject(.restoreRevert)
                     try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot,
                                      start: plan.restoresMemory ? .paused : .off, reclaim: false)
                 case .start:
-                    try inject("restore.start")
+                    try inject(.restoreStart)
                     let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
                     switch (options.target, state) {
                     case (.running, .paused): try lv("cannot resume VM") { () throws(LibvirtError) in try domain.resume() }
@@ -145,7 +144,7 @@ extension SnapshotEngine {
                     default: break
                     }
                 case .verify:
-                    try inject("restore.verify")
+                    try inject(.restoreVerify)
                     try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
                     if options.target == .running {
                         let (answered, notice) = try verifyAgent(domain: domain, wasConnected: agentWasConnected,
@@ -190,7 +189,7 @@ extension SnapshotEngine {
             }
         }
         // Verified: from here on a crash must not roll the restore back, only finish the cleanup.
-        job.stage = Self.restoreFinishingStage
+        job.stage = RestoreJobStage.finishing.rawValue
         let finishing = job
         _ = try? catalog.write { try $0.update(finishing) }
         // The layers the VM ran on before the restore can go now.
@@ -262,7 +261,7 @@ extension SnapshotEngine {
         if !restoredMemory, !wasConnected {
             return (nil, "the guest agent was not connected before the restore: not waited for after boot")
         }
-        try inject("restore.verify.agent")
+        try inject(.restoreVerifyAgent)
         let deadline = Date().addingTimeInterval(timeout)
         var last = "its channel is not connected"
         repeat {
@@ -311,16 +310,17 @@ extension SnapshotEngine {
         engine.faultInjector = faultInjector
         engine.durability = durability
         engine.nestingDepth = nestingDepth
-        var note: String?
-        let outcome: EngineError?
-        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+        let outcome: RecoveryOutcome
+        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain) } catch {
             if !engine.libvirtAnswers { return nil }
-            outcome = EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)")
+            outcome = .failed(EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)"))
         }
-        if let outcome {
-            engine.finishJob(job, error: outcome)
-            return (outcome.message, nil)
+        let entry = outcome.journalEntry
+        if let error = entry.error {
+            engine.finishJob(job, error: error)
+            return (error.message, nil)
         }
+        let note = entry.note
         let hookFailures = runHooks ? engine.runPostHooks(.postRestore, job: job) : []
         let what = ([note ?? "the restore stands"] + hookFailures).joined(separator: "; ")
         engine.finishJob(job, error: nil, note: what)

@@ -55,7 +55,7 @@ extension SnapshotEngine {
             defined = newDomain
             if start != .off {
                 try lv("cannot start the new VM") { () throws(LibvirtError) in try newDomain.start(flags: start == .paused ? [.paused] : []) }
-                try inject("clone.afterStart")
+                try inject(.cloneAfterStart)
             }
         } catch {
             // A start can fail after QEMU started: the new VM's files go only once it is gone.

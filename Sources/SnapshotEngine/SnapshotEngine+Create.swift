@@ -185,7 +185,7 @@ extension SnapshotEngine {
         try willStart?()
         try store.prepare(vmUUID: vm.uuid)
         try vmRecord(for: domain)
-        let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
+        let job = try startJob(kind: .create, vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
         snapshot.jobID = job.id
         if options.runHooks {
             do { try runPreHooks(.preSnapshot, job: job) } catch {
@@ -201,13 +201,13 @@ extension SnapshotEngine {
                     try db.insert(snapshot)
                 }
             }
-            try inject("create.beforeCapture")
+            try inject(.createBeforeCapture)
             let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
                 try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
                             withMemory: withMemory, maxPauseMs: options.maxPauseMs)
             }
             snapshot.guestPauseMs = pauseMs
-            try inject("create.afterCapture")
+            try inject(.createAfterCapture)
             if let nvram = definition.nvramPath {
                 snapshot.nvramPath = try copyNVRAM(from: nvram, vmUUID: vm.uuid, snapshotID: snapshotID)
             }
@@ -308,7 +308,7 @@ extension SnapshotEngine {
         _ = try lv("cannot freeze the guest's filesystems (QEMU guest agent)") { () throws(LibvirtError) in try domain.fsFreeze() }
         let result: T
         do {
-            try inject("create.frozen")
+            try inject(.createFrozen)
             result = try body()
         } catch {
             if let thawError = thaw(domain) { throw EngineError(error.code, "\(error.message); \(thawError)") }
@@ -413,19 +413,19 @@ extension SnapshotEngine {
     func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, paths: FullCopyPaths) throws(EngineError) -> (LayerRecord, LayerRecord) {
         if try currentDiskSources(domain)[disk] != paths.top {
             progress?("full copy \(disk)", nil)
-            try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject("create.full.partial") }
+            try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject(.createFullPartial) }
             try ImageTool.createOverlay(path: paths.top, backing: paths.copy, backingFormat: "qcow2")
             if try isActiveChecked(domain) {
                 let destination = "<disk type='file'><source file='\(Self.xmlEscape(paths.top))'/><driver type='qcow2'/></disk>"
                 try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                     try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
                 }
-                try inject("create.full.copying")
+                try inject(.createFullCopying)
                 try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                     try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
                     try domain.pivotBlockJob(disk: disk)
                 }
-                try inject("create.full.pivoted")
+                try inject(.createFullPivoted)
             }
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
@@ -464,7 +464,7 @@ extension SnapshotEngine {
                     try lv("cannot cancel the --full copy of \(target)") { () throws(LibvirtError) in try domain.blockJobAbort(disk: target) }
                 }
             }
-            try inject("create.rollback.readDisks")
+            try inject(.createRollbackReadDisks)
             inUse = try imagesInUse(domain)
         } catch {
             return error

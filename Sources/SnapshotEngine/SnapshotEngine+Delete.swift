@@ -67,11 +67,11 @@ extension SnapshotEngine {
     func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {
         let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
         try refuseForeignBlockJobs(domain: domain, vm: vm)
-        let job = try startJob(kind: "delete", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+        let job = try startJob(kind: .delete, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
         var deleted = false
         do {
-            try inject("delete.started")
+            try inject(.deleteStarted)
             // One transaction: the snapshot disappears and its children hang off its parent.
             try db { () throws(CatalogError) in
                 try catalog.write { db in
@@ -91,7 +91,7 @@ extension SnapshotEngine {
                 }
             }
             deleted = true
-            try inject("delete.afterCatalog")
+            try inject(.deleteAfterCatalog)
             for file in files { unlink(file) }
             try reclaim(vmUUID: vm.uuid, domain: domain)
             finishJob(job, error: nil)
@@ -117,7 +117,7 @@ extension SnapshotEngine {
             switch step {
             case .delete(let id):
                 guard let layer = layers[id] else { return }
-                try inject("reclaim.delete")
+                try inject(.reclaimDelete)
                 // Kept unless the VM (running, or as `virsh start` would open it) is known not to use it.
                 if let domain, try imagesInUse(domain).contains(layer.path) {
                     throw EngineError(.conflict, "refusing to delete \(layer.path): the VM still uses it (catalog out of step; run 'kvmsnap check')")
@@ -182,7 +182,7 @@ extension SnapshotEngine {
             guard let g = layers[grandchild], !liveChain.contains(g.path) else { continue }
             try ImageTool.rebaseUnsafe(image: g.path, newBacking: parent.path, backingFormat: parent.format)
         }
-        try inject("reclaim.afterMerge")
+        try inject(.reclaimAfterMerge)
         try db { () throws(CatalogError) in
             try catalog.write { db in
                 for id in tree.children(of: child.id) {

@@ -80,9 +80,9 @@ extension SnapshotEngine {
         // The guard job is written once the snapshot passed its checks (right before the create
         // job): a refused guard leaves no job behind.
         var started: JobRecord?
-        func stage(_ text: String) {
+        func stage(_ stage: GuardStage) {
             guard var job = started else { return }
-            job.stage = text
+            job.stage = stage.rawValue
             job.journal = Self.encode(report)
             started = job
             _ = try? catalog.write { try $0.update(job) }
@@ -102,9 +102,9 @@ extension SnapshotEngine {
         do {
             created = try nested { () throws(EngineError) in
                 try create(domain: domain, vm: try currentVM(vm), options: createOptions) { () throws(EngineError) in
-                    started = try self.startJob(kind: "guard", vm: vm, snapshotName: name, journal: Self.encode(report))
+                    started = try self.startJob(kind: .guard, vm: vm, snapshotName: name, journal: Self.encode(report))
                     report.jobID = started?.id
-                    stage("snapshot")
+                    stage(.snapshot)
                 }
             }
         } catch {
@@ -117,7 +117,7 @@ extension SnapshotEngine {
         onSnapshot?(created.snapshot, created.notices)
 
         // 2. The command, with kvmsnap's terminal.
-        stage("command")
+        stage(.command)
         do {
             let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
                                                   environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": name],
@@ -130,7 +130,7 @@ extension SnapshotEngine {
             report.launchError = error.reason
         }
         if report.succeeded {
-            stage("done")
+            stage(.done)
             finish(nil, note: report.commandResult)
             return report
         }
@@ -141,7 +141,7 @@ extension SnapshotEngine {
         case .keep:
             message += "; VM left as is (snapshot '\(name)' kept)"
         case .restore:
-            stage("rollback")
+            stage(.rollback)
             var restoreOptions = RestoreOptions()
             restoreOptions.safetySnapshot = false
             do {
@@ -157,7 +157,7 @@ extension SnapshotEngine {
                 message += "; ROLLBACK FAILED: \(error.message)"
             }
         }
-        stage(report.rolledBack ? "rolled back" : "failed")
+        stage(report.rolledBack ? .rolledBack : .failed)
         finish(EngineError(.external, message))
         return report
     }

@@ -152,16 +152,15 @@ extension SnapshotEngine {
     static func runStateDrift(_ domain: Domain, after job: JobRecord) -> String? {
         let what = "the last \(job.kind) (job \(job.id ?? 0))"
         let expected: StartMode?
-        if job.kind == "restore", let journal = job.journal.flatMap({ try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }) {
-            if job.state == .succeeded || job.stage == restoreFinishingStage {
+        if job.jobKind == .restore, let journal = job.decodedJournal(RestoreJournal.self) {
+            if job.state == .succeeded || job.restoreStage == .finishing {
                 expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
             } else if job.error?.contains("ROLLBACK FAILED") == true {
                 return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
             } else {
                 expected = journal.wasRunning ? .running : .off
             }
-        } else if job.kind == "revert", job.state == .succeeded,
-                  let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }) {
+        } else if job.jobKind == .revert, job.state == .succeeded, let journal = job.decodedJournal(RevertJournal.self) {
             expected = journal.start
         } else {
             expected = nil
@@ -243,7 +242,7 @@ extension SnapshotEngine {
                     try catalog.read { db in
                         (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
                          try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
-                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: ["restore", "revert"], limit: 1).first)
+                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: [JobKind.restore.rawValue, JobKind.revert.rawValue], limit: 1).first)
                     }
                 }
             } catch {

@@ -36,7 +36,7 @@ extension SnapshotEngine {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let journal = RevertJournal(snapshotID: snapshot.id, start: start,
                                     previousSources: try currentDiskSources(domain), wasActive: try isActiveChecked(domain))
-        let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+        let job = try startJob(kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
@@ -91,7 +91,7 @@ extension SnapshotEngine {
     func stopAfterFailedRevert(_ domain: Domain) {
         guard Self.isActive(domain) else { return }
         do throws(EngineError) {
-            try inject("revert.rollback.destroy")
+            try inject(.revertRollbackDestroy)
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
         } catch {
             progress?("could not stop the VM after the failed revert: \(error.message)", nil)
@@ -141,7 +141,7 @@ extension SnapshotEngine {
                 for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
                 restoreDefinition = live
             }
-            try inject("revert.overlaysMade")
+            try inject(.revertOverlaysMade)
         } catch {
             forgetOverlays()
             throw error
@@ -149,7 +149,7 @@ extension SnapshotEngine {
 
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
         do throws(EngineError) {
-            try inject("revert.beforeStop")
+            try inject(.revertBeforeStop)
             if Self.isActive(domain) {
                 try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
             }
@@ -160,7 +160,7 @@ extension SnapshotEngine {
                     try FileManager.default.copyItem(atPath: saved, toPath: target)
                 } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
             }
-            try inject("revert.beforeStart")
+            try inject(.revertBeforeStart)
             if let restoreDefinition, let memoryPath = snapshot.memoryPath {
                 let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
                 defer { watcher.stop() }
@@ -170,7 +170,7 @@ extension SnapshotEngine {
             } else if start != .off {
                 try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
             }
-            try inject("revert.afterStart")
+            try inject(.revertAfterStart)
         } catch {
             stopAfterFailedRevert(domain)
             // Forget the new overlays only once the previous definition is back and libvirt says

@@ -88,7 +88,7 @@ extension SnapshotEngine {
             return .alreadyRunning
         }
         defer { withExtendedLifetime(lock) {} }
-        try inject("run-due:locked")
+        try inject(.runDueLocked)
 
         let engine = SnapshotEngine(connection: connection, catalog: catalog, store: store, clock: ShiftedClock(base: now, realStart: realStart))
         engine.progress = progress
@@ -146,11 +146,11 @@ extension SnapshotEngine {
         let job: JobRecord, lock: VMLock
         do {
             lock = try lockVM(vm, domain: domain)
-            job = try startJob(kind: "run-due", vm: vm, snapshotName: name)
+            job = try startJob(kind: .runDue, vm: vm, snapshotName: name)
         } catch { return failed(run, error) }
         defer { withExtendedLifetime(lock) {} }
         do {
-            try inject("run-due.started")
+            try inject(.runDueStarted)
             let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }
             if let existing, existing.state == .ready {
                 run.message = "snapshot '\(name)' already exists; not taken again"
@@ -184,7 +184,7 @@ extension SnapshotEngine {
         run.outcome = .failed
         run.message = error.message
         if let vm = try? db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }) {
-            recordFailedJob(kind: "run-due", vm: vm, error: error)
+            recordFailedJob(kind: .runDue, vm: vm, error: error)
         }
         return run
     }

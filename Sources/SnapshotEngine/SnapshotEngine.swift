@@ -80,8 +80,8 @@ public final class SnapshotEngine: @unchecked Sendable {
         }
     }
 
-    func inject(_ point: String) throws(EngineError) {
-        try faultInjector?(point)
+    func inject(_ point: FaultPoint) throws(EngineError) {
+        try faultInjector?(point.rawValue)
     }
 
     /// Looks a VM up by name, then by UUID.
@@ -133,9 +133,9 @@ public final class SnapshotEngine: @unchecked Sendable {
 
     /// Starts a job of `vm`. Only with the VM's lock held (``lockVM(_:domain:)``), kept until the
     /// job ends: recovery, which takes that lock, relies on it to tell a dead owner from a live one.
-    func startJob(kind: String, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
+    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
         var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshotID, snapshotName: snapshotName,
-                            state: .running, startedAt: clock.now(), pid: getpid())
+                            state: JobState.running, startedAt: clock.now(), pid: getpid())
         job.journal = journal
         return try db { () throws(CatalogError) in
             try catalog.write { db in try db.insert(&job); return job }
@@ -144,8 +144,8 @@ public final class SnapshotEngine: @unchecked Sendable {
 
     /// Journals a failure that happened without the VM's lock (e.g. it could not be taken): the
     /// job is written failed at once, never running, so no recovery can take it for a dead one.
-    func recordFailedJob(kind: String, vm: VMRecord, error: EngineError) {
-        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, state: .failed, startedAt: clock.now(), pid: getpid())
+    func recordFailedJob(kind: JobKind, vm: VMRecord, error: EngineError) {
+        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, state: JobState.failed, startedAt: clock.now(), pid: getpid())
         job.error = error.message
         guard (try? catalog.write({ db in try db.insert(&job) })) != nil else { return }
         finishJob(job, error: error)
