@@ -87,9 +87,9 @@ extension SnapshotEngine {
         let agentWasConnected = wasRunning && Self.agentConnected(domain)
         var safety: SnapshotRecord?
         var touched = false
-        var stopStarted: Date?
+        var stopStarted: ContinuousClock.Instant?
         if options.runHooks {
-            do { try runPreHooks(.preRestore, job: job) } catch {
+            do { try hookService.runPre(.preRestore, job: job) } catch {
                 let failure = EngineError(error.code, "\(error.message); nothing was changed")
                 finishJob(job, error: failure)
                 throw failure
@@ -101,7 +101,7 @@ extension SnapshotEngine {
             job.stage = RestoreJobStage.pipeline(stage).rawValue
             job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
             let jobNow = job
-            let began = Date()
+            let began = ContinuousClock.now
             do throws(EngineError) {
                 // Written before the stage runs: recovery decides from it whether the VM was touched.
                 try db { () throws(CatalogError) in try catalog.write { try $0.update(jobNow) } }
@@ -127,7 +127,7 @@ extension SnapshotEngine {
                     try db { () throws(CatalogError) in try catalog.write { try $0.update(withSafety) } }
                     report.notices += created.notices
                 case .stop:
-                    stopStarted = Date()
+                    stopStarted = ContinuousClock.now
                     touched = true
                     try stop(domain, graceful: !plan.restoresMemory, timeout: options.shutdownTimeout)
                 case .revert:
@@ -154,7 +154,7 @@ extension SnapshotEngine {
                     }
                 }
             } catch {
-                report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
+                report.stages.append(.init(stage: stage.rawValue, seconds: (ContinuousClock.now - began).seconds))
                 var message = "restore failed at stage \(stage.rawValue): \(error.message)"
                 if touched {
                     do {
@@ -183,15 +183,14 @@ extension SnapshotEngine {
                 finishJob(job, error: failure)
                 throw failure
             }
-            report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
+            report.stages.append(.init(stage: stage.rawValue, seconds: (ContinuousClock.now - began).seconds))
             if stage == .start || (stage == .revert && options.target == .off), let stopStarted {
-                report.guestDowntimeSeconds = Date().timeIntervalSince(stopStarted)
+                report.guestDowntimeSeconds = (ContinuousClock.now - stopStarted).seconds
             }
         }
         // Verified: from here on a crash must not roll the restore back, only finish the cleanup.
         job.stage = RestoreJobStage.finishing.rawValue
-        let finishing = job
-        _ = try? catalog.write { try $0.update(finishing) }
+        jobJournal.note(job, "the restore's finishing stage")
         // The layers the VM ran on before the restore can go now.
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             report.notices.append("restored, but reclaiming old layers failed: \(error.message)")
@@ -199,7 +198,7 @@ extension SnapshotEngine {
         report.finalState = ((try? domain.state().state).map { "\($0)" }) ?? "unknown"
         var note: String?
         if options.runHooks {
-            let failures = runPostHooks(.postRestore, job: job)
+            let failures = hookService.runPost(.postRestore, job: job)
             report.notices += failures
             if !failures.isEmpty { note = failures.joined(separator: "; ") }
         }
@@ -262,17 +261,17 @@ extension SnapshotEngine {
             return (nil, "the guest agent was not connected before the restore: not waited for after boot")
         }
         try inject(.restoreVerifyAgent)
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         var last = "its channel is not connected"
         repeat {
             if Self.agentConnected(domain) {
                 do throws(LibvirtError) {
-                    try domain.pingAgent(timeoutSeconds: Int32(max(1, min(10, deadline.timeIntervalSinceNow.rounded(.up)))))
+                    try domain.pingAgent(timeoutSeconds: Int32(max(1, min(10, (deadline - ContinuousClock.now).seconds.rounded(.up)))))
                     return (true, nil)
                 } catch { last = error.message }
             }
             usleep(200_000)
-        } while Date() < deadline
+        } while ContinuousClock.now < deadline
         let what = "the guest agent did not answer a ping within \(Int(timeout)) s (\(last))"
         if restoredMemory { throw EngineError(.libvirt, what + "; it was running in the snapshot") }
         return (false, what + " after booting the snapshot's disks; the restore stands")
@@ -290,26 +289,23 @@ extension SnapshotEngine {
         return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
     }
 
-    /// Waits up to ``libvirtWait`` for libvirt to answer on a new connection, then finishes the
-    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:note:)``).
+    /// Waits up to ``EngineConfiguration/libvirtWait`` for libvirt to answer on a new connection, then finishes the
+    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:)``).
     /// Returns what was done and, when the restore stands, the VM's state; nil when libvirt did
     /// not come back in time (the job stays pending).
     func finishPendingRestore(jobID: Int64, vm: VMRecord, runHooks: Bool) -> (what: String, finalState: String?)? {
         guard let uri = connectionURI else { return nil }
-        let deadline = Date().addingTimeInterval(libvirtWait)
+        let deadline = ContinuousClock.now + configuration.libvirtWait
         var fresh: Connection?
         while fresh == nil {
             if let candidate = try? Connection(uri: uri), (try? candidate.isAlive) == true { fresh = candidate; break }
-            if Date() >= deadline { return nil }
+            if ContinuousClock.now >= deadline { return nil }
             usleep(500_000)
         }
         guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid),
               let job = try? catalog.read({ try $0.job(id: jobID) }), job.state == .pending else { return nil }
-        let engine = SnapshotEngine(connection: fresh, catalog: catalog, store: store, clock: clock)
-        engine.progress = progress
-        engine.faultInjector = faultInjector
-        engine.durability = durability
-        engine.nestingDepth = nestingDepth
+        // Same configuration, new connection; nesting travels with the call (``OperationContext``).
+        let engine = SnapshotEngine(connection: fresh, catalog: catalog, configuration: configuration)
         let outcome: RecoveryOutcome
         do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain) } catch {
             if !engine.libvirtAnswers { return nil }
@@ -321,7 +317,7 @@ extension SnapshotEngine {
             return (error.message, nil)
         }
         let note = entry.note
-        let hookFailures = runHooks ? engine.runPostHooks(.postRestore, job: job) : []
+        let hookFailures = runHooks ? engine.hookService.runPost(.postRestore, job: job) : []
         let what = ([note ?? "the restore stands"] + hookFailures).joined(separator: "; ")
         engine.finishJob(job, error: nil, note: what)
         return (what, (try? domain.state().state).map { "\($0)" } ?? "unknown")

@@ -169,12 +169,12 @@ extension SnapshotEngine {
             group.enter()
             let thread = Thread { [self] in
                 let (vm, baseline) = work[index]
-                let began = Date()
+                let began = ContinuousClock.now
                 var failure: String?
                 do throws(EngineError) {
                     _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
                 } catch { failure = error.message }
-                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: Date().timeIntervalSince(began), error: failure))
+                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: (ContinuousClock.now - began).seconds, error: failure))
                 group.leave()
             }
             thread.start()

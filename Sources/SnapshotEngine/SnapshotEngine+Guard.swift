@@ -85,7 +85,7 @@ extension SnapshotEngine {
             job.stage = stage.rawValue
             job.journal = Self.encode(report)
             started = job
-            _ = try? catalog.write { try $0.update(job) }
+            jobJournal.note(job, "guard stage \(stage.rawValue)")
         }
         func finish(_ error: EngineError?, note: String? = nil) {
             if let job = started { finishJob(job, error: error, note: note) }

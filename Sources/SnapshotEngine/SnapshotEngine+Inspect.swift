@@ -178,16 +178,25 @@ extension SnapshotEngine {
         return "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
     }
 
+    /// The VM's disk sources now, or nil (reported to the diagnostics) when they cannot be read.
+    private func liveDiskSources(_ domain: Domain, vm: VMRecord) -> [String: String]? {
+        do { return try currentDiskSources(domain) } catch {
+            diagnostics.swallowed("reading the live definition of \(vm.name) to compare its disks", error)
+            return nil
+        }
+    }
+
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
     /// is left alone (its owner is alive and will finish its own job).
     func recoverIfIdle(vm: VMRecord, domain: Domain?) {
         guard !catalog.isReadOnly else { return }
-        let unfinished = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending], limit: 1) }) ?? []
+        let unfinished: [JobRecord]
+        do { unfinished = try jobJournal.unfinished(vmUUID: vm.uuid, limit: 1) } catch {
+            diagnostics.swallowed("reading the unfinished jobs of \(vm.name)", error)
+            return
+        }
         guard !unfinished.isEmpty else { return }
-        let saved = lockWait
-        lockWait = 0
-        defer { lockWait = saved }
-        if let lock = try? lockVM(vm, domain: domain) { withExtendedLifetime(lock) {} }
+        if let lock = try? lockVM(vm, domain: domain, wait: .zero) { withExtendedLifetime(lock) {} }
     }
 
     /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
@@ -273,7 +282,7 @@ extension SnapshotEngine {
                     problems.append("snapshot '\(snap.name)' records no disk layers")
                 }
             }
-            if let domain, let sources = try? currentDiskSources(domain) {
+            if let domain, let sources = liveDiskSources(domain, vm: vm) {
                 let known = Set(layers.map(\.path))
                 let tracked = Set(layers.map(\.diskTarget))
                 for (target, path) in sources.sorted(by: { $0.key < $1.key }) where tracked.contains(target) && !known.contains(path) {

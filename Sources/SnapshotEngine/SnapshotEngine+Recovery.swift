@@ -20,7 +20,7 @@ extension SnapshotEngine {
     ///   the caller asked for exactly that state and nothing of the VM's before is kept anyway.
     /// - guard: the pinned snapshot stays; the job is marked failed with how to roll back.
     func recoverInterruptedJobs(vm: VMRecord, domain: Domain?) throws(EngineError) {
-        let jobs = try db { () throws(CatalogError) in try catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending]) } }
+        let jobs = try jobJournal.unfinished(vmUUID: vm.uuid)
         for job in jobs where job.pid != getpid() {
             if let domain { waitForDomainJob(domain) }
             let outcome = try recover(job, vm: vm, domain: domain)
@@ -102,11 +102,7 @@ extension SnapshotEngine {
     /// Leaves a restore or revert that libvirt cut short `pending` (see ``recoverInterruptedJobs(vm:domain:)``):
     /// nothing can be decided or undone without libvirt, so the next command on the VM finishes it.
     func markPending(_ job: JobRecord, _ message: String) throws(EngineError) {
-        var job = job
-        job.state = .pending
-        job.error = message
-        let pending = job
-        try db { () throws(CatalogError) in try catalog.write { try $0.update(pending) } }
+        try jobJournal.markPending(job, message)
     }
 
     static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
@@ -195,7 +191,11 @@ extension SnapshotEngine {
             return .rolledBack("interrupted at stage \(stage.rawValue) (\(died)); \(done)")
         }
         // No safety snapshot: the previous memory is gone. Leave the VM usable, not paused half-way.
-        if journal?.target == .running, (try? domain.state().state) == .paused { try? domain.resume() }
+        if journal?.target == .running, (try? domain.state().state) == .paused {
+            do throws(LibvirtError) { try domain.resume() } catch {
+                diagnostics.swallowed("resuming \(vm.name) after the interrupted restore", EngineError(.libvirt, error.message))
+            }
+        }
         try reclaim(vmUUID: vm.uuid, domain: domain)
         let state = (try? domain.state().state).map { "\($0)" } ?? "unknown"
         return .abandoned("interrupted at stage \(stage.rawValue) (\(died)); no safety snapshot to roll back to, VM left \(state)")
@@ -246,9 +246,9 @@ extension SnapshotEngine {
     }
 
     /// Waits until libvirt has no job running on the domain (a capture a dead client started).
-    func waitForDomainJob(_ domain: Domain, timeout: Double = 600) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline, let info = try? domain.jobInfo(), info.type != .none {
+    func waitForDomainJob(_ domain: Domain, timeout: Duration = .seconds(600)) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, let info = try? domain.jobInfo(), info.type != .none {
             usleep(200_000)
         }
     }

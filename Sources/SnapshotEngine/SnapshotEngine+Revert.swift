@@ -123,7 +123,12 @@ extension SnapshotEngine {
         try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
         func forgetOverlays() {
             for overlay in overlays { unlink(overlay.path) }
-            _ = try? catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } }
+            do {
+                try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } } }
+            } catch {
+                // The rows stay; reclaim drops them later as layers nothing references.
+                diagnostics.swallowed("forgetting the new overlays of the failed revert of \(vm.name)", error)
+            }
         }
 
         // 2. Their files, the configuration to define (persistent) and, with memory, the one to restore (live).
