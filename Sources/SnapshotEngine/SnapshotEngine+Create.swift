@@ -25,6 +25,11 @@ public struct CreateOptions: Sendable {
     /// rewrites more memory than it can copy in that time keeps the capture from converging, so
     /// raise it (or nil = leave the hypervisor's setting) for such guests.
     public var maxPauseMs: UInt64? = 50
+    /// Capture memory with the guest paused from the start (one pass, no live pre-copy) instead
+    /// of live. For the restore's safety snapshot: the guest is stopped right afterwards anyway,
+    /// so its pause costs nothing, and QEMU writes each page once with both cores to itself.
+    /// libvirt resumes the guest when the capture fails (or when libvirtd restarts under it).
+    public var pauseGuest = false
 
     public init(name: String) { self.name = name }
 }
@@ -204,7 +209,7 @@ extension SnapshotEngine {
             try inject("create.beforeCapture")
             let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
                 try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
-                            withMemory: withMemory, maxPauseMs: options.maxPauseMs)
+                            withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
             }
             snapshot.guestPauseMs = pauseMs
             try inject("create.afterCapture")
@@ -260,7 +265,7 @@ extension SnapshotEngine {
     ///   - allDisks: every disk of the definition `create` read (skipped ones get `snapshot='no'`).
     ///   - running: whether the VM ran when `create` read that definition.
     func capture(domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
-                 withMemory: Bool, maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
+                 withMemory: Bool, maxPauseMs: UInt64? = nil, pauseGuest: Bool = false) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -278,10 +283,10 @@ extension SnapshotEngine {
         }
         xml += "</disks></domainsnapshot>"
         var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
-        if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
+        if !withMemory { flags.insert(.diskOnly) } else if !pauseGuest { flags.insert(.live) }
 
         // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
-        if withMemory, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
+        if withMemory, !pauseGuest, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
            (try? domain.setMaxDowntime(maxPauseMs)) != nil {
             defer { try? domain.setMaxDowntime(previous) }
             return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
