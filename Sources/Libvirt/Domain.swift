@@ -92,6 +92,15 @@ public final class Domain: @unchecked Sendable {
         }
     }
 
+    /// True when the domain is paused because a snapshot job paused it (`VIR_DOMAIN_PAUSED_SNAPSHOT`),
+    /// not by a user: a capture that never finished left it so.
+    public var isPausedForSnapshot: Bool {
+        get throws(LibvirtError) {
+            let (state, reason) = try self.state()
+            return state == .paused && reason == Int32(VIR_DOMAIN_PAUSED_SNAPSHOT.rawValue)
+        }
+    }
+
     /// Whether the domain is running (or paused).
     /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainIsActive
     public var isActive: Bool {

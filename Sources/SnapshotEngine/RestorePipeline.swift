@@ -116,6 +116,8 @@ extension SnapshotEngine {
                     safetyOptions.labels = ["pre-restore"]
                     safetyOptions.fullEvery = 0
                     safetyOptions.runHooks = false
+                    // The VM is stopped next: capture it paused, in one pass (see CreateOptions.pauseGuest).
+                    safetyOptions.pauseGuest = true
                     let current = try currentVM(vm)
                     let created = try nested { () throws(EngineError) in try safetySnapshot(domain: domain, vm: current, options: safetyOptions) }
                     safety = created.snapshot

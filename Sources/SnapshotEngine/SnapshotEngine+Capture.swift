@@ -11,7 +11,7 @@ extension SnapshotEngine {
     ///   - allDisks: every disk of the definition `create` read (skipped ones get `snapshot='no'`).
     ///   - running: whether the VM ran when `create` read that definition.
     func capture(domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
-                 withMemory: Bool, maxPauseMs: UInt64? = nil) throws(EngineError) -> Int64? {
+                 withMemory: Bool, maxPauseMs: UInt64? = nil, pauseGuest: Bool = false) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -29,10 +29,10 @@ extension SnapshotEngine {
         }
         xml += "</disks></domainsnapshot>"
         var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
-        if withMemory { flags.insert(.live) } else { flags.insert(.diskOnly) }
+        if !withMemory { flags.insert(.diskOnly) } else if !pauseGuest { flags.insert(.live) }
 
         // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
-        if withMemory, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
+        if withMemory, !pauseGuest, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
            (try? domain.setMaxDowntime(maxPauseMs)) != nil {
             defer { try? domain.setMaxDowntime(previous) }
             return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)

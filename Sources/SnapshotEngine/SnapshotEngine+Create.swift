@@ -25,6 +25,11 @@ public struct CreateOptions: Sendable {
     /// rewrites more memory than it can copy in that time keeps the capture from converging, so
     /// raise it (or nil = leave the hypervisor's setting) for such guests.
     public var maxPauseMs: UInt64? = 50
+    /// Capture memory with the guest paused from the start (one pass, no live pre-copy) instead
+    /// of live. For the restore's safety snapshot: the guest is stopped right afterwards anyway,
+    /// so its pause costs nothing, and QEMU writes each page once with both cores to itself.
+    /// libvirt resumes the guest when the capture fails (or when libvirtd restarts under it).
+    public var pauseGuest = false
 
     public init(name: String) { self.name = name }
 }
@@ -216,7 +221,7 @@ extension SnapshotEngine {
             try inject(.createBeforeCapture)
             let pauseMs = try withFrozenFilesystems(plan.freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
                 try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
-                            withMemory: withMemory, maxPauseMs: options.maxPauseMs)
+                            withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
             }
             snapshot.guestPauseMs = pauseMs
             try inject(.createAfterCapture)

@@ -270,4 +270,81 @@ struct HardeningRecoveryTests {
         #expect(try cli.snapshotStates(vm) == ["s1": "ready"])
         #expect(!FileManager.default.fileExists(atPath: memory))
     }
+
+    // MARK: issue 11: the restore's safety snapshot is captured with the guest paused
+
+    /// Slows libvirt's memory write for the VM's next capture (libvirt applies the migration speed
+    /// limit to a snapshot's memory image), so a test can act while the guest is paused for it.
+    func slowCaptures(_ vm: String, mibPerSecond: Int) throws {
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "migrate-setspeed", vm, String(mibPerSecond)])
+    }
+
+    /// Waits until libvirt shows the VM paused by a snapshot job (the safety capture is under way).
+    func waitUntilPausedForSnapshot(_ g: TestGuest, timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? g.connection.lookupDomain(name: g.name).isPausedForSnapshot) == true { return }
+            usleep(20_000)
+        }
+        throw TestGuestError("the VM was never paused for the safety snapshot")
+    }
+
+    /// kvmsnap SIGKILLed while libvirt writes the safety snapshot's memory with the guest paused:
+    /// libvirt finishes the capture and resumes the guest, the next command completes (or drops)
+    /// the safety snapshot and leaves the guest running on from where it was, with nothing to undo.
+    @Test func killedDuringThePausedSafetyCaptureLeavesTheGuestRunning() throws {
+        let f = try EngineFixture(tag: "killsafety")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name, g = f.guest
+        try g.waitForCounter(atLeast: 2)
+        let (snap, _) = try f.snapshot("target")
+        let before = try stillCounting(g)
+        try slowCaptures(vm, mibPerSecond: 4)
+        let victim = try cli.start(["restore", vm, "target", "--confirm", vm])
+        try waitUntilPausedForSnapshot(g)
+        victim.signal(SIGKILL)
+        victim.wait()
+
+        // The next command waits for libvirt's capture, then finishes both jobs.
+        let states = try cli.snapshotStates(vm)
+        #expect(states["target"] == "ready" && states.values.allSatisfy { $0 == "ready" }, "\(states)")
+        #expect(g.isRunning, "the guest runs again after the interrupted safety capture")
+        let after = try stillCounting(g)
+        #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))")
+        let job = try lastJob(f, uuid: snap.vmUUID, "restore")
+        #expect(job?.state == .failed && job?.error?.contains("before the VM was touched") == true, "\(String(describing: job))")
+        let check = try cli.run(["check", vm])
+        #expect(check.status == 0, "\(check.stdout)")
+    }
+
+    /// libvirtd SIGKILLed while the guest is paused for the safety capture: once libvirtd is back
+    /// the guest runs again (libvirt resumes a guest its dead snapshot job paused; kvmsnap makes
+    /// sure), the restore failed without touching the VM, and the next command leaves it clean.
+    @Test func libvirtdKilledDuringThePausedSafetyCaptureLeavesTheGuestRunning() throws {
+        try withLibvirtdKillFixture("lvdsafety") { f in
+            let cli = CLI(f), vm = f.guest.name, g = f.guest
+            try g.waitForCounter(atLeast: 2)
+            let (snap, _) = try f.snapshot("target")
+            let before = try stillCounting(g)
+            try slowCaptures(vm, mibPerSecond: 4)
+            let restore = Background { try cli.run(["restore", vm, "target", "--confirm", vm], environment: ["KVMSNAP_TEST_LIBVIRT_WAIT": "0"]) }
+            try waitUntilPausedForSnapshot(g)
+            try Libvirtd.kill()
+            let failed = try restore.value()
+            try Libvirtd.restart()
+            #expect(failed.status != 0, "\(failed.stdout)")
+            try g.reconnect()
+
+            let states = try cli.snapshotStates(vm)
+            #expect(states["target"] == "ready", "\(states)")
+            let deadline = Date().addingTimeInterval(30)
+            while !g.isRunning, Date() < deadline { usleep(200_000) }
+            #expect(g.isRunning, "the guest runs again after libvirtd came back")
+            let after = try stillCounting(g)
+            #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))")
+            #expect(try lastJob(f, uuid: snap.vmUUID, "restore")?.state == .failed)
+            let check = try cli.run(["check", vm])
+            #expect(check.status == 0, "\(check.stdout)")
+        }
+    }
 }
