@@ -157,7 +157,7 @@ extension SnapshotEngine {
             if let layer = byPath[disk.path!] {
                 frozen[disk.target] = layer.id
             } else if layers.contains(where: { $0.diskTarget == disk.target }) {
-                throw Self.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
+                throw LayerStore.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
             } else {
                 if let taken = try db({ () throws(CatalogError) in try catalog.read { try $0.layer(path: disk.path!) } }) {
                     throw try imageOfAnotherVM(taken, disk: disk.target, vm: vm)

@@ -45,13 +45,4 @@ extension SnapshotEngine {
                         parentLayerID: copyID, role: .overlay, createdAt: now)
         )
     }
-
-    /// Points disk `disk` of the persistent definition at `path` (a qcow2 image).
-    func repointDefinition(domain: Domain, disk: String, path: String) throws(EngineError) {
-        let xml = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
-        var definition = try DomainDefinition(xml: xml)
-        guard definition.disks.first(where: { $0.target == disk })?.path != path else { return }
-        try definition.setDiskSource(target: disk, path: path, format: "qcow2")
-        _ = try lv("cannot update VM definition") { () throws(LibvirtError) in try connection.defineDomain(xml: definition.xml) }
-    }
 }

@@ -92,12 +92,7 @@ extension SnapshotEngine {
         }
 
         // 1. The snapshot.
-        var createOptions = CreateOptions(name: name)
-        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
-        createOptions.pin = true
-        createOptions.labels = ["before-change"]
-        createOptions.quiesce = options.quiesce
-        createOptions.fullEvery = 0
+        let createOptions = Self.guardSnapshotOptions(options, name: name)
         let created: CreateResult
         do {
             created = try nested { () throws(EngineError) in
@@ -118,17 +113,7 @@ extension SnapshotEngine {
 
         // 2. The command, with kvmsnap's terminal.
         stage(.command)
-        do {
-            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
-                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": name],
-                                                  captureOutput: false, timeout: options.timeout)
-            report.exitStatus = outcome.status
-            report.signalled = outcome.wasSignalled
-            report.timedOut = outcome.timedOut
-        } catch {
-            report.exitStatus = 127
-            report.launchError = error.reason
-        }
+        Self.runGuarded(program, options: options, vm: vm, snapshot: name, into: &report)
         if report.succeeded {
             stage(.done)
             finish(nil, note: report.commandResult)
@@ -142,24 +127,56 @@ extension SnapshotEngine {
             message += "; VM left as is (snapshot '\(name)' kept)"
         case .restore:
             stage(.rollback)
-            var restoreOptions = RestoreOptions()
-            restoreOptions.safetySnapshot = false
-            do {
-                let current = try currentVM(vm)
-                let restored = try nested { () throws(EngineError) in
-                    try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
-                }
-                report.rolledBack = true
-                report.notices += restored.notices
-                message += "; rolled back to '\(name)'"
-            } catch {
-                report.rollbackError = error.message
-                message += "; ROLLBACK FAILED: \(error.message)"
-            }
+            message += "; " + rollBackGuard(domain: domain, vm: vm, snapshot: name, report: &report)
         }
         stage(report.rolledBack ? .rolledBack : .failed)
         finish(EngineError(.external, message))
         return report
+    }
+
+    /// The guard's snapshot: pinned, labelled `before-change`, never an automatic full.
+    static func guardSnapshotOptions(_ options: GuardOptions, name: String) -> CreateOptions {
+        var createOptions = CreateOptions(name: name)
+        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
+        createOptions.pin = true
+        createOptions.labels = ["before-change"]
+        createOptions.quiesce = options.quiesce
+        createOptions.fullEvery = 0
+        return createOptions
+    }
+
+    /// Runs the guarded command with kvmsnap's terminal; records how it ended in `report`.
+    static func runGuarded(_ program: String, options: GuardOptions, vm: VMRecord, snapshot: String, into report: inout GuardReport) {
+        do {
+            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
+                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
+                                                  captureOutput: false, timeout: options.timeout)
+            report.exitStatus = outcome.status
+            report.signalled = outcome.wasSignalled
+            report.timedOut = outcome.timedOut
+        } catch {
+            report.exitStatus = 127
+            report.launchError = error.reason
+        }
+    }
+
+    /// Restores the guard's snapshot after the command failed (`--on-failure restore`); returns
+    /// what happened, for the job's message.
+    func rollBackGuard(domain: Domain, vm: VMRecord, snapshot name: String, report: inout GuardReport) -> String {
+        var restoreOptions = RestoreOptions()
+        restoreOptions.safetySnapshot = false
+        do {
+            let current = try currentVM(vm)
+            let restored = try nested { () throws(EngineError) in
+                try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
+            }
+            report.rolledBack = true
+            report.notices += restored.notices
+            return "rolled back to '\(name)'"
+        } catch {
+            report.rollbackError = error.message
+            return "ROLLBACK FAILED: \(error.message)"
+        }
     }
 
     /// `base`, or `base-2`, `base-3`, … when the VM already has a snapshot of that name.

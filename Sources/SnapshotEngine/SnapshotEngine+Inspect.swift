@@ -230,6 +230,34 @@ extension SnapshotEngine {
         return result
     }
 
+    /// What `check` finds wrong with a VM's layer files and snapshots, from the catalog's rows.
+    static func fileProblems(layers: [LayerRecord], snapshots: [SnapshotRecord], disks: [SnapshotDiskRecord]) -> [String] {
+        var problems: [String] = []
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        for layer in layers {
+            guard FileManager.default.fileExists(atPath: layer.path) else {
+                problems.append("layer file missing: \(layer.path) (\(layer.diskTarget))")
+                continue
+            }
+            if layer.format == "qcow2", let info = try? ImageTool.info(layer.path) {
+                let expected = layer.parentLayerID.flatMap { byID[$0]?.path }
+                if layer.role != .original, info.backingFile != expected {
+                    problems.append("\(layer.path) is backed by \(info.backingFile ?? "nothing"), catalog expects \(expected ?? "nothing")")
+                }
+            }
+        }
+        for snap in snapshots {
+            if snap.state != .ready { problems.append("snapshot '\(snap.name)' is \(snap.state.rawValue)") }
+            if snap.hasMemory, let path = snap.memoryPath, !FileManager.default.fileExists(atPath: path) {
+                problems.append("memory file of '\(snap.name)' missing: \(path)")
+            }
+            if snap.state == .ready, !disks.contains(where: { $0.snapshotID == snap.id }) {
+                problems.append("snapshot '\(snap.name)' records no disk layers")
+            }
+        }
+        return problems
+    }
+
     /// Reports drift between the catalog and reality. Never changes anything.
     public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
         let vms: [VMRecord]
@@ -260,28 +288,7 @@ extension SnapshotEngine {
                 continue
             }
             let (layers, snapshots, disks, unfinished, lastStateChange) = rows
-            let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
-            for layer in layers {
-                guard FileManager.default.fileExists(atPath: layer.path) else {
-                    problems.append("layer file missing: \(layer.path) (\(layer.diskTarget))")
-                    continue
-                }
-                if layer.format == "qcow2", let info = try? ImageTool.info(layer.path) {
-                    let expected = layer.parentLayerID.flatMap { byID[$0]?.path }
-                    if layer.role != .original, info.backingFile != expected {
-                        problems.append("\(layer.path) is backed by \(info.backingFile ?? "nothing"), catalog expects \(expected ?? "nothing")")
-                    }
-                }
-            }
-            for snap in snapshots {
-                if snap.state != .ready { problems.append("snapshot '\(snap.name)' is \(snap.state.rawValue)") }
-                if snap.hasMemory, let path = snap.memoryPath, !FileManager.default.fileExists(atPath: path) {
-                    problems.append("memory file of '\(snap.name)' missing: \(path)")
-                }
-                if snap.state == .ready, !disks.contains(where: { $0.snapshotID == snap.id }) {
-                    problems.append("snapshot '\(snap.name)' records no disk layers")
-                }
-            }
+            problems += Self.fileProblems(layers: layers, snapshots: snapshots, disks: disks)
             if let domain, let sources = liveDiskSources(domain, vm: vm) {
                 let known = Set(layers.map(\.path))
                 let tracked = Set(layers.map(\.diskTarget))

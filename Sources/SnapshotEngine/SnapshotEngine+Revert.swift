@@ -154,28 +154,7 @@ extension SnapshotEngine {
 
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
         do throws(EngineError) {
-            try inject(.revertBeforeStop)
-            if Self.isActive(domain) {
-                try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
-            }
-            _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
-            if let saved = snapshot.nvramPath, let target = config.nvramPath {
-                do {
-                    try? FileManager.default.removeItem(atPath: target)
-                    try FileManager.default.copyItem(atPath: saved, toPath: target)
-                } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
-            }
-            try inject(.revertBeforeStart)
-            if let restoreDefinition, let memoryPath = snapshot.memoryPath {
-                let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
-                defer { watcher.stop() }
-                try lv("cannot restore memory") { () throws(LibvirtError) in
-                    try connection.restoreDomain(from: memoryPath, xml: restoreDefinition.xml, flags: start == .paused ? [.paused] : [.running])
-                }
-            } else if start != .off {
-                try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
-            }
-            try inject(.revertAfterStart)
+            try switchToSnapshot(domain: domain, snapshot: snapshot, config: config, restoreDefinition: restoreDefinition, start: start)
         } catch {
             stopAfterFailedRevert(domain)
             // Forget the new overlays only once the previous definition is back and libvirt says
@@ -194,5 +173,33 @@ extension SnapshotEngine {
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             progress?("reclaim failed: \(error.message)", nil)
         }
+    }
+
+    /// Step 3 of a revert: stop, define the snapshot's configuration, put NVRAM back, then
+    /// restore memory or boot. The caller puts the previous definition back on failure.
+    private func switchToSnapshot(domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
+                                  restoreDefinition: DomainDefinition?, start: StartMode) throws(EngineError) {
+        try inject(.revertBeforeStop)
+        if Self.isActive(domain) {
+            try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
+        }
+        _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
+        if let saved = snapshot.nvramPath, let target = config.nvramPath {
+            do {
+                try? FileManager.default.removeItem(atPath: target)
+                try FileManager.default.copyItem(atPath: saved, toPath: target)
+            } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
+        }
+        try inject(.revertBeforeStart)
+        if let restoreDefinition, let memoryPath = snapshot.memoryPath {
+            let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
+            defer { watcher.stop() }
+            try lv("cannot restore memory") { () throws(LibvirtError) in
+                try connection.restoreDomain(from: memoryPath, xml: restoreDefinition.xml, flags: start == .paused ? [.paused] : [.running])
+            }
+        } else if start != .off {
+            try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
+        }
+        try inject(.revertAfterStart)
     }
 }

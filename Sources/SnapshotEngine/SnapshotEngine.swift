@@ -59,7 +59,7 @@ public struct EngineConfiguration: Sendable {
 /// ## Topics
 /// - ``createSnapshot(vm:options:)``, ``revert(vm:to:start:)``, ``deleteSnapshot(vm:name:)``
 /// - ``snapshots(vm:)``, ``usage(vm:)``, ``check(vm:)``
-public final class SnapshotEngine: Sendable {
+public final class SnapshotEngine: Sendable, EngineService {
     public let connection: Connection
     public let catalog: Catalog
     public let store: StoreLayout
@@ -118,19 +118,6 @@ public final class SnapshotEngine: Sendable {
     }
 
     // MARK: Shared helpers
-
-    /// Converts a libvirt failure into the engine's error, naming what was being done.
-    func lv<T>(_ what: String, _ body: () throws(LibvirtError) -> T) throws(EngineError) -> T {
-        do { return try body() } catch { throw EngineError(.libvirt, "\(what): \(error.message)") }
-    }
-
-    func db<T>(_ body: () throws(CatalogError) -> T) throws(EngineError) -> T {
-        try withCatalog(body)
-    }
-
-    func inject(_ point: FaultPoint) throws(EngineError) {
-        try configuration.faultInjector?(point.rawValue)
-    }
 
     /// Looks a VM up by name, then by UUID.
     public func domain(_ nameOrUUID: String) throws(EngineError) -> Domain {
@@ -205,33 +192,6 @@ public final class SnapshotEngine: Sendable {
     /// Runs `body` as part of an enclosing job (see ``OperationContext/nesting``).
     func nested<T>(_ body: () throws(EngineError) -> T) throws(EngineError) -> T {
         try OperationContext.nested(body)
-    }
-
-    /// The layer paths the domain currently runs on (live XML when active, else inactive), per disk.
-    func currentDiskSources(_ domain: Domain) throws(EngineError) -> [String: String] {
-        let flags: DomainXMLFlags = try isActiveChecked(domain) ? [] : [.inactive]
-        let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: flags) }
-        let definition = try DomainDefinition(xml: xml)
-        var result: [String: String] = [:]
-        for disk in definition.disks where disk.skipReason == nil { if let path = disk.path { result[disk.target] = path } }
-        return result
-    }
-
-    /// The catalog's layer tree for a VM plus what references it right now.
-    /// `disks` are the snapshot-disk rows the references came from (one per snapshot and disk).
-    func layerState(vmUUID: String, domain: Domain?) throws(EngineError)
-        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord]) {
-        let (layers, disks) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.layers(vmUUID: vmUUID), try db.disks(vmUUID: vmUUID)) }
-        }
-        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
-        var active = Set<String>()
-        if let domain {
-            let sources = Set(try currentDiskSources(domain).values)
-            for layer in layers where sources.contains(layer.path) { active.insert(layer.id) }
-        }
-        let tree = LayerTree(layers.map { LayerTree.Layer(id: $0.id, parentID: $0.parentLayerID) })
-        return (tree, LayerTree.References(snapshotTops: Set(disks.map(\.layerID)), active: active), byID, disks)
     }
 }
 
