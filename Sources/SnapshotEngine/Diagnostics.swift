@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SnapshotCatalog
 
@@ -10,11 +11,7 @@ public struct Diagnostics: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     /// Warnings and worse on standard error (never standard output: `--json` stays parseable).
-    public static let standardError = Diagnostics(logger: {
-        var logger = Logger(label: "kvmsnap.engine") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        return logger
-    }())
+    public static let standardError = Diagnostics(logger: Logger(label: "kvmsnap.engine") { _ in StandardErrorLogHandler() })
 
     /// A failure the operation goes on after: what was being done, and why it failed.
     func swallowed(_ what: String, _ error: any Error) {
@@ -27,5 +24,22 @@ public struct Diagnostics: Sendable {
         case let error as CatalogError: error.message
         default: "\(error)"
         }
+    }
+}
+
+/// One line per event on standard error, as the CLI prints its other messages:
+/// `kvmsnap: warning: <message>`. Warnings and worse only.
+struct StandardErrorLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var logLevel: Logger.Level = .warning
+
+    func log(event: LogEvent) {
+        FileHandle.standardError.write(Data("kvmsnap: \(event.level): \(event.message)\n".utf8))
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 }

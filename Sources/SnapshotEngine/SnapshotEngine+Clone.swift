@@ -2,6 +2,7 @@ import Foundation
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Synchronization
 
 extension SnapshotEngine {
     /// Restores snapshot `name` of `vm` into a new VM `newName`: new UUID, new MAC addresses,
@@ -184,10 +185,10 @@ extension SnapshotEngine {
     }
 }
 
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [SnapshotEngine.ResetResult?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [SnapshotEngine.ResetResult] { lock.lock(); defer { lock.unlock() }; return storage.compactMap { $0 } }
+/// The lab reset's per-VM results, written from one thread per VM.
+private final class ResultBox: Sendable {
+    private let storage: Mutex<[SnapshotEngine.ResetResult?]>
+    init(count: Int) { storage = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { storage.withLock { $0[index] = value } }
+    var values: [SnapshotEngine.ResetResult] { storage.withLock { $0.compactMap { $0 } } }
 }

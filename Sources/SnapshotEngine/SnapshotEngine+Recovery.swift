@@ -179,7 +179,7 @@ extension SnapshotEngine {
         let journal = job.decodedJournal(RestoreJournal.self)
         if stage == .start || stage == .verify, let journal, let id = job.snapshotID,
            let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
-           (try? verifyRestore(domain: domain, vm: vm, snapshot: target, target: journal.target)) != nil {
+           restoreVerifies(domain: domain, vm: vm, snapshot: target, target: journal.target) {
             try markCurrent(target.id, vm: vm)
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .stands(note: "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands")
@@ -206,6 +206,16 @@ extension SnapshotEngine {
         return .abandoned("interrupted at stage \(stage.rawValue) (\(died)); no safety snapshot to roll back to, VM left \(state)")
     }
 
+    /// Whether an interrupted restore verifies now; why not goes to the diagnostics (the answer
+    /// decides for a rollback, so the failure itself is not an error).
+    private func restoreVerifies(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, target: RestoreTarget) -> Bool {
+        do { try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: target) } catch {
+            diagnostics.swallowed("verifying the interrupted restore of \(vm.name) to '\(snapshot.name)' (so it is rolled back)", error)
+            return false
+        }
+        return true
+    }
+
     /// Returns true when the snapshot was completed, false when it was rolled back.
     /// A `--full` create is completed only once every disk was moved onto its copy (the pivot,
     /// after which the copy is whole); before that it is undone (see ``rollBackCreate``).
@@ -228,7 +238,11 @@ extension SnapshotEngine {
         var memoryReadable = true
         if landed, let memoryPath = journal.memoryPath {
             chmod(memoryPath, 0o600)
-            memoryReadable = (try? connection.saveImageXML(path: memoryPath)) != nil
+            do throws(LibvirtError) { _ = try connection.saveImageXML(path: memoryPath) } catch {
+                // Decides for a rollback (no unverified snapshot becomes ready); the cause is kept.
+                diagnostics.swallowed("reading back the memory image \(memoryPath) of the interrupted create", EngineError(.libvirt, error.message))
+                memoryReadable = false
+            }
         }
         if landed && memoryReadable && journal.rollBack != true {
             let definition = try DomainDefinition(xml: snapshot.configXML)
