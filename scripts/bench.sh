@@ -292,9 +292,9 @@ cond create_durability_overhead_seconds "kvmsnap = durable create minus non-dura
 # One timed restore: cold page cache, then the command, timed until the guest runs again.
 restore_kvmsnap() {   # restore_kvmsnap METRIC RUN [--no-safety-snapshot]
   drop_caches
-  until_running "$A" sh -c '"$@" >"$0"' "$WORK/r$2$3.json" "$K" restore "$A" "c$RUNS" --confirm "$A" --json ${3:+"$3"}
+  until_running "$A" sh -c '"$@" >"$0"' "$WORK/r$2${3:-}.json" "$K" restore "$A" "c$RUNS" --confirm "$A" --json ${3:+"$3"}
   sample "$1" kvmsnap "$T"; sample "${1%_seconds}_wall_seconds" kvmsnap "$W"
-  log "  run $2 $1: kvmsnap $(jget "$WORK/r$2$3.json" '"%.2fs, stages " % d["guestDowntimeSeconds"] + ", ".join("%s %.2f" % (s["stage"], s["seconds"]) for s in d["stages"])')"
+  log "  run $2 $1: kvmsnap $(jget "$WORK/r$2${3:-}.json" '"%.2fs, stages " % d["guestDowntimeSeconds"] + ", ".join("%s %.2f" % (s["stage"], s["seconds"]) for s in d["stages"])')"
 }
 restore_internal() {   # restore_internal METRIC
   drop_caches

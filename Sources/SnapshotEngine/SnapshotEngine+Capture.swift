@@ -5,6 +5,17 @@ import SnapshotCatalog
 import Synchronization
 
 extension SnapshotEngine {
+    /// Makes the new overlays of a running VM's capture before the capture (and before any
+    /// freeze): libvirt would otherwise create and format each one (QMP blockdev-create jobs)
+    /// while the guest is paused for the disk switch. They are named in the journal already,
+    /// so a rollback or recovery removes them like overlays libvirt made.
+    func createOverlays(journal: CreateJournal, captured: [DomainDisk]) throws(EngineError) {
+        for disk in captured {
+            guard let overlay = journal.newOverlays[disk.target], let path = disk.path, let format = disk.format else { continue }
+            try ImageTool.createOverlay(path: overlay, backing: path, backingFormat: format)
+        }
+    }
+
     /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
     /// Returns the guest's pause in milliseconds when libvirt reports it.
     /// - Parameters:
@@ -30,6 +41,8 @@ extension SnapshotEngine {
         xml += "</disks></domainsnapshot>"
         var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
         if !withMemory { flags.insert(.diskOnly) } else if !pauseGuest { flags.insert(.live) }
+        // The overlays exist already (see ``createOverlays(journal:captured:)``).
+        if running { flags.insert(.reuseExternal) }
 
         // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
         if withMemory, !pauseGuest, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,

@@ -219,6 +219,7 @@ extension SnapshotEngine {
                 }
             }
             try inject(.createBeforeCapture)
+            if running { try createOverlays(journal: journal, captured: captured) }
             let pauseMs = try withFrozenFilesystems(plan.freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
                 try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
                             withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
