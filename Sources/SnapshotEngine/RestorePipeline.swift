@@ -341,8 +341,14 @@ extension SnapshotEngine {
             if ContinuousClock.now >= deadline { return nil }
             usleep(500_000)
         }
-        guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid),
-              let job = try? catalog.read({ try $0.job(id: jobID) }), job.state == .pending else { return nil }
+        guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid) else { return nil }
+        let job: JobRecord?
+        do { job = try withCatalog { () throws(CatalogError) in try catalog.read { try $0.job(id: jobID) } } } catch {
+            // The job stays pending: the next command on the VM finishes it.
+            diagnostics.swallowed("reading pending restore job \(jobID) of \(vm.name)", error)
+            return nil
+        }
+        guard let job, job.state == .pending else { return nil }
         // Same configuration, new connection; nesting travels with the call (``OperationContext``).
         let engine = SnapshotEngine(connection: fresh, catalog: catalog, configuration: configuration)
         let outcome: RecoveryOutcome

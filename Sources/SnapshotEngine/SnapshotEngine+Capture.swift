@@ -96,6 +96,8 @@ extension SnapshotEngine {
     static func agentConnected(_ domain: Domain) -> Bool { agentChannel(domain) == .connected }
 
     /// The guest agent's channel in the domain's live XML (`.absent` when it cannot be read).
+    /// A probe, polled while verify waits for the agent: an unreadable XML is "no agent" there,
+    /// and the restore's own checked reads (state, disks) report libvirt failures.
     static func agentChannel(_ domain: Domain) -> GuestAgentChannel {
         guard let xml = try? domain.xml(flags: []), let definition = try? DomainDefinition(xml: xml) else { return .absent }
         return definition.agentChannel

@@ -132,6 +132,7 @@ extension SnapshotEngine {
     /// How the user names a vanished VM to `forget`: its name, or its UUID when the name is
     /// ambiguous (another catalog VM or a libvirt VM has it, e.g. the VM re-created under it).
     func forgetArgument(_ vm: VMRecord) -> String {
+        // Only picks the friendlier of two valid spellings: on a failed read the name is kept.
         let sameName = (try? catalog.read { try $0.allVMs().filter { $0.name == vm.name && $0.uuid != vm.uuid } })?.isEmpty == false
         let reused = (try? connection.lookupDomain(name: vm.name)) != nil
         let plain = !vm.name.isEmpty && vm.name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
