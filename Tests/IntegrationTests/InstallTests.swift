@@ -73,7 +73,7 @@ import Testing
         #expect(zsh.hasPrefix("#compdef kvmsnap"))
         #expect(zsh.contains("doctor"))
         let fish = try String(contentsOfFile: prefix + "/share/fish/vendor_completions.d/kvmsnap.fish", encoding: .utf8)
-        #expect(fish.contains("complete -c kvmsnap") && fish.contains("doctor"))
+        #expect(fish.contains("complete -c 'kvmsnap'") && fish.contains("-fa 'doctor'"))
 
         // The units run the installed binary.
         let service = try String(contentsOfFile: prefix + "/lib/systemd/system/kvmsnap-run-due.service", encoding: .utf8)
