@@ -87,6 +87,24 @@ import Testing
         #expect(lines.contains { $0.contains("hint: ") })
     }
 
+    @Test func unreachableDaemonFailsWithAHintAndTheLocalChecksStillRun() throws {
+        guard IntegrationEnvironment.available else { return }
+        let dir = IntegrationEnvironment.scratchRoot + "/doctor-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A socket nobody listens on: libvirtd "down" without stopping the real one.
+        let outcome = try ExternalProcess.run(CLI.binary, ["doctor", "--json", "--connect", "qemu:///system?socket=\(dir)/no-libvirtd.sock",
+                                                           "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store"], timeout: 60)
+        let report = try #require(try? JSONDecoder().decode(Report.self, from: Data(outcome.standardOutput.utf8)), "\(outcome.standardError)")
+        #expect(report.line("daemon")?.status == .fail)
+        #expect(report.line("daemon")?.detail.contains("no-libvirtd.sock") == true)
+        #expect(report.line("daemon")?.hint?.contains("libvirtd") == true)
+        #expect(report.line("libvirt")?.status == .warn)
+        #expect(report.line("qemu-img")?.status == .ok)
+        #expect(outcome.status == 1)
+        #expect(filesUnder(dir).isEmpty)
+    }
+
     @Test func somethingThatIsNotACatalogFails() throws {
         guard IntegrationEnvironment.available else { return }
         let dir = IntegrationEnvironment.scratchRoot + "/doctor-\(UUID().uuidString.prefix(8))"
