@@ -52,21 +52,26 @@ die() { say "$*"; exit 1; }
 
 # The manifest: one line per path, "f PATH" for a file, "d PATH" for a directory the install
 # created. Uninstall removes the files, then the directories deepest first if they are empty.
-uninstall() {
-  [[ -f $MANIFEST ]] || die "no install manifest at $MANIFEST: nothing kvmsnap installed there"
-  local kind path dirs=()
+# Removes the entries read from stdin: the files, then the directories deepest first (entries
+# list parents before children) when they are empty.
+remove_entries() {
+  local kind path dirs=() i
   while read -r kind path; do
     case $kind in
       f) if [[ -e $DESTDIR$path || -L $DESTDIR$path ]]; then rm -f -- "$DESTDIR$path"; say "removed $DESTDIR$path"; fi ;;
       d) dirs+=("$DESTDIR$path") ;;
     esac
-  done < "$MANIFEST"
-  rm -f -- "$MANIFEST"
-  # Deepest first (the manifest lists parents before children).
-  local i
+  done
   for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
     rmdir -- "${dirs[i]}" 2>/dev/null && say "removed ${dirs[i]}/" || true
   done
+}
+uninstall() {
+  [[ -f $MANIFEST ]] || die "no install manifest at $MANIFEST: nothing kvmsnap installed there"
+  local entries
+  entries=$(cat "$MANIFEST")
+  rm -f -- "$MANIFEST"
+  remove_entries <<< "$entries"
 }
 
 if ((UNINSTALL)); then uninstall; exit 0; fi
@@ -141,6 +146,9 @@ make_manpage
 if [[ -f $MANIFEST ]]; then say "removing the previous install first"; uninstall; fi
 
 ENTRIES=()
+# An install that stops halfway takes back what it put in place (there is no manifest yet).
+DONE=0
+trap 'if ((!DONE && ${#ENTRIES[@]})); then say "install failed: removing what it installed"; printf "%s\n" "${ENTRIES[@]}" | remove_entries; fi; rm -rf "$STAGE"' EXIT
 # Creates DIR (a final path) and its missing parents, recording each one it creates (parents first).
 make_dir() {
   local dir=$1 missing=()
@@ -179,6 +187,7 @@ make_dir "$PREFIX/share/kvmsnap"
 ENTRIES+=("f $PREFIX/share/kvmsnap/install-manifest")
 printf '%s\n' "${ENTRIES[@]}" > "$MANIFEST"
 chmod 644 "$MANIFEST"
+DONE=1
 [[ -n $DESTDIR ]] && exit 0
 say "manifest: $MANIFEST ($(grep -c '^f ' "$MANIFEST") files); 'scripts/install.sh --prefix $PREFIX --uninstall' removes them"
 say "scheduler (optional): systemctl daemon-reload && systemctl enable --now kvmsnap-run-due.timer"

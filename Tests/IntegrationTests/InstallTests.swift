@@ -96,6 +96,15 @@ import Testing
         let uninstall = try Self.run(Self.root + "/scripts/install.sh", ["--prefix", prefix, "--uninstall"])
         #expect(uninstall.status == 0, "\(uninstall.stderr)")
         #expect(Self.tree(prefix) == before)
+        // An install that fails halfway (a file where the fish directory goes) takes back what
+        // it had put in place and leaves no manifest.
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: prefix + "/share/fish"))
+        let withFish = Self.tree(prefix)
+        let broken = try Self.run(Self.root + "/scripts/install.sh", ["--prefix", prefix], environment: environment)
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("install failed: removing what it installed"), "\(broken.stderr)")
+        #expect(Self.tree(prefix) == withFish)
+        try FileManager.default.removeItem(atPath: prefix + "/share/fish")
         // Nothing installed: uninstall refuses and changes nothing.
         let nothing = try Self.run(Self.root + "/scripts/install.sh", ["--prefix", prefix, "--uninstall"])
         #expect(nothing.status == 1 && nothing.stderr.contains("no install manifest"))
