@@ -30,14 +30,16 @@ struct DoctorCommand: ParsableCommand {
             Output.json(Report(status: status, checks: checks))
         } else {
             let width = checks.map(\.name.count).max() ?? 0
+            func pad(_ text: String, _ length: Int) -> String { text.padding(toLength: length, withPad: " ", startingAt: 0) }
             for check in checks {
-                Output.line("\(check.status.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)")
-                if let hint = check.hint, check.status != .ok { Output.line("      \(String(repeating: " ", count: width))  hint: \(hint)") }
+                Output.line("\(pad(check.status.rawValue, 4))  \(pad(check.name, width))  \(check.detail)")
+                if let hint = check.hint, check.status != .ok { Output.line("      \(pad("", width))  hint: \(hint)") }
             }
         }
         let failed = checks.filter { $0.status == .fail }
         if !failed.isEmpty {
-            throw CommandFailure("doctor: \(failed.count) check\(failed.count == 1 ? "" : "s") failed: \(failed.map(\.name).joined(separator: ", "))", exitCode: 1)
+            let names = failed.map(\.name).joined(separator: ", ")
+            throw CommandFailure("doctor: \(failed.count) check\(failed.count == 1 ? "" : "s") failed: \(names)", exitCode: 1)
         }
     }
 }

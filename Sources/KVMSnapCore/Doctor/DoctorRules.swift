@@ -4,6 +4,8 @@
 /// - libvirt 3.7.0 is the oldest that has every call kvmsnap makes (the newest of them is
 ///   `virDomainMigrateGetMaxDowntime`, 3.7.0; block copy 1.2.8, active commit 1.2.7, FS freeze
 ///   1.2.5); kvmsnap is tested with 9.0 (Debian 12), so older ones are a warning.
+///   (The binary itself links libvirt 6.0's symbol versions, so the library it runs with is at
+///   least 6.0 — the .deb depends on `libvirt0 (>= 6.0.0)`; the daemon may be older.)
 /// - QEMU 4.2 is the oldest libvirt drives with `-blockdev`, which the block copy of
 ///   `create --full` and the live merges of `delete` are written against; tested with 7.2.
 public enum DoctorRules {
@@ -101,11 +103,14 @@ public enum DoctorRules {
             return DoctorCheck("qemu", .warn, "the hypervisor did not report a version", hint: "kvmsnap needs the QEMU driver (qemu:///system)")
         }
         if version < minimumQEMU {
-            return DoctorCheck("qemu", .fail, "QEMU \(version): older than \(minimumQEMU); libvirt drives older QEMU without -blockdev, which kvmsnap's block copy and live merges need",
+            return DoctorCheck("qemu", .fail,
+                               "QEMU \(version): older than \(minimumQEMU); libvirt drives older QEMU without -blockdev, "
+                                   + "which kvmsnap's block copy and live merges need",
                                hint: "upgrade QEMU (Debian 12 ships 7.2)")
         }
         if version < testedQEMU {
-            return DoctorCheck("qemu", .warn, "QEMU \(version): older than \(testedQEMU), the version kvmsnap is tested with", hint: "upgrade QEMU to be on the tested path")
+            return DoctorCheck("qemu", .warn, "QEMU \(version): older than \(testedQEMU), the version kvmsnap is tested with",
+                               hint: "upgrade QEMU to be on the tested path")
         }
         return DoctorCheck("qemu", .ok, "QEMU \(version)")
     }
