@@ -10,12 +10,12 @@ struct ExportDiskCommand: ParsableCommand {
     @Argument(help: "Snapshot name.") var snapshot: String
     @Option(help: "Disk target, e.g. vda.") var disk: String
     @Option(help: "Destination path (must not exist).") var to: String
-    @Option(help: "qcow2 or raw.") var format: String = "qcow2"
+    @Option(help: "qcow2 or raw.") var format: DiskImageFormat = .qcow2
 
     func run() throws {
         let progress = Output.progressBar(json: global.json)
-        try Context(global).engine(progress: progress, .existing).exportDisk(vm: vm, snapshot: snapshot, disk: disk, to: to, format: format)
+        try Context(global).engine(progress: progress, .existing).exportDisk(vm: vm, snapshot: snapshot, disk: disk, to: to, format: format.rawValue)
         Output.endProgress(progress)
-        if !global.json { Output.line("wrote \(disk) of '\(snapshot)' to \(to) (\(format))") }
+        if !global.json { Output.line("wrote \(disk) of '\(snapshot)' to \(to) (\(format.rawValue))") }
     }
 }

@@ -20,14 +20,13 @@ struct GuardCommand: ParsableCommand {
     @Argument(help: "VM name or UUID.") var vm: String
     @Option(help: "Snapshot name (default before-change-<yyyymmdd-hhmmss>).") var name: String?
     @Option(help: "Snapshot description (default: the command).") var description: String = ""
-    @Option(name: .customLong("on-failure"), help: "restore or keep.") var onFailure: String = "keep"
+    @Option(name: .customLong("on-failure"), help: "restore or keep.") var onFailure: GuardFailurePolicy = .keep
     @Flag(help: "Freeze guest filesystems for the snapshot (disks only; needs the guest agent).") var quiesce = false
     @Option(help: ArgumentHelp("Kill CMD after this long (30s, 10min, 2h) and treat it as failed.", valueName: "DURATION")) var timeout: String?
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD")) var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. kvmsnap guard VM -- apt-get upgrade") }
-        if GuardFailurePolicy(rawValue: onFailure) == nil { throw ValidationError("--on-failure must be restore or keep") }
         try Self.requireRunnable(command[0])
     }
 
@@ -42,7 +41,7 @@ struct GuardCommand: ParsableCommand {
         var options = GuardOptions(command: command)
         options.name = name
         options.description = description
-        options.onFailure = GuardFailurePolicy(rawValue: onFailure) ?? .keep
+        options.onFailure = onFailure
         options.quiesce = quiesce ? .required : .off
         options.timeout = try timeout.map { text throws(EngineError) in try TimeoutSpec.parse(text) }
         let engine = try Context(global).engine()

@@ -32,7 +32,7 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List lab VMs.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let labs = try Context(global).engine(.read).labVMs()
+            let labs = try Context(global).catalogReader().labVMs()   // no libvirt needed
             if global.json { Output.json(labs.map { ["vm": $0.name, "uuid": $0.uuid] }); return }
             Output.table(["VM", "UUID"], labs.map { [$0.name, $0.uuid] })
         }

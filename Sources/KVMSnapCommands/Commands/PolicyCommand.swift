@@ -34,16 +34,12 @@ struct PolicySetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var schedule: String?
     @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"))
-    var quiesce: String?
+    var quiesce: QuiesceMode?
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
-        let mode = try quiesce.map { text -> QuiesceMode in
-            guard let mode = QuiesceMode(rawValue: text) else { throw CommandFailure("--quiesce must be off, auto or required", exitCode: 64) }
-            return mode
-        }
-        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: mode)
+        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce)
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -59,7 +55,7 @@ struct PolicyShowCommand: ParsableCommand {
     @Argument(help: "VM name or UUID (default: show the default policy).") var vm: String?
 
     func run() throws {
-        let effective = try Context(global).engine(.read).effectivePolicy(vm: vm)
+        let effective = try Self.effectivePolicy(vm: vm, context: Context(global))
         if global.json { Output.json(PolicyJSON(vm: vm, effective: effective)); return }
         guard let effective else {
             Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")
@@ -83,6 +79,16 @@ struct PolicyShowCommand: ParsableCommand {
 }
 
 extension PolicyShowCommand {
+    /// The policy that applies, read from the catalog. A VM's name is resolved as everywhere
+    /// (libvirt first, for a VM renamed or redefined there) when libvirt answers, else in the
+    /// catalog alone: the policy can be read while libvirtd is down.
+    static func effectivePolicy(vm: String?, context: Context) throws -> EffectivePolicy? {
+        let reader = try context.catalogReader()
+        guard let vm else { return try reader.effectivePolicy(vmUUID: nil) }
+        if context.libvirtReachable { return try context.engine(.read).effectivePolicy(vm: vm) }
+        return try reader.effectivePolicy(vmUUID: reader.vm(vm, unreachable: context.options.resolvedURI).uuid)
+    }
+
     /// `0 3 * * * (next 2030-01-11 03:00:00)`, or `-` when not scheduled.
     static func scheduleText(_ policy: SnapshotPolicy) -> String {
         guard let schedule = policy.schedule else { return "- (not scheduled)" }

@@ -12,13 +12,12 @@ struct RevertCommand: ParsableCommand {
     @Argument(help: "VM name or UUID.") var vm: String
     @Argument(help: "Snapshot name.") var snapshot: String
     @Option(help: "VM name again, to confirm the current state may be lost.") var confirm: String
-    @Option(help: "running, paused or off.") var start: String = "running"
+    @Option(help: "running, paused or off.") var start: StartMode = .running
 
     func run() throws {
         guard confirm == vm else { throw CommandFailure("--confirm must repeat the VM name '\(vm)' exactly", exitCode: 64) }
-        guard let mode = StartMode(rawValue: start) else { throw CommandFailure("--start must be running, paused or off", exitCode: 64) }
         let progress = Output.progressBar(json: global.json)
-        _ = try Context(global).engine(progress: progress, .existing).revert(vm: vm, to: snapshot, start: mode)
+        _ = try Context(global).engine(progress: progress, .existing).revert(vm: vm, to: snapshot, start: start)
         Output.endProgress(progress)
         if !global.json { Output.line("reverted \(vm) to '\(snapshot)'") }
     }
