@@ -53,14 +53,3 @@ struct HookCommand: ParsableCommand {
         }
     }
 }
-
-struct HookJSON: Encodable {
-    var id: Int64?
-    var phase: String
-    var vm: String?
-    var command: [String]
-    var timeoutSeconds: Double
-    init(_ hook: HookRecord) {
-        id = hook.id; phase = hook.phase; vm = hook.vm; command = hook.command; timeoutSeconds = hook.timeoutSeconds
-    }
-}

@@ -25,20 +25,6 @@ struct PruneCommand: ParsableCommand {
         if !all && vms.isEmpty { throw ValidationError("give one or more VMs, or --all") }
     }
 
-    struct Row: Encodable {
-        var vm: String
-        var name: String
-        var action: String
-        var reason: String?
-        var reclaimBytes: Int64
-        enum CodingKeys: String, CodingKey { case vm, name, action, reason, reclaimBytes }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(vm, forKey: .vm); try c.encode(name, forKey: .name); try c.encode(action, forKey: .action)
-            try c.encode(reason, forKey: .reason); try c.encode(reclaimBytes, forKey: .reclaimBytes)
-        }
-    }
-
     static func word(_ action: RetentionDecision.Action) -> String {
         switch action {
         case .keep: "keep"
@@ -57,10 +43,7 @@ struct PruneCommand: ParsableCommand {
         if !dryRun { results = try names.map { vm in try engine.prune(vm: vm, policyOverride: override, dryRun: false) } }
         Output.endProgress(progress)
 
-        let rows = results.flatMap { result in
-            result.plan.items.map { Row(vm: result.plan.vm, name: $0.name, action: $0.action.rawValue, reason: $0.reason, reclaimBytes: $0.reclaimBytes) }
-        }
-        if global.json { Output.json(rows); return }
+        if global.json { Output.json(results.flatMap { PlanJSON.items($0.plan) }); return }
         Output.table(
             ["VM", "SNAPSHOT", "CREATED", "ACTION", "REASON", "RECLAIM"],
             results.flatMap { result in

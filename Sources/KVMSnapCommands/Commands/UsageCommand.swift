@@ -7,15 +7,10 @@ struct UsageCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "VM name or UUID (default: all VMs in the catalog).") var vm: String?
 
-    struct Report: Encodable {
-        var vms: [VMUsage]
-        var totalBytes: Int64
-    }
-
     func run() throws {
         let usage = try Context(global).engine(.read).usage(vm: vm)
         let total = usage.reduce(0) { $0 + $1.totalBytes }
-        if global.json { Output.json(Report(vms: usage, totalBytes: total)); return }
+        if global.json { Output.json(UsageJSON(usage)); return }
         var rows = usage.map { u in
             [u.vm, "\(u.snapshots)", Output.bytes(u.memoryBytes), Output.bytes(u.layerBytes), Output.bytes(u.sharedBytes),
              Output.bytes(u.exclusiveBytes), Output.bytes(u.totalBytes)]
