@@ -63,7 +63,7 @@ struct PolicyShowCommand: ParsableCommand {
         }
         let which = switch effective.source {
         case .vm: "VM \(vm ?? "?")'s own policy"
-        case .default: vm == nil ? "the default policy" : "the default policy (VM \(vm!) has none of its own)"
+        case .default: vm.map { "the default policy (VM \($0) has none of its own)" } ?? "the default policy"
         case .override: "given on the command line"
         }
         Output.line("\(which), updated \(effective.updatedAt.map(Output.localTime) ?? "-"):")
