@@ -10,7 +10,7 @@ struct ExportDiskCommand: ParsableCommand {
     @Argument(help: "Snapshot name.") var snapshot: String
     @Option(help: "Disk target, e.g. vda.") var disk: String
     @Option(help: "Destination path (must not exist).") var to: String
-    @Option(help: "qcow2 or raw.") var format: DiskImageFormat = .qcow2
+    @Option(help: "qcow2 or raw. (default: qcow2)", transform: DiskImageFormat.parser("--format")) var format: DiskImageFormat = .qcow2
 
     func run() throws {
         let progress = Output.progressBar(json: global.json)

@@ -13,7 +13,7 @@ struct HookCommand: ParsableCommand {
             abstract: "Add a hook (no shell; env KVMSNAP_VM, _SNAPSHOT, _KIND, _PHASE, _JOB, and _ERROR for on-failure).",
             discussion: "A failing pre- hook aborts the operation with nothing changed; a failing post- hook is reported and the operation stands. A hook killed by its timeout counts as failed.")
         @OptionGroup var global: GlobalOptions
-        @Option(help: ArgumentHelp("pre-snapshot, post-snapshot, pre-restore, post-restore or on-failure.", valueName: "PHASE")) var phase: HookPhase
+        @Option(help: ArgumentHelp("pre-snapshot, post-snapshot, pre-restore, post-restore or on-failure.", valueName: "PHASE"), transform: HookPhase.parser("--phase")) var phase: HookPhase
         @Option(help: "Only for this VM (name or UUID); default every VM.") var vm: String?
         @Option(help: ArgumentHelp("Kill the hook after this long (30s, 10min, 2h; default 10min).", valueName: "DURATION")) var timeout: String?
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD")) var command: [String] = []

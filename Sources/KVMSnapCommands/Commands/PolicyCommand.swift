@@ -33,7 +33,8 @@ struct PolicySetCommand: ParsableCommand {
     var fullEvery: Int?
     @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var schedule: String?
-    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"))
+    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"),
+            transform: QuiesceMode.parser("--quiesce"))
     var quiesce: QuiesceMode?
 
     func run() throws {

@@ -12,7 +12,7 @@ struct RevertCommand: ParsableCommand {
     @Argument(help: "VM name or UUID.") var vm: String
     @Argument(help: "Snapshot name.") var snapshot: String
     @Option(help: "VM name again, to confirm the current state may be lost.") var confirm: String
-    @Option(help: "running, paused or off.") var start: StartMode = .running
+    @Option(help: "running, paused or off. (default: running)", transform: StartMode.parser("--start")) var start: StartMode = .running
 
     func run() throws {
         guard confirm == vm else { throw CommandFailure("--confirm must repeat the VM name '\(vm)' exactly", exitCode: 64) }

@@ -13,16 +13,6 @@ enum Scheduler {
         }
     }
 
-    struct RunJSON: Encodable {
-        var vm: String
-        var schedule: String
-        var slot: Date?
-        var outcome: String
-        var snapshot: String?
-        var pruned: [String]
-        var message: String?
-    }
-
     /// Runs due schedules once; returns how many VMs failed. Writes metrics when asked (not
     /// when another run holds the lock: that run writes them).
     static func runOnce(engine: SnapshotEngine, now: Date, metricsTextfile: String?, json: Bool) throws -> Int {
@@ -33,10 +23,7 @@ enum Scheduler {
             return 0
         case .ran(let report):
             if json {
-                Output.json(report.runs.map {
-                    RunJSON(vm: $0.vm, schedule: $0.schedule, slot: $0.slot, outcome: $0.outcome.rawValue, snapshot: $0.snapshotName,
-                            pruned: $0.pruned, message: $0.message)
-                })
+                Output.json(report.runs.map(RunJSON.init))
             } else {
                 for run in report.runs { Output.line(describe(run)) }
                 if report.runs.isEmpty { Output.line("no VM has a scheduled policy ('kvmsnap policy set VM|--default --schedule CRON ...')") }
