@@ -1,4 +1,5 @@
 import Testing
+import KVMSnapCore
 @testable import SnapshotEngine
 
 /// The `<mirror>` of a disk in live XML: how kvmsnap tells whose block job it is.
