@@ -47,6 +47,9 @@ let package = Package(
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        // Pure tests of the engine and the commands: no libvirtd, no guest, no kvmsnap binary.
+        .testTarget(name: "SnapshotEngineTests", dependencies: ["SnapshotEngine", "SnapshotCatalog", "KVMSnapCore"]),
+        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"]),
         .testTarget(
             name: "KVMSnapCoreTests",
             dependencies: ["KVMSnapCore", .product(name: "PropertyBased", package: "swift-property-based")],

@@ -37,15 +37,6 @@ import SnapshotCatalog
         String(decoding: try Output.encode(infos.map { SnapshotJSON($0) }), as: UTF8.self) + "\n"
     }
 
-    @Test func streamedListEqualsTheModelThroughTheEncoder() throws {
-        let infos = Self.infos(Self.records(vmUUID: "u"))
-        for count in [0, 1, 3, infos.count] {
-            let part = Array(infos.prefix(count))
-            let streamed = String(decoding: SnapshotJSON.streamedList(part), as: UTF8.self)
-            #expect(streamed == (try Self.encoded(part)), "\(count) snapshots:\n\(streamed)")
-        }
-    }
-
     @Test func listJSONPrintsTheModelThroughTheEncoder() throws {
         let dir = FileManager.default.temporaryDirectory.path + "/kvmsnap-snapjson-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
