@@ -18,6 +18,7 @@
 # directory and is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/swift-path.sh
 ROOT=$PWD
 
 RUNS=5 QUICK=0

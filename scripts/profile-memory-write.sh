@@ -12,6 +12,7 @@
 #   sudo scripts/profile-memory-write.sh [RUNS]        (default 3 runs of each, medians)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/swift-path.sh
 RUNS=${1:-3}
 MEM_MIB=1024 FILL=400 TYPE=${KVMSNAP_BENCH_TYPE:-qemu}
 [[ $EUID -eq 0 ]] || { echo "must run as root" >&2; exit 1; }
