@@ -127,6 +127,9 @@ public struct RetentionPlan: Sendable, Equatable {
 /// Local time: each instant is converted with the offset valid at that instant, so during a DST
 /// fall-back the repeated hour maps to the same `hourly` period (as in borg, via `localtime`).
 public enum RetentionPlanner {
+    // Long (about 150 lines) on purpose: it is one pass over up to 10^6 candidates
+    // (retention_plan_1m_seconds) that reads top to bottom like borg's prune_split, rule by rule,
+    // sharing its local arrays; split into helpers, every rule would copy or capture them.
     public static func plan(
         _ candidates: [RetentionCandidate], policy: RetentionPolicy, now: Date,
         timeZone: TimeZone = .current
