@@ -48,6 +48,15 @@ let package = Package(
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        // Pure tests of the engine and the commands: no libvirtd, no guest, no kvmsnap binary.
+        .testTarget(
+            name: "SnapshotEngineTests",
+            dependencies: [
+                "SnapshotEngine", "SnapshotCatalog", "KVMSnapCore", "Libvirt",
+                .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"]),
         .testTarget(
             name: "KVMSnapCoreTests",
             dependencies: ["KVMSnapCore", .product(name: "PropertyBased", package: "swift-property-based")],
@@ -57,10 +66,7 @@ let package = Package(
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: [
-                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands",
-                .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
-            ]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,7 @@
 # directory and is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/swift-path.sh
 ROOT=$PWD
 
 RUNS=5 QUICK=0
@@ -316,7 +317,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 virsh -q destroy "$B" >/dev/null
 COLD="cold page cache on both sides (sync; echo 3 >/proc/sys/vm/drop_caches before each timed restore); $DISKS; $IDLE before the restore; timed until the guest's last Resumed/Started event"
-cond restore_seconds "kvmsnap default restore (live safety snapshot, durable, then stop/revert/start); $COLD; $ALTERNATING"
+cond restore_seconds "kvmsnap default restore (safety snapshot captured with the guest paused, durable, then stop/revert/start); $COLD; $ALTERNATING"
 cond restore_no_safety_seconds "kvmsnap restore --no-safety-snapshot; baseline: the same virsh snapshot-revert (run right after the one of restore_seconds); $COLD; $ALTERNATING"
 
 log "incremental vs a full copy: vdb filled with $DATA_MIB MiB of real data, then the guest writes $WRITE_MIB MiB before each snapshot"

@@ -7,6 +7,7 @@
 # `scripts/demo.sh --cleanup` removes the demo VM and its files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/swift-path.sh
 
 VM=kvmsnap-demo
 DEMO=/var/lib/kvmsnap-demo

@@ -7,6 +7,7 @@
 # so a hang fails with a diagnosis instead of running into CI's own limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/swift-path.sh
 
 scripts/host-setup.sh
 KVMSNAP_TEST_GUEST_DIR="$(scripts/build-test-guest.sh | tail -n1)"

@@ -5,23 +5,31 @@ import SnapshotCatalog
 import SnapshotEngine
 
 /// What a command needs to talk to libvirt, the catalog and the store, built from GlobalOptions.
+///
+/// libvirt is connected to only when a command first needs it (``connection``, ``engine(progress:_:)``):
+/// commands that only read the catalog (`jobs`, `policy show`, `hook list`, `lab list`) work while
+/// libvirtd is down.
 struct Context {
     let options: GlobalOptions
-    let connection: Connection
+    private let link: LibvirtLink
 
-    /// Checks the URI, then connects. `localOnly` (every command but `vms`) also refuses a
-    /// hypervisor on another machine, before connecting.
+    /// Checks the URI (nothing is connected yet). `localOnly` (every command but `vms`) also
+    /// refuses a hypervisor on another machine, before anything is read or connected.
     init(_ options: GlobalOptions, localOnly: Bool = true) throws {
         self.options = options
         let uri = options.resolvedURI
         if let refusal = HypervisorURI(uri).refusal { throw CommandFailure("\(refusal) (nothing was changed)", exitCode: 64) }
         if localOnly { try Self.requireLocalHypervisor(uri) }
-        do {
-            connection = try Connection(uri: uri)
-        } catch {
-            throw CommandFailure("cannot connect to \(uri): \(error.message)", exitCode: 1)
-        }
+        link = LibvirtLink(uri: uri)
     }
+
+    /// The libvirt connection, opened on first use (then shared by this context).
+    var connection: Connection {
+        get throws { try link.connection() }
+    }
+
+    /// True when libvirt answers at the URI (connecting if not yet connected).
+    var libvirtReachable: Bool { (try? link.connection()) != nil }
 
     /// The catalog for a command that writes: created where no file exists.
     func catalog() throws -> Catalog {
@@ -32,6 +40,11 @@ struct Context {
     /// empty one in memory when there is no catalog yet (there is nothing; no file is created).
     func readingCatalog() throws -> Catalog {
         try Catalog.openForReading(path: options.resolvedCatalog) ?? Catalog.empty(path: options.resolvedCatalog)
+    }
+
+    /// Catalog queries that need no libvirt, over ``readingCatalog()``.
+    func catalogReader() throws -> CatalogReader {
+        CatalogReader(catalog: try readingCatalog())
     }
 
     /// How a command uses the catalog, which decides whether a missing one is created.
@@ -47,6 +60,7 @@ struct Context {
 
     func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write) throws -> SnapshotEngine {
         try Self.requireLocalHypervisor(options.resolvedURI)
+        let connection = try connection   // before the catalog: an unreachable libvirt creates no catalog
         let catalog: Catalog = switch use {
         case .write: try self.catalog()
         case .read: try readingCatalog()
@@ -101,6 +115,26 @@ struct Context {
             guard let release else { sleep(600); return }
             let deadline = Date().addingTimeInterval(600)
             while !FileManager.default.fileExists(atPath: release), Date() < deadline { usleep(100_000) }
+        }
+    }
+}
+
+/// A libvirt connection opened on first use. A failed attempt is not cached: the next use tries
+/// again (the daemon may have come back).
+final class LibvirtLink {
+    let uri: String
+    private var opened: Connection?
+
+    init(uri: String) { self.uri = uri }
+
+    func connection() throws -> Connection {
+        if let opened { return opened }
+        do {
+            let connection = try Connection(uri: uri)
+            opened = connection
+            return connection
+        } catch {
+            throw CommandFailure("cannot connect to \(uri): \(error.message)", exitCode: 1)
         }
     }
 }

@@ -20,7 +20,7 @@ public struct KVMSnap: ParsableCommand {
             RevertCommand.self, UsageCommand.self, CheckCommand.self,
             PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
             RunDueCommand.self, ScheduleCommand.self, DaemonCommand.self,
-            GuardCommand.self, HookCommand.self, JobsCommand.self, ForgetCommand.self,
+            GuardCommand.self, HookCommand.self, JobsCommand.self, ForgetCommand.self, DoctorCommand.self,
         ]
     )
 

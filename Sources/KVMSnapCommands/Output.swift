@@ -5,16 +5,24 @@ import SnapshotEngine
 
 /// The one output formatter: tables for people, JSON for scripts, progress bars on a TTY.
 public enum Output {
+    /// Prints `value` as JSON (``encode(_:)``) and a newline. Every `--json` output goes through
+    /// here, except `list --json`'s stream (``jsonSnapshots(_:)``), which prints the same bytes.
     public static func json<T: Encodable>(_ value: T) {
+        let data = (try? encode(value)) ?? Data("null".utf8)
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
+    /// The one JSON encoding of kvmsnap's models (``SnapshotJSON``, ``JobJSON``, ``UsageJSON``,
+    /// ``PlanJSON``, ...): pretty-printed, keys sorted, slashes unescaped, dates as ``isoUTC(_:)``.
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(isoUTC(date))
         }
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        return try encoder.encode(value)
     }
 
     /// Snapshot lists (`list --json`): the same bytes as `json(_:)` would print (pretty, sorted
@@ -22,17 +30,8 @@ public enum Output {
     /// 100,000 snapshots.
     /// Streams as `produce` hands snapshots over (no array of 100,000 rows in between).
     public static func jsonSnapshots<E: Error>(_ produce: ((SnapshotInfo) -> Void) throws(E) -> Void) throws(E) {
-        var w = JSONText()
-        var count = 0
-        w.raw("[")
-        try produce { info in
-            w.raw(count == 0 ? "\n" : ",\n")
-            SnapshotJSON(info).writeListElement(to: &w)
-            count += 1
-            w.flush()
-        }
-        w.raw(count == 0 ? "\n\n]\n" : "\n]\n")
-        w.flush(threshold: 0)
+        var w = JSONText(to: FileHandle.standardOutput)
+        try SnapshotJSON.writeList(to: &w, produce)
     }
 
     /// One line for people: control characters in it (from names, descriptions, commands,
@@ -133,137 +132,3 @@ public enum Output {
     }
 }
 
-/// The JSON shape of a snapshot (`list --json`, `show --json`, `create --json`).
-public struct SnapshotJSON: Encodable {
-    public var id: String
-    public var name: String
-    public var description: String
-    public var kind: String
-    public var parent: String?
-    public var createdAt: Date
-    public var hasMemory: Bool
-    public var diskBytes: Int64
-    public var memoryBytes: Int64
-    public var pinned: Bool
-    public var expiresAt: Date?
-    public var state: String
-    public var labels: [String]
-    public var guestPauseMs: Int64?
-    public var layers: [String: String]?
-
-    public init(_ info: SnapshotInfo, withLayers: Bool = false) {
-        let r = info.record
-        id = r.id; name = r.name; description = r.description; kind = r.kind.rawValue; parent = info.parentName
-        createdAt = r.createdAt; hasMemory = r.hasMemory; diskBytes = r.diskBytes; memoryBytes = r.memoryBytes
-        pinned = r.pinned; expiresAt = r.expiresAt; state = r.state.rawValue; labels = r.labels; guestPauseMs = r.guestPauseMs
-        layers = withLayers ? info.layers : nil
-    }
-
-    // Keep explicit nulls for parent and expiresAt: scripts test for them.
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, kind, parent, createdAt, hasMemory, diskBytes, memoryBytes, pinned, expiresAt, state, labels, guestPauseMs, layers
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id); try c.encode(name, forKey: .name); try c.encode(description, forKey: .description)
-        try c.encode(kind, forKey: .kind); try c.encode(parent, forKey: .parent); try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(hasMemory, forKey: .hasMemory); try c.encode(diskBytes, forKey: .diskBytes); try c.encode(memoryBytes, forKey: .memoryBytes)
-        try c.encode(pinned, forKey: .pinned); try c.encode(expiresAt, forKey: .expiresAt); try c.encode(state, forKey: .state)
-        try c.encode(labels, forKey: .labels); try c.encode(guestPauseMs, forKey: .guestPauseMs)
-        try c.encodeIfPresent(layers, forKey: .layers)
-    }
-
-    /// The object as JSONEncoder with `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]`
-    /// prints it as an element of a top-level array (keys in sorted order; empty arrays as
-    /// `[\n\n<indent>]`). Every key with its punctuation is one literal: no per-key work.
-    func writeListElement(to w: inout JSONText) {
-        w.raw("  {\n    \"createdAt\" : "); w.date(createdAt)
-        w.raw(",\n    \"description\" : "); w.string(description)
-        w.raw(",\n    \"diskBytes\" : "); w.integer(diskBytes)
-        w.raw(",\n    \"expiresAt\" : "); if let expiresAt { w.date(expiresAt) } else { w.raw("null") }
-        w.raw(",\n    \"guestPauseMs\" : "); if let guestPauseMs { w.integer(guestPauseMs) } else { w.raw("null") }
-        w.raw(",\n    \"hasMemory\" : "); w.raw(hasMemory ? "true" : "false")
-        w.raw(",\n    \"id\" : "); w.string(id)
-        w.raw(",\n    \"kind\" : "); w.string(kind)
-        w.raw(",\n    \"labels\" : ")
-        if labels.isEmpty { w.raw("[\n\n    ]") } else {
-            w.raw("[\n")
-            for (i, label) in labels.enumerated() { w.raw("      "); w.string(label); w.raw(i == labels.count - 1 ? "\n" : ",\n") }
-            w.raw("    ]")
-        }
-        if let layers {
-            w.raw(",\n    \"layers\" : ")
-            let keys = layers.keys.sorted()
-            if keys.isEmpty { w.raw("{\n\n    }") } else {
-                w.raw("{\n")
-                for (i, k) in keys.enumerated() {
-                    w.raw("      "); w.string(k); w.raw(" : "); w.string(layers[k]!); w.raw(i == keys.count - 1 ? "\n" : ",\n")
-                }
-                w.raw("    }")
-            }
-        }
-        w.raw(",\n    \"memoryBytes\" : "); w.integer(memoryBytes)
-        w.raw(",\n    \"name\" : "); w.string(name)
-        w.raw(",\n    \"parent\" : "); if let parent { w.string(parent) } else { w.raw("null") }
-        w.raw(",\n    \"pinned\" : "); w.raw(pinned ? "true" : "false")
-        w.raw(",\n    \"state\" : "); w.string(state)
-        w.raw("\n  }")
-    }
-}
-
-/// A UTF-8 buffer with JSON string escaping as JSONEncoder does it (`/` unescaped), flushed to
-/// stdout in 1 MiB chunks.
-struct JSONText {
-    var bytes: [UInt8] = []
-    init() { bytes.reserveCapacity(1 << 21) }
-    mutating func raw(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-    mutating func integer(_ value: Int64) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: enough for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var i = buffer.count
-            repeat { i -= 1; buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10); magnitude /= 10 } while magnitude > 0
-            bytes.append(contentsOf: buffer[i...])
-        }
-    }
-    /// A date as a JSON string, the way `Output.json` encodes dates.
-    mutating func date(_ date: Date) {
-        bytes.append(UInt8(ascii: "\""))
-        if Output.appendISOUTC(date, to: &bytes) { bytes.append(UInt8(ascii: "\"")) } else {
-            bytes.removeLast()
-            string(Output.isoUTC(date))
-        }
-    }
-    mutating func string(_ s: String) {
-        var s = s
-        bytes.append(UInt8(ascii: "\""))
-        s.withUTF8 { buffer in
-            if !buffer.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { bytes.append(contentsOf: buffer); return }
-            for b in buffer {
-                switch b {
-                case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-                case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-                case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-                case 0x00..<0x20:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-                default: bytes.append(b)
-                }
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-    /// Writes what is buffered when it exceeds `threshold` bytes (all of it with 0).
-    mutating func flush(threshold: Int = 1 << 20) {
-        guard bytes.count > threshold else { return }
-        bytes.withUnsafeBytes { FileHandle.standardOutput.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
-        bytes.removeAll(keepingCapacity: true)
-    }
-}

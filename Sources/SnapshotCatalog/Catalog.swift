@@ -202,7 +202,10 @@ public final class Catalog: Sendable {
         var config = Configuration()
         config.readonly = true
         do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
+            // Without a -wal file (no writer has it open) read it as immutable: a read-only
+            // connection would leave a -wal and -shm behind that it cannot remove.
+            let hasWAL = FileManager.default.fileExists(atPath: path + "-wal")
+            let queue = try DatabaseQueue(path: hasWAL ? path : immutableURI(path), configuration: config)
             return try queue.read { db in
                 // The stamp may sit in the WAL, not yet in the file's header.
                 if try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID { return true }

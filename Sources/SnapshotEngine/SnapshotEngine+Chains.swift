@@ -1,4 +1,5 @@
 import Foundation
+import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 

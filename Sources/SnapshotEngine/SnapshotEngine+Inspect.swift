@@ -11,7 +11,7 @@ public struct SnapshotInfo: Sendable {
     public var layers: [String: String]
 }
 
-public struct VMUsage: Sendable, Encodable {
+public struct VMUsage: Sendable {   // printed through UsageJSON (KVMSnapCommands), its one JSON model
     public var vm: String
     public var uuid: String
     public var snapshots: Int

@@ -73,11 +73,15 @@ public struct EffectivePolicy: Sendable {
     public var policy: SnapshotPolicy
     public var source: PolicySource
     public var updatedAt: Date?
+
+    public init(policy: SnapshotPolicy, source: PolicySource, updatedAt: Date?) {
+        self.policy = policy; self.source = source; self.updatedAt = updatedAt
+    }
 }
 
 extension SnapshotEngine {
-    static let defaultPolicyScope = "default"
-    static func policyScope(vmUUID: String) -> String { "vm:\(vmUUID)" }
+    public static let defaultPolicyScope = "default"
+    public static func policyScope(vmUUID: String) -> String { "vm:\(vmUUID)" }
 
     /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
     public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
@@ -120,7 +124,7 @@ extension SnapshotEngine {
         return nil
     }
 
-    static func decodePolicy(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy {
+    public static func decodePolicy(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy {
         do { return try JSONDecoder().decode(SnapshotPolicy.self, from: Data(record.json.utf8)) } catch {
             throw EngineError(.catalog, "the stored policy '\(record.scope)' is unreadable: \(error)")
         }

@@ -97,19 +97,4 @@ struct DurabilityTests {
         let memoryFiles = try FileManager.default.contentsOfDirectory(atPath: sink.failOn!)
         #expect(memoryFiles.count == 3, "the failed create left its memory image: \(memoryFiles)")
     }
-
-    /// Files in the order given (each once), then their directories up to the store's root,
-    /// deepest first; the benchmark's comparison mode syncs nothing.
-    @Test func makeDurableOrderAndTheUnsafeMode() throws {
-        let sync = RecordingSync()
-        sync.recordOnly = true
-        let root = "/srv/store"
-        let store = StoreLayout(root: root)
-        try Durability.unsafeNone.makeDurable(["/nonexistent/file"], store: store)
-        try Durability(syncer: sync).makeDurable([root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
-                                                  root + "/vms/u/memory/a.mem"], store: store)
-        #expect(sync.calls.map(\.path) == [root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
-                                            root + "/vms/u/layers", root + "/vms/u/memory", root + "/vms/u", root + "/vms", root, "/images"])
-        #expect(sync.calls.map(\.isDirectory) == [false, false, false] + Array(repeating: true, count: 6))
-    }
 }

@@ -25,7 +25,7 @@ func parsePrometheusTextfile(_ path: String) throws -> [String: [(labels: [Strin
     }
 }
 
-/// Scheduler commands that need no guest: unit files, the daemon's signal handling, policy JSON.
+/// Scheduler commands that need no guest: unit files, the daemon's signal handling, bad input.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: CLI.binary)))
 struct SchedulerCLITests {
     func tempDir() throws -> String {
@@ -73,18 +73,6 @@ struct SchedulerCLITests {
         #expect(families["kvmsnap_failed_jobs"]?.contains { $0.labels["kind"] == "run-due" && $0.value == 0 } == true)
         // No temp files left next to it.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }.isEmpty)
-    }
-
-    @Test func policyJSONWithoutAScheduleStillReadsAndAScheduleRoundTrips() throws {
-        let old = try JSONDecoder().decode(SnapshotPolicy.self, from: Data(#"{"keepLast":5,"fullEvery":14}"#.utf8))
-        #expect(old.schedule == nil && old.retention.keepLast == 5 && old.fullEvery == 14)
-        let policy = SnapshotPolicy(retention: .init(keepLast: 2), schedule: "0 3 * * *")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let text = String(decoding: try encoder.encode(policy), as: UTF8.self)
-        #expect(text.contains(#""schedule":"0 3 * * *""#), "\(text)")
-        #expect(try JSONDecoder().decode(SnapshotPolicy.self, from: Data(text.utf8)) == policy)
-        #expect(throws: EngineError.self) { try SnapshotPolicy(retention: .init(keepLast: 2), schedule: "0 3 * *").validate() }
     }
 
     @Test func badScheduleOrNowIsExit64() throws {

@@ -7,41 +7,15 @@ struct UsageCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "VM name or UUID (default: all VMs in the catalog).") var vm: String?
 
-    struct Report: Encodable {
-        var vms: [VMUsage]
-        var totalBytes: Int64
-    }
-
     func run() throws {
         let usage = try Context(global).engine(.read).usage(vm: vm)
         let total = usage.reduce(0) { $0 + $1.totalBytes }
-        if global.json { Output.json(Report(vms: usage, totalBytes: total)); return }
+        if global.json { Output.json(UsageJSON(usage)); return }
         var rows = usage.map { u in
             [u.vm, "\(u.snapshots)", Output.bytes(u.memoryBytes), Output.bytes(u.layerBytes), Output.bytes(u.sharedBytes),
              Output.bytes(u.exclusiveBytes), Output.bytes(u.totalBytes)]
         }
         rows.append(["TOTAL", "\(usage.reduce(0) { $0 + $1.snapshots })", "", "", "", "", Output.bytes(total)])
         Output.table(["VM", "SNAPSHOTS", "MEMORY", "LAYERS", "SHARED", "EXCLUSIVE", "TOTAL"], rows)
-    }
-}
-
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check", abstract: "Report drift between the catalog and reality; changes nothing.")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "VM name or UUID (default: all VMs in the catalog).") var vm: String?
-
-    func run() throws {
-        let reports = try Context(global).engine(.read).check(vm: vm)
-        if global.json { Output.json(reports) } else {
-            for report in reports {
-                if report.problems.isEmpty { Output.line("\(report.vm): ok") }
-                for problem in report.problems { Output.line("\(report.vm): \(problem)") }
-            }
-        }
-        let drifted = reports.filter { !$0.problems.isEmpty }
-        if !drifted.isEmpty {
-            let count = drifted.reduce(0) { $0 + $1.problems.count }
-            throw CommandFailure("check found \(count) problem\(count == 1 ? "" : "s") in \(drifted.map(\.vm).joined(separator: ", ")) (listed \(global.json ? "in the JSON" : "above"))", exitCode: 1)
-        }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @testable import SnapshotEngine
 
 /// Failures the engine goes on after are reported to its diagnostics (swift-log), not dropped.
-/// Needs no libvirtd: libvirt's built-in test driver stands in for the hypervisor.
+/// Needs no libvirtd: libvirt's built-in test driver (test:///default) stands in for the hypervisor.
 @Suite struct DiagnosticsTests {
     @Test func aFailedCatalogWriteWhenAJobEndsIsVisibleInTheDiagnostics() throws {
         let sink = InMemoryLogHandler()

@@ -33,17 +33,14 @@ struct PolicySetCommand: ParsableCommand {
     var fullEvery: Int?
     @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var schedule: String?
-    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"))
-    var quiesce: String?
+    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"),
+            transform: QuiesceMode.parser("--quiesce"))
+    var quiesce: QuiesceMode?
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
-        let mode = try quiesce.map { text -> QuiesceMode in
-            guard let mode = QuiesceMode(rawValue: text) else { throw CommandFailure("--quiesce must be off, auto or required", exitCode: 64) }
-            return mode
-        }
-        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: mode)
+        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce)
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -59,7 +56,7 @@ struct PolicyShowCommand: ParsableCommand {
     @Argument(help: "VM name or UUID (default: show the default policy).") var vm: String?
 
     func run() throws {
-        let effective = try Context(global).engine(.read).effectivePolicy(vm: vm)
+        let effective = try Self.effectivePolicy(vm: vm, context: Context(global))
         if global.json { Output.json(PolicyJSON(vm: vm, effective: effective)); return }
         guard let effective else {
             Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")
@@ -67,7 +64,7 @@ struct PolicyShowCommand: ParsableCommand {
         }
         let which = switch effective.source {
         case .vm: "VM \(vm ?? "?")'s own policy"
-        case .default: vm == nil ? "the default policy" : "the default policy (VM \(vm!) has none of its own)"
+        case .default: vm.map { "the default policy (VM \($0) has none of its own)" } ?? "the default policy"
         case .override: "given on the command line"
         }
         Output.line("\(which), updated \(effective.updatedAt.map(Output.localTime) ?? "-"):")
@@ -83,6 +80,16 @@ struct PolicyShowCommand: ParsableCommand {
 }
 
 extension PolicyShowCommand {
+    /// The policy that applies, read from the catalog. A VM's name is resolved as everywhere
+    /// (libvirt first, for a VM renamed or redefined there) when libvirt answers, else in the
+    /// catalog alone: the policy can be read while libvirtd is down.
+    static func effectivePolicy(vm: String?, context: Context) throws -> EffectivePolicy? {
+        let reader = try context.catalogReader()
+        guard let vm else { return try reader.effectivePolicy(vmUUID: nil) }
+        if context.libvirtReachable { return try context.engine(.read).effectivePolicy(vm: vm) }
+        return try reader.effectivePolicy(vmUUID: reader.vm(vm, unreachable: context.options.resolvedURI).uuid)
+    }
+
     /// `0 3 * * * (next 2030-01-11 03:00:00)`, or `-` when not scheduled.
     static func scheduleText(_ policy: SnapshotPolicy) -> String {
         guard let schedule = policy.schedule else { return "- (not scheduled)" }
@@ -103,59 +110,5 @@ struct PolicyClearCommand: ParsableCommand {
         if global.json { Output.json(["removed": removed]); return }
         let whose = target.vm.map { "VM \($0)'s own policy" } ?? "the default policy"
         Output.line(removed ? "removed \(whose)" : "\(whose) was not set; nothing removed")
-    }
-}
-
-/// `policy show --json` (and `policy set --json`).
-struct PolicyJSON: Encodable {
-    struct Rules: Encodable {
-        var keepWithin: String?
-        var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int
-        var fullEvery: Int?
-        var schedule: String?
-        var quiesce: String?
-        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(keepWithin, forKey: .keepWithin)
-            try c.encode(keepLast, forKey: .keepLast); try c.encode(keepHourly, forKey: .keepHourly)
-            try c.encode(keepDaily, forKey: .keepDaily); try c.encode(keepWeekly, forKey: .keepWeekly)
-            try c.encode(keepMonthly, forKey: .keepMonthly); try c.encode(keepYearly, forKey: .keepYearly)
-            try c.encode(fullEvery, forKey: .fullEvery)
-            try c.encode(schedule, forKey: .schedule)
-            try c.encode(quiesce, forKey: .quiesce)
-        }
-    }
-    var vm: String?
-    /// `vm`, `default`, or null when no policy applies.
-    var source: String?
-    var policy: Rules?
-    var updatedAt: Date?
-
-    enum CodingKeys: String, CodingKey { case vm, source, policy, updatedAt }
-
-    init(vm: String?, effective: EffectivePolicy?) {
-        self.vm = vm
-        source = effective?.source.rawValue
-        updatedAt = effective?.updatedAt
-        policy = effective.map { e in
-            let r = e.policy.retention
-            return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
-                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
-                         schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vm, forKey: .vm); try c.encode(source, forKey: .source)
-        try c.encode(policy, forKey: .policy); try c.encode(updatedAt, forKey: .updatedAt)
-    }
-
-    static func summary(_ policy: SnapshotPolicy) -> String {
-        var parts = policy.retention.ruleDescriptions
-        if let fullEvery = policy.fullEvery { parts.append("full-every \(fullEvery)") }
-        if let schedule = policy.schedule { parts.append("schedule \"\(schedule)\"") }
-        return parts.joined(separator: ", ")
     }
 }

@@ -25,20 +25,6 @@ struct PruneCommand: ParsableCommand {
         if !all && vms.isEmpty { throw ValidationError("give one or more VMs, or --all") }
     }
 
-    struct Row: Encodable {
-        var vm: String
-        var name: String
-        var action: String
-        var reason: String?
-        var reclaimBytes: Int64
-        enum CodingKeys: String, CodingKey { case vm, name, action, reason, reclaimBytes }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(vm, forKey: .vm); try c.encode(name, forKey: .name); try c.encode(action, forKey: .action)
-            try c.encode(reason, forKey: .reason); try c.encode(reclaimBytes, forKey: .reclaimBytes)
-        }
-    }
-
     static func word(_ action: RetentionDecision.Action) -> String {
         switch action {
         case .keep: "keep"
@@ -57,10 +43,7 @@ struct PruneCommand: ParsableCommand {
         if !dryRun { results = try names.map { vm in try engine.prune(vm: vm, policyOverride: override, dryRun: false) } }
         Output.endProgress(progress)
 
-        let rows = results.flatMap { result in
-            result.plan.items.map { Row(vm: result.plan.vm, name: $0.name, action: $0.action.rawValue, reason: $0.reason, reclaimBytes: $0.reclaimBytes) }
-        }
-        if global.json { Output.json(rows); return }
+        if global.json { Output.json(results.flatMap { PlanJSON.items($0.plan) }); return }
         Output.table(
             ["VM", "SNAPSHOT", "CREATED", "ACTION", "REASON", "RECLAIM"],
             results.flatMap { result in
@@ -87,39 +70,5 @@ struct PruneCommand: ParsableCommand {
             }
             Output.notice("\(result.plan.vm): \(result.plan.policy.policy.retention.ruleDescriptions.joined(separator: ", ")) (from \(source))")
         }
-    }
-}
-
-struct VerifiedCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verified",
-        abstract: "Mark a snapshot verified: unpin it and let it expire after a grace period.")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "VM name or UUID.") var vm: String
-    @Argument(help: "Snapshot name.") var snapshot: String
-    @Option(help: ArgumentHelp("Keep it this long from now before prune may delete it (36h, 14d, 2w).", valueName: "D")) var grace = "14d"
-
-    func run() throws {
-        let duration = try RetentionDuration(parsing: grace)
-        let engine = try Context(global).engine(.existing)
-        let expiresAt = engine.clock.now().addingTimeInterval(TimeInterval(duration.seconds))
-        try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: .some(expiresAt), pinned: false)
-        if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
-        Output.line("'\(snapshot)' verified: unpinned, expires \(Output.localTime(expiresAt))")
-    }
-}
-
-struct UnpinCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "unpin", abstract: "Unpin a snapshot without a grace period (prune decides from now on).")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "VM name or UUID.") var vm: String
-    @Argument(help: "Snapshot name.") var snapshot: String
-
-    func run() throws {
-        let engine = try Context(global).engine(.existing)
-        try engine.edit(vm: vm, snapshot: snapshot, description: nil, expiresAt: nil, pinned: false)
-        if global.json { Output.json(SnapshotJSON(try engine.snapshot(vm: vm, name: snapshot))); return }
-        Output.line("unpinned '\(snapshot)'")
     }
 }

@@ -82,4 +82,17 @@ import Testing
         let pipe = try ExternalProcess.run("sh", ["-c", "yes | head -n 1"])
         #expect(pipe.succeeded && pipe.standardOutput == "y\n" && pipe.standardError.isEmpty, "\(pipe.standardError)")
     }
+
+    /// Issue 10, item 18: a program's output is bounded; the tail is kept and the cut is said.
+    @Test func outputBeyondTheLimitKeepsItsTailAndSaysSo() throws {
+        let script = "head -c 10000000 /dev/zero | tr '\\0' x >&2; printf 'last words' >&2; printf out"
+        let clock = ContinuousClock(), started = clock.now
+        let outcome = try ExternalProcess.run("/bin/sh", ["-c", script], outputLimit: 4096)
+        #expect(clock.now - started < .seconds(10))
+        #expect(outcome.status == 0 && outcome.standardOutput == "out")
+        let dropped = 10_000_000 + 10 - 4096
+        #expect(outcome.standardError.hasPrefix("…[truncated \(dropped) bytes]xxx"), "\(outcome.standardError.prefix(80))")
+        #expect(outcome.standardError.hasSuffix("xxxlast words"))
+        #expect(outcome.standardError.utf8.count == 4096 + "…[truncated \(dropped) bytes]".utf8.count)
+    }
 }

@@ -1,0 +1,57 @@
+import Foundation
+import KVMSnapCore
+import SnapshotEngine
+
+/// `policy show --json` (and `policy set --json`).
+struct PolicyJSON: Encodable {
+    struct Rules: Encodable {
+        var keepWithin: String?
+        var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int
+        var fullEvery: Int?
+        var schedule: String?
+        var quiesce: String?
+        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(keepWithin, forKey: .keepWithin)
+            try c.encode(keepLast, forKey: .keepLast); try c.encode(keepHourly, forKey: .keepHourly)
+            try c.encode(keepDaily, forKey: .keepDaily); try c.encode(keepWeekly, forKey: .keepWeekly)
+            try c.encode(keepMonthly, forKey: .keepMonthly); try c.encode(keepYearly, forKey: .keepYearly)
+            try c.encode(fullEvery, forKey: .fullEvery)
+            try c.encode(schedule, forKey: .schedule)
+            try c.encode(quiesce, forKey: .quiesce)
+        }
+    }
+    var vm: String?
+    /// `vm`, `default`, or null when no policy applies.
+    var source: String?
+    var policy: Rules?
+    var updatedAt: Date?
+
+    enum CodingKeys: String, CodingKey { case vm, source, policy, updatedAt }
+
+    init(vm: String?, effective: EffectivePolicy?) {
+        self.vm = vm
+        source = effective?.source.rawValue
+        updatedAt = effective?.updatedAt
+        policy = effective.map { e in
+            let r = e.policy.retention
+            return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
+                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
+                         schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vm, forKey: .vm); try c.encode(source, forKey: .source)
+        try c.encode(policy, forKey: .policy); try c.encode(updatedAt, forKey: .updatedAt)
+    }
+
+    static func summary(_ policy: SnapshotPolicy) -> String {
+        var parts = policy.retention.ruleDescriptions
+        if let fullEvery = policy.fullEvery { parts.append("full-every \(fullEvery)") }
+        if let schedule = policy.schedule { parts.append("schedule \"\(schedule)\"") }
+        return parts.joined(separator: ", ")
+    }
+}
