@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -33,7 +34,7 @@ let package = Package(
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog"]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", .product(name: "Logging", package: "swift-log")]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
@@ -59,7 +60,10 @@ let package = Package(
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands"]
+            dependencies: [
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands",
+                .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

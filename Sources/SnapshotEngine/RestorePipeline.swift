@@ -9,11 +9,11 @@ public struct RestoreOptions: Sendable {
     /// Expiry of the safety snapshot.
     public var safetyExpiry: TimeInterval = 7 * 86_400
     /// Graceful shutdown timeout for a VM whose memory is not being replaced.
-    public var shutdownTimeout: Double = 60
+    public var shutdownTimeout: Duration = .seconds(60)
     /// Run the pre-/post-restore hooks.
     public var runHooks = true
     /// How long verify waits for the guest agent to answer a ping (when it answered before).
-    public var agentTimeout: Double = 30
+    public var agentTimeout: Duration = .seconds(30)
     public init() {}
 }
 
@@ -50,7 +50,6 @@ struct RestoreJournal: Codable {
 
 extension SnapshotEngine {
     /// The job stage after verify passed (reclaim, post-restore hooks): the restore stands.
-    static let restoreFinishingStage = "finishing"
 
     /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
     ///
@@ -66,6 +65,26 @@ extension SnapshotEngine {
         return try restoreLocked(domain: domain, vm: vm, snapshotName: name, options: options, onStage: onStage)
     }
 
+    /// One restore in flight: what it decided before the job and what it has done so far.
+    /// A value the pipeline's steps pass along, so nothing of it lives on the engine.
+    struct RestoreRun {
+        let domain: Domain
+        let vm: VMRecord
+        let snapshot: SnapshotRecord
+        let options: RestoreOptions
+        let plan: RestorePlan
+        let wasRunning: Bool
+        let previousXML: String
+        /// "The guest has an agent": its channel was connected before anything changed.
+        let agentWasConnected: Bool
+        var journal: RestoreJournal
+        var job: JobRecord
+        var report: RestoreReport
+        var safety: SnapshotRecord?
+        var touched = false
+        var stopStarted: ContinuousClock.Instant?
+    }
+
     func restoreLocked(domain: Domain, vm: VMRecord, snapshotName name: String, options: RestoreOptions,
                        onStage: ((RestoreStage) -> Void)?) throws(EngineError) -> RestoreReport {
         let snapshot = try readySnapshot(vm: vm, name: name)
@@ -79,18 +98,16 @@ extension SnapshotEngine {
         // Checked, before the job: a rollback started from a wrong guess would leave a running VM off.
         let wasRunning = try isActiveChecked(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
-        var journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
-        var job = try startJob(kind: "restore", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+        let journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
+        let job = try startJob(kind: .restore, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
-        var report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
+        let report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
                                    finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
-        // "The guest has an agent": its channel is connected now, before anything changes.
-        let agentWasConnected = wasRunning && Self.agentConnected(domain)
-        var safety: SnapshotRecord?
-        var touched = false
-        var stopStarted: Date?
+        var run = RestoreRun(domain: domain, vm: vm, snapshot: snapshot, options: options, plan: plan, wasRunning: wasRunning,
+                             previousXML: previousXML, agentWasConnected: wasRunning && Self.agentConnected(domain),
+                             journal: journal, job: job, report: report)
         if options.runHooks {
-            do { try runPreHooks(.preRestore, job: job) } catch {
+            do { try hookService.runPre(.preRestore, job: job) } catch {
                 let failure = EngineError(error.code, "\(error.message); nothing was changed")
                 finishJob(job, error: failure)
                 throw failure
@@ -99,110 +116,128 @@ extension SnapshotEngine {
 
         for stage in plan.stages {
             onStage?(stage)
-            job.stage = stage.rawValue
-            job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
-            let jobNow = job
-            let began = Date()
+            run.job.stage = RestoreJobStage.pipeline(stage).rawValue
+            run.job.progress = Double(plan.stages.firstIndex(of: stage)!) / Double(plan.stages.count)
+            let began = ContinuousClock.now
             do throws(EngineError) {
                 // Written before the stage runs: recovery decides from it whether the VM was touched.
-                try db { () throws(CatalogError) in try catalog.write { try $0.update(jobNow) } }
-                switch stage {
-                case .validate:
-                    try validateRestorable(vm: vm, snapshot: snapshot)
-                case .safetySnapshot:
-                    // Under the lock, so two restores in the same second get different names.
-                    var safetyOptions = CreateOptions(name: try uniqueName("pre-restore-" + Self.stamp(clock.now()), vm: vm))
-                    safetyOptions.description = "state before restoring '\(snapshot.name)'"
-                    safetyOptions.expiresAt = clock.now().addingTimeInterval(options.safetyExpiry)
-                    safetyOptions.labels = ["pre-restore"]
-                    safetyOptions.fullEvery = 0
-                    safetyOptions.runHooks = false
-                    // The VM is stopped next: capture it paused, in one pass (see CreateOptions.pauseGuest).
-                    safetyOptions.pauseGuest = true
-                    let current = try currentVM(vm)
-                    let created = try nested { () throws(EngineError) in try safetySnapshot(domain: domain, vm: current, options: safetyOptions) }
-                    safety = created.snapshot
-                    report.safetySnapshot = created.snapshot.name
-                    // Recorded before the VM is touched, so a crash from here on rolls back to it.
-                    journal.safetySnapshotID = created.snapshot.id
-                    job.journal = Self.encode(journal)
-                    let withSafety = job
-                    try db { () throws(CatalogError) in try catalog.write { try $0.update(withSafety) } }
-                    report.notices += created.notices
-                case .stop:
-                    stopStarted = Date()
-                    touched = true
-                    try stop(domain, graceful: !plan.restoresMemory, timeout: options.shutdownTimeout)
-                case .revert:
-                    try inject("restore.revert")
-                    try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot,
-                                     start: plan.restoresMemory ? .paused : .off, reclaim: false)
-                case .start:
-                    try inject("restore.start")
-                    let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
-                    switch (options.target, state) {
-                    case (.running, .paused): try lv("cannot resume VM") { () throws(LibvirtError) in try domain.resume() }
-                    case (.running, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() }
-                    case (.paused, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: [.paused]) }
-                    default: break
-                    }
-                case .verify:
-                    try inject("restore.verify")
-                    try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
-                    if options.target == .running {
-                        let (answered, notice) = try verifyAgent(domain: domain, wasConnected: agentWasConnected,
-                                                                 restoredMemory: plan.restoresMemory, timeout: options.agentTimeout)
-                        report.guestAgentAnswered = answered
-                        if let notice { report.notices.append(notice) }
-                    }
-                }
+                try jobJournal.update(run.job)
+                try runRestoreStage(stage, &run)
             } catch {
-                report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
-                var message = "restore failed at stage \(stage.rawValue): \(error.message)"
-                if touched {
-                    do {
-                        message += "; " + (try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: previousXML, wasRunning: wasRunning))
-                    } catch let rollbackError {
-                        if !libvirtAnswers {
-                            let failed = message
-                            message += "; libvirt stopped answering, so the outcome is decided and any rollback "
-                                + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
-                                + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
-                            try markPending(job, message)
-                            guard let id = job.id, let decided = finishPendingRestore(jobID: id, vm: vm, runHooks: options.runHooks) else {
-                                throw EngineError(error.code, message)
-                            }
-                            guard let finalState = decided.finalState else { throw EngineError(error.code, "\(failed); \(decided.what)") }
-                            report.finalState = finalState
-                            report.notices.append(decided.what)
-                            return report
-                        }
-                        message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)
-                    }
-                } else {
-                    message += "; nothing was changed"
-                }
-                let failure = EngineError(error.code, message)
-                finishJob(job, error: failure)
-                throw failure
+                run.report.stages.append(.init(stage: stage.rawValue, seconds: (ContinuousClock.now - began).seconds))
+                return try failRestore(at: stage, error, run)
             }
-            report.stages.append(.init(stage: stage.rawValue, seconds: Date().timeIntervalSince(began)))
-            if stage == .start || (stage == .revert && options.target == .off), let stopStarted {
-                report.guestDowntimeSeconds = Date().timeIntervalSince(stopStarted)
+            run.report.stages.append(.init(stage: stage.rawValue, seconds: (ContinuousClock.now - began).seconds))
+            if stage == .start || (stage == .revert && options.target == .off), let stopStarted = run.stopStarted {
+                run.report.guestDowntimeSeconds = (ContinuousClock.now - stopStarted).seconds
             }
         }
+        return finishRestore(run)
+    }
+
+    /// Runs one stage of the pipeline.
+    private func runRestoreStage(_ stage: RestoreStage, _ run: inout RestoreRun) throws(EngineError) {
+        let (domain, vm, snapshot, options) = (run.domain, run.vm, run.snapshot, run.options)
+        switch stage {
+        case .validate:
+            try validateRestorable(vm: vm, snapshot: snapshot)
+        case .safetySnapshot:
+            // Under the lock, so two restores in the same second get different names.
+            var safetyOptions = CreateOptions(name: try uniqueName("pre-restore-" + Self.stamp(clock.now()), vm: vm))
+            safetyOptions.description = "state before restoring '\(snapshot.name)'"
+            safetyOptions.expiresAt = clock.now().addingTimeInterval(options.safetyExpiry)
+            safetyOptions.labels = ["pre-restore"]
+            safetyOptions.fullEvery = 0
+            safetyOptions.runHooks = false
+            // The VM is stopped next: capture it paused, in one pass (see CreateOptions.pauseGuest).
+            safetyOptions.pauseGuest = true
+            let current = try currentVM(vm)
+            let created = try nested { () throws(EngineError) in try safetySnapshot(domain: domain, vm: current, options: safetyOptions) }
+            run.safety = created.snapshot
+            run.report.safetySnapshot = created.snapshot.name
+            // Recorded before the VM is touched, so a crash from here on rolls back to it.
+            run.journal.safetySnapshotID = created.snapshot.id
+            run.job.journal = Self.encode(run.journal)
+            try jobJournal.update(run.job)
+            run.report.notices += created.notices
+        case .stop:
+            run.stopStarted = ContinuousClock.now
+            run.touched = true
+            try stop(domain, graceful: !run.plan.restoresMemory, timeout: options.shutdownTimeout)
+        case .revert:
+            try inject(.restoreRevert)
+            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot,
+                             start: run.plan.restoresMemory ? .paused : .off, reclaim: false)
+        case .start:
+            try inject(.restoreStart)
+            let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
+            switch (options.target, state) {
+            case (.running, .paused): try lv("cannot resume VM") { () throws(LibvirtError) in try domain.resume() }
+            case (.running, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start() }
+            case (.paused, .shutoff): try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: [.paused]) }
+            default: break
+            }
+        case .verify:
+            try inject(.restoreVerify)
+            try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
+            if options.target == .running {
+                let (answered, notice) = try verifyAgent(domain: domain, wasConnected: run.agentWasConnected,
+                                                         restoredMemory: run.plan.restoresMemory, timeout: options.agentTimeout)
+                run.report.guestAgentAnswered = answered
+                if let notice { run.report.notices.append(notice) }
+            }
+        }
+    }
+
+    /// A stage failed: rolls back once the VM was touched, ends the job and throws. Returns a
+    /// report only when libvirt died and came back in time, and the restore turned out to stand.
+    private func failRestore(at stage: RestoreStage, _ error: EngineError, _ run: RestoreRun) throws(EngineError) -> RestoreReport {
+        let (vm, safety) = (run.vm, run.safety)
+        var message = "restore failed at stage \(stage.rawValue): \(error.message)"
+        if run.touched {
+            do {
+                message += "; " + (try rollBackRestore(domain: run.domain, vm: vm, safety: safety, previousXML: run.previousXML,
+                                                       wasRunning: run.wasRunning))
+            } catch let rollbackError {
+                if !libvirtAnswers {
+                    let failed = message
+                    message += "; libvirt stopped answering, so the outcome is decided and any rollback "
+                        + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
+                        + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                    try markPending(run.job, message)
+                    guard let id = run.job.id, let decided = finishPendingRestore(jobID: id, vm: vm, runHooks: run.options.runHooks) else {
+                        throw EngineError(error.code, message)
+                    }
+                    guard let finalState = decided.finalState else { throw EngineError(error.code, "\(failed); \(decided.what)") }
+                    var report = run.report
+                    report.finalState = finalState
+                    report.notices.append(decided.what)
+                    return report
+                }
+                message += "; " + Self.rollbackFailedMessage(rollbackError, safety: safety)
+            }
+        } else {
+            message += "; nothing was changed"
+        }
+        let failure = EngineError(error.code, message)
+        finishJob(run.job, error: failure)
+        throw failure
+    }
+
+    /// Every stage passed: reclaims the old layers, runs the post-restore hooks, ends the job.
+    private func finishRestore(_ run: RestoreRun) -> RestoreReport {
+        var (job, report) = (run.job, run.report)
         // Verified: from here on a crash must not roll the restore back, only finish the cleanup.
-        job.stage = Self.restoreFinishingStage
-        let finishing = job
-        _ = try? catalog.write { try $0.update(finishing) }
+        job.stage = RestoreJobStage.finishing.rawValue
+        jobJournal.note(job, "the restore's finishing stage")
         // The layers the VM ran on before the restore can go now.
-        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+        do { try reclaim(vmUUID: run.vm.uuid, domain: run.domain) } catch {
             report.notices.append("restored, but reclaiming old layers failed: \(error.message)")
         }
-        report.finalState = ((try? domain.state().state).map { "\($0)" }) ?? "unknown"
+        report.finalState = ((try? run.domain.state().state).map { "\($0)" }) ?? "unknown"
         var note: String?
-        if options.runHooks {
-            let failures = runPostHooks(.postRestore, job: job)
+        if run.options.runHooks {
+            let failures = hookService.runPost(.postRestore, job: job)
             report.notices += failures
             if !failures.isEmpty { note = failures.joined(separator: "; ") }
         }
@@ -215,10 +250,10 @@ extension SnapshotEngine {
     }
 
     /// Graceful shutdown with a timeout, then forced; forced straight away when memory is replaced anyway.
-    func stop(_ domain: Domain, graceful: Bool, timeout: Double) throws(EngineError) {
+    func stop(_ domain: Domain, graceful: Bool, timeout: Duration) throws(EngineError) {
         guard Self.isActive(domain) else { return }
         if graceful, (try? domain.state().state) == .running {
-            if (try? domain.shutdown(timeout: .milliseconds(Int64(timeout * 1000)))) != nil, !Self.isActive(domain) { return }
+            if (try? domain.shutdown(timeout: timeout)) != nil, !Self.isActive(domain) { return }
         }
         if Self.isActive(domain) {
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
@@ -255,7 +290,7 @@ extension SnapshotEngine {
     /// channel must answer within `timeout`, or the restore fails (and rolls back). After a boot
     /// the agent is waited for only if it was connected before the restore, and silence is a
     /// notice, not a failure: a guest may boot slowly, and state and disk chain are verified anyway.
-    func verifyAgent(domain: Domain, wasConnected: Bool, restoredMemory: Bool, timeout: Double) throws(EngineError) -> (Bool?, String?) {
+    func verifyAgent(domain: Domain, wasConnected: Bool, restoredMemory: Bool, timeout: Duration) throws(EngineError) -> (Bool?, String?) {
         let channel = Self.agentChannel(domain)
         if channel == .absent { return (nil, nil) }
         if restoredMemory, channel != .connected {
@@ -264,19 +299,19 @@ extension SnapshotEngine {
         if !restoredMemory, !wasConnected {
             return (nil, "the guest agent was not connected before the restore: not waited for after boot")
         }
-        try inject("restore.verify.agent")
-        let deadline = Date().addingTimeInterval(timeout)
+        try inject(.restoreVerifyAgent)
+        let deadline = ContinuousClock.now + timeout
         var last = "its channel is not connected"
         repeat {
             if Self.agentConnected(domain) {
                 do throws(LibvirtError) {
-                    try domain.pingAgent(timeoutSeconds: Int32(max(1, min(10, deadline.timeIntervalSinceNow.rounded(.up)))))
+                    try domain.pingAgent(timeoutSeconds: Int32(max(1, min(10, (deadline - ContinuousClock.now).seconds.rounded(.up)))))
                     return (true, nil)
                 } catch { last = error.message }
             }
             usleep(200_000)
-        } while Date() < deadline
-        let what = "the guest agent did not answer a ping within \(Int(timeout)) s (\(last))"
+        } while ContinuousClock.now < deadline
+        let what = "the guest agent did not answer a ping within \(Int(timeout.seconds)) s (\(last))"
         if restoredMemory { throw EngineError(.libvirt, what + "; it was running in the snapshot") }
         return (false, what + " after booting the snapshot's disks; the restore stands")
     }
@@ -293,37 +328,35 @@ extension SnapshotEngine {
         return "no safety snapshot: previous disks and configuration put back" + (wasRunning ? ", VM booted again (its memory state is lost)" : "")
     }
 
-    /// Waits up to ``libvirtWait`` for libvirt to answer on a new connection, then finishes the
-    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:note:)``).
+    /// Waits up to ``EngineConfiguration/libvirtWait`` for libvirt to answer on a new connection, then finishes the
+    /// pending restore `jobID` as the next command would (``recoverRestore(job:vm:domain:)``).
     /// Returns what was done and, when the restore stands, the VM's state; nil when libvirt did
     /// not come back in time (the job stays pending).
     func finishPendingRestore(jobID: Int64, vm: VMRecord, runHooks: Bool) -> (what: String, finalState: String?)? {
         guard let uri = connectionURI else { return nil }
-        let deadline = Date().addingTimeInterval(libvirtWait)
+        let deadline = ContinuousClock.now + configuration.libvirtWait
         var fresh: Connection?
         while fresh == nil {
             if let candidate = try? Connection(uri: uri), (try? candidate.isAlive) == true { fresh = candidate; break }
-            if Date() >= deadline { return nil }
+            if ContinuousClock.now >= deadline { return nil }
             usleep(500_000)
         }
         guard let fresh, let domain = try? fresh.lookupDomain(uuid: vm.uuid),
               let job = try? catalog.read({ try $0.job(id: jobID) }), job.state == .pending else { return nil }
-        let engine = SnapshotEngine(connection: fresh, catalog: catalog, store: store, clock: clock)
-        engine.progress = progress
-        engine.faultInjector = faultInjector
-        engine.durability = durability
-        engine.nestingDepth = nestingDepth
-        var note: String?
-        let outcome: EngineError?
-        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
+        // Same configuration, new connection; nesting travels with the call (``OperationContext``).
+        let engine = SnapshotEngine(connection: fresh, catalog: catalog, configuration: configuration)
+        let outcome: RecoveryOutcome
+        do { outcome = try engine.recoverRestore(job: job, vm: vm, domain: domain) } catch {
             if !engine.libvirtAnswers { return nil }
-            outcome = EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)")
+            outcome = .failed(EngineError(error.code, "the rollback once libvirt answered again failed: \(error.message)"))
         }
-        if let outcome {
-            engine.finishJob(job, error: outcome)
-            return (outcome.message, nil)
+        let entry = outcome.journalEntry
+        if let error = entry.error {
+            engine.finishJob(job, error: error)
+            return (error.message, nil)
         }
-        let hookFailures = runHooks ? engine.runPostHooks(.postRestore, job: job) : []
+        let note = entry.note
+        let hookFailures = runHooks ? engine.hookService.runPost(.postRestore, job: job) : []
         let what = ([note ?? "the restore stands"] + hookFailures).joined(separator: "; ")
         engine.finishJob(job, error: nil, note: what)
         return (what, (try? domain.state().state).map { "\($0)" } ?? "unknown")

@@ -2,6 +2,7 @@ import Foundation
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Synchronization
 
 extension SnapshotEngine {
     /// Restores snapshot `name` of `vm` into a new VM `newName`: new UUID, new MAC addresses,
@@ -55,7 +56,7 @@ extension SnapshotEngine {
             defined = newDomain
             if start != .off {
                 try lv("cannot start the new VM") { () throws(LibvirtError) in try newDomain.start(flags: start == .paused ? [.paused] : []) }
-                try inject("clone.afterStart")
+                try inject(.cloneAfterStart)
             }
         } catch {
             // A start can fail after QEMU started: the new VM's files go only once it is gone.
@@ -169,12 +170,12 @@ extension SnapshotEngine {
             group.enter()
             let thread = Thread { [self] in
                 let (vm, baseline) = work[index]
-                let began = Date()
+                let began = ContinuousClock.now
                 var failure: String?
                 do throws(EngineError) {
                     _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
                 } catch { failure = error.message }
-                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: Date().timeIntervalSince(began), error: failure))
+                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: (ContinuousClock.now - began).seconds, error: failure))
                 group.leave()
             }
             thread.start()
@@ -184,10 +185,10 @@ extension SnapshotEngine {
     }
 }
 
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [SnapshotEngine.ResetResult?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [SnapshotEngine.ResetResult] { lock.lock(); defer { lock.unlock() }; return storage.compactMap { $0 } }
+/// The lab reset's per-VM results, written from one thread per VM.
+private final class ResultBox: Sendable {
+    private let storage: Mutex<[SnapshotEngine.ResetResult?]>
+    init(count: Int) { storage = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { storage.withLock { $0[index] = value } }
+    var values: [SnapshotEngine.ResetResult] { storage.withLock { $0.compactMap { $0 } } }
 }

@@ -96,6 +96,28 @@ extension SnapshotEngine {
     /// passed, right before the create job is written (a refusal before it changed nothing).
     func create(domain: Domain, vm: VMRecord, options: CreateOptions,
                 willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
+        var plan = try planCreate(domain: domain, vm: vm, options: options)
+        try willStart?()
+        return try runCreate(&plan, domain: domain, options: options)
+    }
+
+    /// What a create decided under the lock, before it changes anything.
+    struct CreatePlan {
+        var vm: VMRecord
+        var notices: [String]
+        var definition: DomainDefinition
+        var running: Bool
+        var withMemory: Bool
+        var freeze: Bool
+        var captured: [DomainDisk]
+        /// The images a first snapshot adopts as original layers.
+        var adopt: [LayerRecord]
+        var journal: CreateJournal
+        var snapshot: SnapshotRecord
+    }
+
+    /// Every check and decision of a create; refuses before anything is changed.
+    func planCreate(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreatePlan {
         // Everything the capture decides on (the parent above all) is read here, under the lock:
         // a record read before it may predate a restore or delete that held the VM meanwhile.
         let vm = try currentVM(vm)
@@ -110,26 +132,7 @@ extension SnapshotEngine {
         let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
         let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         let definition = try DomainDefinition(xml: liveXML)
-        var withMemory = running && !options.diskOnly
-        var freeze = false
-        switch options.quiesce {
-        case .off: break
-        case .required:
-            guard running else { notices.append("VM is shut off: its disks are consistent without quiesce"); break }
-            guard definition.agentChannel == .connected else {
-                throw EngineError(.conflict, "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed")
-            }
-            if withMemory {
-                withMemory = false
-                notices.append("quiesced: disks only (a memory image would restore the guest with frozen filesystems)")
-            }
-            freeze = true
-        case .auto:
-            guard running, !withMemory else { break }
-            if definition.agentChannel == .connected { freeze = true } else {
-                notices.append("no QEMU guest agent connected: disks captured crash-consistent (not quiesced)")
-            }
-        }
+        let (withMemory, freeze) = try Self.quiesce(options, running: running, definition: definition, vm: vm, notices: &notices)
 
         // Decide which disks to capture; refuse before changing anything.
         var captured: [DomainDisk] = []
@@ -154,7 +157,7 @@ extension SnapshotEngine {
             if let layer = byPath[disk.path!] {
                 frozen[disk.target] = layer.id
             } else if layers.contains(where: { $0.diskTarget == disk.target }) {
-                throw Self.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
+                throw LayerStore.changedOutside(vm: vm, disk: disk.target, path: disk.path!)
             } else {
                 if let taken = try db({ () throws(CatalogError) in try catalog.read { try $0.layer(path: disk.path!) } }) {
                     throw try imageOfAnotherVM(taken, disk: disk.target, vm: vm)
@@ -182,18 +185,27 @@ extension SnapshotEngine {
         let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full,
                                     fullCopies: full ? planFullCopies(vmUUID: vm.uuid, captured: captured) : nil)
 
-        var snapshot = SnapshotRecord(
+        let snapshot = SnapshotRecord(
             id: snapshotID, vmUUID: vm.uuid, name: options.name, description: options.description,
             kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
             createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
-        try willStart?()
+        return CreatePlan(vm: vm, notices: notices, definition: definition, running: running, withMemory: withMemory, freeze: freeze,
+                          captured: captured, adopt: adopt, journal: journal, snapshot: snapshot)
+    }
+
+    /// Runs a planned create as a job: capture, record, hooks; rolls back what it did on failure.
+    func runCreate(_ plan: inout CreatePlan, domain: Domain, options: CreateOptions) throws(EngineError) -> CreateResult {
+        let (vm, journal, definition, captured, adopt) = (plan.vm, plan.journal, plan.definition, plan.captured, plan.adopt)
+        let (snapshotID, running, withMemory) = (plan.snapshot.id, plan.running, plan.withMemory)
+        var snapshot = plan.snapshot
+        var notices = plan.notices
         try store.prepare(vmUUID: vm.uuid)
         try vmRecord(for: domain)
-        let job = try startJob(kind: "create", vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
+        let job = try startJob(kind: .create, vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
         snapshot.jobID = job.id
         if options.runHooks {
-            do { try runPreHooks(.preSnapshot, job: job) } catch {
+            do { try hookService.runPre(.preSnapshot, job: job) } catch {
                 let failure = EngineError(error.code, "\(error.message); no snapshot was taken")
                 finishJob(job, error: failure)
                 throw failure
@@ -206,14 +218,14 @@ extension SnapshotEngine {
                     try db.insert(snapshot)
                 }
             }
-            try inject("create.beforeCapture")
+            try inject(.createBeforeCapture)
             if running { try createOverlays(journal: journal, captured: captured) }
-            let pauseMs = try withFrozenFilesystems(freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
+            let pauseMs = try withFrozenFilesystems(plan.freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
                 try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
                             withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
             }
             snapshot.guestPauseMs = pauseMs
-            try inject("create.afterCapture")
+            try inject(.createAfterCapture)
             if let nvram = definition.nvramPath {
                 snapshot.nvramPath = try copyNVRAM(from: nvram, vmUUID: vm.uuid, snapshotID: snapshotID)
             }
@@ -231,7 +243,7 @@ extension SnapshotEngine {
         }
         var note: String?
         if options.runHooks {
-            let failures = runPostHooks(.postSnapshot, job: job)
+            let failures = hookService.runPost(.postSnapshot, job: job)
             notices += failures
             if !failures.isEmpty { note = failures.joined(separator: "; ") }
         }
@@ -239,10 +251,37 @@ extension SnapshotEngine {
         return CreateResult(snapshot: snapshot, notices: notices)
     }
 
+    /// Whether the capture keeps memory and freezes the guest's filesystems, by `--quiesce`.
+    static func quiesce(_ options: CreateOptions, running: Bool, definition: DomainDefinition, vm: VMRecord,
+                        notices: inout [String]) throws(EngineError) -> (withMemory: Bool, freeze: Bool) {
+        var withMemory = running && !options.diskOnly
+        var freeze = false
+        switch options.quiesce {
+        case .off: break
+        case .required:
+            guard running else { notices.append("VM is shut off: its disks are consistent without quiesce"); break }
+            guard definition.agentChannel == .connected else {
+                throw EngineError(.conflict, "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed")
+            }
+            if withMemory {
+                withMemory = false
+                notices.append("quiesced: disks only (a memory image would restore the guest with frozen filesystems)")
+            }
+            freeze = true
+        case .auto:
+            guard running, !withMemory else { break }
+            if definition.agentChannel == .connected { freeze = true } else {
+                notices.append("no QEMU guest agent connected: disks captured crash-consistent (not quiesced)")
+            }
+        }
+        return (withMemory, freeze)
+    }
+
     func refuseInternalSnapshots(_ domain: Domain, vmName: String) throws(EngineError) {
         let snapshots = try lv("cannot list libvirt snapshots") { () throws(LibvirtError) in try domain.snapshots() }
         for snapshot in snapshots {
-            let xml = (try? snapshot.xml()) ?? ""
+            // Read checked: an unreadable one might be internal, and mixing the kinds loses data.
+            let xml = try lv("cannot read libvirt snapshot '\(snapshot.name)'") { () throws(LibvirtError) in try snapshot.xml() }
             if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
                 throw EngineError(.unsupported, "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first")
             }
@@ -259,314 +298,4 @@ extension SnapshotEngine {
         }
         return count
     }
-
-    /// Makes the new overlays of a running VM's capture before the capture (and before any
-    /// freeze): libvirt would otherwise create and format each one (QMP blockdev-create jobs)
-    /// while the guest is paused for the disk switch. They are named in the journal already,
-    /// so a rollback or recovery removes them like overlays libvirt made.
-    func createOverlays(journal: CreateJournal, captured: [DomainDisk]) throws(EngineError) {
-        for disk in captured {
-            guard let overlay = journal.newOverlays[disk.target], let path = disk.path, let format = disk.format else { continue }
-            try ImageTool.createOverlay(path: overlay, backing: path, backingFormat: format)
-        }
-    }
-
-    /// libvirt's external snapshot: memory written live, then a short pause for the disk switch.
-    /// Returns the guest's pause in milliseconds when libvirt reports it.
-    /// - Parameters:
-    ///   - allDisks: every disk of the definition `create` read (skipped ones get `snapshot='no'`).
-    ///   - running: whether the VM ran when `create` read that definition.
-    func capture(domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
-                 withMemory: Bool, maxPauseMs: UInt64? = nil, pauseGuest: Bool = false) throws(EngineError) -> Int64? {
-        var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
-        if let memoryPath = journal.memoryPath {
-            xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
-        } else if running {
-            xml += "<memory snapshot='no'/>"
-        }
-        xml += "<disks>"
-        let capturedTargets = Set(captured.map(\.target))
-        for disk in allDisks {
-            if capturedTargets.contains(disk.target), let overlay = journal.newOverlays[disk.target] {
-                xml += "<disk name='\(disk.target)' snapshot='external' type='file'><driver type='qcow2'/><source file='\(Self.xmlEscape(overlay))'/></disk>"
-            } else {
-                xml += "<disk name='\(disk.target)' snapshot='no'/>"
-            }
-        }
-        xml += "</disks></domainsnapshot>"
-        var flags: DomainSnapshotCreateFlags = [.atomic, .noMetadata]
-        if !withMemory { flags.insert(.diskOnly) } else if !pauseGuest { flags.insert(.live) }
-        // The overlays exist already (see ``createOverlays(journal:captured:)``).
-        if running { flags.insert(.reuseExternal) }
-
-        // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
-        if withMemory, !pauseGuest, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
-           (try? domain.setMaxDowntime(maxPauseMs)) != nil {
-            defer { try? domain.setMaxDowntime(previous) }
-            return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
-        }
-        return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
-    }
-
-    private func captureSnapshot(domain: Domain, journal: CreateJournal, xml: String, flags: DomainSnapshotCreateFlags,
-                                 withMemory: Bool) throws(EngineError) -> Int64? {
-        let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
-        defer { watcher?.stop() }
-        _ = try lv("snapshot failed") { () throws(LibvirtError) in
-            try domain.createSnapshot(xml: xml, flags: flags)
-        }
-        if let memoryPath = journal.memoryPath { chmod(memoryPath, 0o600) }
-        guard withMemory, let stats = try? domain.jobStats(flags: [.completed]), let downtime = stats.downtime else { return nil }
-        return Int64(downtime)
-    }
-
-    /// Runs `body` with the guest's filesystems frozen through its agent (when `domain` is
-    /// given), and thaws on every path: success, a thrown error, an injected fault.
-    func withFrozenFilesystems<T>(_ domain: Domain?, notices: inout [String], _ body: () throws(EngineError) -> T) throws(EngineError) -> T {
-        guard let domain else { return try body() }
-        _ = try lv("cannot freeze the guest's filesystems (QEMU guest agent)") { () throws(LibvirtError) in try domain.fsFreeze() }
-        let result: T
-        do {
-            try inject("create.frozen")
-            result = try body()
-        } catch {
-            if let thawError = thaw(domain) { throw EngineError(error.code, "\(error.message); \(thawError)") }
-            throw error
-        }
-        if let thawError = thaw(domain) { notices.append("WARNING: \(thawError)") }
-        return result
-    }
-
-    /// Thaws the guest's filesystems, retrying briefly; returns a message when it could not.
-    func thaw(_ domain: Domain) -> String? {
-        var last = ""
-        for attempt in 0..<5 {
-            if attempt > 0 { usleep(500_000) }
-            do { _ = try domain.fsThaw(); return nil } catch { last = error.message }
-        }
-        return "could not thaw the guest's filesystems (\(last)); run 'virsh domfsthaw \(domain.name)'"
-    }
-
-    /// True when the live XML shows the guest agent's channel as connected.
-    static func agentConnected(_ domain: Domain) -> Bool { agentChannel(domain) == .connected }
-
-    /// The guest agent's channel in the domain's live XML (`.absent` when it cannot be read).
-    static func agentChannel(_ domain: Domain) -> GuestAgentChannel {
-        guard let xml = try? domain.xml(flags: []), let definition = try? DomainDefinition(xml: xml) else { return .absent }
-        return definition.agentChannel
-    }
-
-    func copyNVRAM(from path: String, vmUUID: String, snapshotID: String) throws(EngineError) -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let destination = store.nvramPath(vmUUID: vmUUID, snapshotID: snapshotID)
-        do {
-            try? FileManager.default.removeItem(atPath: destination)
-            try FileManager.default.copyItem(atPath: path, toPath: destination)
-            chmod(destination, 0o600)
-        } catch {
-            throw EngineError(.io, "cannot copy NVRAM \(path): \(error.localizedDescription)")
-        }
-        return destination
-    }
-
-    /// Records the new layers, makes `--full` copies, marks the snapshot ready.
-    func finishCreate(domain: Domain, vm: VMRecord, snapshot: inout SnapshotRecord, journal: CreateJournal, captured: [DomainDisk]) throws(EngineError) {
-        let layers = try db { () throws(CatalogError) in try catalog.read { try $0.layers(vmUUID: vm.uuid) } }
-        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
-        var newLayers: [LayerRecord] = []
-        var diskRecords: [SnapshotDiskRecord] = []
-        var diskBytes: Int64 = 0
-        for disk in captured {
-            guard let frozenID = journal.frozen[disk.target], let frozen = byID[frozenID], let overlay = journal.newOverlays[disk.target] else { continue }
-            let overlayID = StoreLayout.layerID(fromPath: overlay)
-            newLayers.append(LayerRecord(id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
-                                         parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
-            if journal.full {
-                guard let paths = journal.fullCopies?[disk.target] else {
-                    throw EngineError(.io, "no --full copy of \(disk.target) is named in the job's journal")
-                }
-                let (copy, top) = try makeFullCopy(domain: domain, vm: vm, disk: disk.target, frozen: frozen, paths: paths)
-                newLayers.append(copy)
-                newLayers.append(top)
-                diskRecords.append(SnapshotDiskRecord(snapshotID: snapshot.id, diskTarget: disk.target, layerID: copy.id))
-                diskBytes += ImageTool.allocatedBytes(copy.path)
-            } else {
-                diskRecords.append(SnapshotDiskRecord(snapshotID: snapshot.id, diskTarget: disk.target, layerID: frozen.id))
-                diskBytes += ImageTool.allocatedBytes(frozen.path)
-            }
-        }
-        snapshot.diskBytes = diskBytes
-        snapshot.memoryBytes = snapshot.memoryPath.map { ImageTool.allocatedBytes($0) } ?? 0
-        // Ready means on stable storage: the memory image, the NVRAM copy, the layers the
-        // snapshot freezes and the new ones the VM runs on, and their directories. The commit
-        // below is durable itself (the catalog's synchronous = FULL).
-        let snapshotLayers = Set(diskRecords.map(\.layerID))
-        let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
-            + layers.filter { snapshotLayers.contains($0.id) }.map(\.path) + newLayers.map(\.path)
-        try durability.makeDurable(files, store: store)
-        snapshot.state = .ready
-        let finished = snapshot
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                for layer in newLayers { try db.insert(layer) }
-                for record in diskRecords { try db.save(record) }
-                try db.update(finished)
-                if var current = try db.vm(uuid: vm.uuid) { current.currentSnapshotID = finished.id; try db.save(current) }
-            }
-        }
-    }
-
-    /// Names the `--full` copy and its overlay for each captured disk (nothing is created yet).
-    func planFullCopies(vmUUID: String, captured: [DomainDisk]) -> [String: FullCopyPaths] {
-        Dictionary(uniqueKeysWithValues: captured.map { disk in
-            (disk.target, FullCopyPaths(copy: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-")),
-                                        top: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-"))))
-        })
-    }
-
-    /// `--full`: a standalone copy F of the frozen chain, a new overlay B on F, and the VM moved
-    /// onto B (live: block copy of the tiny new overlay, then pivot). Returns (F, B).
-    ///
-    /// Resumable: when the VM already runs on B (the pivot happened before a crash), only the
-    /// persistent definition is checked. Every file is named in the job's journal beforehand.
-    func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, paths: FullCopyPaths) throws(EngineError) -> (LayerRecord, LayerRecord) {
-        if try currentDiskSources(domain)[disk] != paths.top {
-            progress?("full copy \(disk)", nil)
-            try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject("create.full.partial") }
-            try ImageTool.createOverlay(path: paths.top, backing: paths.copy, backingFormat: "qcow2")
-            if try isActiveChecked(domain) {
-                let destination = "<disk type='file'><source file='\(Self.xmlEscape(paths.top))'/><driver type='qcow2'/></disk>"
-                try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
-                    try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
-                }
-                try inject("create.full.copying")
-                try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
-                    try domain.waitForBlockJob(disk: disk, timeout: .seconds(600))
-                    try domain.pivotBlockJob(disk: disk)
-                }
-                try inject("create.full.pivoted")
-            }
-        }
-        // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
-        try repointDefinition(domain: domain, disk: disk, path: paths.top)
-        let now = clock.now()
-        let copyID = StoreLayout.layerID(fromPath: paths.copy)
-        return (
-            LayerRecord(id: copyID, vmUUID: vm.uuid, diskTarget: disk, path: paths.copy, format: "qcow2", parentLayerID: nil, role: .fullCopy, createdAt: now),
-            LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vm.uuid, diskTarget: disk, path: paths.top, format: "qcow2",
-                        parentLayerID: copyID, role: .overlay, createdAt: now)
-        )
-    }
-
-    /// Points disk `disk` of the persistent definition at `path` (a qcow2 image).
-    func repointDefinition(domain: Domain, disk: String, path: String) throws(EngineError) {
-        let xml = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
-        var definition = try DomainDefinition(xml: xml)
-        guard definition.disks.first(where: { $0.target == disk })?.path != path else { return }
-        try definition.setDiskSource(target: disk, path: path, format: "qcow2")
-        _ = try lv("cannot update VM definition") { () throws(LibvirtError) in try connection.defineDomain(xml: definition.xml) }
-    }
-
-    /// Undoes a create that failed or whose process died, disk by disk. A new file the VM may use
-    /// (the capture's overlay, or after the pivot a `--full` copy and the overlay on it) holds
-    /// the guest's live data: it stays, as a catalogued layer. Every other new file goes: the
-    /// memory image, unused overlays, and a `--full` copy (also `.partial`) whose block copy
-    /// (recognised by its destination) is cancelled first. The snapshot row is dropped.
-    ///
-    /// Nothing is deleted unless libvirt said which images the VM uses: when it could not, the
-    /// error is returned with the catalog and the files as they were (the job stays open).
-    func rollBackCreate(domain: Domain, vmUUID: String, journal: CreateJournal, adopted: [LayerRecord]) -> EngineError? {
-        let inUse: Set<String>
-        do throws(EngineError) {
-            for (target, paths) in journal.fullCopies ?? [:] {
-                if let job = try blockJob(on: domain, disk: target), job.type == .copy, job.destination == paths.top {
-                    try lv("cannot cancel the --full copy of \(target)") { () throws(LibvirtError) in try domain.blockJobAbort(disk: target) }
-                }
-            }
-            try inject("create.rollback.readDisks")
-            inUse = try imagesInUse(domain)
-        } catch {
-            return error
-        }
-        var keep: [LayerRecord] = []
-        var remove = journal.memoryPath.map { [$0] } ?? []
-        for (target, overlay) in journal.newOverlays.sorted(by: { $0.key < $1.key }) {
-            if inUse.contains(overlay) {
-                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: overlay), vmUUID: vmUUID, diskTarget: target, path: overlay,
-                                        format: "qcow2", parentLayerID: journal.frozen[target], role: .overlay, createdAt: clock.now()))
-            } else {
-                remove.append(overlay)
-            }
-            guard let paths = journal.fullCopies?[target] else { continue }
-            if inUse.contains(paths.top) {
-                let copyID = StoreLayout.layerID(fromPath: paths.copy)
-                keep.append(LayerRecord(id: copyID, vmUUID: vmUUID, diskTarget: target, path: paths.copy, format: "qcow2",
-                                        parentLayerID: nil, role: .fullCopy, createdAt: clock.now()))
-                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vmUUID, diskTarget: target, path: paths.top,
-                                        format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: clock.now()))
-            } else {
-                remove += [paths.top, paths.copy, ImageTool.partialPath(paths.copy)]
-            }
-        }
-        let switched = !keep.isEmpty
-        let unused = remove
-        do throws(EngineError) {
-            remove = try db { () throws(CatalogError) in
-                try catalog.write { db in
-                    for layer in keep where try db.layer(path: layer.path) == nil { try db.insert(layer) }
-                    try db.deleteSnapshot(id: journal.snapshotID)
-                    if !switched { for layer in adopted { try db.deleteLayer(id: layer.id) } }
-                    // A file the catalog holds as a layer is reclaim's to delete, never a rollback's.
-                    return try unused.filter { try db.layer(path: $0) == nil }
-                }
-            }
-        } catch {
-            return error
-        }
-        for path in remove { unlink(path) }
-        return nil
-    }
-
-    /// A create whose rollback could not finish: the job stays `running` in the journal, marked
-    /// for rollback (with what happened in its note), so the next kvmsnap command on the VM
-    /// finishes the rollback as for a create whose process died. Returns the error to report.
-    func leaveRollbackToRecovery(_ job: JobRecord, journal: CreateJournal, vm: VMRecord, error: EngineError, unfinished: EngineError) -> EngineError {
-        let failure = EngineError(error.code, "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it")
-        var open = job, marked = journal
-        marked.rollBack = true
-        open.journal = Self.encode(marked)
-        open.note = failure.message
-        _ = try? catalog.write { try $0.update(open) }
-        return failure
-    }
-
-    static func encode<T: Encodable>(_ value: T) -> String {
-        String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
-    }
-
-    static func xmlEscape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "'", with: "&apos;")
-            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
-}
-
-/// Polls libvirt's job info while a long call runs on this thread, feeding the progress handler.
-final class JobProgressWatcher: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-
-    init(domain: Domain, stage: String, handler: ProgressHandler?) {
-        guard let handler else { stopped = true; return }
-        Thread.detachNewThread { [self] in
-            while !isStopped {
-                if let info = try? domain.jobInfo(), info.memTotal > 0 {
-                    handler(stage, Double(info.memProcessed) / Double(info.memTotal))
-                }
-                usleep(100_000)
-            }
-        }
-    }
-
-    private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
-    func stop() { lock.lock(); stopped = true; lock.unlock() }
 }

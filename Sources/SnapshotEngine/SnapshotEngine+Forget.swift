@@ -58,7 +58,7 @@ extension SnapshotEngine {
         try db { () throws(CatalogError) in
             try catalog.write { db in
                 _ = try db.forgetVM(uuid: vm.uuid, policyScope: Self.policyScope(vmUUID: vm.uuid))
-                var job = JobRecord(kind: "forget", vmUUID: vm.uuid, vmName: vm.name, state: .succeeded, startedAt: now, pid: getpid())
+                var job = JobRecord(kind: JobKind.forget, vmUUID: vm.uuid, vmName: vm.name, state: .succeeded, startedAt: now, pid: getpid())
                 job.endedAt = now
                 job.progress = 1
                 job.note = note

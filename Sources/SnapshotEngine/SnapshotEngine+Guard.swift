@@ -80,31 +80,26 @@ extension SnapshotEngine {
         // The guard job is written once the snapshot passed its checks (right before the create
         // job): a refused guard leaves no job behind.
         var started: JobRecord?
-        func stage(_ text: String) {
+        func stage(_ stage: GuardStage) {
             guard var job = started else { return }
-            job.stage = text
+            job.stage = stage.rawValue
             job.journal = Self.encode(report)
             started = job
-            _ = try? catalog.write { try $0.update(job) }
+            jobJournal.note(job, "guard stage \(stage.rawValue)")
         }
         func finish(_ error: EngineError?, note: String? = nil) {
             if let job = started { finishJob(job, error: error, note: note) }
         }
 
         // 1. The snapshot.
-        var createOptions = CreateOptions(name: name)
-        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
-        createOptions.pin = true
-        createOptions.labels = ["before-change"]
-        createOptions.quiesce = options.quiesce
-        createOptions.fullEvery = 0
+        let createOptions = Self.guardSnapshotOptions(options, name: name)
         let created: CreateResult
         do {
             created = try nested { () throws(EngineError) in
                 try create(domain: domain, vm: try currentVM(vm), options: createOptions) { () throws(EngineError) in
-                    started = try self.startJob(kind: "guard", vm: vm, snapshotName: name, journal: Self.encode(report))
+                    started = try self.startJob(kind: .guard, vm: vm, snapshotName: name, journal: Self.encode(report))
                     report.jobID = started?.id
-                    stage("snapshot")
+                    stage(.snapshot)
                 }
             }
         } catch {
@@ -117,20 +112,10 @@ extension SnapshotEngine {
         onSnapshot?(created.snapshot, created.notices)
 
         // 2. The command, with kvmsnap's terminal.
-        stage("command")
-        do {
-            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
-                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": name],
-                                                  captureOutput: false, timeout: options.timeout)
-            report.exitStatus = outcome.status
-            report.signalled = outcome.wasSignalled
-            report.timedOut = outcome.timedOut
-        } catch {
-            report.exitStatus = 127
-            report.launchError = error.reason
-        }
+        stage(.command)
+        Self.runGuarded(program, options: options, vm: vm, snapshot: name, into: &report)
         if report.succeeded {
-            stage("done")
+            stage(.done)
             finish(nil, note: report.commandResult)
             return report
         }
@@ -141,25 +126,57 @@ extension SnapshotEngine {
         case .keep:
             message += "; VM left as is (snapshot '\(name)' kept)"
         case .restore:
-            stage("rollback")
-            var restoreOptions = RestoreOptions()
-            restoreOptions.safetySnapshot = false
-            do {
-                let current = try currentVM(vm)
-                let restored = try nested { () throws(EngineError) in
-                    try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
-                }
-                report.rolledBack = true
-                report.notices += restored.notices
-                message += "; rolled back to '\(name)'"
-            } catch {
-                report.rollbackError = error.message
-                message += "; ROLLBACK FAILED: \(error.message)"
-            }
+            stage(.rollback)
+            message += "; " + rollBackGuard(domain: domain, vm: vm, snapshot: name, report: &report)
         }
-        stage(report.rolledBack ? "rolled back" : "failed")
+        stage(report.rolledBack ? .rolledBack : .failed)
         finish(EngineError(.external, message))
         return report
+    }
+
+    /// The guard's snapshot: pinned, labelled `before-change`, never an automatic full.
+    static func guardSnapshotOptions(_ options: GuardOptions, name: String) -> CreateOptions {
+        var createOptions = CreateOptions(name: name)
+        createOptions.description = options.description.isEmpty ? "before: \(Bounds.clip(options.command.joined(separator: " "), 200))" : options.description
+        createOptions.pin = true
+        createOptions.labels = ["before-change"]
+        createOptions.quiesce = options.quiesce
+        createOptions.fullEvery = 0
+        return createOptions
+    }
+
+    /// Runs the guarded command with kvmsnap's terminal; records how it ended in `report`.
+    static func runGuarded(_ program: String, options: GuardOptions, vm: VMRecord, snapshot: String, into report: inout GuardReport) {
+        do {
+            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
+                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
+                                                  captureOutput: false, timeout: options.timeout)
+            report.exitStatus = outcome.status
+            report.signalled = outcome.wasSignalled
+            report.timedOut = outcome.timedOut
+        } catch {
+            report.exitStatus = 127
+            report.launchError = error.reason
+        }
+    }
+
+    /// Restores the guard's snapshot after the command failed (`--on-failure restore`); returns
+    /// what happened, for the job's message.
+    func rollBackGuard(domain: Domain, vm: VMRecord, snapshot name: String, report: inout GuardReport) -> String {
+        var restoreOptions = RestoreOptions()
+        restoreOptions.safetySnapshot = false
+        do {
+            let current = try currentVM(vm)
+            let restored = try nested { () throws(EngineError) in
+                try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
+            }
+            report.rolledBack = true
+            report.notices += restored.notices
+            return "rolled back to '\(name)'"
+        } catch {
+            report.rollbackError = error.message
+            return "ROLLBACK FAILED: \(error.message)"
+        }
     }
 
     /// `base`, or `base-2`, `base-3`, … when the VM already has a snapshot of that name.

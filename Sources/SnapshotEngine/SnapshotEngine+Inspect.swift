@@ -152,16 +152,15 @@ extension SnapshotEngine {
     static func runStateDrift(_ domain: Domain, after job: JobRecord) -> String? {
         let what = "the last \(job.kind) (job \(job.id ?? 0))"
         let expected: StartMode?
-        if job.kind == "restore", let journal = job.journal.flatMap({ try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }) {
-            if job.state == .succeeded || job.stage == restoreFinishingStage {
+        if job.jobKind == .restore, let journal = job.decodedJournal(RestoreJournal.self) {
+            if job.state == .succeeded || job.restoreStage == .finishing {
                 expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
             } else if job.error?.contains("ROLLBACK FAILED") == true {
                 return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
             } else {
                 expected = journal.wasRunning ? .running : .off
             }
-        } else if job.kind == "revert", job.state == .succeeded,
-                  let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }) {
+        } else if job.jobKind == .revert, job.state == .succeeded, let journal = job.decodedJournal(RevertJournal.self) {
             expected = journal.start
         } else {
             expected = nil
@@ -179,16 +178,25 @@ extension SnapshotEngine {
         return "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
     }
 
+    /// The VM's disk sources now, or nil (reported to the diagnostics) when they cannot be read.
+    private func liveDiskSources(_ domain: Domain, vm: VMRecord) -> [String: String]? {
+        do { return try currentDiskSources(domain) } catch {
+            diagnostics.swallowed("reading the live definition of \(vm.name) to compare its disks", error)
+            return nil
+        }
+    }
+
     /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
     /// is left alone (its owner is alive and will finish its own job).
     func recoverIfIdle(vm: VMRecord, domain: Domain?) {
         guard !catalog.isReadOnly else { return }
-        let unfinished = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending], limit: 1) }) ?? []
+        let unfinished: [JobRecord]
+        do { unfinished = try jobJournal.unfinished(vmUUID: vm.uuid, limit: 1) } catch {
+            diagnostics.swallowed("reading the unfinished jobs of \(vm.name)", error)
+            return
+        }
         guard !unfinished.isEmpty else { return }
-        let saved = lockWait
-        lockWait = 0
-        defer { lockWait = saved }
-        if let lock = try? lockVM(vm, domain: domain) { withExtendedLifetime(lock) {} }
+        if let lock = try? lockVM(vm, domain: domain, wait: .zero) { withExtendedLifetime(lock) {} }
     }
 
     /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
@@ -222,6 +230,34 @@ extension SnapshotEngine {
         return result
     }
 
+    /// What `check` finds wrong with a VM's layer files and snapshots, from the catalog's rows.
+    static func fileProblems(layers: [LayerRecord], snapshots: [SnapshotRecord], disks: [SnapshotDiskRecord]) -> [String] {
+        var problems: [String] = []
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        for layer in layers {
+            guard FileManager.default.fileExists(atPath: layer.path) else {
+                problems.append("layer file missing: \(layer.path) (\(layer.diskTarget))")
+                continue
+            }
+            if layer.format == "qcow2", let info = try? ImageTool.info(layer.path) {
+                let expected = layer.parentLayerID.flatMap { byID[$0]?.path }
+                if layer.role != .original, info.backingFile != expected {
+                    problems.append("\(layer.path) is backed by \(info.backingFile ?? "nothing"), catalog expects \(expected ?? "nothing")")
+                }
+            }
+        }
+        for snap in snapshots {
+            if snap.state != .ready { problems.append("snapshot '\(snap.name)' is \(snap.state.rawValue)") }
+            if snap.hasMemory, let path = snap.memoryPath, !FileManager.default.fileExists(atPath: path) {
+                problems.append("memory file of '\(snap.name)' missing: \(path)")
+            }
+            if snap.state == .ready, !disks.contains(where: { $0.snapshotID == snap.id }) {
+                problems.append("snapshot '\(snap.name)' records no disk layers")
+            }
+        }
+        return problems
+    }
+
     /// Reports drift between the catalog and reality. Never changes anything.
     public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
         let vms: [VMRecord]
@@ -243,7 +279,7 @@ extension SnapshotEngine {
                     try catalog.read { db in
                         (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
                          try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
-                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: ["restore", "revert"], limit: 1).first)
+                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: [JobKind.restore.rawValue, JobKind.revert.rawValue], limit: 1).first)
                     }
                 }
             } catch {
@@ -252,29 +288,8 @@ extension SnapshotEngine {
                 continue
             }
             let (layers, snapshots, disks, unfinished, lastStateChange) = rows
-            let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
-            for layer in layers {
-                guard FileManager.default.fileExists(atPath: layer.path) else {
-                    problems.append("layer file missing: \(layer.path) (\(layer.diskTarget))")
-                    continue
-                }
-                if layer.format == "qcow2", let info = try? ImageTool.info(layer.path) {
-                    let expected = layer.parentLayerID.flatMap { byID[$0]?.path }
-                    if layer.role != .original, info.backingFile != expected {
-                        problems.append("\(layer.path) is backed by \(info.backingFile ?? "nothing"), catalog expects \(expected ?? "nothing")")
-                    }
-                }
-            }
-            for snap in snapshots {
-                if snap.state != .ready { problems.append("snapshot '\(snap.name)' is \(snap.state.rawValue)") }
-                if snap.hasMemory, let path = snap.memoryPath, !FileManager.default.fileExists(atPath: path) {
-                    problems.append("memory file of '\(snap.name)' missing: \(path)")
-                }
-                if snap.state == .ready, !disks.contains(where: { $0.snapshotID == snap.id }) {
-                    problems.append("snapshot '\(snap.name)' records no disk layers")
-                }
-            }
-            if let domain, let sources = try? currentDiskSources(domain) {
+            problems += Self.fileProblems(layers: layers, snapshots: snapshots, disks: disks)
+            if let domain, let sources = liveDiskSources(domain, vm: vm) {
                 let known = Set(layers.map(\.path))
                 let tracked = Set(layers.map(\.diskTarget))
                 for (target, path) in sources.sorted(by: { $0.key < $1.key }) where tracked.contains(target) && !known.contains(path) {

@@ -20,54 +20,56 @@ extension SnapshotEngine {
     ///   the caller asked for exactly that state and nothing of the VM's before is kept anyway.
     /// - guard: the pinned snapshot stays; the job is marked failed with how to roll back.
     func recoverInterruptedJobs(vm: VMRecord, domain: Domain?) throws(EngineError) {
-        let jobs = try db { () throws(CatalogError) in try catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running, .pending]) } }
+        let jobs = try jobJournal.unfinished(vmUUID: vm.uuid)
         for job in jobs where job.pid != getpid() {
             if let domain { waitForDomainJob(domain) }
-            var outcome: EngineError? = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died); rolled back")
-            var note: String?
-            switch job.kind {
-            case "create":
-                if let text = job.journal, let journal = try? JSONDecoder().decode(CreateJournal.self, from: Data(text.utf8)), let domain {
-                    if try recoverCreate(journal: journal, vm: vm, domain: domain) {
-                        outcome = EngineError(.external, "interrupted; completed from the journal")
-                    }
-                } else {
-                    outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) and not finished: "
-                        + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
-                        + "; the unfinished snapshot is marked failed (prune deletes it)")
-                }
-            case "delete":
-                if let text = job.journal, let journal = try? JSONDecoder().decode(DeleteJournal.self, from: Data(text.utf8)) {
-                    if let snap = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) {
-                        try delete(snapshot: snap, vm: vm, domain: domain)
-                    }
-                    for file in journal.files { unlink(file) }
-                    try reclaim(vmUUID: vm.uuid, domain: domain)
-                    outcome = EngineError(.external, "interrupted; completed from the journal")
-                }
-            // These two stop and replace the VM: one attempt only. A failure is recorded and
-            // never retried by later commands (which would stop the VM again on every `list`).
-            case "restore":
-                do { outcome = try recoverRestore(job: job, vm: vm, domain: domain, note: &note) } catch {
-                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
-                    outcome = Self.recoveryFailed(job, vm: vm, error)
-                }
-            case "revert":
-                do { outcome = try recoverRevert(job: job, vm: vm, domain: domain) } catch {
-                    try keepPendingIfLibvirtIsGone(job, vm: vm, error)
-                    outcome = Self.recoveryFailed(job, vm: vm, error)
-                }
-            case "guard":
-                try reclaim(vmUUID: vm.uuid, domain: domain)
-                let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
-                outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
-            default:
-                try reclaim(vmUUID: vm.uuid, domain: domain)
-                outcome = EngineError(.external, "interrupted (kvmsnap process \(job.pid) died)")
-            }
-            finishJob(job, error: outcome, note: note)
+            let outcome = try recover(job, vm: vm, domain: domain)
+            let entry = outcome.journalEntry
+            finishJob(job, error: entry.error, note: entry.note)
         }
         try failAbandonedCaptures(vm: vm)
+    }
+
+    /// Finishes or rolls back one interrupted job, by kind (see ``recoverInterruptedJobs(vm:domain:)``).
+    private func recover(_ job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
+        let rolledBack = RecoveryOutcome.rolledBack("interrupted (kvmsnap process \(job.pid) died); rolled back")
+        switch job.jobKind {
+        case .create:
+            guard let journal = job.decodedJournal(CreateJournal.self), let domain else {
+                return .abandoned("interrupted (kvmsnap process \(job.pid) died) and not finished: "
+                    + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
+                    + "; the unfinished snapshot is marked failed (prune deletes it)")
+            }
+            return try recoverCreate(journal: journal, vm: vm, domain: domain)
+                ? .completed("interrupted; completed from the journal") : rolledBack
+        case .delete:
+            guard let journal = job.decodedJournal(DeleteJournal.self) else { return rolledBack }
+            if let snap = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) {
+                try delete(snapshot: snap, vm: vm, domain: domain)
+            }
+            for file in journal.files { unlink(file) }
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return .completed("interrupted; completed from the journal")
+        // These two stop and replace the VM: one attempt only. A failure is recorded and
+        // never retried by later commands (which would stop the VM again on every `list`).
+        case .restore:
+            do { return try recoverRestore(job: job, vm: vm, domain: domain) } catch {
+                try keepPendingIfLibvirtIsGone(job, vm: vm, error)
+                return .failed(Self.recoveryFailed(job, vm: vm, error))
+            }
+        case .revert:
+            do { return try recoverRevert(job: job, vm: vm, domain: domain) } catch {
+                try keepPendingIfLibvirtIsGone(job, vm: vm, error)
+                return .failed(Self.recoveryFailed(job, vm: vm, error))
+            }
+        case .guard:
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
+            return .abandoned("interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
+        case .forget, .runDue, nil:
+            try reclaim(vmUUID: vm.uuid, domain: domain)
+            return .abandoned("interrupted (kvmsnap process \(job.pid) died)")
+        }
     }
 
     /// Marks `failed` every pending snapshot of the VM whose create job is over: nothing will
@@ -100,28 +102,24 @@ extension SnapshotEngine {
     /// Leaves a restore or revert that libvirt cut short `pending` (see ``recoverInterruptedJobs(vm:domain:)``):
     /// nothing can be decided or undone without libvirt, so the next command on the VM finishes it.
     func markPending(_ job: JobRecord, _ message: String) throws(EngineError) {
-        var job = job
-        job.state = .pending
-        job.error = message
-        let pending = job
-        try db { () throws(CatalogError) in try catalog.write { try $0.update(pending) } }
+        try jobJournal.markPending(job, message)
     }
 
     static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
         EngineError(error.code, "interrupted (kvmsnap process \(job.pid) died) and its recovery failed, not retried: \(error.message); see 'kvmsnap check \(vm.name)'")
     }
 
-    /// Finishes a revert whose process died; returns what was done, as the job's error.
+    /// Finishes a revert whose process died; returns what was done.
     /// - took effect (the VM runs, as asked, on overlays of the snapshot's layers): bookkeeping only;
     /// - never touched the VM (same disks, same running state): nothing, the new overlays go;
     /// - half-way (stopped, or redefined but not started): reverted to the snapshot again.
-    func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> EngineError {
+    func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
         let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
-        guard let domain, let journal = job.journal.flatMap({ try? JSONDecoder().decode(RevertJournal.self, from: Data($0.utf8)) }),
+        guard let domain, let journal = job.decodedJournal(RevertJournal.self),
               let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
               snapshot.state == .ready else {
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            return EngineError(.external, "interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
+            return .abandoned("interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
         // Read checked: a guess ("no disks", "no state") would revert a VM the revert never touched.
         let sources = try currentDiskSources(domain)
@@ -141,30 +139,33 @@ extension SnapshotEngine {
         if landed && started {
             try markCurrent(snapshot.id, vm: vm)
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            return EngineError(.external, "interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
+            return .completed("interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
         }
         if sources == journal.previousSources && (!journal.wasActive || active) {
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            return EngineError(.external, "interrupted (\(died)) before the revert touched the VM; nothing changed")
+            return .rolledBack("interrupted (\(died)) before the revert touched the VM; nothing changed")
         }
         try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot, start: journal.start)
-        return EngineError(.external, "interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
+        return .completed("interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
     }
 
     /// Finishes a restore whose process died, or whose rollback waited for libvirt (`pending`);
-    /// returns what was done as the job's error, nil (with a `note`) when the restore stands.
+    /// returns what was done (``RecoveryOutcome/stands(note:)`` when the restore stands).
     /// A restore that had reached start or verify and verifies now (state and disks as asked)
     /// took effect: it stands. Otherwise it is rolled back, as a failed stage would have been.
-    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?, note: inout String?) throws(EngineError) -> EngineError? {
+    func recoverRestore(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
         let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
-        if job.stage == Self.restoreFinishingStage {
+        let stage: RestoreStage?
+        switch job.restoreStage {
+        case .finishing:
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            return EngineError(.external, "interrupted (\(died)) after the restore was verified; it stands, and the old layers were reclaimed now")
+            return .completed("interrupted (\(died)) after the restore was verified; it stands, and the old layers were reclaimed now")
+        case .pipeline(let current): stage = current
+        case nil: stage = nil
         }
-        let stage = job.stage.flatMap(RestoreStage.init(rawValue:))
         let touching: Set<RestoreStage> = [.stop, .revert, .start, .verify]
         guard let domain else {
-            return EngineError(.external, "interrupted (\(died)); the VM is no longer defined, nothing to finish")
+            return .abandoned("interrupted (\(died)); the VM is no longer defined, nothing to finish")
         }
         guard let stage, touching.contains(stage) else {
             // The safety snapshot is captured with the guest paused; libvirt resumes a guest a
@@ -173,16 +174,15 @@ extension SnapshotEngine {
                 try lv("cannot resume the VM the interrupted safety snapshot paused") { () throws(LibvirtError) in try domain.resume() }
             }
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            return EngineError(.external, "interrupted (\(died)) before the VM was touched; nothing to undo")
+            return .rolledBack("interrupted (\(died)) before the VM was touched; nothing to undo")
         }
-        let journal = job.journal.flatMap { try? JSONDecoder().decode(RestoreJournal.self, from: Data($0.utf8)) }
+        let journal = job.decodedJournal(RestoreJournal.self)
         if stage == .start || stage == .verify, let journal, let id = job.snapshotID,
            let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
-           (try? verifyRestore(domain: domain, vm: vm, snapshot: target, target: journal.target)) != nil {
+           restoreVerifies(domain: domain, vm: vm, snapshot: target, target: journal.target) {
             try markCurrent(target.id, vm: vm)
             try reclaim(vmUUID: vm.uuid, domain: domain)
-            note = "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands"
-            return nil
+            return .stands(note: "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands")
         }
         var safety: SnapshotRecord?
         if let id = journal?.safetySnapshotID, let record = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }),
@@ -193,13 +193,27 @@ extension SnapshotEngine {
             let done = try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: journal.previousXML ?? "",
                                            wasRunning: journal.wasRunning)
             if safety == nil { try reclaim(vmUUID: vm.uuid, domain: domain) }
-            return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); \(done)")
+            return .rolledBack("interrupted at stage \(stage.rawValue) (\(died)); \(done)")
         }
         // No safety snapshot: the previous memory is gone. Leave the VM usable, not paused half-way.
-        if journal?.target == .running, (try? domain.state().state) == .paused { try? domain.resume() }
+        if journal?.target == .running, (try? domain.state().state) == .paused {
+            do throws(LibvirtError) { try domain.resume() } catch {
+                diagnostics.swallowed("resuming \(vm.name) after the interrupted restore", EngineError(.libvirt, error.message))
+            }
+        }
         try reclaim(vmUUID: vm.uuid, domain: domain)
         let state = (try? domain.state().state).map { "\($0)" } ?? "unknown"
-        return EngineError(.external, "interrupted at stage \(stage.rawValue) (\(died)); no safety snapshot to roll back to, VM left \(state)")
+        return .abandoned("interrupted at stage \(stage.rawValue) (\(died)); no safety snapshot to roll back to, VM left \(state)")
+    }
+
+    /// Whether an interrupted restore verifies now; why not goes to the diagnostics (the answer
+    /// decides for a rollback, so the failure itself is not an error).
+    private func restoreVerifies(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, target: RestoreTarget) -> Bool {
+        do { try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: target) } catch {
+            diagnostics.swallowed("verifying the interrupted restore of \(vm.name) to '\(snapshot.name)' (so it is rolled back)", error)
+            return false
+        }
+        return true
     }
 
     /// Returns true when the snapshot was completed, false when it was rolled back.
@@ -224,7 +238,11 @@ extension SnapshotEngine {
         var memoryReadable = true
         if landed, let memoryPath = journal.memoryPath {
             chmod(memoryPath, 0o600)
-            memoryReadable = (try? connection.saveImageXML(path: memoryPath)) != nil
+            do throws(LibvirtError) { _ = try connection.saveImageXML(path: memoryPath) } catch {
+                // Decides for a rollback (no unverified snapshot becomes ready); the cause is kept.
+                diagnostics.swallowed("reading back the memory image \(memoryPath) of the interrupted create", EngineError(.libvirt, error.message))
+                memoryReadable = false
+            }
         }
         if landed && memoryReadable && journal.rollBack != true {
             let definition = try DomainDefinition(xml: snapshot.configXML)
@@ -247,9 +265,9 @@ extension SnapshotEngine {
     }
 
     /// Waits until libvirt has no job running on the domain (a capture a dead client started).
-    func waitForDomainJob(_ domain: Domain, timeout: Double = 600) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline, let info = try? domain.jobInfo(), info.type != .none {
+    func waitForDomainJob(_ domain: Domain, timeout: Duration = .seconds(600)) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, let info = try? domain.jobInfo(), info.type != .none {
             usleep(200_000)
         }
     }

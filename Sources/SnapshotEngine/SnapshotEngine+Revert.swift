@@ -36,7 +36,7 @@ extension SnapshotEngine {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let journal = RevertJournal(snapshotID: snapshot.id, start: start,
                                     previousSources: try currentDiskSources(domain), wasActive: try isActiveChecked(domain))
-        let job = try startJob(kind: "revert", vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+        let job = try startJob(kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
                                journal: Self.encode(journal))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
@@ -91,7 +91,7 @@ extension SnapshotEngine {
     func stopAfterFailedRevert(_ domain: Domain) {
         guard Self.isActive(domain) else { return }
         do throws(EngineError) {
-            try inject("revert.rollback.destroy")
+            try inject(.revertRollbackDestroy)
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
         } catch {
             progress?("could not stop the VM after the failed revert: \(error.message)", nil)
@@ -123,7 +123,12 @@ extension SnapshotEngine {
         try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
         func forgetOverlays() {
             for overlay in overlays { unlink(overlay.path) }
-            _ = try? catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } }
+            do {
+                try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.deleteLayer(id: overlay.id) } } }
+            } catch {
+                // The rows stay; reclaim drops them later as layers nothing references.
+                diagnostics.swallowed("forgetting the new overlays of the failed revert of \(vm.name)", error)
+            }
         }
 
         // 2. Their files, the configuration to define (persistent) and, with memory, the one to restore (live).
@@ -141,7 +146,7 @@ extension SnapshotEngine {
                 for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
                 restoreDefinition = live
             }
-            try inject("revert.overlaysMade")
+            try inject(.revertOverlaysMade)
         } catch {
             forgetOverlays()
             throw error
@@ -149,28 +154,7 @@ extension SnapshotEngine {
 
         // 3. Stop, redefine, put NVRAM back, restore or boot. Any failure: previous definition back.
         do throws(EngineError) {
-            try inject("revert.beforeStop")
-            if Self.isActive(domain) {
-                try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
-            }
-            _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
-            if let saved = snapshot.nvramPath, let target = config.nvramPath {
-                do {
-                    try? FileManager.default.removeItem(atPath: target)
-                    try FileManager.default.copyItem(atPath: saved, toPath: target)
-                } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
-            }
-            try inject("revert.beforeStart")
-            if let restoreDefinition, let memoryPath = snapshot.memoryPath {
-                let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
-                defer { watcher.stop() }
-                try lv("cannot restore memory") { () throws(LibvirtError) in
-                    try connection.restoreDomain(from: memoryPath, xml: restoreDefinition.xml, flags: start == .paused ? [.paused] : [.running])
-                }
-            } else if start != .off {
-                try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
-            }
-            try inject("revert.afterStart")
+            try switchToSnapshot(domain: domain, snapshot: snapshot, config: config, restoreDefinition: restoreDefinition, start: start)
         } catch {
             stopAfterFailedRevert(domain)
             // Forget the new overlays only once the previous definition is back and libvirt says
@@ -189,5 +173,33 @@ extension SnapshotEngine {
         do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             progress?("reclaim failed: \(error.message)", nil)
         }
+    }
+
+    /// Step 3 of a revert: stop, define the snapshot's configuration, put NVRAM back, then
+    /// restore memory or boot. The caller puts the previous definition back on failure.
+    private func switchToSnapshot(domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
+                                  restoreDefinition: DomainDefinition?, start: StartMode) throws(EngineError) {
+        try inject(.revertBeforeStop)
+        if Self.isActive(domain) {
+            try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
+        }
+        _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }
+        if let saved = snapshot.nvramPath, let target = config.nvramPath {
+            do {
+                try? FileManager.default.removeItem(atPath: target)
+                try FileManager.default.copyItem(atPath: saved, toPath: target)
+            } catch { throw EngineError(.io, "cannot restore NVRAM to \(target): \(error.localizedDescription)") }
+        }
+        try inject(.revertBeforeStart)
+        if let restoreDefinition, let memoryPath = snapshot.memoryPath {
+            let watcher = JobProgressWatcher(domain: domain, stage: "restore memory", handler: progress)
+            defer { watcher.stop() }
+            try lv("cannot restore memory") { () throws(LibvirtError) in
+                try connection.restoreDomain(from: memoryPath, xml: restoreDefinition.xml, flags: start == .paused ? [.paused] : [.running])
+            }
+        } else if start != .off {
+            try lv("cannot start VM") { () throws(LibvirtError) in try domain.start(flags: start == .paused ? [.paused] : []) }
+        }
+        try inject(.revertAfterStart)
     }
 }

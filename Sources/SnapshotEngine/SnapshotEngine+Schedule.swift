@@ -49,8 +49,9 @@ public enum RunDueOutcome: Sendable {
 /// injected time in tests and the real time in production.
 struct ShiftedClock: EngineClock {
     let base: Date
-    let realStart: Date
-    func now() -> Date { base.addingTimeInterval(Date().timeIntervalSince(realStart)) }
+    /// Elapsed time is measured on the monotonic clock: a wall-clock step does not shift it.
+    let realStart: ContinuousClock.Instant
+    func now() -> Date { base.addingTimeInterval((ContinuousClock.now - realStart).seconds) }
 }
 
 extension SnapshotEngine {
@@ -79,28 +80,26 @@ extension SnapshotEngine {
     /// not stop the other VMs; a failed capture is retried by the next run. Snapshots and jobs
     /// carry `now` plus the real time elapsed since the call.
     public func runDue(now: Date, timeZone: TimeZone = .current) throws(EngineError) -> RunDueOutcome {
-        let realStart = Date()
+        let realStart = ContinuousClock.now
         try store.prepareLocks()
         let lock: VMLock
         do {
-            lock = try VMLock(path: store.runDueLockPath, wait: 0) { "another run-due is running" }
+            lock = try VMLock(path: store.runDueLockPath, wait: .zero) { "another run-due is running" }
         } catch where error.code == .busy {
             return .alreadyRunning
         }
         defer { withExtendedLifetime(lock) {} }
-        try inject("run-due:locked")
+        try inject(.runDueLocked)
 
-        let engine = SnapshotEngine(connection: connection, catalog: catalog, store: store, clock: ShiftedClock(base: now, realStart: realStart))
-        engine.progress = progress
-        engine.lockWait = lockWait
-        engine.faultInjector = faultInjector
-        engine.durability = durability
+        var shifted = configuration
+        shifted.clock = ShiftedClock(base: now, realStart: realStart)
+        let engine = SnapshotEngine(connection: connection, catalog: catalog, configuration: shifted)
 
         var runs: [ScheduledRun] = []
         for vm in try catalogVMs() {
             if let run = engine.runScheduled(vm: vm, now: now, timeZone: timeZone) { runs.append(run) }
         }
-        return .ran(RunDueReport(now: now, runs: runs, duration: Date().timeIntervalSince(realStart)))
+        return .ran(RunDueReport(now: now, runs: runs, duration: (ContinuousClock.now - realStart).seconds))
     }
 
     /// One VM's part of ``runDue(now:timeZone:)``; nil when its policy has no schedule.
@@ -146,11 +145,11 @@ extension SnapshotEngine {
         let job: JobRecord, lock: VMLock
         do {
             lock = try lockVM(vm, domain: domain)
-            job = try startJob(kind: "run-due", vm: vm, snapshotName: name)
+            job = try startJob(kind: .runDue, vm: vm, snapshotName: name)
         } catch { return failed(run, error) }
         defer { withExtendedLifetime(lock) {} }
         do {
-            try inject("run-due.started")
+            try inject(.runDueStarted)
             let existing = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }
             if let existing, existing.state == .ready {
                 run.message = "snapshot '\(name)' already exists; not taken again"
@@ -183,8 +182,12 @@ extension SnapshotEngine {
         var run = run
         run.outcome = .failed
         run.message = error.message
-        if let vm = try? db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }) {
-            recordFailedJob(kind: "run-due", vm: vm, error: error)
+        do {
+            if let vm = try db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }) {
+                recordFailedJob(kind: .runDue, vm: vm, error: error)
+            }
+        } catch let readError {
+            diagnostics.swallowed("recording the failed run-due job of \(run.vm)", readError)
         }
         return run
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
@@ -16,73 +17,107 @@ public struct SystemClock: EngineClock {
 /// Receives progress of long steps: a stage name and a fraction 0...1 (nil when unknown).
 public typealias ProgressHandler = @Sendable (_ stage: String, _ fraction: Double?) -> Void
 
+/// A test's hook into the engine: called with a ``FaultPoint``'s raw value; throwing there
+/// aborts the operation.
+public typealias FaultInjector = @Sendable (String) throws(EngineError) -> Void
+
+/// What an engine is configured with; fixed for each operation (read once when it starts).
+public struct EngineConfiguration: Sendable {
+    public var store: StoreLayout
+    public var clock: any EngineClock
+    /// How long to wait for another operation on the same VM before failing with `busy`.
+    public var lockWait: Duration = .seconds(3)
+    /// How long a restore that lost libvirt (libvirtd died) waits for it to answer again, to
+    /// decide the outcome itself, before it leaves that to the next command.
+    public var libvirtWait: Duration = .seconds(30)
+    public var progress: ProgressHandler?
+    /// Fault injection for tests (see ``FaultPoint``).
+    public var faultInjector: FaultInjector?
+    /// How a snapshot's files are put on stable storage before it is marked ready (``Durability``).
+    public var durability: Durability = .durable
+    /// Where failures go that an operation does not throw.
+    public var diagnostics: Diagnostics = .standardError
+
+    public init(store: StoreLayout, clock: any EngineClock = SystemClock()) {
+        self.store = store
+        self.clock = clock
+    }
+}
+
 /// kvmsnap's snapshot engine: capture, revert, delete with layer merging, crash recovery.
 ///
 /// It owns the mechanics libvirt 9.0 lacks (external-snapshot revert and safe layer merging)
 /// and keeps the catalog in step with what libvirt and the disk say. One operation per VM at
-/// a time (``VMLock``); every operation is a job in the journal, so an interrupted one is
-/// finished or rolled back by the next command on that VM.
+/// a time (``VMLock``); every operation is a job in the journal (``JobJournal``), so an
+/// interrupted one is finished or rolled back by the next command on that VM.
+///
+/// Safe to call from several threads: its only mutable state is the configuration, behind a
+/// `Mutex`; the job journal and the hooks are services with their own state. Store, clock and
+/// diagnostics are fixed at init; the other settings may be replaced (the setters the commands
+/// and tests use), and an operation in flight keeps reading the values current at each step.
 ///
 /// ## Topics
 /// - ``createSnapshot(vm:options:)``, ``revert(vm:to:start:)``, ``deleteSnapshot(vm:name:)``
 /// - ``snapshots(vm:)``, ``usage(vm:)``, ``check(vm:)``
-public final class SnapshotEngine: @unchecked Sendable {
+public final class SnapshotEngine: Sendable, EngineService {
     public let connection: Connection
     public let catalog: Catalog
     public let store: StoreLayout
     public let clock: any EngineClock
-    public var progress: ProgressHandler?
-    /// How long to wait for another operation on the same VM before failing with `busy`.
-    public var lockWait: Double = 3
-    /// How long a restore that lost libvirt (libvirtd died) waits for it to answer again, to
-    /// decide the outcome itself, before it leaves that to the next command.
-    public var libvirtWait: Double = 30
+    let diagnostics: Diagnostics
     /// The URI `connection` was opened with, to open a new one after libvirtd restarted.
     let connectionURI: String?
-    /// Fault injection for tests: called with a point name; throwing there aborts the operation.
-    public var faultInjector: (@Sendable (String) throws(EngineError) -> Void)?
-    /// How a snapshot's files are put on stable storage before it is marked ready (``Durability``).
-    public var durability: Durability = .durable
-    /// > 0 while an operation runs inside another one's job (guard's snapshot and restore, a
-    /// restore's safety snapshot): their failures reach on-failure hooks through the outer job.
-    var nestingDepth = 0
-    /// Jobs whose on-failure hooks already ran (each job fires them at most once). Guarded by
-    /// `stateLock`: lab resets finish jobs from several threads at once.
-    private var failureHooksFired: Set<Int64> = []
-    private let stateLock = NSLock()
+    private let settings: Mutex<EngineConfiguration>
+    let hookService: Hooks
+    let jobJournal: JobJournal
 
-    /// Marks job `id`'s on-failure hooks as fired; false when they already were.
-    func claimFailureHooks(_ id: Int64) -> Bool {
-        stateLock.lock(); defer { stateLock.unlock() }
-        return failureHooksFired.insert(id).inserted
-    }
-
-    public init(connection: Connection, catalog: Catalog, store: StoreLayout, clock: any EngineClock = SystemClock()) {
+    public init(connection: Connection, catalog: Catalog, configuration: EngineConfiguration) {
         self.connection = connection
         self.catalog = catalog
-        self.store = store
-        self.clock = clock
+        store = configuration.store
+        clock = configuration.clock
+        diagnostics = configuration.diagnostics
+        settings = Mutex(configuration)
         connectionURI = try? connection.uri
+        hookService = Hooks(catalog: catalog, clock: configuration.clock, diagnostics: configuration.diagnostics)
+        jobJournal = JobJournal(catalog: catalog, clock: configuration.clock, hooks: hookService, diagnostics: configuration.diagnostics)
+    }
+
+    public convenience init(connection: Connection, catalog: Catalog, store: StoreLayout, clock: any EngineClock = SystemClock()) {
+        self.init(connection: connection, catalog: catalog, configuration: EngineConfiguration(store: store, clock: clock))
+    }
+
+    /// The configuration now (store, clock and diagnostics are those given at init).
+    public var configuration: EngineConfiguration { settings.withLock { $0 } }
+
+    private func update(_ change: (inout EngineConfiguration) -> Void) {
+        settings.withLock { change(&$0) }
+    }
+
+    public var progress: ProgressHandler? {
+        get { configuration.progress }
+        set { update { $0.progress = newValue } }
+    }
+    /// ``EngineConfiguration/lockWait`` in seconds.
+    public var lockWait: Double {
+        get { configuration.lockWait.seconds }
+        set { update { $0.lockWait = .seconds(newValue) } }
+    }
+    /// ``EngineConfiguration/libvirtWait`` in seconds.
+    public var libvirtWait: Double {
+        get { configuration.libvirtWait.seconds }
+        set { update { $0.libvirtWait = .seconds(newValue) } }
+    }
+    public var faultInjector: FaultInjector? {
+        get { configuration.faultInjector }
+        set { update { $0.faultInjector = newValue } }
+    }
+    public var durability: Durability {
+        get { configuration.durability }
+        set { update { $0.durability = newValue } }
     }
 
     // MARK: Shared helpers
-
-    /// Converts a libvirt failure into the engine's error, naming what was being done.
-    func lv<T>(_ what: String, _ body: () throws(LibvirtError) -> T) throws(EngineError) -> T {
-        do { return try body() } catch { throw EngineError(.libvirt, "\(what): \(error.message)") }
-    }
-
-    func db<T>(_ body: () throws(CatalogError) -> T) throws(EngineError) -> T {
-        do { return try body() } catch {
-            // An engine error thrown inside a transaction body (e.g. notFound) stays what it was.
-            if let own = error.underlying as? EngineError { throw own }
-            throw EngineError(.catalog, error.message)
-        }
-    }
-
-    func inject(_ point: String) throws(EngineError) {
-        try faultInjector?(point)
-    }
 
     /// Looks a VM up by name, then by UUID.
     public func domain(_ nameOrUUID: String) throws(EngineError) -> Domain {
@@ -117,10 +152,19 @@ public final class SnapshotEngine: @unchecked Sendable {
     /// Takes the VM's lock, then finishes or rolls back any job a crashed kvmsnap left behind.
     /// Only the lock directory is made here: a command refused under the lock leaves the store
     /// as it was (create and revert make the VM's directories before they write into them).
-    func lockVM(_ vm: VMRecord, domain: Domain?) throws(EngineError) -> VMLock {
+    /// `wait` overrides ``EngineConfiguration/lockWait`` for this call.
+    func lockVM(_ vm: VMRecord, domain: Domain?, wait: Duration? = nil) throws(EngineError) -> VMLock {
         try store.prepareLocks()
-        let lock = try VMLock(path: store.lockPath(vm.uuid), wait: lockWait) {
-            let running = (try? catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running], limit: 1) })?.first
+        let lock = try VMLock(path: store.lockPath(vm.uuid), wait: wait ?? configuration.lockWait) {
+            let running: JobRecord?
+            do {
+                running = try withCatalog { () throws(CatalogError) in
+                    try catalog.read { try $0.jobs(vmUUID: vm.uuid, states: [.running], limit: 1) }
+                }.first
+            } catch {
+                diagnostics.swallowed("reading which job holds \(vm.name)", error)
+                running = nil
+            }
             if let job = running, let id = job.id {
                 let since = ISO8601DateFormatter().string(from: job.startedAt)
                 return "VM \(vm.name) is busy: job \(id) (\(job.kind)) since \(since)"
@@ -131,75 +175,23 @@ public final class SnapshotEngine: @unchecked Sendable {
         return lock
     }
 
-    /// Starts a job of `vm`. Only with the VM's lock held (``lockVM(_:domain:)``), kept until the
-    /// job ends: recovery, which takes that lock, relies on it to tell a dead owner from a live one.
-    func startJob(kind: String, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
-        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshotID, snapshotName: snapshotName,
-                            state: .running, startedAt: clock.now(), pid: getpid())
-        job.journal = journal
-        return try db { () throws(CatalogError) in
-            try catalog.write { db in try db.insert(&job); return job }
-        }
+    // The journal and the hooks are services (``JobJournal``, ``Hooks``); these forward to them.
+
+    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
+        try jobJournal.start(kind: kind, vm: vm, snapshotID: snapshotID, snapshotName: snapshotName, journal: journal)
     }
 
-    /// Journals a failure that happened without the VM's lock (e.g. it could not be taken): the
-    /// job is written failed at once, never running, so no recovery can take it for a dead one.
-    func recordFailedJob(kind: String, vm: VMRecord, error: EngineError) {
-        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, state: .failed, startedAt: clock.now(), pid: getpid())
-        job.error = error.message
-        guard (try? catalog.write({ db in try db.insert(&job) })) != nil else { return }
-        finishJob(job, error: error)
+    func recordFailedJob(kind: JobKind, vm: VMRecord, error: EngineError) {
+        jobJournal.recordFailed(kind: kind, vm: vm, error: error)
     }
 
-    /// Marks a job finished. A failed top-level job runs the on-failure hooks, once per job.
     func finishJob(_ job: JobRecord, error: EngineError?, note: String? = nil) {
-        var job = job
-        job.state = error == nil ? .succeeded : .failed
-        job.error = error?.message
-        job.endedAt = clock.now()
-        job.progress = error == nil ? 1 : job.progress
-        if let note { job.note = [job.note, note].compactMap { $0 }.joined(separator: "; ") }
-        _ = try? catalog.write { try $0.update(job) }
-        guard let error, nestingDepth == 0, let id = job.id, claimFailureHooks(id) else { return }
-        let failures = runHooks(.onFailure, job: job, error: error.message).compactMap(\.failure)
-        if !failures.isEmpty {
-            job.note = [job.note, failures.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")
-            _ = try? catalog.write { try $0.update(job) }
-        }
+        jobJournal.finish(job, error: error, note: note)
     }
 
-    /// Runs `body` as part of an enclosing job (see ``nestingDepth``).
+    /// Runs `body` as part of an enclosing job (see ``OperationContext/nesting``).
     func nested<T>(_ body: () throws(EngineError) -> T) throws(EngineError) -> T {
-        nestingDepth += 1
-        defer { nestingDepth -= 1 }
-        return try body()
-    }
-
-    /// The layer paths the domain currently runs on (live XML when active, else inactive), per disk.
-    func currentDiskSources(_ domain: Domain) throws(EngineError) -> [String: String] {
-        let flags: DomainXMLFlags = try isActiveChecked(domain) ? [] : [.inactive]
-        let xml = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: flags) }
-        let definition = try DomainDefinition(xml: xml)
-        var result: [String: String] = [:]
-        for disk in definition.disks where disk.skipReason == nil { if let path = disk.path { result[disk.target] = path } }
-        return result
-    }
-
-    /// The catalog's layer tree for a VM plus what references it right now.
-    /// `disks` are the snapshot-disk rows the references came from (one per snapshot and disk).
-    func layerState(vmUUID: String, domain: Domain?) throws(EngineError)
-        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord]) {
-        let (layers, disks) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.layers(vmUUID: vmUUID), try db.disks(vmUUID: vmUUID)) }
-        }
-        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
-        var active = Set<String>()
-        if let domain {
-            let sources = Set(try currentDiskSources(domain).values)
-            for layer in layers where sources.contains(layer.path) { active.insert(layer.id) }
-        }
-        let tree = LayerTree(layers.map { LayerTree.Layer(id: $0.id, parentID: $0.parentLayerID) })
-        return (tree, LayerTree.References(snapshotTops: Set(disks.map(\.layerID)), active: active), byID, disks)
+        try OperationContext.nested(body)
     }
 }
 
@@ -218,4 +210,12 @@ extension SnapshotEngine {
 extension SnapshotEngine {
     /// True when the domain runs or is paused; a lookup failure counts as not running.
     static func isActive(_ domain: Domain) -> Bool { (try? domain.isActive) ?? false }
+}
+
+extension Duration {
+    /// The duration in seconds, for messages and the `Double` settings kept for compatibility.
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
 }

@@ -8,15 +8,16 @@ import Foundation
 final class VMLock {
     private let fd: Int32
 
-    /// Waits up to `wait` seconds for the lock; then throws `.busy` with `describeHolder()`.
-    init(path: String, wait: Double, describeHolder: () -> String) throws(EngineError) {
+    /// Waits up to `wait` for the lock (measured on the monotonic clock); then throws `.busy`
+    /// with `describeHolder()`.
+    init(path: String, wait: Duration, describeHolder: () -> String) throws(EngineError) {
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw EngineError(.io, "cannot open lock \(path): \(String(cString: strerror(errno)))")
         }
-        let deadline = Date().addingTimeInterval(wait)
+        let deadline = ContinuousClock.now + wait
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            if Date() >= deadline {
+            if ContinuousClock.now >= deadline {
                 close(fd)
                 throw EngineError(.busy, describeHolder())
             }

@@ -20,7 +20,7 @@ struct SafetySnapshotNameTests {
         let engine = SnapshotEngine(connection: f.engine.connection, catalog: f.engine.catalog, store: f.engine.store,
                                     clock: FrozenClock(instant: Date()))
         var options = RestoreOptions()
-        options.agentTimeout = 5
+        options.agentTimeout = .seconds(5)
         let first = try engine.restore(vm: f.guest.name, snapshot: "base", options: options)
         let second = try engine.restore(vm: f.guest.name, snapshot: "base", options: options)
         let names = [first.safetySnapshot, second.safetySnapshot].compactMap { $0 }

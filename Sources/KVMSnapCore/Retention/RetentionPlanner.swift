@@ -127,9 +127,10 @@ public struct RetentionPlan: Sendable, Equatable {
 /// Local time: each instant is converted with the offset valid at that instant, so during a DST
 /// fall-back the repeated hour maps to the same `hourly` period (as in borg, via `localtime`).
 public enum RetentionPlanner {
-    // Long (about 150 lines) on purpose: it is one pass over up to 10^6 candidates
-    // (retention_plan_1m_seconds) that reads top to bottom like borg's prune_split, rule by rule,
-    // sharing its local arrays; split into helpers, every rule would copy or capture them.
+    // Long on purpose: the steps above share a handful of flat arrays indexed by sorted position
+    // (micros, local time, kept rule and ordinal), tuned for 100k-snapshot timelines; split up,
+    // each piece would take and return all of them. The property tests and the borg oracle
+    // test cover it as a whole.
     public static func plan(
         _ candidates: [RetentionCandidate], policy: RetentionPolicy, now: Date,
         timeZone: TimeZone = .current

@@ -23,7 +23,7 @@ struct DiskBlockJob: Sendable, Equatable {
     }
 }
 
-extension SnapshotEngine {
+extension LayerStore {
     /// The block job on `disk` of a running domain, or nil when there is none (or the domain is off).
     func blockJob(on domain: Domain, disk: String) throws(EngineError) -> DiskBlockJob? {
         guard try isActiveChecked(domain) else { return nil }

@@ -1,0 +1,112 @@
+import Foundation
+import KVMSnapCore
+import SnapshotCatalog
+
+/// What a job does. The catalog stores the raw value in `job.kind`, exactly as before.
+public enum JobKind: String, Sendable, CaseIterable, Codable {
+    case create, delete, restore, revert, forget
+    case `guard`
+    case runDue = "run-due"
+}
+
+extension JobRecord {
+    /// The job's kind, decoded once from the stored string; nil for a kind this version does
+    /// not know (a newer kvmsnap wrote it).
+    var jobKind: JobKind? { JobKind(rawValue: kind) }
+
+    init(kind: JobKind, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
+         state: JobState, startedAt: Date, pid: Int32) {
+        self.init(kind: kind.rawValue, vmUUID: vmUUID, vmName: vmName, snapshotID: snapshotID, snapshotName: snapshotName,
+                  state: state, startedAt: startedAt, pid: pid)
+    }
+}
+
+/// What a restore job's `stage` column holds: the pipeline stage it is in, or `finishing` once
+/// the restore was verified (a crash from then on must not roll it back).
+enum RestoreJobStage: Equatable, Sendable {
+    case pipeline(RestoreStage)
+    case finishing
+
+    init?(rawValue: String) {
+        if rawValue == "finishing" { self = .finishing; return }
+        guard let stage = RestoreStage(rawValue: rawValue) else { return nil }
+        self = .pipeline(stage)
+    }
+
+    var rawValue: String {
+        switch self {
+        case .pipeline(let stage): stage.rawValue
+        case .finishing: "finishing"
+        }
+    }
+}
+
+/// The stages a `guard` job goes through, as stored in its `stage` column.
+enum GuardStage: String, Sendable {
+    case snapshot, command, done, rollback, failed
+    case rolledBack = "rolled back"
+}
+
+/// The points where a test can make the engine fail or stall (`KVMSNAP_TEST_FAIL_AT`,
+/// `KVMSNAP_TEST_STALL_AT` and ``SnapshotEngine/faultInjector`` see the raw value).
+public enum FaultPoint: String, Sendable, CaseIterable {
+    case createBeforeCapture = "create.beforeCapture"
+    case createAfterCapture = "create.afterCapture"
+    case createFrozen = "create.frozen"
+    case createFullPartial = "create.full.partial"
+    case createFullCopying = "create.full.copying"
+    case createFullPivoted = "create.full.pivoted"
+    case createRollbackReadDisks = "create.rollback.readDisks"
+    case cloneAfterStart = "clone.afterStart"
+    case deleteStarted = "delete.started"
+    case deleteAfterCatalog = "delete.afterCatalog"
+    case reclaimDelete = "reclaim.delete"
+    case reclaimAfterMerge = "reclaim.afterMerge"
+    case restoreRevert = "restore.revert"
+    case restoreStart = "restore.start"
+    case restoreVerify = "restore.verify"
+    case restoreVerifyAgent = "restore.verify.agent"
+    case revertOverlaysMade = "revert.overlaysMade"
+    case revertBeforeStop = "revert.beforeStop"
+    case revertBeforeStart = "revert.beforeStart"
+    case revertAfterStart = "revert.afterStart"
+    case revertRollbackDestroy = "revert.rollback.destroy"
+    case runDueLocked = "run-due:locked"
+    case runDueStarted = "run-due.started"
+}
+
+/// What recovering an interrupted job did. Mapped to the job's error and note in one place
+/// (``journalEntry``): every outcome but ``stands`` marks the job failed, as before.
+enum RecoveryOutcome: Sendable, Equatable {
+    /// The operation was finished from the journal (the job still counts as failed: it was interrupted).
+    case completed(String)
+    /// The operation was undone, or never touched anything.
+    case rolledBack(String)
+    /// Nothing could be finished or undone; the message says what is left.
+    case abandoned(String)
+    /// Recovery itself failed (not retried).
+    case failed(EngineError)
+    /// The operation had taken effect and stands: the job succeeds with this note.
+    case stands(note: String)
+
+    /// The job's error and note for this outcome.
+    var journalEntry: (error: EngineError?, note: String?) {
+        switch self {
+        case .completed(let message), .rolledBack(let message), .abandoned(let message):
+            (EngineError(.external, message), nil)
+        case .failed(let error): (error, nil)
+        case .stands(let note): (nil, note)
+        }
+    }
+}
+
+extension JobRecord {
+    /// The job's journal decoded as `T`; nil when it has none or it does not decode (recovery
+    /// then says the journal is unreadable).
+    func decodedJournal<T: Decodable>(_ type: T.Type) -> T? {
+        journal.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+    }
+
+    /// A restore job's stage, decoded once.
+    var restoreStage: RestoreJobStage? { stage.flatMap(RestoreJobStage.init(rawValue:)) }
+}
