@@ -48,12 +48,19 @@ let package = Package(
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures). Test-only:
+        // it uses `@testable import`, so only debug (test) builds compile it.
+        .target(
+            name: "TestSupport",
+            dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"],
+            path: "Tests/TestSupport"
+        ),
         // Pure tests of the engine and the commands: no libvirtd, no guest, no kvmsnap binary.
         .testTarget(name: "SnapshotEngineTests", dependencies: ["SnapshotEngine", "SnapshotCatalog", "KVMSnapCore"]),
-        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"]),
+        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog", "TestSupport"]),
         .testTarget(
             name: "KVMSnapCoreTests",
-            dependencies: ["KVMSnapCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["KVMSnapCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Resources")]
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
@@ -61,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands",
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
