@@ -35,11 +35,11 @@ public enum DomainState: Int32, Sendable, CaseIterable, CustomStringConvertible 
 /// has no mutable Swift state.
 public final class Domain: LibvirtObject<Connection> {
     /// The connection this domain was obtained from.
-    public var connection: Connection { parent }
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        super.init(handle: handle, parent: connection, release: { virDomainFree($0) }, getName: { virDomainGetName($0) })
+        super.init(handle: handle, owner: connection, release: { virDomainFree($0) }, getName: { virDomainGetName($0) })
     }
 
     /// The domain's UUID as a string (`xxxxxxxx-xxxx-...`).

@@ -9,11 +9,11 @@ import Clibvirt
 /// class has no mutable Swift state.
 public final class DomainCheckpoint: LibvirtObject<Domain> {
     /// The domain this checkpoint belongs to.
-    public var domain: Domain { parent }
+    public var domain: Domain { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, domain: Domain) {
-        super.init(handle: handle, parent: domain, release: { virDomainCheckpointFree($0) }, getName: { virDomainCheckpointGetName($0) })
+        super.init(handle: handle, owner: domain, release: { virDomainCheckpointFree($0) }, getName: { virDomainCheckpointGetName($0) })
     }
 
     /// The checkpoint's XML description (`<domaincheckpoint>`).

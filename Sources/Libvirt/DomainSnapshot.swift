@@ -10,11 +10,11 @@ import Clibvirt
 /// has no mutable Swift state.
 public final class DomainSnapshot: LibvirtObject<Domain> {
     /// The domain this snapshot belongs to.
-    public var domain: Domain { parent }
+    public var domain: Domain { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, domain: Domain) {
-        super.init(handle: handle, parent: domain, release: { virDomainSnapshotFree($0) }, getName: { virDomainSnapshotGetName($0) })
+        super.init(handle: handle, owner: domain, release: { virDomainSnapshotFree($0) }, getName: { virDomainSnapshotGetName($0) })
     }
 
     /// The snapshot's XML description (`<domainsnapshot>`).

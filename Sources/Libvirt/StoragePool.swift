@@ -9,11 +9,11 @@ import Clibvirt
 /// class has no mutable Swift state.
 public final class StoragePool: LibvirtObject<Connection> {
     /// The connection this pool was obtained from.
-    public var connection: Connection { parent }
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        super.init(handle: handle, parent: connection, release: { virStoragePoolFree($0) }, getName: { virStoragePoolGetName($0) })
+        super.init(handle: handle, owner: connection, release: { virStoragePoolFree($0) }, getName: { virStoragePoolGetName($0) })
     }
 
     /// Whether the pool is started.
@@ -168,11 +168,11 @@ public struct StorageVolumeInfo: Sendable, Hashable {
 /// class has no mutable Swift state.
 public final class StorageVolume: LibvirtObject<Connection> {
     /// The connection this volume was obtained from.
-    public var connection: Connection { parent }
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        super.init(handle: handle, parent: connection, release: { virStorageVolFree($0) }, getName: { virStorageVolGetName($0) })
+        super.init(handle: handle, owner: connection, release: { virStorageVolFree($0) }, getName: { virStorageVolGetName($0) })
     }
 
     /// The volume's unique key (for a file, usually its path).
