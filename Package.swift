@@ -48,8 +48,7 @@ let package = Package(
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures). Test-only:
-        // it uses `@testable import`, so only debug (test) builds compile it.
+        // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures).
         .target(
             name: "TestSupport",
             dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"],

@@ -9,6 +9,12 @@ public struct SnapshotInfo: Sendable {
     public var parentName: String?
     /// disk target → layer path holding that disk as it was.
     public var layers: [String: String]
+
+    public init(record: SnapshotRecord, parentName: String?, layers: [String: String]) {
+        self.record = record
+        self.parentName = parentName
+        self.layers = layers
+    }
 }
 
 public struct VMUsage: Sendable {   // printed through UsageJSON (KVMSnapCommands), its one JSON model

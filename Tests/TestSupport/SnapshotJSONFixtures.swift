@@ -1,7 +1,7 @@
 import Foundation
 import KVMSnapCommands
 import SnapshotCatalog
-@testable import SnapshotEngine
+import SnapshotEngine
 
 /// Snapshots for the `list --json` byte-for-byte checks (KVMSnapCommandsTests' and
 /// IntegrationTests' SnapshotJSONTests), with the model-through-the-encoder reference output.
