@@ -190,11 +190,7 @@ extension SnapshotEngine {
 
     /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
     public func jobs(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
-        let all = try db { () throws(CatalogError) in
-            try catalog.read { try $0.jobs(states: failedOnly ? [.failed] : nil) }
-        }
-        let filtered = all.filter { job in vm == nil || job.vmName == vm || job.vmUUID?.lowercased() == vm?.lowercased() }
-        return Array(filtered.prefix(limit))
+        try jobJournal.list(vm: vm, failedOnly: failedOnly, limit: limit)
     }
 }
 

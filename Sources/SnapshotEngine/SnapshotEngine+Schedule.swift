@@ -105,7 +105,7 @@ extension SnapshotEngine {
     /// One VM's part of ``runDue(now:timeZone:)``; nil when its policy has no schedule.
     func runScheduled(vm: VMRecord, now: Date, timeZone: TimeZone) -> ScheduledRun? {
         let effective: EffectivePolicy?
-        do { effective = try effectivePolicy(vmUUID: vm.uuid) } catch {
+        do { effective = try policies.effective(vmUUID: vm.uuid) } catch {
             return failed(ScheduledRun(vm: vm.name, vmUUID: vm.uuid, schedule: "?", outcome: .failed), error)
         }
         guard let policy = effective?.policy, let expression = policy.schedule else { return nil }
