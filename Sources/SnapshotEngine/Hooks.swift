@@ -41,7 +41,7 @@ public struct Hooks: Sendable {
 
     func add(phase: HookPhase, vm: String?, command: [String], timeout: Double) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
-        try TimeoutSpec.validate(timeout, what: "hook timeout")
+        do { try TimeoutSpec.validate(timeout, what: "hook timeout") } catch { throw EngineError(error) }
         guard ExternalProcess.resolve(program) != nil else {
             throw EngineError(.invalidInput, "hook command \(program) is \(program.contains("/") ? "not an executable file" : "not found in PATH")")
         }
