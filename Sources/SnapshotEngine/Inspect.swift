@@ -31,18 +31,23 @@ public struct DriftReport: Sendable, Encodable {
     public var problems: [String]
 }
 
-extension SnapshotEngine {
-    /// The catalog's VM for `nameOrUUID` (defined in libvirt or only remembered by the catalog).
-    /// `register: false` for commands that only read (see ``vmForCatalogWork(_:register:)``).
-    public func catalogVM(_ nameOrUUID: String, register: Bool = true) throws(EngineError) -> VMRecord {
-        try vmForCatalogWork(nameOrUUID, register: register).0
-    }
+/// The inspect service: what the catalog, the files and libvirt say about VMs: snapshot
+/// listings, usage (bytes, shared and exclusive) and check (drift). Never changes anything.
+///
+/// State: none of its own. A value built per call from the engine's configuration
+/// (``SnapshotEngine/inspect``). Calls: the catalog, libvirt, ``LayerStore`` (layer state, disk
+/// sources) and ``ImageTool``. The caller resolves the VMs (and finishes their dead jobs).
+struct Inspect: EngineService, Sendable {
+    let connection: Connection
+    let catalog: Catalog
+    let configuration: EngineConfiguration
 
-    /// All snapshots of a VM, oldest first.
-    public func snapshots(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
-        recoverIfIdle(vm: vm, domain: domain)
-        let infos = try db { () throws(CatalogError) in
+    var store: StoreLayout { configuration.store }
+    var layerStore: LayerStore { LayerStore(connection: connection, catalog: catalog, configuration: configuration) }
+
+    /// All snapshots of `vm`, oldest first.
+    func snapshots(of vm: VMRecord) throws(EngineError) -> [SnapshotInfo] {
+        try db { () throws(CatalogError) in
             try catalog.read { db -> [SnapshotInfo] in
                 let records = try db.snapshots(vmUUID: vm.uuid)
                 let names = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.name) })
@@ -54,23 +59,11 @@ extension SnapshotEngine {
                 return records.map { SnapshotInfo(record: $0, parentName: $0.parentID.flatMap { names[$0] }, layers: disksBySnapshot[$0.id] ?? [:]) }
             }
         }
-        return (vm, infos)
-    }
-
-    /// For listings of many snapshots: records WITHOUT `configXML` (empty) and without `layers`
-    /// (empty), read in one query. Use `snapshots(vm:)` when either is needed.
-    public func snapshotSummaries(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
-        var infos: [SnapshotInfo] = []
-        let vm = try forEachSnapshotSummary(vm: nameOrUUID) { infos.append($0) }
-        return (vm, infos)
     }
 
     /// The VM's snapshots, oldest first, handed over one at a time inside one read transaction,
     /// without configuration XML or layers (for listings; `list --json` streams 100,000 of them).
-    @discardableResult
-    public func forEachSnapshotSummary(vm nameOrUUID: String, _ body: (SnapshotInfo) -> Void) throws(EngineError) -> VMRecord {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
-        recoverIfIdle(vm: vm, domain: domain)
+    func forEachSnapshotSummary(of vm: VMRecord, _ body: (SnapshotInfo) -> Void) throws(EngineError) {
         try db { () throws(CatalogError) in
             try catalog.read { db in
                 // A snapshot's parent is usually the one listed just before it; other parents
@@ -89,126 +82,14 @@ extension SnapshotEngine {
                 }
             }
         }
-        return vm
-    }
-
-    public func snapshot(vm nameOrUUID: String, name: String) throws(EngineError) -> SnapshotInfo {
-        let (vm, all) = try snapshots(vm: nameOrUUID)
-        guard let info = all.first(where: { $0.record.name == name }) else {
-            throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
-        }
-        return info
-    }
-
-    public func rename(vm nameOrUUID: String, snapshot name: String, to newName: String) throws(EngineError) {
-        try Self.validateName(newName)
-        try updateSnapshot(vm: nameOrUUID, name: name) { db, vm, record in
-            if newName != name, try db.snapshot(vmUUID: vm.uuid, name: newName) != nil {
-                throw EngineError(.conflict, "VM \(vm.name) already has a snapshot named '\(newName)'")
-            }
-            record.name = newName
-        }
-    }
-
-    /// Changes a snapshot's description, expiry (`.some(nil)` clears it) or pin.
-    /// A new expiry replaces the stored one before the row is read, so this also repairs a row
-    /// whose stored expiry cannot be read (`edit VM S --expires never`).
-    public func edit(vm nameOrUUID: String, snapshot name: String, description: String?, expiresAt: Date??, pinned: Bool?) throws(EngineError) {
-        if let expiresAt { try Self.validateExpiry(expiresAt) }
-        try updateSnapshot(vm: nameOrUUID, name: name, expiresAt: expiresAt) { _, _, record in
-            if let description { record.description = description }
-            if let pinned { record.pinned = pinned }
-        }
-    }
-
-    /// Refuses an expiry kvmsnap could not read back: outside years 1970...9999 (`Bounds`).
-    static func validateExpiry(_ date: Date?) throws(EngineError) {
-        if let date, !Bounds.isStorableDate(date) {
-            throw EngineError(.invalidInput, "expiry \(Timestamp.format(date)) is outside the supported years 1970-9999")
-        }
-    }
-
-    /// Changes one snapshot's catalog row under the VM's lock, in one transaction.
-    /// With `expiresAt`, the stored expiry is set first (same transaction).
-    func updateSnapshot(vm nameOrUUID: String, name: String, expiresAt: Date?? = nil,
-                        _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                if let expiresAt { try db.setExpiry(vmUUID: vm.uuid, name: name, expiresAt: expiresAt) }
-                guard var record = try db.snapshot(vmUUID: vm.uuid, name: name) else {
-                    throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
-                }
-                try change(db, vm, &record)
-                try db.update(record)
-            }
-        }
-    }
-
-    /// Whether the VM is not in the run state its last restore or revert left it in (or that
-    /// job's rollback failed); nil when it is, or when that cannot be told.
-    static func runStateDrift(_ domain: Domain, after job: JobRecord) -> String? {
-        let what = "the last \(job.kind) (job \(job.id ?? 0))"
-        let expected: StartMode?
-        if job.jobKind == .restore, let journal = job.decodedJournal(RestoreJournal.self) {
-            if job.state == .succeeded || job.restoreStage == .finishing {
-                expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
-            } else if job.error?.contains("ROLLBACK FAILED") == true {
-                return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
-            } else {
-                expected = journal.wasRunning ? .running : .off
-            }
-        } else if job.jobKind == .revert, job.state == .succeeded, let journal = job.decodedJournal(RevertJournal.self) {
-            expected = journal.start
-        } else {
-            expected = nil
-        }
-        guard let expected, let state = try? domain.state().state else { return nil }
-        let matches = switch expected {
-        case .running: state == .running || (job.state == .failed && state == .paused)
-        case .paused: state == .paused
-        case .off: state == .shutoff
-        }
-        if matches { return nil }
-        // After a restore or revert that succeeded, an ordinary shutdown (the guest's own, or a
-        // destroy someone asked for) is the user's business, not drift; a crash or failure is.
-        if job.state == .succeeded, state == .shutoff, (try? domain.shutoffReason)?.wasRequested == true { return nil }
-        return "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
-    }
-
-    /// The VM's disk sources now, or nil (reported to the diagnostics) when they cannot be read.
-    private func liveDiskSources(_ domain: Domain, vm: VMRecord) -> [String: String]? {
-        do { return try currentDiskSources(domain) } catch {
-            diagnostics.swallowed("reading the live definition of \(vm.name) to compare its disks", error)
-            return nil
-        }
-    }
-
-    /// Finishes jobs a crashed kvmsnap left behind when nobody holds the VM right now; a busy VM
-    /// is left alone (its owner is alive and will finish its own job).
-    func recoverIfIdle(vm: VMRecord, domain: Domain?) {
-        guard !catalog.isReadOnly else { return }
-        let unfinished: [JobRecord]
-        do { unfinished = try jobJournal.unfinished(vmUUID: vm.uuid, limit: 1) } catch {
-            diagnostics.swallowed("reading the unfinished jobs of \(vm.name)", error)
-            return
-        }
-        guard !unfinished.isEmpty else { return }
-        if let lock = try? lockVM(vm, domain: domain, wait: .zero) { withExtendedLifetime(lock) {} }
     }
 
     /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
-    public func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage] {
-        let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
-            vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
-        }
+    func usage(of vms: [VMRecord]) throws(EngineError) -> [VMUsage] {
         var result: [VMUsage] = []
         for vm in vms {
             let domain = try? connection.lookupDomain(uuid: vm.uuid)
-            let (tree, refs, layers, diskRefs) = try layerState(vmUUID: vm.uuid, domain: domain)
+            let (tree, refs, layers, diskRefs) = try layerStore.layerState(vmUUID: vm.uuid, domain: domain)
             let snapshots = try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }
             // How many referents (snapshot tops and the VM's active layers) read each layer.
             var readers: [String: Int] = [:]
@@ -259,11 +140,7 @@ extension SnapshotEngine {
     }
 
     /// Reports drift between the catalog and reality. Never changes anything.
-    public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
-        let vms: [VMRecord]
-        if let nameOrUUID { vms = [try catalogVM(nameOrUUID, register: false)] } else {
-            vms = try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
-        }
+    func check(_ vms: [VMRecord]) throws(EngineError) -> [DriftReport] {
         var reports: [DriftReport] = []
         for vm in vms {
             var problems: [String] = []
@@ -318,5 +195,106 @@ extension SnapshotEngine {
             reports.append(DriftReport(vm: vm.name, uuid: vm.uuid, problems: problems))
         }
         return reports
+    }
+
+    /// Whether the VM is not in the run state its last restore or revert left it in (or that
+    /// job's rollback failed); nil when it is, or when that cannot be told.
+    static func runStateDrift(_ domain: Domain, after job: JobRecord) -> String? {
+        let what = "the last \(job.kind) (job \(job.id ?? 0))"
+        let expected: StartMode?
+        if job.jobKind == .restore, let journal = job.decodedJournal(RestoreJournal.self) {
+            if job.state == .succeeded || job.restoreStage == .finishing {
+                expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
+            } else if job.error?.contains("ROLLBACK FAILED") == true {
+                return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
+            } else {
+                expected = journal.wasRunning ? .running : .off
+            }
+        } else if job.jobKind == .revert, job.state == .succeeded, let journal = job.decodedJournal(RevertJournal.self) {
+            expected = journal.start
+        } else {
+            expected = nil
+        }
+        guard let expected, let state = try? domain.state().state else { return nil }
+        let matches = switch expected {
+        case .running: state == .running || (job.state == .failed && state == .paused)
+        case .paused: state == .paused
+        case .off: state == .shutoff
+        }
+        if matches { return nil }
+        // After a restore or revert that succeeded, an ordinary shutdown (the guest's own, or a
+        // destroy someone asked for) is the user's business, not drift; a crash or failure is.
+        if job.state == .succeeded, state == .shutoff, (try? domain.shutoffReason)?.wasRequested == true { return nil }
+        return "VM is \(state), but \(what) left it \(expected.rawValue) (changed outside kvmsnap, or a job that did not finish?)"
+    }
+
+    /// The VM's disk sources now, or nil (reported to the diagnostics) when they cannot be read.
+    private func liveDiskSources(_ domain: Domain, vm: VMRecord) -> [String: String]? {
+        do { return try layerStore.currentDiskSources(domain) } catch {
+            configuration.diagnostics.swallowed("reading the live definition of \(vm.name) to compare its disks", error)
+            return nil
+        }
+    }
+
+    /// What `check` reports about the VM's persistent definition: disk images it names that do
+    /// not exist (a running VM keeps going, but `virsh start` after a shutdown would fail).
+    func definitionProblems(_ domain: Domain) -> [String] {
+        let definition: DomainDefinition
+        do {
+            let xml = try lv("cannot read the VM's persistent definition") { () throws(LibvirtError) in try domain.xml(flags: [.inactive]) }
+            definition = try DomainDefinition(xml: xml)
+        } catch {
+            return [error.message]
+        }
+        return definition.disks.compactMap { disk in
+            guard disk.skipReason == nil, let path = disk.path, !FileManager.default.fileExists(atPath: path) else { return nil }
+            return "the VM's definition names \(path) for disk \(disk.target), which does not exist: starting the VM would fail"
+        }
+    }
+}
+
+extension SnapshotEngine {
+    /// The inspect service, with the configuration as it is now.
+    var inspect: Inspect { Inspect(connection: connection, catalog: catalog, configuration: configuration) }
+
+    /// All snapshots of a VM, oldest first.
+    public func snapshots(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
+        recoverIfIdle(vm: vm, domain: domain)
+        return (vm, try inspect.snapshots(of: vm))
+    }
+
+    /// For listings of many snapshots: records WITHOUT `configXML` (empty) and without `layers`
+    /// (empty), read in one query. Use `snapshots(vm:)` when either is needed.
+    public func snapshotSummaries(vm nameOrUUID: String) throws(EngineError) -> (VMRecord, [SnapshotInfo]) {
+        var infos: [SnapshotInfo] = []
+        let vm = try forEachSnapshotSummary(vm: nameOrUUID) { infos.append($0) }
+        return (vm, infos)
+    }
+
+    /// The VM's snapshots, oldest first, handed over one at a time inside one read transaction,
+    /// without configuration XML or layers (for listings; `list --json` streams 100,000 of them).
+    @discardableResult
+    public func forEachSnapshotSummary(vm nameOrUUID: String, _ body: (SnapshotInfo) -> Void) throws(EngineError) -> VMRecord {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
+        recoverIfIdle(vm: vm, domain: domain)
+        try inspect.forEachSnapshotSummary(of: vm, body)
+        return vm
+    }
+
+    /// Bytes per VM: memory files and disk layers, split into shared and exclusive.
+    public func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage] {
+        try inspect.usage(of: try inspectedVMs(nameOrUUID))
+    }
+
+    /// Reports drift between the catalog and reality. Never changes anything.
+    public func check(vm nameOrUUID: String?) throws(EngineError) -> [DriftReport] {
+        try inspect.check(try inspectedVMs(nameOrUUID))
+    }
+
+    /// The one VM named, or every catalog VM for nil; nothing is registered.
+    private func inspectedVMs(_ nameOrUUID: String?) throws(EngineError) -> [VMRecord] {
+        if let nameOrUUID { return [try catalogVM(nameOrUUID, register: false)] }
+        return try catalogVMRows.all()
     }
 }
