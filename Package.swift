@@ -48,6 +48,13 @@ let package = Package(
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures). Test-only:
+        // it uses `@testable import`, so only debug (test) builds compile it.
+        .target(
+            name: "TestSupport",
+            dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"],
+            path: "Tests/TestSupport"
+        ),
         // Pure tests of the engine and the commands: no libvirtd, no guest, no kvmsnap binary.
         .testTarget(
             name: "SnapshotEngineTests",
@@ -56,17 +63,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog"]),
+        .testTarget(name: "KVMSnapCommandsTests", dependencies: ["KVMSnapCommands", "SnapshotEngine", "SnapshotCatalog", "TestSupport"]),
         .testTarget(
             name: "KVMSnapCoreTests",
-            dependencies: ["KVMSnapCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["KVMSnapCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Resources")]
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands"]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/swift-path.sh
+source scripts/lib/guest.sh
 ROOT=$PWD
 
 RUNS=5 QUICK=0
@@ -77,16 +78,9 @@ jget() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys
 
 # define_guest NAME MIB FILL: two qcow2 disks (vda 64M, vdb 128M), console log, started.
 define_guest() {
-  local name=$1 mib=$2 fill=$3 disks="" t
-  for t in vda vdb; do
-    qemu-img create -q -f qcow2 "$WORK/images/$name-$t.qcow2" "$([[ $t == vda ]] && echo 64M || echo 128M)"
-    disks+="<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='$WORK/images/$name-$t.qcow2'/><target dev='$t' bus='virtio'/></disk>"
-  done
-  sed -e "s|@NAME@|$name|; s|@TYPE@|$TYPE|; s|@MEMORY_MIB@|$mib|g; s|@KERNEL@|$GUEST_DIR/vmlinuz|; s|@INITRD@|$GUEST_DIR/initrd.img|" \
-      -e "s|@CMDLINE_EXTRA@|kvmsnap.fillmem=$fill|; s|@CONSOLE_LOG@|$WORK/$name.console|g; s|@DISKS@|$disks|" \
-      Fixtures/test-guest.xml >"$WORK/$name.xml"
-  virsh -q define "$WORK/$name.xml" >/dev/null
-  virsh -q start "$name" >/dev/null
+  local name=$1 mib=$2 fill=$3 disks
+  disks=$(test_guest_disks "$WORK/images/$name-" 64M 128M " cache='none'")
+  define_test_guest "$name" "$TYPE" "$mib" "$GUEST_DIR" "kvmsnap.fillmem=$fill" "$WORK/$name.console" "$disks" "$WORK/$name.xml"
 }
 wait_ready() {
   local name=$1 i

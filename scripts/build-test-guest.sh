@@ -105,33 +105,27 @@ newest_deb() { # newest cached .deb of a package, or nothing
   ls -1 "$DEB_DIR/$1"_*.deb 2>/dev/null | sort -V | tail -n 1 || true
 }
 
-meta_deb=$(newest_deb "$META_PKG")
-if [[ -z "$meta_deb" ]]; then
-  log "downloading $META_PKG"
-  apt_download "$META_PKG"
-  meta_deb=$(newest_deb "$META_PKG")
-fi
-[[ -n "$meta_deb" ]] || die "could not download $META_PKG"
+cached_deb() { # newest cached .deb of a package, downloaded first when there is none
+  local deb
+  deb=$(newest_deb "$1")
+  if [[ -z "$deb" ]]; then
+    log "downloading $1"
+    apt_download "$1"
+    deb=$(newest_deb "$1")
+  fi
+  [[ -n "$deb" ]] || die "could not download $1"
+  printf '%s\n' "$deb"
+}
+
+meta_deb=$(cached_deb "$META_PKG")
 
 # Depends: linux-image-6.1.0-NN-cloud-amd64 (= ...)
 kpkg=$(dpkg-deb -f "$meta_deb" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1)
 [[ -n "$kpkg" ]] || die "cannot find the versioned kernel package in Depends of $meta_deb"
-kdeb=$(newest_deb "$kpkg")
-if [[ -z "$kdeb" ]]; then
-  log "downloading $kpkg"
-  apt_download "$kpkg"
-  kdeb=$(newest_deb "$kpkg")
-fi
-[[ -n "$kdeb" ]] || die "could not download $kpkg"
+kdeb=$(cached_deb "$kpkg")
 log "kernel package: $(basename "$kdeb")"
 
-agent_deb=$(newest_deb "$AGENT_PKG")
-if [[ -z "$agent_deb" ]]; then
-  log "downloading $AGENT_PKG"
-  apt_download "$AGENT_PKG"
-  agent_deb=$(newest_deb "$AGENT_PKG")
-fi
-[[ -n "$agent_deb" ]] || die "could not download $AGENT_PKG"
+agent_deb=$(cached_deb "$AGENT_PKG")
 log "agent package: $(basename "$agent_deb")"
 
 # ---- build in a scratch directory, then move into place atomically -----------------

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/swift-path.sh
+source scripts/lib/guest.sh
 
 VM=kvmsnap-demo
 DEMO=/var/lib/kvmsnap-demo
@@ -32,17 +33,8 @@ K=$(swift build --show-bin-path)/kvmsnap
 step "define the demo VM $VM (TCG, 256 MiB, disks vda+vdb; it writes 8 MiB to vdb ~15 s after boot)"
 cleanup
 mkdir -p "$DEMO/images" && chmod 711 "$DEMO" "$DEMO/images"
-qemu-img create -q -f qcow2 "$DEMO/images/vda.qcow2" 64M
-qemu-img create -q -f qcow2 "$DEMO/images/vdb.qcow2" 64M
-disks=""
-for t in vda vdb; do
-  disks+="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$DEMO/images/$t.qcow2'/><target dev='$t' bus='virtio'/></disk>"
-done
-sed -e "s|@NAME@|$VM|; s|@TYPE@|qemu|; s|@MEMORY_MIB@|256|g; s|@KERNEL@|$GUEST_DIR/vmlinuz|; s|@INITRD@|$GUEST_DIR/initrd.img|" \
-    -e "s|@CMDLINE_EXTRA@|kvmsnap.autowrite=8:15|; s|@CONSOLE_LOG@|$DEMO/console.log|g; s|@DISKS@|$disks|" \
-    Fixtures/test-guest.xml > "$DEMO/$VM.xml"
-virsh -q define "$DEMO/$VM.xml" >/dev/null
-virsh -q start "$VM" >/dev/null
+disks=$(test_guest_disks "$DEMO/images/" 64M 64M)
+define_test_guest "$VM" qemu 256 "$GUEST_DIR" "kvmsnap.autowrite=8:15" "$DEMO/console.log" "$disks" "$DEMO/$VM.xml"
 counter() { grep -ao 'counter=[0-9]*' "$DEMO/console.log" 2>/dev/null | tail -n1 | cut -d= -f2; }
 wait_for() { for _ in $(seq 1 300); do grep -aq "$1" "$DEMO/console.log" 2>/dev/null && return 0; sleep 0.2; done; echo "guest never printed $1"; exit 1; }
 wait_for 'counter=3'

@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/swift-path.sh
+source scripts/lib/guest.sh
 RUNS=${1:-3}
 MEM_MIB=1024 FILL=400 TYPE=${KVMSNAP_BENCH_TYPE:-qemu}
 [[ $EUID -eq 0 ]] || { echo "must run as root" >&2; exit 1; }
@@ -32,15 +33,8 @@ swift build -c release --product kvmsnap 2>&1 | tail -n1 >&2
 K=$(swift build -c release --show-bin-path)/kvmsnap
 mkdir -p "$WORK/images" "$WORK/ext" && chmod 711 "$WORK" "$WORK/images" "$WORK/ext"
 
-disks=""
-for t in vda vdb; do
-  qemu-img create -q -f qcow2 "$WORK/images/$t.qcow2" "$([[ $t == vda ]] && echo 64M || echo 128M)"
-  disks+="<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='$WORK/images/$t.qcow2'/><target dev='$t' bus='virtio'/></disk>"
-done
-sed -e "s|@NAME@|$P|; s|@TYPE@|$TYPE|; s|@MEMORY_MIB@|$MEM_MIB|g; s|@KERNEL@|$GUEST_DIR/vmlinuz|; s|@INITRD@|$GUEST_DIR/initrd.img|" \
-    -e "s|@CMDLINE_EXTRA@|kvmsnap.fillmem=$FILL|; s|@CONSOLE_LOG@|$WORK/console|g; s|@DISKS@|$disks|" \
-    Fixtures/test-guest.xml >"$WORK/guest.xml"
-virsh -q define "$WORK/guest.xml" >/dev/null && virsh -q start "$P" >/dev/null
+disks=$(test_guest_disks "$WORK/images/" 64M 128M " cache='none'")
+define_test_guest "$P" "$TYPE" "$MEM_MIB" "$GUEST_DIR" "kvmsnap.fillmem=$FILL" "$WORK/console" "$disks" "$WORK/guest.xml"
 for _ in $(seq 1 1200); do grep -aq 'kvmsnap-guest ready' "$WORK/console" 2>/dev/null && break; sleep 0.25; done
 grep -aq 'kvmsnap-guest ready' "$WORK/console" || { echo "guest never got ready" >&2; exit 1; }
 "$K" create "$P" --name root >/dev/null   # the first snapshot adopts the images; not profiled

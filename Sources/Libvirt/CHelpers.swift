@@ -81,3 +81,17 @@ func withCStringArray<R>(
     var pointers = copies.map { UnsafePointer($0) }
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress, UInt32(strings.count)) }
 }
+
+/// Wraps the handle a "get related object" call returned, or returns nil when
+/// the call failed only because there is no such object (`missing`); any
+/// other failure throws.
+func optionalHandle<T>(
+    _ pointer: OpaquePointer?, missing: LibvirtError.Code, _ wrap: (OpaquePointer) -> T
+) throws(LibvirtError) -> T? {
+    guard let pointer else {
+        let error = LibvirtError.takeLast()
+        if error.code == missing { return nil }
+        throw error
+    }
+    return wrap(pointer)
+}

@@ -45,11 +45,8 @@ extension Domain {
     /// The current snapshot, or nil when the domain has none.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCurrent
     public func currentSnapshot() throws(LibvirtError) -> DomainSnapshot? {
-        guard let pointer = virDomainSnapshotCurrent(handle, 0) else {
-            let error = LibvirtError.takeLast()
-            if error.code == .noDomainSnapshot { return nil }
-            throw error
+        try optionalHandle(virDomainSnapshotCurrent(handle, 0), missing: .noDomainSnapshot) {
+            DomainSnapshot(handle: $0, domain: self)
         }
-        return DomainSnapshot(handle: pointer, domain: self)
     }
 }

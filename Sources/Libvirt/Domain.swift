@@ -33,25 +33,13 @@ public enum DomainState: Int32, Sendable, CaseIterable, CustomStringConvertible 
 ///
 /// `@unchecked Sendable`: libvirt domain objects are thread-safe; this class
 /// has no mutable Swift state.
-public final class Domain: @unchecked Sendable {
-    let handle: OpaquePointer
+public final class Domain: LibvirtObject<Connection> {
     /// The connection this domain was obtained from.
-    public let connection: Connection
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virDomainFree(handle)
-    }
-
-    /// The domain's name.
-    /// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetName
-    public var name: String {
-        borrowedString(virDomainGetName(handle)) ?? ""
+        super.init(handle: handle, owner: connection, release: { virDomainFree($0) }, getName: { virDomainGetName($0) })
     }
 
     /// The domain's UUID as a string (`xxxxxxxx-xxxx-...`).

@@ -7,25 +7,13 @@ import Clibvirt
 ///
 /// `@unchecked Sendable`: libvirt checkpoint objects are thread-safe; this
 /// class has no mutable Swift state.
-public final class DomainCheckpoint: @unchecked Sendable {
-    let handle: OpaquePointer
+public final class DomainCheckpoint: LibvirtObject<Domain> {
     /// The domain this checkpoint belongs to.
-    public let domain: Domain
+    public var domain: Domain { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, domain: Domain) {
-        self.handle = handle
-        self.domain = domain
-    }
-
-    deinit {
-        virDomainCheckpointFree(handle)
-    }
-
-    /// The checkpoint's name.
-    /// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointGetName
-    public var name: String {
-        borrowedString(virDomainCheckpointGetName(handle)) ?? ""
+        super.init(handle: handle, owner: domain, release: { virDomainCheckpointFree($0) }, getName: { virDomainCheckpointGetName($0) })
     }
 
     /// The checkpoint's XML description (`<domaincheckpoint>`).
@@ -37,12 +25,7 @@ public final class DomainCheckpoint: @unchecked Sendable {
     /// The parent checkpoint, or nil when this one is a root.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointGetParent
     public func parent() throws(LibvirtError) -> DomainCheckpoint? {
-        guard let pointer = virDomainCheckpointGetParent(handle, 0) else {
-            let error = LibvirtError.takeLast()
-            if error.code == .noDomainCheckpoint { return nil }
-            throw error
-        }
-        return DomainCheckpoint(handle: pointer, domain: domain)
+        try optionalHandle(virDomainCheckpointGetParent(handle, 0), missing: .noDomainCheckpoint) { DomainCheckpoint(handle: $0, domain: domain) }
     }
 
     /// Deletes the checkpoint (and its disk bitmaps unless `.metadataOnly`).

@@ -8,25 +8,13 @@ import Clibvirt
 ///
 /// `@unchecked Sendable`: libvirt snapshot objects are thread-safe; this class
 /// has no mutable Swift state.
-public final class DomainSnapshot: @unchecked Sendable {
-    let handle: OpaquePointer
+public final class DomainSnapshot: LibvirtObject<Domain> {
     /// The domain this snapshot belongs to.
-    public let domain: Domain
+    public var domain: Domain { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, domain: Domain) {
-        self.handle = handle
-        self.domain = domain
-    }
-
-    deinit {
-        virDomainSnapshotFree(handle)
-    }
-
-    /// The snapshot's name.
-    /// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetName
-    public var name: String {
-        borrowedString(virDomainSnapshotGetName(handle)) ?? ""
+        super.init(handle: handle, owner: domain, release: { virDomainSnapshotFree($0) }, getName: { virDomainSnapshotGetName($0) })
     }
 
     /// The snapshot's XML description (`<domainsnapshot>`).
@@ -38,12 +26,7 @@ public final class DomainSnapshot: @unchecked Sendable {
     /// The parent snapshot, or nil when this snapshot is a root.
     /// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetParent
     public func parent() throws(LibvirtError) -> DomainSnapshot? {
-        guard let pointer = virDomainSnapshotGetParent(handle, 0) else {
-            let error = LibvirtError.takeLast()
-            if error.code == .noDomainSnapshot { return nil }
-            throw error
-        }
-        return DomainSnapshot(handle: pointer, domain: domain)
+        try optionalHandle(virDomainSnapshotGetParent(handle, 0), missing: .noDomainSnapshot) { DomainSnapshot(handle: $0, domain: domain) }
     }
 
     /// Whether this is the domain's current snapshot.

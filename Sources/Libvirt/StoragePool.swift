@@ -7,25 +7,13 @@ import Clibvirt
 ///
 /// `@unchecked Sendable`: libvirt storage pool objects are thread-safe; this
 /// class has no mutable Swift state.
-public final class StoragePool: @unchecked Sendable {
-    let handle: OpaquePointer
+public final class StoragePool: LibvirtObject<Connection> {
     /// The connection this pool was obtained from.
-    public let connection: Connection
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virStoragePoolFree(handle)
-    }
-
-    /// The pool's name.
-    /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetName
-    public var name: String {
-        borrowedString(virStoragePoolGetName(handle)) ?? ""
+        super.init(handle: handle, owner: connection, release: { virStoragePoolFree($0) }, getName: { virStoragePoolGetName($0) })
     }
 
     /// Whether the pool is started.
@@ -178,25 +166,13 @@ public struct StorageVolumeInfo: Sendable, Hashable {
 ///
 /// `@unchecked Sendable`: libvirt storage volume objects are thread-safe; this
 /// class has no mutable Swift state.
-public final class StorageVolume: @unchecked Sendable {
-    let handle: OpaquePointer
+public final class StorageVolume: LibvirtObject<Connection> {
     /// The connection this volume was obtained from.
-    public let connection: Connection
+    public var connection: Connection { owner }
 
     /// Takes ownership of `handle` (one reference).
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virStorageVolFree(handle)
-    }
-
-    /// The volume's name within its pool.
-    /// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetName
-    public var name: String {
-        borrowedString(virStorageVolGetName(handle)) ?? ""
+        super.init(handle: handle, owner: connection, release: { virStorageVolFree($0) }, getName: { virStorageVolGetName($0) })
     }
 
     /// The volume's unique key (for a file, usually its path).

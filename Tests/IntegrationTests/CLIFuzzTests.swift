@@ -2,6 +2,7 @@ import Foundation
 import Libvirt
 import SnapshotEngine
 import Testing
+import TestSupport
 
 /// A seeded fuzz test of the command line (issue 10, "Done when"): random arguments for every
 /// subcommand, drawn from its real flags and from hostile values (huge and negative numbers,

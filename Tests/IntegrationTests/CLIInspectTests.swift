@@ -56,10 +56,7 @@ struct CLIInspectTests {
         let f = try EngineFixture(tag: "check")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
-        try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
-        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try cli.createWhileCounting(vm, ["a", "b"], guest: f.guest)
         #expect(try cli.run(["check", vm]).status == 0)
 
         // A memory file removed behind kvmsnap's back and a stray file in the store.

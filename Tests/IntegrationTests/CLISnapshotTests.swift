@@ -10,8 +10,7 @@ struct CLISnapshotTests {
         defer { f.destroy() }
         let cli = CLI(f)
         let vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "keep"]).status == 0)
+        try cli.createWhileCounting(vm, ["keep"], guest: f.guest)
         let before = (try cli.snapshotStates(vm), filesUnder(f.storePath), try f.guest.currentSource())
 
         let cases: [(args: [String], status: Int32, message: String)] = [
@@ -106,24 +105,20 @@ struct CLISnapshotTests {
         defer { f.destroy() }
         let cli = CLI(f)
         let vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
-        try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
-        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
-        try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
+        try cli.createWhileCounting(vm, ["a", "b"], guest: f.guest)
+        try f.guest.waitUntilStillCounting()
 
         let args = point.hasPrefix("create") ? ["create", vm, "--name", "c"] : ["delete", vm, "a", "--yes"]
         try cli.killAt(point, args, marker: f.guest.directory + "/stalled")
 
         // The VM still runs and keeps counting on a chain qemu-img can walk.
-        let counting = try f.guest.waitForCounter(atLeast: (f.guest.latestCounter ?? 0) + 2)
+        let counting = try f.guest.waitUntilStillCounting()
         try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", try f.guest.currentSource()])
 
         // The next command recovers; whatever it reports ready must restore.
         let states = try cli.snapshotStates(vm)
         #expect(states.values.allSatisfy { $0 == "ready" }, "\(states)")
-        let check = try cli.run(["check", vm])
-        #expect(check.status == 0, "check after recovery: \(check.stdout)")
+        try cli.expectCheckPasses(vm, "check after recovery: ")
         for name in states.keys.sorted() {
             let info = try f.engine.snapshot(vm: vm, name: name)
             let expected = try #require(try TestGuest.diskCounter(f.frozenLayerPath(info.record.id, disk: "vda")))

@@ -317,8 +317,7 @@ struct HardeningRefusalTests {
         let f = try EngineFixture(tag: "refuse")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try cli.createWhileCounting(vm, ["a"], guest: f.guest)
         #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
         let memory = try #require(try f.engine.snapshot(vm: vm, name: "b").record.memoryPath)
         // Someone takes a disk snapshot with virsh: the VM now writes to an overlay kvmsnap does not know.

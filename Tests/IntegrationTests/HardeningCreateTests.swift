@@ -18,11 +18,8 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "killfull")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
-        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try cli.createWhileCounting(vm, ["a", "b"], guest: g)
+        try g.waitUntilStillCounting()
 
         try cli.killAt(point, ["create", vm, "--name", "c", "--full"], marker: g.directory + "/stalled")
         let journal = try #require(try f.lastJob("create")?.journal)
@@ -40,7 +37,7 @@ struct HardeningCreateTests {
 
         // The VM runs on layers the catalog knows, takes new snapshots, and libvirt could start it.
         try assertHealthy(f)
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try g.waitUntilStillCounting()
         let more = try cli.run(["create", vm, "--name", "d"])
         #expect(more.status == 0, "\(more.stderr)")
         let restore = try cli.run(["restore", vm, "a", "--confirm", vm])
@@ -65,8 +62,7 @@ struct HardeningCreateTests {
         let delete = try cli.run(["delete", vm, "b", "--yes"])
         #expect(delete.status == 0, "\(delete.stderr)")
         #expect(try cli.snapshotStates(vm) == ["a": "ready"])
-        let check = try cli.run(["check", vm])
-        #expect(check.status == 0, "check: \(check.stdout)")
+        try cli.expectCheckPasses(vm, "check: ")
         try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "start", vm])
         _ = try g.waitForFirstCounter()
         try assertHealthy(f)
@@ -82,10 +78,7 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "foreignjob")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
-        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try cli.createWhileCounting(vm, ["a", "b"], guest: g)
         let source = try g.currentSource()
         let foreign = g.directory + "/foreign-copy.qcow2"
         try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "blockcopy", vm, "vda", foreign, "--transient-job", "--wait", "--format", "qcow2"])
@@ -117,8 +110,7 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "rollbackread")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try cli.createWhileCounting(vm, ["a"], guest: g)
         f.engine.faultInjector = { point throws(EngineError) in
             if point == "create.afterCapture" || point == "create.rollback.readDisks" {
                 throw EngineError(.libvirt, "injected failure at \(point)")
@@ -130,7 +122,7 @@ struct HardeningCreateTests {
         // The capture had moved the VM onto a new overlay: it must still be there, in use.
         let overlay = try g.currentSource()
         #expect(FileManager.default.fileExists(atPath: overlay), "the rollback deleted the overlay the VM writes to")
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try g.waitUntilStillCounting()
         try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", overlay])
         let job = try #require(try f.lastJob("create"))
         #expect(job.state == .running, "the unfinished rollback stays in the journal: \(job)")
@@ -150,10 +142,7 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "brokenchain")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
-        #expect(try cli.run(["create", vm, "--name", "b"]).status == 0)
+        try cli.createWhileCounting(vm, ["a", "b"], guest: g)
         // b froze the overlay a put the VM on; it is the backing file of the VM's active layer.
         let frozen = try f.frozenLayerPath(try f.engine.snapshot(vm: vm, name: "b").record.id, disk: "vda")
         #expect(unlink(frozen) == 0)
@@ -186,8 +175,7 @@ struct HardeningCreateTests {
             f.destroy()
         }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "base"]).status == 0)
+        try cli.createWhileCounting(vm, ["base"], guest: f.guest)
         let uuid = try f.engine.catalogVM(vm).uuid
         let result = try cli.run(["restore", vm, "base", "--as", cloneName], environment: ["KVMSNAP_TEST_FAIL_AT": "clone.afterStart"])
         #expect(result.status == 1 && result.stderr.contains("injected failure at clone.afterStart"), "\(result.stderr)")
@@ -203,8 +191,7 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "checkdef")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try cli.createWhileCounting(vm, ["a"], guest: f.guest)
         #expect(try cli.run(["check", vm]).status == 0)
         let missing = f.guest.directory + "/gone.qcow2"
         var definition = try DomainDefinition(xml: try f.guest.domain.xml(flags: [.inactive, .secure]))
@@ -222,8 +209,7 @@ struct HardeningCreateTests {
         let f = try EngineFixture(tag: "revertroll")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "a"]).status == 0)
+        try cli.createWhileCounting(vm, ["a"], guest: g)
         f.engine.faultInjector = { point throws(EngineError) in
             if point == "revert.afterStart" || point == "revert.rollback.destroy" {
                 throw EngineError(.libvirt, "injected failure at \(point)")
@@ -234,7 +220,7 @@ struct HardeningCreateTests {
         #expect(g.isRunning)
         let overlay = try g.currentSource()
         #expect(FileManager.default.fileExists(atPath: overlay), "the failed revert deleted the overlay the VM writes to")
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try g.waitUntilStillCounting()
         try TestGuest.run("qemu-img", ["info", "-U", "--backing-chain", overlay])
         let more = try cli.run(["create", vm, "--name", "b"])
         #expect(more.status == 0, "\(more.stderr)")

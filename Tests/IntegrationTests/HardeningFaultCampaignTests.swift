@@ -2,6 +2,7 @@ import Foundation
 import SnapshotCatalog
 import SnapshotEngine
 import Testing
+import TestSupport
 
 /// Issue 10's fault campaign kept as tests: libvirtd SIGKILLed in the middle of `create`,
 /// `create --full`, `delete` (live merge), `prune` and a lab `reset`, and kvmsnap processes racing

@@ -29,8 +29,19 @@ final class Background<T: Sendable>: @unchecked Sendable {
 /// product really leaves behind.
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct HardeningRecoveryTests {
-    func stillCounting(_ guest: TestGuest) throws -> Int {
-        try guest.waitForCounter(atLeast: (guest.latestCounter ?? 0) + 2)
+    /// Once the guest counts to 2, snapshots it as "target" and lets it count on; returns the
+    /// snapshot and the counter the guest reached after it.
+    func snapshotTargetAndCountOn(_ f: EngineFixture) throws -> (snapshot: SnapshotRecord, before: Int) {
+        try f.guest.waitForCounter(atLeast: 2)
+        let (snap, _) = try f.snapshot("target")
+        return (snap, try f.guest.waitUntilStillCounting())
+    }
+
+    /// Expects the guest to count on past `before`: it kept running and was not restored.
+    func expectCountedOn(from before: Int, _ guest: TestGuest, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let after = try guest.waitUntilStillCounting()
+        #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))",
+                sourceLocation: sourceLocation)
     }
 
     /// The VM's newest job of `kind`, read from the catalog alone (libvirt may be gone).
@@ -72,7 +83,7 @@ struct HardeningRecoveryTests {
             try g.waitForCounter(atLeast: 2)
             let (snap, counter) = try f.snapshot("target")
             try g.waitForCounter(atLeast: (counter ?? 0) + 4)
-            let before = try stillCounting(g)
+            let before = try g.waitUntilStillCounting()
             let environment = stall("restore.revert", g.directory).merging(["KVMSNAP_TEST_LIBVIRT_WAIT": "0"]) { $1 }
             let restore = Background { try cli.run(["restore", vm, "target", "--confirm", vm], environment: environment) }
             try waitForFile(g.directory + "/stalled")
@@ -98,8 +109,7 @@ struct HardeningRecoveryTests {
             #expect(g.isRunning)
             let job = try lastJob(f, uuid: snap.vmUUID, "restore")
             #expect(job?.state == .failed && job?.error?.contains("rolled back to safety snapshot 'pre-restore-") == true, "\(String(describing: job))")
-            let check = try cli.run(["check", vm])
-            #expect(check.status == 0, "\(check.stdout)")
+            try cli.expectCheckPasses(vm)
         }
     }
 
@@ -132,8 +142,7 @@ struct HardeningRecoveryTests {
             try g.waitForCounter(atLeast: first + 2)
             let current = try f.engine.catalog.read { try $0.vm(uuid: snap.vmUUID) }
             #expect(current?.currentSnapshotID == snap.id)
-            let check = try cli.run(["check", vm])
-            #expect(check.status == 0, "\(check.stdout)")
+            try cli.expectCheckPasses(vm)
 
             // The guest's QEMU dies (libvirt: shut off, crashed): drift, unlike a requested shutdown
             // (CheckRunStateTests).
@@ -154,7 +163,7 @@ struct HardeningRecoveryTests {
         let cli = CLI(f), vm = f.guest.name, g = f.guest
         try g.waitForCounter(atLeast: 2)
         let (s1, _) = try f.snapshot("s1")
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try g.waitUntilStillCounting()
         let (s2, _) = try f.snapshot("s2")
         let restore = Background { try cli.run(["restore", vm, "s1", "--confirm", vm, "--no-safety-snapshot"], environment: stall("restore.revert", g.directory)) }
         try waitForFile(g.directory + "/stalled")
@@ -179,7 +188,7 @@ struct HardeningRecoveryTests {
         let cli = CLI(f), vm = f.guest.name, g = f.guest
         try g.waitForCounter(atLeast: 2)
         let (s1, _) = try f.snapshot("s1")
-        try g.waitForCounter(atLeast: (g.latestCounter ?? 0) + 2)
+        try g.waitUntilStillCounting()
         try f.snapshot("s2")
         let delete = Background { try cli.run(["delete", vm, "s2", "--yes"], environment: stall("delete.started", g.directory)) }
         try waitForFile(g.directory + "/stalled")
@@ -296,9 +305,7 @@ struct HardeningRecoveryTests {
         let f = try EngineFixture(tag: "killsafety")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
-        try g.waitForCounter(atLeast: 2)
-        let (snap, _) = try f.snapshot("target")
-        let before = try stillCounting(g)
+        let (snap, before) = try snapshotTargetAndCountOn(f)
         try slowCaptures(vm, mibPerSecond: 4)
         let victim = try cli.start(["restore", vm, "target", "--confirm", vm])
         try waitUntilPausedForSnapshot(g)
@@ -309,12 +316,10 @@ struct HardeningRecoveryTests {
         let states = try cli.snapshotStates(vm)
         #expect(states["target"] == "ready" && states.values.allSatisfy { $0 == "ready" }, "\(states)")
         #expect(g.isRunning, "the guest runs again after the interrupted safety capture")
-        let after = try stillCounting(g)
-        #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))")
+        try expectCountedOn(from: before, g)
         let job = try lastJob(f, uuid: snap.vmUUID, "restore")
         #expect(job?.state == .failed && job?.error?.contains("before the VM was touched") == true, "\(String(describing: job))")
-        let check = try cli.run(["check", vm])
-        #expect(check.status == 0, "\(check.stdout)")
+        try cli.expectCheckPasses(vm)
     }
 
     /// libvirtd SIGKILLed while the guest is paused for the safety capture: once libvirtd is back
@@ -323,9 +328,7 @@ struct HardeningRecoveryTests {
     @Test func libvirtdKilledDuringThePausedSafetyCaptureLeavesTheGuestRunning() throws {
         try withLibvirtdKillFixture("lvdsafety") { f in
             let cli = CLI(f), vm = f.guest.name, g = f.guest
-            try g.waitForCounter(atLeast: 2)
-            let (snap, _) = try f.snapshot("target")
-            let before = try stillCounting(g)
+            let (snap, before) = try snapshotTargetAndCountOn(f)
             try slowCaptures(vm, mibPerSecond: 4)
             let restore = Background { try cli.run(["restore", vm, "target", "--confirm", vm], environment: ["KVMSNAP_TEST_LIBVIRT_WAIT": "0"]) }
             try waitUntilPausedForSnapshot(g)
@@ -340,11 +343,9 @@ struct HardeningRecoveryTests {
             let deadline = Date().addingTimeInterval(30)
             while !g.isRunning, Date() < deadline { usleep(200_000) }
             #expect(g.isRunning, "the guest runs again after libvirtd came back")
-            let after = try stillCounting(g)
-            #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))")
+            try expectCountedOn(from: before, g)
             #expect(try lastJob(f, uuid: snap.vmUUID, "restore")?.state == .failed)
-            let check = try cli.run(["check", vm])
-            #expect(check.status == 0, "\(check.stdout)")
+            try cli.expectCheckPasses(vm)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SnapshotCatalog
 import SnapshotEngine
 import Testing
+import TestSupport
 
 /// A randomized crash campaign (issue 10, "Done when"): the built `kvmsnap` binary runs `create`,
 /// `create --full`, `delete`, `prune` and `restore` against one running test guest and is killed

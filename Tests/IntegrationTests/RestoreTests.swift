@@ -15,8 +15,7 @@ struct RestoreTests {
         let f = try EngineFixture(tag: "refuse")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "s1"]).status == 0)
+        try cli.createWhileCounting(vm, ["s1"], guest: f.guest)
         let states = try cli.snapshotStates(vm)
         let source = try f.guest.currentSource()
         let cases: [([String], String)] = [
@@ -25,11 +24,11 @@ struct RestoreTests {
             (["restore", vm, "nope", "--confirm", vm], "no snapshot named 'nope'"),
         ]
         for (args, message) in cases {
-            let before = try stillCounting(f.guest)
+            let before = try f.guest.waitUntilStillCounting()
             let result = try cli.run(args)
             #expect(result.status != 0)
             #expect(result.stderr.contains(message), "\(args): \(result.stderr)")
-            let after = try stillCounting(f.guest)
+            let after = try f.guest.waitUntilStillCounting()
             #expect(after > before, "counter stopped climbing after \(args)")
         }
         #expect(try cli.snapshotStates(vm) == states)
@@ -46,7 +45,7 @@ struct RestoreTests {
         try g.waitForCounter(atLeast: liveCounter + 4)
 
         // Restore the running snapshot: memory comes back.
-        let before = try stillCounting(g)
+        let before = try g.waitUntilStillCounting()
         let result = try cli.run(["restore", vm, "live", "--confirm", vm, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(result.json as? [String: Any])
@@ -101,7 +100,7 @@ struct RestoreTests {
         } else {
             environment["KVMSNAP_TEST_FAIL_AT"] = fault
         }
-        let before = try stillCounting(g)
+        let before = try g.waitUntilStillCounting()
         let result = try cli.run(["restore", vm, "target", "--confirm", vm], environment: environment)
         #expect(result.status != 0)
         let stage = fault == "restore.start" ? "start" : fault == "restore.verify.agent" ? "verify" : "revert"
@@ -128,7 +127,7 @@ struct RestoreTests {
         try g.waitForCounter(atLeast: 2)
         let (_, counter) = try f.snapshot("target")
         try g.waitForCounter(atLeast: (counter ?? 0) + 4)
-        let before = try stillCounting(g)
+        let before = try g.waitUntilStillCounting()
         try cli.killAt(point, ["restore", vm, "target", "--confirm", vm], marker: g.directory + "/stalled")
         #expect(!g.isRunning, "the restore had stopped the VM (or left it paused) when it was killed")
 
@@ -140,8 +139,7 @@ struct RestoreTests {
         #expect(g.isRunning)
         let job = try f.lastJob("restore")
         #expect(job?.state == .failed && job?.error?.contains("rolled back to safety snapshot 'pre-restore-") == true, "\(String(describing: job))")
-        let check = try cli.run(["check", vm])
-        #expect(check.status == 0, "\(check.stdout)")
+        try cli.expectCheckPasses(vm)
     }
 
     /// A lab reset killed after it stopped the VM and defined the baseline's configuration on
@@ -163,8 +161,7 @@ struct RestoreTests {
         #expect(first >= base && first <= base + 2, "after recovery the guest printed \(first); baseline \(base)")
         let job = try f.lastJob("revert")
         #expect(job?.state == .failed && job?.error?.contains("finished from the journal: reverted to 'baseline'") == true, "\(String(describing: job))")
-        let check = try cli.run(["check", vm])
-        #expect(check.status == 0, "stray files or drift after recovery: \(check.stdout)")
+        try cli.expectCheckPasses(vm, "stray files or drift after recovery: ")
     }
 
     @Test func restoreAsNewVMRunsBesideTheUntouchedOriginalAndExportDiskHasTheSnapshotsBytes() throws {
@@ -197,7 +194,7 @@ struct RestoreTests {
         #expect(cloneFirst == base + 1, "clone printed \(String(describing: cloneFirst)), snapshot disk held \(base)")
         // The original kept running on its own disk and kept counting.
         #expect(try g.currentSource() == source)
-        _ = try stillCounting(g)
+        _ = try g.waitUntilStillCounting()
 
         // export-disk: a standalone image with the snapshot's sector 0.
         let exported = g.directory + "/export.raw"

@@ -40,8 +40,7 @@ struct CheckRunStateTests {
         let f = try EngineFixture(tag: "userstop")
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name
-        try f.guest.waitForCounter(atLeast: 1)
-        #expect(try cli.run(["create", vm, "--name", "s1"]).status == 0)
+        try cli.createWhileCounting(vm, ["s1"], guest: f.guest)
         let restored = try cli.run(["restore", vm, "s1", "--confirm", vm, "--no-safety-snapshot"])
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(try cli.run(["check", vm]).status == 0)

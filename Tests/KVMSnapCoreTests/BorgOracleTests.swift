@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import KVMSnapCore
 
 /// Runs borg 1.2's own prune planning (Resources/borg_prune_oracle.py, /usr/bin/python3 with

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import KVMSnapCore
 
 /// The fast period keys must agree with Foundation's Calendar for every instant.

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import TestSupport
 @testable import KVMSnapCore
 
 /// Properties of borg's algorithm (and therefore of ours), each argued in the doc comment.

@@ -1,5 +1,6 @@
 import Foundation
 import SnapshotEngine
+import Testing
 
 /// Runs the built `kvmsnap` binary the way a user or script does.
 struct CLI {
@@ -54,6 +55,24 @@ struct CLI {
         let victim = try start(args, environment: ["KVMSNAP_TEST_STALL_AT": point, "KVMSNAP_TEST_STALL_MARKER": marker])
         defer { victim.signal(SIGKILL); victim.wait() }
         try waitForFile(marker)
+    }
+
+    /// Once `guest` counts, creates the snapshots `names` of `vm` one after another (each must exit
+    /// 0), letting the guest count on between them so each holds changes of its own.
+    func createWhileCounting(
+        _ vm: String, _ names: [String], guest: TestGuest, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        try guest.waitForCounter(atLeast: 1)
+        for (index, name) in names.enumerated() {
+            if index > 0 { try guest.waitUntilStillCounting() }
+            #expect(try run(["create", vm, "--name", name]).status == 0, sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Runs `check` on `vm` and expects it to pass (exit 0); a failure shows `context`, then its output.
+    func expectCheckPasses(_ vm: String, _ context: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let check = try run(["check", vm])
+        #expect(check.status == 0, "\(context)\(check.stdout)", sourceLocation: sourceLocation)
     }
 
     /// Names of the VM's snapshots per `list --json`, with their states.

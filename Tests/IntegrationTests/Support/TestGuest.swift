@@ -153,6 +153,13 @@ final class TestGuest: @unchecked Sendable {
         throw TestGuestError("guest \(name) did not reach counter \(value) within \(timeout) s; console: \(consoleTail())")
     }
 
+    /// Waits until the guest has counted two past the last counter seen (it runs on, and what it
+    /// wrote since then lands in the next snapshot); returns the counter reached.
+    @discardableResult
+    func waitUntilStillCounting() throws -> Int {
+        try waitForCounter(atLeast: (latestCounter ?? 0) + 2)
+    }
+
     /// Waits until the console shows any counter after a start/restore; returns the first one.
     func waitForFirstCounter(timeout: Double = 60) throws -> Int {
         let deadline = Date().addingTimeInterval(timeout)
