@@ -86,6 +86,7 @@ struct Retention: EngineService, Sendable {
         return PruneResult(plan: plan, dryRun: false, deleted: deleted, usageBefore: before, usageAfter: after)
     }
 
+    /// The prune plan of `vm` (see ``SnapshotEngine/planPrune(vm:policyOverride:now:)``); changes nothing.
     func plan(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PrunePlan {
         let effective: EffectivePolicy
         if let policyOverride {
