@@ -45,6 +45,8 @@ public struct CommandFailure: Error, CustomStringConvertible {
             return CommandFailure("\(timeline)", exitCode: 64)
         case let cron as CronError:
             return CommandFailure(cron.description, exitCode: 64)
+        case let spec as SpecError:   // a refused duration or date: bad input, as the engine's invalidInput
+            return CommandFailure(spec.message, exitCode: 64)
         default:
             return nil
         }

@@ -1,3 +1,5 @@
+import KVMSnapCore
+
 /// The one error type of the engine layer. The CLI maps `code` to an exit status.
 public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Code: String, Sendable, Equatable {
@@ -24,4 +26,9 @@ public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public var description: String { message }
     public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+}
+
+extension EngineError {
+    /// A duration or date the core refused (``SpecError``): bad input, with the core's message.
+    init(_ refused: SpecError) { self.init(.invalidInput, refused.message) }
 }

@@ -27,15 +27,21 @@ public struct HookRun: Sendable {
 /// The hooks service: the catalog's hook table and running hooks for a job.
 ///
 /// State: none of its own (the hook records live in the catalog). Calls: the catalog and
-/// ``ExternalProcess`` only.
-struct Hooks: Sendable {
+/// ``ExternalProcess`` only; needs no libvirt connection (the hook list reads it while libvirtd is down).
+public struct Hooks: Sendable {
     let catalog: Catalog
     let clock: any EngineClock
     let diagnostics: Diagnostics
 
+    public init(catalog: Catalog, clock: any EngineClock = SystemClock(), diagnostics: Diagnostics = .standardError) {
+        self.catalog = catalog
+        self.clock = clock
+        self.diagnostics = diagnostics
+    }
+
     func add(phase: HookPhase, vm: String?, command: [String], timeout: Double) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
-        try TimeoutSpec.validate(timeout, what: "hook timeout")
+        do { try TimeoutSpec.validate(timeout, what: "hook timeout") } catch { throw EngineError(error) }
         guard ExternalProcess.resolve(program) != nil else {
             throw EngineError(.invalidInput, "hook command \(program) is \(program.contains("/") ? "not an executable file" : "not found in PATH")")
         }
@@ -43,7 +49,8 @@ struct Hooks: Sendable {
         return try withCatalog { () throws(CatalogError) in try catalog.write { db in try db.insert(&record); return record } }
     }
 
-    func all() throws(EngineError) -> [HookRecord] {
+    /// Every hook, in id order.
+    public func all() throws(EngineError) -> [HookRecord] {
         try withCatalog { () throws(CatalogError) in try catalog.read { try $0.hooks() } }
     }
 

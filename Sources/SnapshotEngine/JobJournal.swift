@@ -8,8 +8,9 @@ import SnapshotCatalog
 /// State: the set of jobs whose on-failure hooks already ran (lab resets finish jobs from
 /// several threads at once, so it sits behind a `Mutex`). Calls: the catalog and ``Hooks``.
 /// Whether a job runs nested in another one (its failure reaches the hooks through the outer
-/// job) comes from the caller's ``OperationContext``, not from stored state.
-final class JobJournal: Sendable {
+/// job) comes from the caller's ``OperationContext``, not from stored state. Needs no libvirt
+/// connection: the job list reads it while libvirtd is down (``init(catalog:)``).
+public final class JobJournal: Sendable {
     let catalog: Catalog
     let clock: any EngineClock
     let hooks: Hooks
@@ -21,6 +22,22 @@ final class JobJournal: Sendable {
         self.clock = clock
         self.hooks = hooks
         self.diagnostics = diagnostics
+    }
+
+    /// A journal over `catalog` alone, for reading it (``list(vm:failedOnly:limit:)``) where no
+    /// engine is built.
+    public convenience init(catalog: Catalog) {
+        let clock = SystemClock()
+        self.init(catalog: catalog, clock: clock, hooks: Hooks(catalog: catalog, clock: clock), diagnostics: .standardError)
+    }
+
+    /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
+    public func list(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
+        let all = try withCatalog { () throws(CatalogError) in
+            try catalog.read { try $0.jobs(states: failedOnly ? [.failed] : nil) }
+        }
+        let filtered = all.filter { job in vm == nil || job.vmName == vm || job.vmUUID?.lowercased() == vm?.lowercased() }
+        return Array(filtered.prefix(limit))
     }
 
     /// Starts a job of `vm`. Only with the VM's lock held, kept until the job ends: recovery,

@@ -138,10 +138,6 @@ extension SnapshotEngine {
         }
     }
 
-    public func labVMs() throws(EngineError) -> [VMRecord] {
-        try db { () throws(CatalogError) in try catalog.read { try $0.allVMs().filter { $0.labBaselineID != nil } } }
-    }
-
     public struct ResetResult: Sendable, Encodable {
         public var vm: String
         public var baseline: String?

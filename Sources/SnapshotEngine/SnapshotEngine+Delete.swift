@@ -31,10 +31,7 @@ extension SnapshotEngine {
         if let domain = try? domain(nameOrUUID) {
             return (register && !catalog.isReadOnly ? try vmRecord(for: domain) : try unsavedRecord(for: domain), domain)
         }
-        let record = try db { () throws(CatalogError) in
-            try catalog.read { db in try db.vm(named: nameOrUUID) ?? db.vm(uuid: nameOrUUID) }
-        }
-        guard let record else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
+        guard let record = try catalogVMRows.find(nameOrUUID) else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
         return (record, nil)
     }
 

@@ -128,7 +128,9 @@ extension SnapshotEngine {
             throw EngineError(.libvirt, "cannot tell whether libvirt still has VM \(vm.name) (\(vm.uuid)): \(error.message)")
         }
     }
+}
 
+extension EngineService {
     /// How the user names a vanished VM to `forget`: its name, or its UUID when the name is
     /// ambiguous (another catalog VM or a libvirt VM has it, e.g. the VM re-created under it).
     func forgetArgument(_ vm: VMRecord) -> String {

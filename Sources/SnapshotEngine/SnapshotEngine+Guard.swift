@@ -64,7 +64,9 @@ extension SnapshotEngine {
         guard ExternalProcess.resolve(program) != nil else {
             throw EngineError(.invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
         }
-        if let timeout = options.timeout { try TimeoutSpec.validate(timeout, what: "--timeout") }
+        if let timeout = options.timeout {
+            do { try TimeoutSpec.validate(timeout, what: "--timeout") } catch { throw EngineError(error) }
+        }
         if let name = options.name { try Self.validateName(name) }
         let domain = try domain(nameOrUUID)
         let vm = try vmRecord(for: domain)
@@ -190,41 +192,6 @@ extension SnapshotEngine {
 
     /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
     public func jobs(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
-        let all = try db { () throws(CatalogError) in
-            try catalog.read { try $0.jobs(states: failedOnly ? [.failed] : nil) }
-        }
-        let filtered = all.filter { job in vm == nil || job.vmName == vm || job.vmUUID?.lowercased() == vm?.lowercased() }
-        return Array(filtered.prefix(limit))
-    }
-}
-
-/// Command timeouts: `90` or `90s`, `10min`, `2h` (`m` is refused: in retention it means months);
-/// at most `Bounds.maxDurationSeconds` (100 years).
-public enum TimeoutSpec {
-    public static func parse(_ text: String) throws(EngineError) -> Double {
-        let s = text.trimmingCharacters(in: .whitespaces)
-        let digits = s.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
-        let unit = s.dropFirst(digits.count)
-        guard let value = Double(digits), value > 0 else {
-            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': expected a positive number with s, min or h, e.g. 30s, 10min, 2h")
-        }
-        let seconds: Double
-        switch unit {
-        case "", "s": seconds = value
-        case "min": seconds = value * 60
-        case "h": seconds = value * 3600
-        default:
-            throw EngineError(.invalidInput, "bad duration '\(Bounds.clip(text))': unit must be s, min or h (e.g. 30s, 10min, 2h)")
-        }
-        try validate(seconds, what: "duration '\(Bounds.clip(text))'")
-        return seconds
-    }
-
-    /// Refuses a timeout that is not positive, not finite or longer than 100 years.
-    public static func validate(_ seconds: Double, what: String = "timeout") throws(EngineError) {
-        guard seconds > 0, seconds.isFinite else { throw EngineError(.invalidInput, "\(what) must be positive") }
-        guard seconds <= Double(Bounds.maxDurationSeconds) else {
-            throw EngineError(.invalidInput, "\(what) is too long (at most \(Bounds.maxDurationText))")
-        }
+        try jobJournal.list(vm: vm, failedOnly: failedOnly, limit: limit)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
 import SnapshotEngine
 
 struct CreateCommand: ParsableCommand {
@@ -23,7 +24,7 @@ struct CreateCommand: ParsableCommand {
 
     func run() throws {
         try SnapshotEngine.validateName(name)
-        let expiresAt = try expires.map { spec throws(EngineError) in try ExpirySpec.parse(spec, now: Date()) }
+        let expiresAt = try expires.map { spec throws(SpecError) in try ExpirySpec.parse(spec, now: Date()) }
         let context = try Context(global)
         let progress = Output.progressBar(json: global.json)
         let engine = try context.engine(progress: progress)

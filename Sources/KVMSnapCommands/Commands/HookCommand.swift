@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
 import SnapshotCatalog
 import SnapshotEngine
 
@@ -24,7 +25,7 @@ struct HookCommand: ParsableCommand {
         }
 
         func run() throws {
-            let seconds = try timeout.map { text throws(EngineError) in try TimeoutSpec.parse(text) } ?? SnapshotEngine.defaultHookTimeout
+            let seconds = try timeout.map { text throws(SpecError) in try TimeoutSpec.parse(text) } ?? SnapshotEngine.defaultHookTimeout
             let hook = try Context(global).engine().addHook(phase: phase, vm: vm, command: command, timeout: seconds)
             if global.json { Output.json(HookJSON(hook)); return }
             Output.line("added hook \(hook.id ?? 0): \(phase.rawValue)\(vm.map { " for \($0)" } ?? "") runs \(command.joined(separator: " "))")

@@ -41,57 +41,40 @@ public struct PruneResult: Sendable {
     public var usageAfter: Int64?
 }
 
-extension SnapshotEngine {
-    /// Plans a prune of one VM without changing anything.
-    ///
-    /// Candidates are the VM's catalog snapshots (state ready/pending/failed, pinned,
-    /// expiry); the plan is ``RetentionPlanner`` (borg 1.2 prune plus kvmsnap's overrides) in
-    /// `TimeZone.current` with `now` (default: the engine's clock). The policy is
-    /// `policyOverride` when given, else the VM's stored policy, else the stored default;
-    /// with none of these it throws `invalidInput`.
-    ///
-    /// ## Reclaimed bytes (an estimate, documented)
-    /// The deletes are simulated in execution order (oldest first) on the catalog's layer tree,
-    /// with the same ``LayerTree/reclaimPlan(keeping:)`` the delete path runs. A pruned
-    /// snapshot is credited with its memory and NVRAM files' allocated bytes plus, for every
-    /// layer its removal lets the plan delete, that layer's allocated bytes. A merge (child
-    /// committed into its only-child parent) is credited 0: the child's clusters move into the
-    /// parent, so it frees only the clusters both held, which we cannot see from file sizes;
-    /// the merged parent is then modelled as holding both files' bytes, so deleting it later in
-    /// the same plan credits both. Totals are therefore exact for layers that end up deleted and
-    /// a lower bound where a merge is the last step (qcow2 metadata aside). Layers are never
-    /// credited when the VM is not defined in libvirt, because the delete path then keeps every
-    /// layer. Garbage that an earlier interrupted reclaim left is not credited to any snapshot.
-    public func planPrune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil) throws(EngineError) -> PrunePlan {
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
-        recoverIfIdle(vm: vm, domain: domain)
-        return try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
-    }
+/// What a prune's execution needs from the rest of the engine: the normal delete path (which
+/// never changes what another snapshot restores) and the usage totals reported around it.
+protocol SnapshotDeleting {
+    func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError)
+    func usage(vm nameOrUUID: String?) throws(EngineError) -> [VMUsage]
+}
 
-    /// Prunes one VM: plans (under the VM's lock) and, unless `dryRun`, deletes every pruned
-    /// snapshot, oldest first, through the normal delete path (which never changes what another
-    /// snapshot restores). Failed captures are pruned too; snapshots a job still owns are left alone.
-    public func prune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil, dryRun: Bool) throws(EngineError) -> PruneResult {
-        if dryRun {
-            return PruneResult(plan: try planPrune(vm: nameOrUUID, policyOverride: policyOverride, now: now), dryRun: true, deleted: [])
-        }
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
-        return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
-    }
+/// The retention service: plans a prune (``RetentionPlanner`` over the catalog's snapshots and
+/// the effective policy, with the bytes each delete frees) and executes it.
+///
+/// State: none of its own; a value built per call from the engine's configuration
+/// (``SnapshotEngine/retention``). Calls: ``Policies`` and ``LayerStore`` (layer state, the
+/// in-step check); executing deletes through a ``SnapshotDeleting`` (the engine's delete path).
+/// The caller resolves the VM and holds its lock to execute.
+struct Retention: EngineService, Sendable {
+    let connection: Connection
+    let catalog: Catalog
+    let configuration: EngineConfiguration
 
-    /// The prune itself; the caller holds the VM's lock.
-    func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
-        let plan = try planPrune(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
-        if !plan.pruned.isEmpty { try requireInStep(domain: domain, vm: vm) }
-        let before = try usage(vm: vm.uuid).first?.totalBytes
+    var policies: Policies { Policies(catalog: catalog, clock: configuration.clock) }
+    var layerStore: LayerStore { LayerStore(connection: connection, catalog: catalog, configuration: configuration) }
+
+    /// Plans and, through `deleter`, deletes every pruned snapshot, oldest first. The caller holds the VM's lock.
+    func execute(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date,
+                 through deleter: some SnapshotDeleting) throws(EngineError) -> PruneResult {
+        let plan = try plan(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
+        if !plan.pruned.isEmpty { try layerStore.requireInStep(domain: domain, vm: vm) }
+        let before = try deleter.usage(vm: vm.uuid).first?.totalBytes
         var deleted: [String] = []
         for item in plan.pruned {
             guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: item.snapshotID) } }) else { continue }
             do {
-                progress?("prune \(snapshot.name)", Double(deleted.count) / Double(max(plan.pruned.count, 1)))
-                try delete(snapshot: snapshot, vm: vm, domain: domain)
+                configuration.progress?("prune \(snapshot.name)", Double(deleted.count) / Double(max(plan.pruned.count, 1)))
+                try deleter.delete(snapshot: snapshot, vm: vm, domain: domain)
             } catch {
                 // Its own delete may have begun (a half-done delete is finished by the next command).
                 let done = deleted.isEmpty ? "none deleted before it" : "deleted before it: \(deleted.map { "'\($0)'" }.joined(separator: ", "))"
@@ -99,20 +82,16 @@ extension SnapshotEngine {
             }
             deleted.append(snapshot.name)
         }
-        let after = try usage(vm: vm.uuid).first?.totalBytes
+        let after = try deleter.usage(vm: vm.uuid).first?.totalBytes
         return PruneResult(plan: plan, dryRun: false, deleted: deleted, usageBefore: before, usageAfter: after)
     }
 
-    /// Every VM the catalog knows, by name.
-    public func catalogVMs() throws(EngineError) -> [VMRecord] {
-        try db { () throws(CatalogError) in try catalog.read { try $0.allVMs() } }
-    }
-
-    func planPrune(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PrunePlan {
+    /// The prune plan of `vm` (see ``SnapshotEngine/planPrune(vm:policyOverride:now:)``); changes nothing.
+    func plan(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PrunePlan {
         let effective: EffectivePolicy
         if let policyOverride {
             effective = EffectivePolicy(policy: SnapshotPolicy(retention: policyOverride), source: .override, updatedAt: nil)
-        } else if let stored = try effectivePolicy(vmUUID: vm.uuid) {
+        } else if let stored = try policies.effective(vmUUID: vm.uuid) {
             effective = stored
         } else {
             throw EngineError(.invalidInput, "VM \(vm.name) has no retention policy: set one with 'kvmsnap policy set \(vm.name) --keep-...' "
@@ -151,7 +130,7 @@ extension SnapshotEngine {
     }
 
     /// Bytes each pruned snapshot frees when the snapshots in `pruning` are deleted in that order
-    /// (see ``planPrune(vm:policyOverride:now:)`` for what is counted).
+    /// (see ``SnapshotEngine/planPrune(vm:policyOverride:now:)`` for what is counted).
     func estimateReclaim(vmUUID: String, domain: Domain?, snapshots: [SnapshotRecord], pruning ids: [String]) throws(EngineError) -> [String: Int64] {
         var result: [String: Int64] = [:]
         let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
@@ -162,7 +141,7 @@ extension SnapshotEngine {
         // Without the domain the delete path keeps every layer (it cannot tell which the VM uses).
         guard domain != nil, !ids.isEmpty else { return result }
 
-        var (tree, refs, layers, _) = try layerState(vmUUID: vmUUID, domain: domain)
+        var (tree, refs, layers, _) = try layerStore.layerState(vmUUID: vmUUID, domain: domain)
         let disks = try db { () throws(CatalogError) in try catalog.read { try $0.disks(vmUUID: vmUUID) } }
         var tops: [String: Set<String>] = [:]  // snapshot id → its frozen top layers
         for disk in disks { tops[disk.snapshotID, default: []].insert(disk.layerID) }
@@ -194,5 +173,54 @@ extension SnapshotEngine {
             result[id, default: 0] += run(tree.reclaimPlan(keeping: refs))
         }
         return result
+    }
+}
+
+extension SnapshotEngine: SnapshotDeleting {
+    /// The retention service, with the configuration as it is now.
+    var retention: Retention { Retention(connection: connection, catalog: catalog, configuration: configuration) }
+
+    /// Plans a prune of one VM without changing anything.
+    ///
+    /// Candidates are the VM's catalog snapshots (state ready/pending/failed, pinned,
+    /// expiry); the plan is ``RetentionPlanner`` (borg 1.2 prune plus kvmsnap's overrides) in
+    /// `TimeZone.current` with `now` (default: the engine's clock). The policy is
+    /// `policyOverride` when given, else the VM's stored policy, else the stored default;
+    /// with none of these it throws `invalidInput`.
+    ///
+    /// ## Reclaimed bytes (an estimate, documented)
+    /// The deletes are simulated in execution order (oldest first) on the catalog's layer tree,
+    /// with the same ``LayerTree/reclaimPlan(keeping:)`` the delete path runs. A pruned
+    /// snapshot is credited with its memory and NVRAM files' allocated bytes plus, for every
+    /// layer its removal lets the plan delete, that layer's allocated bytes. A merge (child
+    /// committed into its only-child parent) is credited 0: the child's clusters move into the
+    /// parent, so it frees only the clusters both held, which we cannot see from file sizes;
+    /// the merged parent is then modelled as holding both files' bytes, so deleting it later in
+    /// the same plan credits both. Totals are therefore exact for layers that end up deleted and
+    /// a lower bound where a merge is the last step (qcow2 metadata aside). Layers are never
+    /// credited when the VM is not defined in libvirt, because the delete path then keeps every
+    /// layer. Garbage that an earlier interrupted reclaim left is not credited to any snapshot.
+    public func planPrune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil) throws(EngineError) -> PrunePlan {
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
+        recoverIfIdle(vm: vm, domain: domain)
+        return try retention.plan(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+    }
+
+    /// Prunes one VM: plans (under the VM's lock) and, unless `dryRun`, deletes every pruned
+    /// snapshot, oldest first, through the normal delete path (which never changes what another
+    /// snapshot restores). Failed captures are pruned too; snapshots a job still owns are left alone.
+    public func prune(vm nameOrUUID: String, policyOverride: RetentionPolicy? = nil, now: Date? = nil, dryRun: Bool) throws(EngineError) -> PruneResult {
+        if dryRun {
+            return PruneResult(plan: try planPrune(vm: nameOrUUID, policyOverride: policyOverride, now: now), dryRun: true, deleted: [])
+        }
+        let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+    }
+
+    /// The prune itself; the caller holds the VM's lock.
+    func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
+        try retention.execute(vm: vm, domain: domain, policyOverride: policyOverride, now: now, through: self)
     }
 }

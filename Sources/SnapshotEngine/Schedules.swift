@@ -54,9 +54,35 @@ struct ShiftedClock: EngineClock {
     func now() -> Date { base.addingTimeInterval((ContinuousClock.now - realStart).seconds) }
 }
 
-extension SnapshotEngine {
+/// What a scheduled run needs from the rest of the engine, with the run's shifted clock: the
+/// job journal, the VM's lock (which finishes a dead job first), a capture and a prune under it.
+protocol ScheduledRunSteps {
+    var jobJournal: JobJournal { get }
+    func lockVM(_ vm: VMRecord, domain: Domain?, wait: Duration?) throws(EngineError) -> VMLock
+    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
+                willStart: (() throws(EngineError) -> Void)?) throws(EngineError) -> CreateResult
+    func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult
+    func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord
+}
+
+/// The schedules service: `run-due`, which takes the snapshots a VM's policy schedule says are
+/// due and prunes after each, one run at a time.
+///
+/// State: none of its own; the last slot per VM is the catalog's schedule state. A value built
+/// per call from the engine's configuration (``SnapshotEngine/schedules``). Calls: ``Policies``,
+/// ``CatalogVMs``, ``JobJournal``, and through ``ScheduledRunSteps`` the engine's lock, capture
+/// and prune (``Retention``).
+struct Schedules: EngineService, Sendable {
+    let connection: Connection
+    let catalog: Catalog
+    let configuration: EngineConfiguration
+    let journal: JobJournal
+
+    var store: StoreLayout { configuration.store }
+    var policies: Policies { Policies(catalog: catalog, clock: configuration.clock) }
+
     /// The snapshot name for a slot: `auto-YYYYMMDD-HHMM` in the slot's local time.
-    public static func scheduledSnapshotName(slot: Date, timeZone: TimeZone) -> String {
+    static func snapshotName(slot: Date, timeZone: TimeZone) -> String {
         let local = CronSchedule.localSeconds(slot, timeZone: timeZone)
         let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let sod = local - days * 86_400
@@ -65,21 +91,10 @@ extension SnapshotEngine {
         return "auto-\(pad(c.year, 4))\(pad(c.month, 2))\(pad(c.day, 2))-\(pad(sod / 3600, 2))\(pad(sod / 60 % 60, 2))"
     }
 
-    /// Takes the snapshots that are due at `now` and prunes after each.
-    ///
-    /// For every VM in the catalog whose effective policy (its own, else the default) has a
-    /// schedule: the latest slot ≤ `now` (local time of `timeZone`) is compared with the slot
-    /// stored in `scheduleState`; when it is newer, a snapshot `auto-YYYYMMDD-HHMM` (the slot's
-    /// local time) is taken, the slot stored, and the VM pruned with its policy. Only the latest
-    /// slot runs, however many were missed; a slot runs once (a second call does nothing). The
-    /// first run for a VM takes the latest slot at once (like systemd's `Persistent=true`).
-    ///
-    /// Runs are serialised by a non-blocking `flock` on `<store>/locks/run-due.lock`: when
-    /// another run holds it, this returns `.alreadyRunning` at once. A VM no longer defined in
-    /// libvirt is skipped (`missing`). A failure is recorded as a failed `run-due` job and does
-    /// not stop the other VMs; a failed capture is retried by the next run. Snapshots and jobs
-    /// carry `now` plus the real time elapsed since the call.
-    public func runDue(now: Date, timeZone: TimeZone = .current) throws(EngineError) -> RunDueOutcome {
+    /// The body of ``SnapshotEngine/runDue(now:timeZone:)`` (documented there). `makeSteps` gives
+    /// the engine's steps with the run's clock: `now` plus the real time elapsed since the call.
+    func runDue(now: Date, timeZone: TimeZone,
+                steps makeSteps: (EngineConfiguration) -> some ScheduledRunSteps) throws(EngineError) -> RunDueOutcome {
         let realStart = ContinuousClock.now
         try store.prepareLocks()
         let lock: VMLock
@@ -93,19 +108,20 @@ extension SnapshotEngine {
 
         var shifted = configuration
         shifted.clock = ShiftedClock(base: now, realStart: realStart)
-        let engine = SnapshotEngine(connection: connection, catalog: catalog, configuration: shifted)
+        let steps = makeSteps(shifted)
+        let schedules = Schedules(connection: connection, catalog: catalog, configuration: shifted, journal: steps.jobJournal)
 
         var runs: [ScheduledRun] = []
-        for vm in try catalogVMs() {
-            if let run = engine.runScheduled(vm: vm, now: now, timeZone: timeZone) { runs.append(run) }
+        for vm in try CatalogVMs(catalog: catalog).all() {
+            if let run = schedules.run(vm: vm, now: now, timeZone: timeZone, steps: steps) { runs.append(run) }
         }
         return .ran(RunDueReport(now: now, runs: runs, duration: (ContinuousClock.now - realStart).seconds))
     }
 
-    /// One VM's part of ``runDue(now:timeZone:)``; nil when its policy has no schedule.
-    func runScheduled(vm: VMRecord, now: Date, timeZone: TimeZone) -> ScheduledRun? {
+    /// One VM's part of ``runDue(now:timeZone:steps:)``; nil when its policy has no schedule.
+    func run(vm: VMRecord, now: Date, timeZone: TimeZone, steps: some ScheduledRunSteps) -> ScheduledRun? {
         let effective: EffectivePolicy?
-        do { effective = try effectivePolicy(vmUUID: vm.uuid) } catch {
+        do { effective = try policies.effective(vmUUID: vm.uuid) } catch {
             return failed(ScheduledRun(vm: vm.name, vmUUID: vm.uuid, schedule: "?", outcome: .failed), error)
         }
         guard let policy = effective?.policy, let expression = policy.schedule else { return nil }
@@ -138,14 +154,14 @@ extension SnapshotEngine {
             return failed(run, EngineError(.libvirt, "cannot look up VM \(vm.name): \(error.message)"))
         }
 
-        let name = Self.scheduledSnapshotName(slot: slot, timeZone: timeZone)
+        let name = Self.snapshotName(slot: slot, timeZone: timeZone)
         run.snapshotName = name
         // The VM's lock before the job: a job marked running is always held by its live owner,
         // so recovery (which takes this lock) never mistakes this run for a dead one.
         let job: JobRecord, lock: VMLock
         do {
-            lock = try lockVM(vm, domain: domain)
-            job = try startJob(kind: .runDue, vm: vm, snapshotName: name)
+            lock = try steps.lockVM(vm, domain: domain, wait: nil)
+            job = try journal.start(kind: .runDue, vm: vm, snapshotName: name)
         } catch { return failed(run, error) }
         defer { withExtendedLifetime(lock) {} }
         do {
@@ -159,18 +175,18 @@ extension SnapshotEngine {
                 options.labels = ["scheduled"]
                 if let fullEvery = policy.fullEvery { options.fullEvery = fullEvery }
                 options.quiesce = policy.quiesce ?? .off
-                let created = try create(domain: domain, vm: vm, options: options)
+                let created = try steps.create(domain: domain, vm: vm, options: options, willStart: nil)
                 if !created.notices.isEmpty { run.message = created.notices.joined(separator: "; ") }
             }
-            let record = ScheduleStateRecord(vmUUID: vm.uuid, lastSlot: slot, updatedAt: clock.now())
+            let record = ScheduleStateRecord(vmUUID: vm.uuid, lastSlot: slot, updatedAt: configuration.clock.now())
             try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
             run.outcome = .snapshot
             if !policy.retention.isEmpty {
-                run.pruned = try pruneLocked(vm: try currentVM(vm), domain: domain, policyOverride: nil, now: clock.now()).deleted
+                run.pruned = try steps.pruneLocked(vm: try steps.currentVM(vm), domain: domain, policyOverride: nil, now: configuration.clock.now()).deleted
             }
-            finishJob(job, error: nil)
+            journal.finish(job, error: nil)
         } catch {
-            finishJob(job, error: error)
+            journal.finish(job, error: error)
             run.outcome = .failed
             run.message = error.message
         }
@@ -184,47 +200,41 @@ extension SnapshotEngine {
         run.message = error.message
         do {
             if let vm = try db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: run.vmUUID) } }) {
-                recordFailedJob(kind: .runDue, vm: vm, error: error)
+                journal.recordFailed(kind: .runDue, vm: vm, error: error)
             }
         } catch let readError {
-            diagnostics.swallowed("recording the failed run-due job of \(run.vm)", readError)
+            configuration.diagnostics.swallowed("recording the failed run-due job of \(run.vm)", readError)
         }
         return run
     }
+}
 
-    // MARK: Metrics
+extension SnapshotEngine: ScheduledRunSteps {
+    /// The schedules service, with the configuration as it is now.
+    var schedules: Schedules { Schedules(connection: connection, catalog: catalog, configuration: configuration, journal: jobJournal) }
 
-    /// What the Prometheus textfile reports.
-    public struct Metrics: Sendable {
-        public struct VM: Sendable {
-            public var name: String
-            public var uuid: String
-            /// Ready snapshots.
-            public var snapshots: Int
-            /// `usage`'s total: memory files plus every layer file the catalog holds.
-            public var bytes: Int64
-            /// Creation time of the newest ready snapshot.
-            public var lastSnapshotAt: Date?
-        }
-        public var vms: [VM]
-        /// Failed jobs in the journal, by kind.
-        public var failedJobs: [String: Int]
+    /// The snapshot name for a slot: `auto-YYYYMMDD-HHMM` in the slot's local time.
+    public static func scheduledSnapshotName(slot: Date, timeZone: TimeZone) -> String {
+        Schedules.snapshotName(slot: slot, timeZone: timeZone)
     }
 
-    public func metrics() throws(EngineError) -> Metrics {
-        let usage = try usage(vm: nil)
-        let bytes = Dictionary(usage.map { ($0.uuid, $0.totalBytes) }, uniquingKeysWith: { a, _ in a })
-        let (vms, snapshots, failedJobs) = try db { () throws(CatalogError) in
-            try catalog.read { db in
-                let vms = try db.allVMs()
-                return (vms, try vms.map { try db.snapshots(vmUUID: $0.uuid) }, try db.failedJobCounts())
-            }
+    /// Takes the snapshots that are due at `now` and prunes after each.
+    ///
+    /// For every VM in the catalog whose effective policy (its own, else the default) has a
+    /// schedule: the latest slot ≤ `now` (local time of `timeZone`) is compared with the slot
+    /// stored in `scheduleState`; when it is newer, a snapshot `auto-YYYYMMDD-HHMM` (the slot's
+    /// local time) is taken, the slot stored, and the VM pruned with its policy. Only the latest
+    /// slot runs, however many were missed; a slot runs once (a second call does nothing). The
+    /// first run for a VM takes the latest slot at once (like systemd's `Persistent=true`).
+    ///
+    /// Runs are serialised by a non-blocking `flock` on `<store>/locks/run-due.lock`: when
+    /// another run holds it, this returns `.alreadyRunning` at once. A VM no longer defined in
+    /// libvirt is skipped (`missing`). A failure is recorded as a failed `run-due` job and does
+    /// not stop the other VMs; a failed capture is retried by the next run. Snapshots and jobs
+    /// carry `now` plus the real time elapsed since the call.
+    public func runDue(now: Date, timeZone: TimeZone = .current) throws(EngineError) -> RunDueOutcome {
+        try schedules.runDue(now: now, timeZone: timeZone) { shifted in
+            SnapshotEngine(connection: connection, catalog: catalog, configuration: shifted)
         }
-        let rows = zip(vms, snapshots).map { vm, snaps in
-            let ready = snaps.filter { $0.state == .ready }
-            return Metrics.VM(name: vm.name, uuid: vm.uuid, snapshots: ready.count, bytes: bytes[vm.uuid] ?? 0,
-                              lastSnapshotAt: ready.map(\.createdAt).max())
-        }
-        return Metrics(vms: rows, failedJobs: failedJobs)
     }
 }

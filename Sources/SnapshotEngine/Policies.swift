@@ -79,54 +79,91 @@ public struct EffectivePolicy: Sendable {
     }
 }
 
-extension SnapshotEngine {
-    public static let defaultPolicyScope = "default"
-    public static func policyScope(vmUUID: String) -> String { "vm:\(vmUUID)" }
+/// The policies service: the catalog's policy table (one row per VM scope plus the default) and
+/// which policy applies to a VM.
+///
+/// State: none of its own (the policy rows live in the catalog). Calls: the catalog only; it
+/// needs no libvirt connection, so the commands read policies through it while libvirtd is down.
+/// It takes VM UUIDs: resolving a VM's name is the caller's (the engine asks libvirt first).
+public struct Policies: CatalogService, Sendable {
+    let catalog: Catalog
+    let clock: any EngineClock
 
-    /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
-    public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
+    public init(catalog: Catalog, clock: any EngineClock = SystemClock()) {
+        self.catalog = catalog
+        self.clock = clock
+    }
+
+    public static let defaultScope = "default"
+    public static func scope(vmUUID: String) -> String { "vm:\(vmUUID)" }
+
+    /// Stores `policy` for the VM with `vmUUID`, or as the default when nil. Validates first.
+    func set(_ policy: SnapshotPolicy, vmUUID: String?) throws(EngineError) {
         try policy.validate()
-        let scope = try nameOrUUID.map { name throws(EngineError) in Self.policyScope(vmUUID: try catalogVM(name).uuid) }
-            ?? Self.defaultPolicyScope
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(policy) } catch {
             throw EngineError(.io, "cannot encode the policy: \(error)")
         }
+        let scope = vmUUID.map(Self.scope(vmUUID:)) ?? Self.defaultScope
         let record = PolicyRecord(scope: scope, json: String(decoding: data, as: UTF8.self), updatedAt: clock.now())
         try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
+    }
+
+    /// Removes the VM's own policy (or the default when nil); false when there was none.
+    func clear(vmUUID: String?) throws(EngineError) -> Bool {
+        let scope = vmUUID.map(Self.scope(vmUUID:)) ?? Self.defaultScope
+        return try db { () throws(CatalogError) in try catalog.write { try $0.deletePolicy(scope: scope) } }
+    }
+
+    /// The policy that applies to the VM with `vmUUID`: its own, else the default; nil when
+    /// neither exists. With nil: the default policy alone.
+    public func effective(vmUUID: String?) throws(EngineError) -> EffectivePolicy? {
+        let (own, fallback) = try db { () throws(CatalogError) in
+            try catalog.read { db in
+                (try vmUUID.flatMap { try db.policy(scope: Self.scope(vmUUID: $0)) }, try db.policy(scope: Self.defaultScope))
+            }
+        }
+        if let own { return EffectivePolicy(policy: try Self.decode(own), source: .vm, updatedAt: own.updatedAt) }
+        if let fallback { return EffectivePolicy(policy: try Self.decode(fallback), source: .default, updatedAt: fallback.updatedAt) }
+        return nil
+    }
+
+    public static func decode(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy {
+        do { return try JSONDecoder().decode(SnapshotPolicy.self, from: Data(record.json.utf8)) } catch {
+            throw EngineError(.catalog, "the stored policy '\(record.scope)' is unreadable: \(error)")
+        }
+    }
+}
+
+extension SnapshotEngine {
+    /// The policies service (catalog only).
+    var policies: Policies { Policies(catalog: catalog, clock: clock) }
+
+    public static let defaultPolicyScope = Policies.defaultScope
+    public static func policyScope(vmUUID: String) -> String { Policies.scope(vmUUID: vmUUID) }
+
+    /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
+    public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
+        try policy.validate()   // before the VM is looked up: a bad policy is refused as such
+        let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
+        try policies.set(policy, vmUUID: uuid)
     }
 
     /// Removes a VM's own policy (or the default when `vm` is nil); false when there was none.
     @discardableResult
     public func clearPolicy(vm nameOrUUID: String?) throws(EngineError) -> Bool {
-        let scope = try nameOrUUID.map { name throws(EngineError) in Self.policyScope(vmUUID: try catalogVM(name).uuid) }
-            ?? Self.defaultPolicyScope
-        return try db { () throws(CatalogError) in try catalog.write { try $0.deletePolicy(scope: scope) } }
+        let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
+        return try policies.clear(vmUUID: uuid)
     }
 
     /// The policy that applies to a VM: its own, else the default; nil when neither exists.
     /// With `vm` nil: the default policy alone.
     public func effectivePolicy(vm nameOrUUID: String?) throws(EngineError) -> EffectivePolicy? {
         let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name, register: false).uuid }
-        return try effectivePolicy(vmUUID: uuid)
+        return try policies.effective(vmUUID: uuid)
     }
 
-    func effectivePolicy(vmUUID: String?) throws(EngineError) -> EffectivePolicy? {
-        let (own, fallback) = try db { () throws(CatalogError) in
-            try catalog.read { db in
-                (try vmUUID.flatMap { try db.policy(scope: Self.policyScope(vmUUID: $0)) }, try db.policy(scope: Self.defaultPolicyScope))
-            }
-        }
-        if let own { return EffectivePolicy(policy: try Self.decodePolicy(own), source: .vm, updatedAt: own.updatedAt) }
-        if let fallback { return EffectivePolicy(policy: try Self.decodePolicy(fallback), source: .default, updatedAt: fallback.updatedAt) }
-        return nil
-    }
-
-    public static func decodePolicy(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy {
-        do { return try JSONDecoder().decode(SnapshotPolicy.self, from: Data(record.json.utf8)) } catch {
-            throw EngineError(.catalog, "the stored policy '\(record.scope)' is unreadable: \(error)")
-        }
-    }
+    public static func decodePolicy(_ record: PolicyRecord) throws(EngineError) -> SnapshotPolicy { try Policies.decode(record) }
 }
