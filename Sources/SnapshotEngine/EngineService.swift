@@ -12,6 +12,11 @@ extension CatalogService {
     func db<T>(_ body: () throws(CatalogError) -> T) throws(EngineError) -> T {
         try withCatalog(body)
     }
+
+    /// The catalog's record of `vm` now (`vm` itself when the catalog has none).
+    func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord {
+        try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: vm.uuid) } } ?? vm
+    }
 }
 
 /// What the engine's services share: the libvirt connection, the catalog, the configuration of

@@ -245,10 +245,6 @@ extension SnapshotEngine {
         return report
     }
 
-    func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord {
-        try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: vm.uuid) } } ?? vm
-    }
-
     /// Graceful shutdown with a timeout, then forced; forced straight away when memory is replaced anyway.
     func stop(_ domain: Domain, graceful: Bool, timeout: Duration) throws(EngineError) {
         guard Self.isActive(domain) else { return }

@@ -108,7 +108,9 @@ extension SnapshotEngine {
         }
         return vm
     }
+}
 
+extension EngineService {
     /// The refusal for a disk image the catalog records as a layer of another VM: with what
     /// to do when that VM vanished (`forget`), else that two VMs cannot share it.
     func imageOfAnotherVM(_ layer: LayerRecord, disk: String, vm: VMRecord) throws(EngineError) -> EngineError {
@@ -128,9 +130,7 @@ extension SnapshotEngine {
             throw EngineError(.libvirt, "cannot tell whether libvirt still has VM \(vm.name) (\(vm.uuid)): \(error.message)")
         }
     }
-}
 
-extension EngineService {
     /// How the user names a vanished VM to `forget`: its name, or its UUID when the name is
     /// ambiguous (another catalog VM or a libvirt VM has it, e.g. the VM re-created under it).
     func forgetArgument(_ vm: VMRecord) -> String {

@@ -40,7 +40,7 @@ extension SnapshotEngine {
                     + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
                     + "; the unfinished snapshot is marked failed (prune deletes it)")
             }
-            return try recoverCreate(journal: journal, vm: vm, domain: domain)
+            return try capture.recoverCreate(journal: journal, vm: vm, domain: domain)
                 ? .completed("interrupted; completed from the journal") : rolledBack
         case .delete:
             guard let journal = job.decodedJournal(DeleteJournal.self) else { return rolledBack }
@@ -214,45 +214,6 @@ extension SnapshotEngine {
             return false
         }
         return true
-    }
-
-    /// Returns true when the snapshot was completed, false when it was rolled back.
-    /// A `--full` create is completed only once every disk was moved onto its copy (the pivot,
-    /// after which the copy is whole); before that it is undone (see ``rollBackCreate``).
-    func recoverCreate(journal: CreateJournal, vm: VMRecord, domain: Domain) throws(EngineError) -> Bool {
-        let found = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }
-        if found?.state == .ready {
-            // Died after the snapshot was recorded: only unused layers may be left to reclaim.
-            try reclaim(vmUUID: vm.uuid, domain: domain)
-            return true
-        }
-        guard var snapshot = found, snapshot.state == .pending else {
-            // Rolled back before (or never recorded): files may still be left to remove.
-            if found == nil, let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
-            return false
-        }
-        let sources = try currentDiskSources(domain)
-        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { target, overlay in
-            sources[target] == (journal.full ? journal.fullCopies?[target]?.top : overlay)
-        }
-        var memoryReadable = true
-        if landed, let memoryPath = journal.memoryPath {
-            chmod(memoryPath, 0o600)
-            do throws(LibvirtError) { _ = try connection.saveImageXML(path: memoryPath) } catch {
-                // Decides for a rollback (no unverified snapshot becomes ready); the cause is kept.
-                diagnostics.swallowed("reading back the memory image \(memoryPath) of the interrupted create", EngineError(.libvirt, error.message))
-                memoryReadable = false
-            }
-        }
-        if landed && memoryReadable && journal.rollBack != true {
-            let definition = try DomainDefinition(xml: snapshot.configXML)
-            let captured = definition.disks.filter { journal.newOverlays[$0.target] != nil }
-            try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
-            try reclaim(vmUUID: vm.uuid, domain: domain)
-            return true
-        }
-        if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
-        return false
     }
 
     /// Records `snapshotID` as the snapshot the VM's current state descends from.

@@ -132,25 +132,6 @@ public final class SnapshotEngine: Sendable, EngineService {
         throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection")")
     }
 
-    /// The catalog's record for a VM, registering it on first sight and following renames.
-    @discardableResult
-    func vmRecord(for domain: Domain) throws(EngineError) -> VMRecord {
-        let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
-        let name = domain.name
-        let now = clock.now()
-        return try db { () throws(CatalogError) in
-            try catalog.write { db in
-                if var existing = try db.vm(uuid: uuid) {
-                    if existing.name != name { existing.name = name; try db.save(existing) }
-                    return existing
-                }
-                let record = VMRecord(uuid: uuid, name: name, createdAt: now)
-                try db.save(record)
-                return record
-            }
-        }
-    }
-
     /// Takes the VM's lock, then finishes or rolls back any job a crashed kvmsnap left behind.
     /// Only the lock directory is made here: a command refused under the lock leaves the store
     /// as it was (create and revert make the VM's directories before they write into them).
@@ -209,9 +190,35 @@ extension SnapshotEngine {
     }
 }
 
+extension EngineService {
+    /// The catalog's record for a VM, registering it on first sight and following renames.
+    @discardableResult
+    func vmRecord(for domain: Domain) throws(EngineError) -> VMRecord {
+        let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
+        let name = domain.name
+        let now = configuration.clock.now()
+        return try db { () throws(CatalogError) in
+            try catalog.write { db in
+                if var existing = try db.vm(uuid: uuid) {
+                    if existing.name != name { existing.name = name; try db.save(existing) }
+                    return existing
+                }
+                let record = VMRecord(uuid: uuid, name: name, createdAt: now)
+                try db.save(record)
+                return record
+            }
+        }
+    }
+}
+
 extension SnapshotEngine {
     /// True when the domain runs or is paused; a lookup failure counts as not running.
     static func isActive(_ domain: Domain) -> Bool { (try? domain.isActive) ?? false }
+
+    /// A journal or report as the JSON text a job records.
+    static func encode<T: Encodable>(_ value: T) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+    }
 }
 
 extension Duration {

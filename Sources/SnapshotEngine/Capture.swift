@@ -92,6 +92,41 @@ extension SnapshotEngine {
         return try create(domain: domain, vm: vm, options: options)
     }
 
+    /// The capture service, reading the engine's configuration as it is at each step.
+    var capture: Capture {
+        Capture(connection: connection, catalog: catalog, settings: { [self] in configuration }, jobJournal: jobJournal, hookService: hookService)
+    }
+
+    /// ``Capture/create(domain:vm:options:willStart:)``; the caller holds the VM's lock.
+    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
+                willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
+        try capture.create(domain: domain, vm: vm, options: options, willStart: willStart)
+    }
+}
+
+/// The capture service: create (plan, capture, `--full` copy, record), its rollback, and the
+/// recovery of a create whose process died (``recoverCreate(journal:vm:domain:)``).
+///
+/// State: none of its own; the create's journal is the job's (``JobJournal``). A value built per
+/// call by the engine (``SnapshotEngine/capture``) that reads the engine's configuration at each
+/// step, as the engine does (a fault injector or progress handler set meanwhile applies).
+/// Calls: ``JobJournal``, ``Hooks``, ``LayerStore``, libvirt, ``ImageTool``, ``Durability``.
+/// The caller resolves the VM and holds its lock.
+struct Capture: EngineService, Sendable {
+    let connection: Connection
+    let catalog: Catalog
+    let settings: @Sendable () -> EngineConfiguration
+    let jobJournal: JobJournal
+    let hookService: Hooks
+
+    var configuration: EngineConfiguration { settings() }
+    var store: StoreLayout { configuration.store }
+    var clock: any EngineClock { configuration.clock }
+    var diagnostics: Diagnostics { configuration.diagnostics }
+    var progress: ProgressHandler? { configuration.progress }
+    var durability: Durability { configuration.durability }
+    var layerStore: LayerStore { LayerStore(connection: connection, catalog: catalog, configuration: configuration) }
+
     /// The create itself; the caller holds the VM's lock. `willStart` runs once every check has
     /// passed, right before the create job is written (a refusal before it changed nothing).
     func create(domain: Domain, vm: VMRecord, options: CreateOptions,
@@ -128,7 +163,7 @@ extension SnapshotEngine {
         }
         try refuseInternalSnapshots(domain, vmName: vm.name)
 
-        let running = Self.isActive(domain)
+        let running = SnapshotEngine.isActive(domain)
         let liveXML = try lv("cannot read VM XML") { () throws(LibvirtError) in try domain.xml(flags: running ? [] : [.inactive]) }
         let configXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         let definition = try DomainDefinition(xml: liveXML)
@@ -181,7 +216,7 @@ extension SnapshotEngine {
         var newOverlays: [String: String] = [:]
         for disk in captured { newOverlays[disk.target] = store.layerPath(vmUUID: vm.uuid, layerID: Identifier.make("l-")) }
         let memoryPath = withMemory ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil
-        try validateChains(vm: vm, captured: captured, frozen: frozen, layers: layers + adopt)
+        try layerStore.validateChains(vm: vm, captured: captured, frozen: frozen, layers: layers + adopt)
         let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full,
                                     fullCopies: full ? planFullCopies(vmUUID: vm.uuid, captured: captured) : nil)
 
@@ -202,12 +237,12 @@ extension SnapshotEngine {
         var notices = plan.notices
         try store.prepare(vmUUID: vm.uuid)
         try vmRecord(for: domain)
-        let job = try startJob(kind: .create, vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: Self.encode(journal))
+        let job = try jobJournal.start(kind: .create, vm: vm, snapshotID: snapshotID, snapshotName: options.name, journal: SnapshotEngine.encode(journal))
         snapshot.jobID = job.id
         if options.runHooks {
             do { try hookService.runPre(.preSnapshot, job: job) } catch {
                 let failure = EngineError(error.code, "\(error.message); no snapshot was taken")
-                finishJob(job, error: failure)
+                jobJournal.finish(job, error: failure)
                 throw failure
             }
         }
@@ -234,11 +269,11 @@ extension SnapshotEngine {
             if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: adopt) {
                 throw leaveRollbackToRecovery(job, journal: journal, vm: vm, error: error, unfinished: unfinished)
             }
-            finishJob(job, error: error)
+            jobJournal.finish(job, error: error)
             throw error
         }
         // The snapshot stands; a failed clean-up only leaves space to reclaim later.
-        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+        do { try layerStore.reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             notices.append("snapshot taken, but reclaiming unused layers failed: \(error.message)")
         }
         var note: String?
@@ -247,7 +282,7 @@ extension SnapshotEngine {
             notices += failures
             if !failures.isEmpty { note = failures.joined(separator: "; ") }
         }
-        finishJob(job, error: nil, note: note)
+        jobJournal.finish(job, error: nil, note: note)
         return CreateResult(snapshot: snapshot, notices: notices)
     }
 
@@ -277,17 +312,6 @@ extension SnapshotEngine {
         return (withMemory, freeze)
     }
 
-    func refuseInternalSnapshots(_ domain: Domain, vmName: String) throws(EngineError) {
-        let snapshots = try lv("cannot list libvirt snapshots") { () throws(LibvirtError) in try domain.snapshots() }
-        for snapshot in snapshots {
-            // Read checked: an unreadable one might be internal, and mixing the kinds loses data.
-            let xml = try lv("cannot read libvirt snapshot '\(snapshot.name)'") { () throws(LibvirtError) in try snapshot.xml() }
-            if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
-                throw EngineError(.unsupported, "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first")
-            }
-        }
-    }
-
     func incrementalsSinceFull(from id: String?, in snapshots: [SnapshotRecord]) -> Int {
         let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
         var count = 0
@@ -297,5 +321,19 @@ extension SnapshotEngine {
             cursor = snap.parentID
         }
         return count
+    }
+}
+
+extension EngineService {
+    /// Refuses a VM with libvirt internal snapshots (kvmsnap's external ones must not mix with them).
+    func refuseInternalSnapshots(_ domain: Domain, vmName: String) throws(EngineError) {
+        let snapshots = try lv("cannot list libvirt snapshots") { () throws(LibvirtError) in try domain.snapshots() }
+        for snapshot in snapshots {
+            // Read checked: an unreadable one might be internal, and mixing the kinds loses data.
+            let xml = try lv("cannot read libvirt snapshot '\(snapshot.name)'") { () throws(LibvirtError) in try snapshot.xml() }
+            if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
+                throw EngineError(.unsupported, "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first")
+            }
+        }
     }
 }

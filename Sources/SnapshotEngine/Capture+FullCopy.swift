@@ -3,7 +3,7 @@ import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 
-extension SnapshotEngine {
+extension Capture {
     /// Names the `--full` copy and its overlay for each captured disk (nothing is created yet).
     func planFullCopies(vmUUID: String, captured: [DomainDisk]) -> [String: FullCopyPaths] {
         Dictionary(uniqueKeysWithValues: captured.map { disk in
@@ -18,11 +18,11 @@ extension SnapshotEngine {
     /// Resumable: when the VM already runs on B (the pivot happened before a crash), only the
     /// persistent definition is checked. Every file is named in the job's journal beforehand.
     func makeFullCopy(domain: Domain, vm: VMRecord, disk: String, frozen: LayerRecord, paths: FullCopyPaths) throws(EngineError) -> (LayerRecord, LayerRecord) {
-        if try currentDiskSources(domain)[disk] != paths.top {
+        if try layerStore.currentDiskSources(domain)[disk] != paths.top {
             progress?("full copy \(disk)", nil)
             try ImageTool.flatten(source: frozen.path, to: paths.copy) { () throws(EngineError) in try inject(.createFullPartial) }
             try ImageTool.createOverlay(path: paths.top, backing: paths.copy, backingFormat: "qcow2")
-            if try isActiveChecked(domain) {
+            if try layerStore.isActiveChecked(domain) {
                 let destination = "<disk type='file'><source file='\(Self.xmlEscape(paths.top))'/><driver type='qcow2'/></disk>"
                 try lv("cannot move \(disk) onto the full copy") { () throws(LibvirtError) in
                     try domain.blockCopy(disk: disk, destinationXML: destination, flags: [.shallow, .reuseExternal, .transientJob])
@@ -36,7 +36,7 @@ extension SnapshotEngine {
             }
         }
         // Keep the persistent definition on the same chain (libvirt updates it on pivot; offline we must).
-        try repointDefinition(domain: domain, disk: disk, path: paths.top)
+        try layerStore.repointDefinition(domain: domain, disk: disk, path: paths.top)
         let now = clock.now()
         let copyID = StoreLayout.layerID(fromPath: paths.copy)
         return (

@@ -3,7 +3,7 @@ import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 
-extension SnapshotEngine {
+extension Capture {
     /// Undoes a create that failed or whose process died, disk by disk. A new file the VM may use
     /// (the capture's overlay, or after the pivot a `--full` copy and the overlay on it) holds
     /// the guest's live data: it stays, as a catalogued layer. Every other new file goes: the
@@ -16,12 +16,12 @@ extension SnapshotEngine {
         let inUse: Set<String>
         do throws(EngineError) {
             for (target, paths) in journal.fullCopies ?? [:] {
-                if let job = try blockJob(on: domain, disk: target), job.type == .copy, job.destination == paths.top {
+                if let job = try layerStore.blockJob(on: domain, disk: target), job.type == .copy, job.destination == paths.top {
                     try lv("cannot cancel the --full copy of \(target)") { () throws(LibvirtError) in try domain.blockJobAbort(disk: target) }
                 }
             }
             try inject(.createRollbackReadDisks)
-            inUse = try imagesInUse(domain)
+            inUse = try layerStore.imagesInUse(domain)
         } catch {
             return error
         }
@@ -71,7 +71,7 @@ extension SnapshotEngine {
         let failure = EngineError(error.code, "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it")
         var open = job, marked = journal
         marked.rollBack = true
-        open.journal = Self.encode(marked)
+        open.journal = SnapshotEngine.encode(marked)
         open.note = failure.message
         do { try jobJournal.update(open) } catch let writeError {
             // Recovery still rolls back from the unmarked journal (it finds no ready snapshot);
@@ -81,7 +81,42 @@ extension SnapshotEngine {
         return failure
     }
 
-    static func encode<T: Encodable>(_ value: T) -> String {
-        String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+    /// Returns true when the snapshot was completed, false when it was rolled back.
+    /// A `--full` create is completed only once every disk was moved onto its copy (the pivot,
+    /// after which the copy is whole); before that it is undone (see ``rollBackCreate``).
+    func recoverCreate(journal: CreateJournal, vm: VMRecord, domain: Domain) throws(EngineError) -> Bool {
+        let found = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }
+        if found?.state == .ready {
+            // Died after the snapshot was recorded: only unused layers may be left to reclaim.
+            try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
+            return true
+        }
+        guard var snapshot = found, snapshot.state == .pending else {
+            // Rolled back before (or never recorded): files may still be left to remove.
+            if found == nil, let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
+            return false
+        }
+        let sources = try layerStore.currentDiskSources(domain)
+        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { target, overlay in
+            sources[target] == (journal.full ? journal.fullCopies?[target]?.top : overlay)
+        }
+        var memoryReadable = true
+        if landed, let memoryPath = journal.memoryPath {
+            chmod(memoryPath, 0o600)
+            do throws(LibvirtError) { _ = try connection.saveImageXML(path: memoryPath) } catch {
+                // Decides for a rollback (no unverified snapshot becomes ready); the cause is kept.
+                diagnostics.swallowed("reading back the memory image \(memoryPath) of the interrupted create", EngineError(.libvirt, error.message))
+                memoryReadable = false
+            }
+        }
+        if landed && memoryReadable && journal.rollBack != true {
+            let definition = try DomainDefinition(xml: snapshot.configXML)
+            let captured = definition.disks.filter { journal.newOverlays[$0.target] != nil }
+            try finishCreate(domain: domain, vm: vm, snapshot: &snapshot, journal: journal, captured: captured)
+            try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
+            return true
+        }
+        if let unfinished = rollBackCreate(domain: domain, vmUUID: vm.uuid, journal: journal, adopted: []) { throw unfinished }
+        return false
     }
 }

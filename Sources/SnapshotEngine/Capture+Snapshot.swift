@@ -4,7 +4,7 @@ import Libvirt
 import SnapshotCatalog
 import Synchronization
 
-extension SnapshotEngine {
+extension Capture {
     /// Makes the new overlays of a running VM's capture before the capture (and before any
     /// freeze): libvirt would otherwise create and format each one (QMP blockdev-create jobs)
     /// while the guest is paused for the disk switch. They are named in the journal already,
@@ -92,17 +92,6 @@ extension SnapshotEngine {
         return "could not thaw the guest's filesystems (\(last)); run 'virsh domfsthaw \(domain.name)'"
     }
 
-    /// True when the live XML shows the guest agent's channel as connected.
-    static func agentConnected(_ domain: Domain) -> Bool { agentChannel(domain) == .connected }
-
-    /// The guest agent's channel in the domain's live XML (`.absent` when it cannot be read).
-    /// A probe, polled while verify waits for the agent: an unreadable XML is "no agent" there,
-    /// and the restore's own checked reads (state, disks) report libvirt failures.
-    static func agentChannel(_ domain: Domain) -> GuestAgentChannel {
-        guard let xml = try? domain.xml(flags: []), let definition = try? DomainDefinition(xml: xml) else { return .absent }
-        return definition.agentChannel
-    }
-
     func copyNVRAM(from path: String, vmUUID: String, snapshotID: String) throws(EngineError) -> String? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let destination = store.nvramPath(vmUUID: vmUUID, snapshotID: snapshotID)
@@ -166,6 +155,19 @@ extension SnapshotEngine {
     static func xmlEscape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "'", with: "&apos;")
             .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+extension SnapshotEngine {
+    /// True when the live XML shows the guest agent's channel as connected.
+    static func agentConnected(_ domain: Domain) -> Bool { agentChannel(domain) == .connected }
+
+    /// The guest agent's channel in the domain's live XML (`.absent` when it cannot be read).
+    /// A probe, polled while verify waits for the agent: an unreadable XML is "no agent" there,
+    /// and the restore's own checked reads (state, disks) report libvirt failures.
+    static func agentChannel(_ domain: Domain) -> GuestAgentChannel {
+        guard let xml = try? domain.xml(flags: []), let definition = try? DomainDefinition(xml: xml) else { return .absent }
+        return definition.agentChannel
     }
 }
 
