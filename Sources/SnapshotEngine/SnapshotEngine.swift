@@ -52,8 +52,8 @@ public struct EngineConfiguration: Sendable {
 /// interrupted one is finished or rolled back by the next command on that VM.
 ///
 /// Safe to call from several threads: its only mutable state is the configuration, behind a
-/// `Mutex`; the job journal and the hooks are services with their own state, and retention,
-/// schedules, inspect, policies and the layer store are services built per call from it.
+/// `Mutex`; the job journal and the hooks are services with their own state, and capture,
+/// retention, schedules, inspect, policies and the layer store are services built per call from it.
 /// Store, clock and diagnostics are fixed at init; the other settings may be replaced (the
 /// setters the commands and tests use), and an operation in flight keeps reading the values
 /// current at each step.
