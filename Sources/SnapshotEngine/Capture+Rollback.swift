@@ -85,6 +85,12 @@ extension Capture {
     /// A `--full` create is completed only once every disk was moved onto its copy (the pivot,
     /// after which the copy is whole); before that it is undone (see ``rollBackCreate``).
     func recoverCreate(journal: CreateJournal, vm: VMRecord, domain: Domain) throws(EngineError) -> Bool {
+        // A capture pauses the guest (all along for a restore's safety snapshot, at the end of a
+        // live one). Recovery runs once libvirt's job is over; libvirt resumes a guest its dead
+        // snapshot job paused when it restarts, and this makes sure of it whatever the capture.
+        if (try? domain.isPausedForSnapshot) == true {
+            try lv("cannot resume the VM the interrupted capture paused") { () throws(LibvirtError) in try domain.resume() }
+        }
         let found = try db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }
         if found?.state == .ready {
             // Died after the snapshot was recorded: only unused layers may be left to reclaim.

@@ -168,11 +168,7 @@ extension SnapshotEngine {
             return .abandoned("interrupted (\(died)); the VM is no longer defined, nothing to finish")
         }
         guard let stage, touching.contains(stage) else {
-            // The safety snapshot is captured with the guest paused; libvirt resumes a guest a
-            // dead capture paused when it restarts, and this makes sure of it.
-            if stage == .safetySnapshot, (try? domain.isPausedForSnapshot) == true {
-                try lv("cannot resume the VM the interrupted safety snapshot paused") { () throws(LibvirtError) in try domain.resume() }
-            }
+            // A guest the safety capture left paused is resumed by the capture's own recovery.
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .rolledBack("interrupted (\(died)) before the VM was touched; nothing to undo")
         }
