@@ -43,7 +43,10 @@ let package = Package(
                 "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The KVMSNAP_TEST_* fault-injection variables are read only in debug builds (the
+            // tests run those); a release binary ignores them.
+            swiftSettings: [.define("KVMSNAP_TESTING", .when(configuration: .debug))]
         ),
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
 

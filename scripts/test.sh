@@ -39,6 +39,11 @@ remove_stale_test_guests() {
 remove_stale_test_guests
 
 swift build --build-tests
+# The release binary, built as scripts/install.sh builds it (an install afterwards reuses it):
+# ReleaseBinaryTests checks that it ignores the KVMSNAP_TEST_* fault-injection variables.
+swift build -c release --static-swift-stdlib --product kvmsnap
+KVMSNAP_RELEASE_BINARY="$(swift build -c release --static-swift-stdlib --show-bin-path)/kvmsnap"
+export KVMSNAP_RELEASE_BINARY
 
 limit_min="${KVMSNAP_TEST_TIMEOUT_MIN:-45}"
 watchdog() {
