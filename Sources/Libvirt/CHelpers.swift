@@ -77,7 +77,7 @@ func withCStringArray<R>(
 ) -> R {
     if strings.isEmpty { return body(nil, 0) }
     let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
+    defer { for copy in copies { free(copy) } }
     var pointers = copies.map { UnsafePointer($0) }
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress, UInt32(strings.count)) }
 }

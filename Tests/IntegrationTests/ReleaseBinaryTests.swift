@@ -7,13 +7,15 @@ import Testing
 /// binary. The release binary is `KVMSNAP_RELEASE_BINARY` (scripts/test.sh builds it the way
 /// scripts/install.sh does, so an install afterwards reuses it), else .build/release/kvmsnap.
 @Suite(.enabled(if: IntegrationEnvironment.available)) struct ReleaseBinaryTests {
-    static let releaseBinary = ProcessInfo.processInfo.environment["KVMSNAP_RELEASE_BINARY"]
+    static let releaseBinary =
+        ProcessInfo.processInfo.environment["KVMSNAP_RELEASE_BINARY"]
         ?? IntegrationEnvironment.packageRoot + "/.build/release/kvmsnap"
 
     @Test func releaseBinaryIgnoresTheFaultInjectionVariables() throws {
         let release = Self.releaseBinary
-        try #require(FileManager.default.isExecutableFile(atPath: release),
-                     "no release binary at \(release): build it with swift build -c release --static-swift-stdlib --product kvmsnap (scripts/test.sh does)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: release),
+            "no release binary at \(release) (scripts/test.sh builds it: swift build -c release --static-swift-stdlib)")
         // run-due opens libvirt: the daemon must stay up meanwhile (a test may restart it exclusively).
         let gate = try LibvirtdGate.shared()
         defer { withExtendedLifetime(gate) {} }
@@ -25,9 +27,12 @@ import Testing
 
         func runDue(_ binary: String, _ label: String, environment: [String: String]) throws -> CLI.Result {
             let outcome = try ExternalProcess.run(
-                binary, ["run-due", "--connect", IntegrationEnvironment.uri,
-                         "--catalog", "\(dir)/\(label).sqlite", "--store", "\(dir)/\(label)-store"],
-                environment: environment, timeout: 120)
+                binary,
+                [
+                    "run-due", "--connect", IntegrationEnvironment.uri,
+                    "--catalog", "\(dir)/\(label).sqlite", "--store", "\(dir)/\(label)-store",
+                ],
+                environment: environment, timeout: 60)
             return CLI.Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
         }
 
@@ -43,8 +48,9 @@ import Testing
         #expect(releaseFaulted.status == 0, "\(releaseFaulted.stderr)")
         #expect(!releaseFaulted.stderr.contains("injected"), "\(releaseFaulted.stderr)")
         // A stall request is ignored too (the debug binary would sleep at the point for 600 s).
-        let releaseStall = try runDue(release, "release-stall",
-                                      environment: ["KVMSNAP_TEST_STALL_AT": FaultPoint.runDueLocked.rawValue])
+        let releaseStall = try runDue(
+            release, "release-stall",
+            environment: ["KVMSNAP_TEST_STALL_AT": FaultPoint.runDueLocked.rawValue])
         #expect(releaseStall.status == 0, "\(releaseStall.stderr)")
     }
 }

@@ -208,7 +208,7 @@ struct RestoreTests {
 
     @Test func threeLabVMsResetInParallelToTheirBaselines() throws {
         var fixtures: [EngineFixture] = []
-        defer { fixtures.forEach { $0.destroy() } }
+        defer { for fixture in fixtures { fixture.destroy() } }
         // One catalog and store for all three, as on a real host.
         let first = try EngineFixture(tag: "lab", memoryMiB: 160)
         fixtures.append(first)

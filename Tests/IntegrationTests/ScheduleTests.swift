@@ -78,10 +78,10 @@ struct SchedulerCLITests {
     @Test func badScheduleOrNowIsExit64() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let where_ = ["--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"]
-        let bad = try CLI.runBare(["policy", "set", "--default", "--keep-last", "2", "--schedule", "61 * * * *"] + where_)
+        let globalOptions = ["--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"]
+        let bad = try CLI.runBare(["policy", "set", "--default", "--keep-last", "2", "--schedule", "61 * * * *"] + globalOptions)
         #expect(bad.status == 64 && bad.stderr.contains("minute 61 is out of range 0-59"), "\(bad.stderr)")
-        let now = try CLI.runBare(["run-due", "--now", "tomorrow"] + where_)
+        let now = try CLI.runBare(["run-due", "--now", "tomorrow"] + globalOptions)
         #expect(now.status == 64 && now.stderr.contains("--now"), "\(now.stderr)")
     }
 }
