@@ -170,7 +170,7 @@ extension SnapshotEngine {
         do {
             let current = try currentVM(vm)
             let restored = try nested { () throws(EngineError) in
-                try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
+                try restorer.restore(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
             }
             report.rolledBack = true
             report.notices += restored.notices
@@ -179,15 +179,6 @@ extension SnapshotEngine {
             report.rollbackError = error.message
             return "ROLLBACK FAILED: \(error.message)"
         }
-    }
-
-    /// `base`, or `base-2`, `base-3`, … when the VM already has a snapshot of that name.
-    func uniqueName(_ base: String, vm: VMRecord) throws(EngineError) -> String {
-        let taken = Set(try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }.map(\.name))
-        if !taken.contains(base) { return base }
-        var suffix = 2
-        while taken.contains("\(base)-\(suffix)") { suffix += 1 }
-        return "\(base)-\(suffix)"
     }
 
     /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
