@@ -44,12 +44,7 @@ extension SnapshotEngine {
                 ? .completed("interrupted; completed from the journal") : rolledBack
         case .delete:
             guard let journal = job.decodedJournal(DeleteJournal.self) else { return rolledBack }
-            if let snap = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) {
-                try delete(snapshot: snap, vm: vm, domain: domain)
-            }
-            for file in journal.files { unlink(file) }
-            try reclaim(vmUUID: vm.uuid, domain: domain)
-            return .completed("interrupted; completed from the journal")
+            return try snapshotService.recoverDelete(journal: journal, vm: vm, domain: domain)
         // These two stop and replace the VM: one attempt only. A failure is recorded and
         // never retried by later commands (which would stop the VM again on every `list`).
         case .restore:
@@ -63,9 +58,7 @@ extension SnapshotEngine {
                 return .failed(Self.recoveryFailed(job, vm: vm, error))
             }
         case .guard:
-            try reclaim(vmUUID: vm.uuid, domain: domain)
-            let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
-            return .abandoned("interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
+            return try guardService.recover(job, vm: vm, domain: domain)
         case .forget, .runDue, nil:
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (kvmsnap process \(job.pid) died)")
