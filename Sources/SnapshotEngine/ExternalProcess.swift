@@ -77,7 +77,7 @@ public enum ExternalProcess {
     ///   - captureOutput: when true, stdout and stderr are collected, stdin is /dev/null and the
     ///     program runs in its own process group (so a timeout stops its children too). When
     ///     false it inherits kvmsnap's stdin, stdout, stderr and process group (a terminal works).
-    ///   - timeout: after this many seconds the program (group) gets SIGTERM, then SIGKILL 5 s later.
+    ///   - timeout: after this long the program (group) gets SIGTERM, then SIGKILL 5 s later.
     ///   - environment: extra variables layered over kvmsnap's own environment.
     ///   - outputLimit: bytes kept of each captured stream, its tail (see `Tail`).
     /// - Throws: `LaunchError` when the program cannot be started at all.
@@ -86,7 +86,7 @@ public enum ExternalProcess {
         _ arguments: [String],
         environment: [String: String] = [:],
         captureOutput: Bool = true,
-        timeout: Double? = nil,
+        timeout: Duration? = nil,
         outputLimit: Int = defaultOutputLimit
     ) throws(LaunchError) -> Outcome {
         let child = try spawn(executable, arguments, environment: environment,
@@ -94,11 +94,21 @@ public enum ExternalProcess {
         return child.wait(timeout: timeout, outputLimit: outputLimit)
     }
 
-    /// The instant `seconds` after `start`; nil (no deadline) for a value that is not a finite
-    /// positive number of at most 100 years, so no timeout can overflow the clock arithmetic.
-    static func deadline(after seconds: Double?, from start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        guard let seconds, seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 86_400 else { return nil }
-        return start.advanced(by: .milliseconds(Int64(seconds * 1000)))
+    /// The instant `timeout` after `start`; nil (no deadline) for a timeout that is negative
+    /// or longer than 100 years, so no timeout can overflow the clock arithmetic.
+    static func deadline(after timeout: Duration?, from start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard let timeout, timeout >= .zero, timeout <= maxTimeout else { return nil }
+        return start.advanced(by: timeout)
+    }
+
+    /// The longest timeout that sets a deadline (100 years).
+    static let maxTimeout: Duration = .seconds(100 * 365 * 86_400)
+
+    /// `seconds` as a timeout: nil (no deadline) for a value that is not a finite positive
+    /// number of at most 100 years, e.g. a hook timeout an older version stored unchecked.
+    public static func timeout(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 86_400 else { return nil }
+        return .seconds(seconds)
     }
 
     /// Starts `executable` in the background, in its own process group, with stdin on /dev/null,
@@ -147,7 +157,7 @@ public enum ExternalProcess {
         /// Waits until the program exits (and its output is read), killing it after `timeout`.
         /// Keeps the last `outputLimit` bytes of each stream.
         @discardableResult
-        public func wait(timeout: Double? = nil, outputLimit: Int = ExternalProcess.defaultOutputLimit) -> Outcome {
+        public func wait(timeout: Duration? = nil, outputLimit: Int = ExternalProcess.defaultOutputLimit) -> Outcome {
             if let outcome { return outcome }
             let clock = ContinuousClock()
             let started = clock.now

@@ -39,13 +39,13 @@ public struct Hooks: Sendable {
         self.diagnostics = diagnostics
     }
 
-    func add(phase: HookPhase, vm: String?, command: [String], timeout: Double) throws(EngineError) -> HookRecord {
+    func add(phase: HookPhase, vm: String?, command: [String], timeout: Duration) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
         do { try TimeoutSpec.validate(timeout, what: "hook timeout") } catch { throw EngineError(error) }
         guard ExternalProcess.resolve(program) != nil else {
             throw EngineError(.invalidInput, "hook command \(program) is \(program.contains("/") ? "not an executable file" : "not found in PATH")")
         }
-        var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout, createdAt: clock.now())
+        var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout.seconds, createdAt: clock.now())
         return try withCatalog { () throws(CatalogError) in try catalog.write { db in try db.insert(&record); return record } }
     }
 
@@ -93,7 +93,7 @@ public struct Hooks: Sendable {
         var run = HookRun(hook: hook)
         do {
             let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),
-                                                  environment: environment, timeout: hook.timeoutSeconds,
+                                                  environment: environment, timeout: ExternalProcess.timeout(seconds: hook.timeoutSeconds),
                                                   outputLimit: ExternalProcess.hookOutputLimit)
             run.outcome = outcome
             if outcome.timedOut {
@@ -130,10 +130,10 @@ public struct Hooks: Sendable {
 }
 
 extension SnapshotEngine {
-    public static let defaultHookTimeout: Double = 600
+    public static let defaultHookTimeout: Duration = .seconds(600)
 
     @discardableResult
-    public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
+    public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Duration = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
         try hookService.add(phase: phase, vm: vm, command: command, timeout: timeout)
     }
 

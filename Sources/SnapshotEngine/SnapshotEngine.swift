@@ -53,7 +53,8 @@ public struct EngineConfiguration: Sendable {
 ///
 /// Safe to call from several threads: its only mutable state is the configuration, behind a
 /// `Mutex`; the job journal and the hooks are services with their own state, and capture,
-/// retention, schedules, inspect, policies and the layer store are services built per call from it.
+/// restore (``Restorer``), guard, snapshots (delete, edit, forget), retention, schedules,
+/// inspect, policies and the layer store are services built per call from it.
 /// Store, clock and diagnostics are fixed at init; the other settings may be replaced (the
 /// setters the commands and tests use), and an operation in flight keeps reading the values
 /// current at each step.
@@ -170,6 +171,11 @@ public final class SnapshotEngine: Sendable, EngineService {
 
     func finishJob(_ job: JobRecord, error: EngineError?, note: String? = nil) {
         jobJournal.finish(job, error: error, note: note)
+    }
+
+    /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
+    public func jobs(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
+        try jobJournal.list(vm: vm, failedOnly: failedOnly, limit: limit)
     }
 
     /// Runs `body` as part of an enclosing job (see ``OperationContext/nesting``).

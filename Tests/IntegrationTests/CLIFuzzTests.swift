@@ -128,7 +128,7 @@ struct CLIFuzzTests {
         if let catalog = line.catalog { args += ["--catalog", catalog] }   // after the fixture's: this one counts
         if let command = line.command { args += ["--"] + command }
         let outcome = try ExternalProcess.run("/usr/bin/prlimit", ["--as=2147483648", "--", "/usr/bin/env", "-C", scratch, CLI.binary] + args,
-                                              timeout: Self.caseTimeout)
+                                              timeout: .seconds(Self.caseTimeout))
         // The timeout's SIGKILL reaches prlimit's process group: the same status as a crash.
         return CLI.Result(status: outcome.timedOut ? 137 : outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }

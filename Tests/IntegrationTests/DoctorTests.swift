@@ -94,7 +94,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A socket nobody listens on: libvirtd "down" without stopping the real one.
         let outcome = try ExternalProcess.run(CLI.binary, ["doctor", "--json", "--connect", "qemu:///system?socket=\(dir)/no-libvirtd.sock",
-                                                           "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store"], timeout: 60)
+                                                           "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store"], timeout: .seconds(60))
         let report = try #require(try? JSONDecoder().decode(Report.self, from: Data(outcome.standardOutput.utf8)), "\(outcome.standardError)")
         #expect(report.line("daemon")?.status == .fail)
         #expect(report.line("daemon")?.detail.contains("no-libvirtd.sock") == true)

@@ -138,7 +138,7 @@ struct HardeningBoundsTests {
             let clock = ContinuousClock(), started = clock.now
             let outcome = try ExternalProcess.run("/usr/bin/time", ["-f", "%M", "-o", timeFile, CLI.binary, "create", vm, "--name", name, "--disk-only",
                                                                    "--connect", IntegrationEnvironment.uri, "--catalog", f.catalogPath, "--store", f.storePath],
-                                                  timeout: 300)
+                                                  timeout: .seconds(300))
             let elapsed = clock.now - started
             let rss = Int(try String(contentsOfFile: timeFile, encoding: .utf8).split(separator: "\n").last ?? "") ?? .max
             return (CLI.Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError),
@@ -191,9 +191,9 @@ struct HardeningBoundsTests {
         try #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"}, {"name": "b", "createdAt": "2024-01-02T00:00:00Z"}]"#
             .write(toFile: small, atomically: true, encoding: .utf8)
         let command = "\(CLI.binary) retention simulate --timeline - --keep-last 1 --now 2024-06-15T12:00:00Z --json"
-        let piped = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "\(command) < \(small)"], environment: ["TZ": "UTC"], timeout: 30))
+        let piped = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "\(command) < \(small)"], environment: ["TZ": "UTC"], timeout: .seconds(30)))
         #expect(piped.status == 0 && piped.stdout.contains(#"{"name": "b", "keep": true, "reason": "last #1"}"#), "\(piped.stderr)")
-        let endless = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "yes ' ' | \(command)"], environment: ["TZ": "UTC"], timeout: 60))
+        let endless = try CLI.Result(ExternalProcess.run("/bin/sh", ["-c", "yes ' ' | \(command)"], environment: ["TZ": "UTC"], timeout: .seconds(60)))
         Self.expectOneLineError(endless, status: 64, containing: ["cannot read timeline -", "more than the 128 MiB limit"], "endless stdin")
     }
 
@@ -213,7 +213,7 @@ struct HardeningBoundsTests {
         _ = try TestGuest.run("/usr/bin/python3", ["-c", script, timeline])
         let clock = ContinuousClock(), started = clock.now
         let result = try ExternalProcess.run("/bin/sh", ["-c", "/usr/bin/time -f '%M %U %S' -o \(timeFile) \(CLI.binary) retention simulate --timeline \(timeline) --keep-daily 7 --now 2100-01-01T00:00:00Z > \(out)"],
-                                             environment: ["TZ": "Europe/Berlin"], timeout: 600)
+                                             environment: ["TZ": "Europe/Berlin"], timeout: .seconds(600))
         let elapsed = clock.now - started
         #expect(result.status == 0, "\(result.standardError.prefix(300))")
         let measured = (try String(contentsOfFile: timeFile, encoding: .utf8).split(separator: "\n").last ?? "").split(separator: " ")

@@ -18,14 +18,14 @@ enum Hardening {
 
     /// `sqlite3 FILE .dump`: the catalog's whole content, for "nothing changed" checks.
     static func dump(_ path: String) throws -> String {
-        let outcome = try ExternalProcess.run("sqlite3", [path, ".dump"], timeout: 60)
+        let outcome = try ExternalProcess.run("sqlite3", [path, ".dump"], timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("sqlite3 .dump \(path): \(outcome.standardError)") }
         return outcome.standardOutput
     }
 
     @discardableResult
     static func sql(_ path: String, _ statement: String) throws -> String {
-        let outcome = try ExternalProcess.run("sqlite3", [path, statement], timeout: 60)
+        let outcome = try ExternalProcess.run("sqlite3", [path, statement], timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("sqlite3 \(statement): \(outcome.standardError)") }
         return outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -37,7 +37,7 @@ enum Hardening {
     }
 
     static func run(_ tool: String, _ args: [String]) throws {
-        let outcome = try ExternalProcess.run(tool, args, timeout: 60)
+        let outcome = try ExternalProcess.run(tool, args, timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("\(tool) \(args): \(outcome.standardError)") }
     }
 

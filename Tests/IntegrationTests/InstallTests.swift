@@ -12,7 +12,7 @@ import Testing
 
     /// Runs a script or program; stdout and stderr are kept for the failure message.
     static func run(_ program: String, _ args: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> CLI.Result {
-        let outcome = try ExternalProcess.run(program, args, environment: environment, timeout: timeout)
+        let outcome = try ExternalProcess.run(program, args, environment: environment, timeout: .seconds(timeout))
         return CLI.Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 

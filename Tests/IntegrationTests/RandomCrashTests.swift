@@ -263,7 +263,7 @@ private final class CrashCampaign {
                 while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
                 if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
             }
-            let outcome = victim.wait(timeout: 900)
+            let outcome = victim.wait(timeout: .seconds(900))
             if try !libvirtdWasDown(status: outcome.status, stderr: outcome.standardError) {
                 return (outcome, Date().timeIntervalSince(started))
             }

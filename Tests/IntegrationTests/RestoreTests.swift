@@ -252,9 +252,9 @@ struct RestoreTests {
         // A tmux server of its own (-L), started by this test: the path a fresh CI machine takes.
         // (Foundation's Process waited for such a daemon to exit; ExternalProcess waits for the client.)
         let socket = "kvmsnap-test-\(UUID().uuidString.prefix(8))"
-        defer { _ = try? ExternalProcess.run("tmux", ["-L", socket, "kill-server"], timeout: 10) }
+        defer { _ = try? ExternalProcess.run("tmux", ["-L", socket, "kill-server"], timeout: .seconds(10)) }
         func tmux(_ args: [String]) throws -> String {
-            let outcome = try ExternalProcess.run("tmux", ["-L", socket] + args, timeout: 30)
+            let outcome = try ExternalProcess.run("tmux", ["-L", socket] + args, timeout: .seconds(30))
             guard outcome.succeeded else { throw TestGuestError("tmux \(args.first ?? ""): \(outcome.standardError)") }
             return outcome.standardOutput
         }

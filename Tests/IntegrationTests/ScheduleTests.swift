@@ -15,7 +15,7 @@ func parsePrometheusTextfile(_ path: String) throws -> [String: [(labels: [Strin
             out[family.name] = [{"labels": s.labels, "value": s.value} for s in family.samples]
         print(json.dumps(out))
         """
-    let outcome = try ExternalProcess.run("/usr/bin/python3", ["-c", script, path], timeout: 60)
+    let outcome = try ExternalProcess.run("/usr/bin/python3", ["-c", script, path], timeout: .seconds(60))
     guard outcome.status == 0 else {
         throw TestGuestError("prometheus_client could not parse \(path) (exit \(outcome.status)); scripts/host-setup.sh installs it: \(outcome.standardError)")
     }
@@ -63,7 +63,7 @@ struct SchedulerCLITests {
         try waitForFile(metrics, timeout: 30)
         let start = Date()
         process.signal(SIGTERM)
-        let outcome = process.wait(timeout: 30)
+        let outcome = process.wait(timeout: .seconds(30))
         let text = outcome.standardError
         #expect(outcome.succeeded, "\(outcome.status) \(text)")
         #expect(Date().timeIntervalSince(start) < 5)
@@ -209,7 +209,7 @@ struct ScheduleTests {
         // 2. Two processes started together with the same --now: one snapshot.
         let a = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
         let b = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
-        let (ra, rb) = (a.wait(timeout: 300), b.wait(timeout: 300))
+        let (ra, rb) = (a.wait(timeout: .seconds(300)), b.wait(timeout: .seconds(300)))
         #expect(ra.succeeded && rb.succeeded, "\(ra.status) \(rb.status)")
         #expect(try autoSnapshots(cli, vm) == ["auto-20300110-1000"])
 

@@ -44,7 +44,7 @@ struct GuardCommand: ParsableCommand {
         options.description = description
         options.onFailure = onFailure
         options.quiesce = quiesce ? .required : .off
-        options.timeout = try timeout.map { text throws(SpecError) in try TimeoutSpec.parse(text) }
+        options.timeout = try timeout.map { text throws(SpecError) in try TimeoutSpec.duration(text) }
         let engine = try Context(global).engine()
         let report = try engine.guardCommand(vm: vm, options: options) { snapshot, notices in
             notices.forEach(Output.notice)

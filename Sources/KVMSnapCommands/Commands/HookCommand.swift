@@ -25,8 +25,8 @@ struct HookCommand: ParsableCommand {
         }
 
         func run() throws {
-            let seconds = try timeout.map { text throws(SpecError) in try TimeoutSpec.parse(text) } ?? SnapshotEngine.defaultHookTimeout
-            let hook = try Context(global).engine().addHook(phase: phase, vm: vm, command: command, timeout: seconds)
+            let duration = try timeout.map { text throws(SpecError) in try TimeoutSpec.duration(text) } ?? SnapshotEngine.defaultHookTimeout
+            let hook = try Context(global).engine().addHook(phase: phase, vm: vm, command: command, timeout: duration)
             if global.json { Output.json(HookJSON(hook)); return }
             Output.line("added hook \(hook.id ?? 0): \(phase.rawValue)\(vm.map { " for \($0)" } ?? "") runs \(command.joined(separator: " "))")
         }

@@ -14,17 +14,14 @@ public struct ForgetResult: Sendable, Encodable {
     public var keptDirectory: String?
 }
 
-extension SnapshotEngine {
+extension Snapshots {
     /// Drops the catalog rows of a VM that libvirt no longer has (undefined outside kvmsnap):
     /// its snapshots, layers, schedule state and own policy. Its jobs stay in the journal (the
     /// history of what was done), and a `forget` job records this. Store files are kept unless
     /// `deleteFiles`; then only files in the VM's store directory that the catalog names go
     /// (never an original image, never a file outside the store), and its directories when empty.
-    /// Refused (conflict, nothing changed) while libvirt still has the VM.
-    public func forget(vm nameOrUUID: String, deleteFiles: Bool) throws(EngineError) -> ForgetResult {
-        let vm = try vanishedVM(nameOrUUID)
-        let lock = try lockVM(vm, domain: nil)
-        defer { withExtendedLifetime(lock) {} }
+    /// The caller found `vm` with ``vanishedVM(_:)`` and holds its lock.
+    func forget(vm: VMRecord, deleteFiles: Bool) throws(EngineError) -> ForgetResult {
         _ = try vanishedVM(vm.uuid)   // still gone now that we hold it
         let (snapshots, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.snapshots(vmUUID: vm.uuid), try db.layers(vmUUID: vm.uuid)) }
@@ -57,7 +54,7 @@ extension SnapshotEngine {
         let now = clock.now()
         try db { () throws(CatalogError) in
             try catalog.write { db in
-                _ = try db.forgetVM(uuid: vm.uuid, policyScope: Self.policyScope(vmUUID: vm.uuid))
+                _ = try db.forgetVM(uuid: vm.uuid, policyScope: SnapshotEngine.policyScope(vmUUID: vm.uuid))
                 var job = JobRecord(kind: JobKind.forget, vmUUID: vm.uuid, vmName: vm.name, state: .succeeded, startedAt: now, pid: getpid())
                 job.endedAt = now
                 job.progress = 1
@@ -78,7 +75,7 @@ extension SnapshotEngine {
         var used: [String: String] = [:]
         for domain in domains {
             let images: Set<String>
-            do { images = try imagesInUse(domain) } catch {
+            do { images = try layerStore.imagesInUse(domain) } catch {
                 // Undefined since the listing (a VM being removed): it uses nothing any more.
                 if let uuid = try? domain.uuidString, try !libvirtHas(VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())) { continue }
                 throw error
