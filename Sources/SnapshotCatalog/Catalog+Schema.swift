@@ -94,6 +94,7 @@ extension Catalog {
                     hasMemory, memoryPath, memoryBytes, diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID)
                 """)
         }
+        registerVaultMigrations(&migrator)
         return migrator
     }
 }
