@@ -32,7 +32,7 @@ import Testing
                     "run-due", "--connect", IntegrationEnvironment.uri,
                     "--catalog", "\(dir)/\(label).sqlite", "--store", "\(dir)/\(label)-store",
                 ],
-                environment: environment, timeout: 60)
+                environment: environment, timeout: .seconds(60))
             return CLI.Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
         }
 
