@@ -60,13 +60,15 @@ struct Context {
 
     func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write) throws -> SnapshotEngine {
         try Self.requireLocalHypervisor(options.resolvedURI)
-        let connection = try connection   // before the catalog: an unreachable libvirt creates no catalog
-        let catalog: Catalog = switch use {
-        case .write: try self.catalog()
-        case .read: try readingCatalog()
-        case .existing: FileManager.default.fileExists(atPath: options.resolvedCatalog)
-            ? try self.catalog() : try Catalog.empty(path: options.resolvedCatalog)
-        }
+        let connection = try connection  // before the catalog: an unreachable libvirt creates no catalog
+        let catalog: Catalog =
+            switch use {
+            case .write: try self.catalog()
+            case .read: try readingCatalog()
+            case .existing:
+                FileManager.default.fileExists(atPath: options.resolvedCatalog)
+                    ? try self.catalog() : try Catalog.empty(path: options.resolvedCatalog)
+            }
         let engine = SnapshotEngine(connection: connection, catalog: catalog, store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
         // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).
@@ -158,7 +160,10 @@ enum LocalAddresses {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let current = entry {
             if let address = numericHost(current.pointee.ai_addr, length: current.pointee.ai_addrlen),
-               own.contains(address) || address.hasPrefix("127.") || address == "::1" { return true }
+                own.contains(address) || address.hasPrefix("127.") || address == "::1"
+            {
+                return true
+            }
             entry = current.pointee.ai_next
         }
         return false

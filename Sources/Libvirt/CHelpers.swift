@@ -1,9 +1,10 @@
+import Clibvirt
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Clibvirt
 
 // Small helpers that turn libvirt's C conventions (-1 / NULL on error, strings
 // the caller frees, arrays the caller frees) into Swift values or LibvirtError.

@@ -66,22 +66,26 @@ extension CatalogAccess {
 
     /// Sends of `vmUUID` to `vaultName` whose local snapshot still exists and is ready, newest first.
     public func localSends(vaultName: String, vmUUID: String) throws -> [VaultSendRecord] {
-        try VaultSendRecord.fetchAll(db, sql: """
-            SELECT vaultSend.* FROM vaultSend JOIN snapshot ON snapshot.id = vaultSend.snapshotID
-            WHERE vaultSend.vaultName = ? AND vaultSend.vmUUID = ? AND snapshot.state = 'ready'
-            ORDER BY vaultSend.sentAt DESC
-            """, arguments: [vaultName, vmUUID])
+        try VaultSendRecord.fetchAll(
+            db,
+            sql: """
+                SELECT vaultSend.* FROM vaultSend JOIN snapshot ON snapshot.id = vaultSend.snapshotID
+                WHERE vaultSend.vaultName = ? AND vaultSend.vmUUID = ? AND snapshot.state = 'ready'
+                ORDER BY vaultSend.sentAt DESC
+                """, arguments: [vaultName, vmUUID])
     }
 
     /// The anchors of `vmUUID`: snapshot id → the vaults whose newest locally kept send it is.
     /// (SQLite returns the bare `snapshotID` of the row holding `MAX(sentAt)` in each group.)
     public func vaultAnchors(vmUUID: String) throws -> [String: [String]] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT vaultSend.vaultName AS vault, vaultSend.snapshotID AS id, MAX(vaultSend.sentAt) AS sentAt
-            FROM vaultSend JOIN snapshot ON snapshot.id = vaultSend.snapshotID
-            WHERE vaultSend.vmUUID = ? AND snapshot.state = 'ready'
-            GROUP BY vaultSend.vaultName ORDER BY vaultSend.vaultName
-            """, arguments: [vmUUID])
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT vaultSend.vaultName AS vault, vaultSend.snapshotID AS id, MAX(vaultSend.sentAt) AS sentAt
+                FROM vaultSend JOIN snapshot ON snapshot.id = vaultSend.snapshotID
+                WHERE vaultSend.vmUUID = ? AND snapshot.state = 'ready'
+                GROUP BY vaultSend.vaultName ORDER BY vaultSend.vaultName
+                """, arguments: [vmUUID])
         return Dictionary(rows.map { ($0["id"] as String, [$0["vault"] as String]) }, uniquingKeysWith: +)
     }
 }

@@ -70,16 +70,19 @@ struct Guard: EngineService, Sendable {
 
     /// The guard itself (documented at ``SnapshotEngine/guardCommand(vm:options:onSnapshot:)``);
     /// the caller checked the options and holds the VM's lock.
-    func run(domain: Domain, vm: VMRecord, options: GuardOptions,
-             onSnapshot: ((SnapshotRecord, [String]) -> Void)?) throws(EngineError) -> GuardReport {
+    func run(
+        domain: Domain, vm: VMRecord, options: GuardOptions,
+        onSnapshot: ((SnapshotRecord, [String]) -> Void)?
+    ) throws(EngineError) -> GuardReport {
         guard let program = options.command.first else { throw EngineError(.invalidInput, "guard needs a command after --") }
         // The default name is chosen under the lock, so two guards in the same second differ.
         let name: String
         if let given = options.name { name = given } else { name = try uniqueName("before-change-" + SnapshotEngine.stamp(clock.now()), vm: vm) }
 
-        var report = GuardReport(vm: vm.name, snapshot: name, command: options.command, exitStatus: 0, signalled: false,
-                                 timedOut: false, launchError: nil, onFailure: options.onFailure, rolledBack: false,
-                                 rollbackError: nil, jobID: nil, notices: [])
+        var report = GuardReport(
+            vm: vm.name, snapshot: name, command: options.command, exitStatus: 0, signalled: false,
+            timedOut: false, launchError: nil, onFailure: options.onFailure, rolledBack: false,
+            rollbackError: nil, jobID: nil, notices: [])
         // The guard job is written once the snapshot passed its checks (right before the create
         // job): a refused guard leaves no job behind.
         var started: JobRecord?
@@ -151,9 +154,10 @@ struct Guard: EngineService, Sendable {
     /// Runs the guarded command with kvmsnap's terminal; records how it ended in `report`.
     static func runGuarded(_ program: String, options: GuardOptions, vm: VMRecord, snapshot: String, into report: inout GuardReport) {
         do {
-            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
-                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
-                                                  captureOutput: false, timeout: options.timeout)
+            let outcome = try ExternalProcess.run(
+                program, Array(options.command.dropFirst()),
+                environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
+                captureOutput: false, timeout: options.timeout)
             report.exitStatus = outcome.status
             report.signalled = outcome.wasSignalled
             report.timedOut = outcome.timedOut
@@ -186,7 +190,9 @@ struct Guard: EngineService, Sendable {
     func recover(_ job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
         try restorer.layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
         let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
-        return .abandoned("interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong")
+        return .abandoned(
+            "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong"
+        )
     }
 }
 
@@ -197,14 +203,17 @@ extension SnapshotEngine {
     /// Snapshot (pinned, labelled `before-change`) → run the command with the terminal → on
     /// failure restore or keep. The VM stays locked throughout, and the whole run is one `guard`
     /// job. `onSnapshot` is called once the snapshot stands, before the command starts.
-    public func guardCommand(vm nameOrUUID: String, options: GuardOptions,
-                             onSnapshot: ((SnapshotRecord, [String]) -> Void)? = nil) throws(EngineError) -> GuardReport {
+    public func guardCommand(
+        vm nameOrUUID: String, options: GuardOptions,
+        onSnapshot: ((SnapshotRecord, [String]) -> Void)? = nil
+    ) throws(EngineError) -> GuardReport {
         guard let program = options.command.first, !program.isEmpty else {
             throw EngineError(.invalidInput, "guard needs a command after --")
         }
         // Before the snapshot: a command that cannot start would only leave a pinned snapshot.
         guard ExternalProcess.resolve(program) != nil else {
-            throw EngineError(.invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
+            throw EngineError(
+                .invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
         }
         if let timeout = options.timeout {
             do { try TimeoutSpec.validate(timeout, what: "--timeout") } catch { throw EngineError(error) }

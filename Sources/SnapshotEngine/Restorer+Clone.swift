@@ -82,7 +82,7 @@ extension Restorer {
             if try created.isActive { try created.destroy() }
             try created.undefine(flags: [.nvram])
             return nil
-        } catch where error.code == .noDomain {
+        } catch  where error.code == .noDomain {
             return nil
         } catch {
             return EngineError(.libvirt, error.message)
@@ -129,16 +129,22 @@ extension Restorer {
     /// The lab VM's baseline snapshot; refused (conflict) for a VM that is not a lab VM.
     func labBaseline(of vm: VMRecord) throws(EngineError) -> SnapshotRecord {
         guard let baselineID = vm.labBaselineID,
-              let baseline = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: baselineID) } }) else {
-            throw EngineError(.conflict, "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'")
+            let baseline = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: baselineID) } })
+        else {
+            throw EngineError(
+                .conflict,
+                "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'"
+            )
         }
         return baseline
     }
 
     /// Reverts each lab VM to its baseline, in parallel, through `revert` (which takes the VM's
     /// lock and runs the revert job); a failure is that VM's result, not an error.
-    func resetLabs(_ targets: [(VMRecord, SnapshotRecord)],
-                   revert: @escaping @Sendable (VMRecord, SnapshotRecord) throws(EngineError) -> Void) -> [LabResetResult] {
+    func resetLabs(
+        _ targets: [(VMRecord, SnapshotRecord)],
+        revert: @escaping @Sendable (VMRecord, SnapshotRecord) throws(EngineError) -> Void
+    ) -> [LabResetResult] {
         let results = ResultBox(count: targets.count)
         let work = targets
         // One thread per VM: a reset mostly waits (QEMU exiting, libvirt, reading the memory

@@ -26,8 +26,10 @@ extension Restorer {
 
     /// The restore itself (documented at ``SnapshotEngine/restore(vm:snapshot:options:onStage:)``);
     /// the caller holds the VM's lock.
-    func restore(domain: Domain, vm: VMRecord, snapshotName name: String, options: RestoreOptions,
-                 onStage: ((RestoreStage) -> Void)?) throws(EngineError) -> RestoreReport {
+    func restore(
+        domain: Domain, vm: VMRecord, snapshotName name: String, options: RestoreOptions,
+        onStage: ((RestoreStage) -> Void)?
+    ) throws(EngineError) -> RestoreReport {
         let snapshot = try readySnapshot(vm: vm, name: name)
         // Refusals come before the job and the hooks: a refused restore changes nothing.
         try validateRestorable(vm: vm, snapshot: snapshot)
@@ -40,13 +42,16 @@ extension Restorer {
         let wasRunning = try layerStore.isActiveChecked(domain)
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         let journal = RestoreJournal(safetySnapshotID: nil, wasRunning: wasRunning, target: options.target, previousXML: previousXML)
-        let job = try jobJournal.start(kind: .restore, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
-                                       journal: SnapshotEngine.encode(journal))
-        let report = RestoreReport(vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
-                                   finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
-        var run = RestoreRun(domain: domain, vm: vm, snapshot: snapshot, options: options, plan: plan, wasRunning: wasRunning,
-                             previousXML: previousXML, agentWasConnected: wasRunning && SnapshotEngine.agentConnected(domain),
-                             journal: journal, job: job, report: report)
+        let job = try jobJournal.start(
+            kind: .restore, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+            journal: SnapshotEngine.encode(journal))
+        let report = RestoreReport(
+            vm: vm.name, snapshot: snapshot.name, safetySnapshot: nil, restoredMemory: plan.restoresMemory,
+            finalState: "", stages: [], guestDowntimeSeconds: 0, notices: [])
+        var run = RestoreRun(
+            domain: domain, vm: vm, snapshot: snapshot, options: options, plan: plan, wasRunning: wasRunning,
+            previousXML: previousXML, agentWasConnected: wasRunning && SnapshotEngine.agentConnected(domain),
+            journal: journal, job: job, report: report)
         if options.runHooks {
             do { try hookService.runPre(.preRestore, job: job) } catch {
                 let failure = EngineError(error.code, "\(error.message); nothing was changed")
@@ -107,8 +112,9 @@ extension Restorer {
             try stop(domain, graceful: !run.plan.restoresMemory, timeout: options.shutdownTimeout)
         case .revert:
             try inject(.restoreRevert)
-            try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot,
-                             start: run.plan.restoresMemory ? .paused : .off, reclaim: false)
+            try revertLocked(
+                domain: domain, vm: try currentVM(vm), snapshot: snapshot,
+                start: run.plan.restoresMemory ? .paused : .off, reclaim: false)
         case .start:
             try inject(.restoreStart)
             let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
@@ -122,8 +128,9 @@ extension Restorer {
             try inject(.restoreVerify)
             try verifyRestore(domain: domain, vm: vm, snapshot: snapshot, target: options.target)
             if options.target == .running {
-                let (answered, notice) = try verifyAgent(domain: domain, wasConnected: run.agentWasConnected,
-                                                         restoredMemory: run.plan.restoresMemory, timeout: options.agentTimeout)
+                let (answered, notice) = try verifyAgent(
+                    domain: domain, wasConnected: run.agentWasConnected,
+                    restoredMemory: run.plan.restoresMemory, timeout: options.agentTimeout)
                 run.report.guestAgentAnswered = answered
                 if let notice { run.report.notices.append(notice) }
             }
@@ -137,12 +144,16 @@ extension Restorer {
         var message = "restore failed at stage \(stage.rawValue): \(error.message)"
         if run.touched {
             do {
-                message += "; " + (try rollBackRestore(domain: run.domain, vm: vm, safety: safety, previousXML: run.previousXML,
-                                                       wasRunning: run.wasRunning))
+                message +=
+                    "; "
+                    + (try rollBackRestore(
+                        domain: run.domain, vm: vm, safety: safety, previousXML: run.previousXML,
+                        wasRunning: run.wasRunning))
             } catch let rollbackError {
                 if !libvirtAnswers {
                     let failed = message
-                    message += "; libvirt stopped answering, so the outcome is decided and any rollback "
+                    message +=
+                        "; libvirt stopped answering, so the outcome is decided and any rollback "
                         + (safety.map { "to safety snapshot '\($0.name)' " } ?? "")
                         + "done by the next kvmsnap command on \(vm.name) once libvirt answers again (see 'kvmsnap check \(vm.name)')"
                     try jobJournal.markPending(run.job, message)
@@ -189,7 +200,7 @@ extension Restorer {
     /// The restore's safety snapshot: a create that, refused because of the VM's current state
     /// (a broken chain, layers changed outside kvmsnap), says how to restore without one.
     func safetySnapshot(domain: Domain, vm: VMRecord, options: CreateOptions) throws(EngineError) -> CreateResult {
-        do { return try capture.create(domain: domain, vm: vm, options: options) } catch where error.code == .conflict {
+        do { return try capture.create(domain: domain, vm: vm, options: options) } catch  where error.code == .conflict {
             throw EngineError(error.code, "\(error.message); to restore anyway, discarding the VM's current state, add --no-safety-snapshot")
         }
     }

@@ -11,8 +11,9 @@ extension Restorer {
     func recoverRevert(job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
         let died = job.state == .pending ? "libvirt stopped answering" : "kvmsnap process \(job.pid) died"
         guard let domain, let journal = job.decodedJournal(RevertJournal.self),
-              let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
-              snapshot.state == .ready else {
+            let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }),
+            snapshot.state == .ready
+        else {
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
@@ -23,14 +24,17 @@ extension Restorer {
         let (disks, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
         }
-        let landed = !disks.isEmpty && disks.allSatisfy { disk in
-            sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
-        }
-        let started = switch journal.start {
-        case .running: state == .running
-        case .paused: state == .paused
-        case .off: state == .shutoff
-        }
+        let landed =
+            !disks.isEmpty
+            && disks.allSatisfy { disk in
+                sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
+            }
+        let started =
+            switch journal.start {
+            case .running: state == .running
+            case .paused: state == .paused
+            case .off: state == .shutoff
+            }
         if landed && started {
             try markCurrent(snapshot.id, vm: vm)
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
@@ -69,20 +73,26 @@ extension Restorer {
         }
         let journal = job.decodedJournal(RestoreJournal.self)
         if stage == .start || stage == .verify, let journal, let id = job.snapshotID,
-           let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
-           restoreVerifies(domain: domain, vm: vm, snapshot: target, target: journal.target) {
+            let target = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }), target.state == .ready,
+            restoreVerifies(domain: domain, vm: vm, snapshot: target, target: journal.target)
+        {
             try markCurrent(target.id, vm: vm)
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
-            return .stands(note: "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands")
+            return .stands(
+                note:
+                    "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands"
+            )
         }
         var safety: SnapshotRecord?
         if let id = journal?.safetySnapshotID, let record = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: id) } }),
-           record.state == .ready {
+            record.state == .ready
+        {
             safety = record
         }
         if let journal, safety != nil || (job.state == .pending && journal.previousXML != nil) {
-            let done = try rollBackRestore(domain: domain, vm: vm, safety: safety, previousXML: journal.previousXML ?? "",
-                                           wasRunning: journal.wasRunning)
+            let done = try rollBackRestore(
+                domain: domain, vm: vm, safety: safety, previousXML: journal.previousXML ?? "",
+                wasRunning: journal.wasRunning)
             if safety == nil { try layerStore.reclaim(vmUUID: vm.uuid, domain: domain) }
             return .rolledBack("interrupted at stage \(stage.rawValue) (\(died)); \(done)")
         }

@@ -9,17 +9,20 @@ extension Restorer {
     /// the next command.
     func revert(domain: Domain, vm: VMRecord, snapshotName name: String, start: StartMode) throws(EngineError) -> SnapshotRecord {
         let snapshot = try readySnapshot(vm: vm, name: name)
-        let journal = RevertJournal(snapshotID: snapshot.id, start: start,
-                                    previousSources: try layerStore.currentDiskSources(domain),
-                                    wasActive: try layerStore.isActiveChecked(domain))
-        let job = try jobJournal.start(kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
-                                       journal: SnapshotEngine.encode(journal))
+        let journal = RevertJournal(
+            snapshotID: snapshot.id, start: start,
+            previousSources: try layerStore.currentDiskSources(domain),
+            wasActive: try layerStore.isActiveChecked(domain))
+        let job = try jobJournal.start(
+            kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+            journal: SnapshotEngine.encode(journal))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
             jobJournal.finish(job, error: nil)
         } catch {
             if !libvirtAnswers {
-                let message = "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                let message =
+                    "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
                 try jobJournal.markPending(job, message)
                 throw EngineError(error.code, message)
             }
@@ -82,8 +85,12 @@ extension Restorer {
         for disk in disks {
             guard let base = byID[disk.layerID] else { continue }
             let id = Identifier.make("l-")
-            planned.append((LayerRecord(id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
-                                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base))
+            planned.append(
+                (
+                    LayerRecord(
+                        id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
+                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base
+                ))
         }
         let overlays = planned.map(\.overlay)
         try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
@@ -107,7 +114,9 @@ extension Restorer {
                 try config.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2")
             }
             if useMemory, let memoryPath = snapshot.memoryPath {
-                let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in try connection.saveImageXML(path: memoryPath, flags: [.secure]) }
+                let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in
+                    try connection.saveImageXML(path: memoryPath, flags: [.secure])
+                }
                 var live = try DomainDefinition(xml: saved)
                 for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
                 restoreDefinition = live
@@ -127,7 +136,8 @@ extension Restorer {
             // the VM uses none of them: if it cannot say (libvirt gone) or the VM could not be
             // stopped, the VM may still write to them, so they stay catalogued.
             if (try? connection.defineDomain(xml: previousXML)) != nil, let inUse = try? layerStore.imagesInUse(domain),
-               !overlays.contains(where: { inUse.contains($0.path) }) {
+                !overlays.contains(where: { inUse.contains($0.path) })
+            {
                 forgetOverlays()
             }
             throw error
@@ -143,8 +153,10 @@ extension Restorer {
 
     /// Step 3 of a revert: stop, define the snapshot's configuration, put NVRAM back, then
     /// restore memory or boot. The caller puts the previous definition back on failure.
-    private func switchToSnapshot(domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
-                                  restoreDefinition: DomainDefinition?, start: StartMode) throws(EngineError) {
+    private func switchToSnapshot(
+        domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
+        restoreDefinition: DomainDefinition?, start: StartMode
+    ) throws(EngineError) {
         try inject(.revertBeforeStop)
         if SnapshotEngine.isActive(domain) {
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }

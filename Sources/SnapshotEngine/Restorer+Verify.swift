@@ -18,7 +18,12 @@ extension Restorer {
     /// The domain is in the expected state and each disk runs on an overlay of the snapshot's layer.
     func verifyRestore(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, target: RestoreTarget) throws(EngineError) {
         let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
-        let expected: DomainState = switch target { case .running: .running; case .paused: .paused; case .off: .shutoff }
+        let expected: DomainState =
+            switch target {
+            case .running: .running;
+            case .paused: .paused;
+            case .off: .shutoff
+            }
         guard state == expected else { throw EngineError(.libvirt, "VM is \(state), expected \(expected)") }
         let sources = try layerStore.currentDiskSources(domain)
         let (disks, layers) = try db { () throws(CatalogError) in
@@ -32,7 +37,8 @@ extension Restorer {
                 throw EngineError(.conflict, "disk \(disk.diskTarget) is not backed by the snapshot's layer")
             }
             if let info = try? ImageTool.info(path), let backing = info.backingFile,
-               backing != layers.first(where: { $0.id == disk.layerID })?.path {
+                backing != layers.first(where: { $0.id == disk.layerID })?.path
+            {
                 throw EngineError(.conflict, "disk \(disk.diskTarget)'s image is backed by \(backing), not the snapshot's layer")
             }
         }

@@ -99,8 +99,9 @@ struct Restorer: EngineService, Sendable {
 
     /// The same service over another connection (libvirtd restarted under a restore).
     func reconnected(_ fresh: Connection) -> Restorer {
-        Restorer(connection: fresh, catalog: catalog, settings: settings, jobJournal: jobJournal, hookService: hookService,
-                 connectionURI: connectionURI)
+        Restorer(
+            connection: fresh, catalog: catalog, settings: settings, jobJournal: jobJournal, hookService: hookService,
+            connectionURI: connectionURI)
     }
 
     /// Records `snapshotID` as the snapshot the VM's current state descends from.
@@ -141,8 +142,9 @@ extension EngineService {
 extension SnapshotEngine {
     /// The restore service, reading the engine's configuration as it is at each step.
     var restorer: Restorer {
-        Restorer(connection: connection, catalog: catalog, settings: { [self] in configuration }, jobJournal: jobJournal,
-                 hookService: hookService, connectionURI: connectionURI)
+        Restorer(
+            connection: connection, catalog: catalog, settings: { [self] in configuration }, jobJournal: jobJournal,
+            hookService: hookService, connectionURI: connectionURI)
     }
 
     /// Restores `vm` to snapshot `name`: validate → safety snapshot → stop → revert → start → verify.
@@ -150,10 +152,12 @@ extension SnapshotEngine {
     /// Any failure after the VM was touched rolls back: to the safety snapshot when there is one
     /// (memory included), else to the previous definition and disks, started again if it ran.
     /// The thrown error names the stage that failed. `onStage` is called as each stage begins.
-    public func restore(vm nameOrUUID: String, snapshot name: String, options: RestoreOptions,
-                        onStage: ((RestoreStage) -> Void)? = nil) throws(EngineError) -> RestoreReport {
+    public func restore(
+        vm nameOrUUID: String, snapshot name: String, options: RestoreOptions,
+        onStage: ((RestoreStage) -> Void)? = nil
+    ) throws(EngineError) -> RestoreReport {
         let domain = try domain(nameOrUUID)
-        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
+        let vm = try unsavedRecord(for: domain)  // a VM the catalog does not know has nothing to restore
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try restorer.restore(domain: domain, vm: vm, snapshotName: name, options: options, onStage: onStage)
@@ -166,7 +170,7 @@ extension SnapshotEngine {
     /// (the restore pipeline does). On failure the VM is redefined with its previous disks.
     public func revert(vm nameOrUUID: String, to name: String, start: StartMode = .running) throws(EngineError) -> SnapshotRecord {
         let domain = try domain(nameOrUUID)
-        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
+        let vm = try unsavedRecord(for: domain)  // a VM the catalog does not know has nothing to restore
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try restorer.revert(domain: domain, vm: vm, snapshotName: name, start: start)
@@ -178,7 +182,9 @@ extension SnapshotEngine {
     }
 
     /// Restores snapshot `name` of `vm` into a new VM `newName` (``Restorer/restoreAsNewVM(vm:snapshot:newName:start:)``).
-    public func restoreAsNewVM(vm nameOrUUID: String, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (uuid: String, notices: [String]) {
+    public func restoreAsNewVM(vm nameOrUUID: String, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (
+        uuid: String, notices: [String]
+    ) {
         try Self.validateVMName(newName)
         if (try? connection.lookupDomain(name: newName)) != nil {
             throw EngineError(.conflict, "a VM named '\(newName)' already exists")

@@ -13,7 +13,9 @@ extension SnapshotEngine {
         if let domain = try? domain(nameOrUUID) {
             return (register && !catalog.isReadOnly ? try vmRecord(for: domain) : try unsavedRecord(for: domain), domain)
         }
-        guard let record = try catalogVMRows.find(nameOrUUID) else { throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog") }
+        guard let record = try catalogVMRows.find(nameOrUUID) else {
+            throw EngineError(.notFound, "no VM named '\(nameOrUUID)' on \((try? connection.uri) ?? "this connection") or in the catalog")
+        }
         return (record, nil)
     }
 
@@ -21,7 +23,8 @@ extension SnapshotEngine {
     /// writing anything (``vmRecord(for:)`` records it).
     func unsavedRecord(for domain: Domain) throws(EngineError) -> VMRecord {
         let uuid = try lv("cannot read VM UUID") { () throws(LibvirtError) in try domain.uuidString }
-        var record = try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
+        var record =
+            try db { () throws(CatalogError) in try catalog.read { try $0.vm(uuid: uuid) } }
             ?? VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())
         record.name = domain.name
         return record

@@ -36,9 +36,10 @@ extension SnapshotEngine {
         switch job.jobKind {
         case .create:
             guard let journal = job.decodedJournal(CreateJournal.self), let domain else {
-                return .abandoned("interrupted (kvmsnap process \(job.pid) died) and not finished: "
-                    + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
-                    + "; the unfinished snapshot is marked failed (prune deletes it)")
+                return .abandoned(
+                    "interrupted (kvmsnap process \(job.pid) died) and not finished: "
+                        + (domain == nil ? "the VM is no longer defined" : "its journal is unreadable")
+                        + "; the unfinished snapshot is marked failed (prune deletes it)")
             }
             return try capture.recoverCreate(journal: journal, vm: vm, domain: domain)
                 ? .completed("interrupted; completed from the journal") : rolledBack
@@ -99,7 +100,8 @@ extension SnapshotEngine {
     }
 
     static func recoveryFailed(_ job: JobRecord, vm: VMRecord, _ error: EngineError) -> EngineError {
-        EngineError(error.code, "interrupted (kvmsnap process \(job.pid) died) and its recovery failed, not retried: \(error.message); see 'kvmsnap check \(vm.name)'")
+        EngineError(
+            error.code, "interrupted (kvmsnap process \(job.pid) died) and its recovery failed, not retried: \(error.message); see 'kvmsnap check \(vm.name)'")
     }
 
     /// Waits until libvirt has no job running on the domain (a capture a dead client started).

@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Synchronization
 
 /// Where time comes from. Inject a fixed clock in tests.
 public protocol EngineClock: Sendable {
@@ -161,7 +161,8 @@ public final class SnapshotEngine: Sendable, EngineService {
 
     // The journal and the hooks are services (``JobJournal``, ``Hooks``); these forward to them.
 
-    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
+    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord
+    {
         try jobJournal.start(kind: kind, vm: vm, snapshotID: snapshotID, snapshotName: snapshotName, journal: journal)
     }
 

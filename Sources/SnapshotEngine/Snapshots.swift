@@ -34,8 +34,9 @@ struct Snapshots: EngineService, Sendable {
     func delete(snapshot: SnapshotRecord, vm: VMRecord, domain: Domain?) throws(EngineError) {
         let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
         try layerStore.refuseForeignBlockJobs(domain: domain, vm: vm)
-        let job = try jobJournal.start(kind: .delete, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
-                                       journal: SnapshotEngine.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
+        let job = try jobJournal.start(
+            kind: .delete, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+            journal: SnapshotEngine.encode(DeleteJournal(snapshotID: snapshot.id, files: files)))
         var deleted = false
         do {
             try inject(.deleteStarted)
@@ -68,8 +69,9 @@ struct Snapshots: EngineService, Sendable {
             // The snapshot is gone already: whatever reclaim refused, this is no refusal (a
             // refusal, exit 3, changes nothing) but a deletion whose clean-up failed.
             let refusal: Set<EngineError.Code> = [.conflict, .unsupported, .busy, .invalidInput, .notFound]
-            throw EngineError(refusal.contains(error.code) ? .io : error.code,
-                              "snapshot '\(snapshot.name)' was deleted, but reclaiming its layers failed: \(error.message)")
+            throw EngineError(
+                refusal.contains(error.code) ? .io : error.code,
+                "snapshot '\(snapshot.name)' was deleted, but reclaiming its layers failed: \(error.message)")
         }
     }
 
@@ -86,8 +88,10 @@ struct Snapshots: EngineService, Sendable {
 
     /// Changes one snapshot's catalog row in one transaction; the caller holds the VM's lock.
     /// With `expiresAt`, the stored expiry is set first (same transaction).
-    func update(vm: VMRecord, name: String, expiresAt: Date?? = nil,
-                _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
+    func update(
+        vm: VMRecord, name: String, expiresAt: Date?? = nil,
+        _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void
+    ) throws(EngineError) {
         try db { () throws(CatalogError) in
             try catalog.write { db in
                 if let expiresAt { try db.setExpiry(vmUUID: vm.uuid, name: name, expiresAt: expiresAt) }
@@ -154,8 +158,10 @@ extension SnapshotEngine {
     }
 
     /// Changes one snapshot's catalog row under the VM's lock (``Snapshots/update(vm:name:expiresAt:_:)``).
-    func updateSnapshot(vm nameOrUUID: String, name: String, expiresAt: Date?? = nil,
-                        _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void) throws(EngineError) {
+    func updateSnapshot(
+        vm nameOrUUID: String, name: String, expiresAt: Date?? = nil,
+        _ change: (CatalogAccess, VMRecord, inout SnapshotRecord) throws -> Void
+    ) throws(EngineError) {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }

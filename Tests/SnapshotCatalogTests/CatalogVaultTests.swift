@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotCatalog
 
 /// Issue 13: the vault registry and the send records that pick the next incremental's base.
@@ -7,8 +8,9 @@ import Testing
     let dir = NSTemporaryDirectory() + "kvmsnap-catalog-vault-\(UUID().uuidString)"
 
     func snapshot(_ id: String, state: SnapshotState = .ready) -> SnapshotRecord {
-        SnapshotRecord(id: id, vmUUID: "u1", name: "n-\(id)", kind: .incremental, parentID: nil,
-                       createdAt: Date(timeIntervalSince1970: 1_700_000_000), state: state, hasMemory: false, configXML: "<domain/>")
+        SnapshotRecord(
+            id: id, vmUUID: "u1", name: "n-\(id)", kind: .incremental, parentID: nil,
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000), state: state, hasMemory: false, configXML: "<domain/>")
     }
 
     @Test func theAnchorIsTheNewestSendThatStillExistsLocallyPerVault() throws {

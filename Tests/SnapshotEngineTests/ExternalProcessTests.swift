@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotEngine
 
 /// The process launcher every hook, guarded command and qemu-img call goes through.
@@ -74,7 +75,7 @@ import Testing
     /// runtime ignores SIGPIPE; a hook's `yes | head` must end quietly, not with EPIPE errors).
     @Test func childrenInheritNoDescriptorsAndDefaultSignals() throws {
         let path = FileManager.default.temporaryDirectory.path + "/kvmsnap-fd-\(UUID().uuidString)"
-        let fd = open(path, O_CREAT | O_RDWR, 0o600)   // inheritable on purpose (no O_CLOEXEC)
+        let fd = open(path, O_CREAT | O_RDWR, 0o600)  // inheritable on purpose (no O_CLOEXEC)
         #expect(fd >= 0)
         defer { close(fd); unlink(path) }
         let fds = try ExternalProcess.run("sh", ["-c", "for f in /proc/$$/fd/*; do readlink $f; done; true"])
