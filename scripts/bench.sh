@@ -26,7 +26,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/swift-path.sh
 source scripts/lib/guest.sh
-source scripts/bench-vault.sh
 ROOT=$PWD
 
 RUNS=5 QUICK=0 ONLY=
@@ -60,6 +59,7 @@ ID=$$
 P=kvmsnap-bench-$ID
 WORK=/var/lib/kvmsnap-bench-$ID
 export LIBVIRT_DEFAULT_URI=qemu:///system KVMSNAP_CATALOG=$WORK/catalog.sqlite KVMSNAP_STORE=$WORK/store
+source scripts/bench-vault.sh   # the vault section's functions (uses WORK and P)
 
 cleanup() {
   local rc=$?
@@ -513,8 +513,9 @@ if rows:
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
-print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
-    runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
+if rows:
+    print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
+        runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
 for row in results:
     print("- %s: %s" % (row["metric"], row["conditions"]))
     if "wallSeconds" in row:
