@@ -154,6 +154,10 @@ vault_check() {   # vault_check I
   local i=$1 n
   if ((VAULT_BUILT)); then
     n=$(kv_vault_snapshot_count "bench$i"); [[ $n == 3 ]] || die "vault: kvmsnap vault holds $n snapshots, not 3"
+    # An incremental that silently fell back to a full read would be measured as the wrong thing.
+    [[ $(jget "$VW/send-$i-s1.json" 'd.get("baseSnapshot")') == None && $(jget "$VW/send-$i-s2.json" 'd.get("baseSnapshot")') == s1 &&
+       $(jget "$VW/send-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's sends of run $i are not s1 full, s2 on s1, s3 on s2"
+    echo "vault run $i, kvmsnap send (its JSON): $(for s in s1 s2 s3; do jget "$VW/send-$i-$s.json" '"%s: bytesRead %d, bytesStored %d, chunksNew %d, chunksReused %d, %.2f s; " % (d["snapshot"], d["bytesRead"], d["bytesStored"], d["chunksNew"], d["chunksReused"], d["seconds"])'; done | tr "\n" " ")" >>"$NOTES"
   fi
   n=$(borg list --short "$VW/repos/borg-$i" | wc -l); [[ $n == 3 ]] || die "vault: borg repository holds $n archives, not 3"
   n=$(restic -q -r "$VW/repos/restic-$i" snapshots --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
