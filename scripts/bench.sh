@@ -64,6 +64,8 @@ source scripts/bench-vault.sh   # the vault section's functions (uses WORK and P
 cleanup() {
   local rc=$?
   set +e
+  # Another session's test may restart libvirtd: wait for it rather than leave domains behind.
+  for _ in $(seq 1 30); do virsh version >/dev/null 2>&1 && break; sleep 1; done
   for d in $(virsh list --all --name 2>/dev/null | grep "^$P-"); do
     virsh -q destroy "$d" >/dev/null 2>&1
     virsh -q undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 || virsh -q undefine "$d" >/dev/null 2>&1
@@ -513,7 +515,6 @@ if rows:
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
-if rows:
     print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
         runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
 for row in results:
