@@ -20,7 +20,7 @@ export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
 # Each *_cmd sets KV_CMD to the command line (measure runs it as a child process).
 # Built when `kvmsnap send --help` shows send's own usage (ArgumentParser answers an unknown
 # subcommand's --help with the root help and exit status 0).
-kv_vault_built() { "$K" send --help 2>/dev/null | grep -q '^USAGE: kvmsnap send '; }
+kv_vault_built() { "$K" send --help 2>/dev/null | grep '^USAGE: kvmsnap send ' >/dev/null; }   # no -q: no SIGPIPE under pipefail
 kv_vault_add() { "$K" vault add "$1" "$2" >/dev/null; }                                # NAME PATH
 kv_send_cmd() { KV_CMD=("$K" send "$V" "$1" --to "$2" --json); }                       # SNAP VAULT
 kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
@@ -48,7 +48,7 @@ EOF
   read -r M_SECS M_READ M_WRITE <"$VW/measure"
 }
 mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
-bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { print s }'; }
+bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # Sides in run $1: the list rotated by run, so no side always goes first.
 vault_order() {
   local sides=(kvmsnap dd borg restic) i n=4
@@ -144,7 +144,8 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_restore_MBps:bytes "$side" "$bytes"
   if [[ $side == kvmsnap ]]; then
-    virsh -q destroy "$V-restored$i" >/dev/null 2>&1; virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1
+    virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
+    virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
   fi
   rm -rf "$d"
 }
