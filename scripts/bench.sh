@@ -14,7 +14,8 @@
 # vault (issue 13, scripts/bench-vault.sh: send, incremental send, stored bytes, restore against
 # dd / borg / restic). --only runs one section (its results go to .build/bench only).
 # KVMSNAP_BENCH_BIN=PATH uses that kvmsnap binary instead of building the release one.
-# While timing it holds /tmp/bench.lock (other sessions' builds wait for it), removed on exit.
+# While timing it holds /tmp/bench.lock (other sessions' builds wait for it; it waits for another
+# session's lock first), removed on exit.
 #
 # Guests: the test guest (scripts/build-test-guest.sh), TCG unless KVMSNAP_BENCH_TYPE=kvm;
 # 1 GiB RAM with kvmsnap.fillmem=400 (~400 MiB of random data) and two disks (vda, vdb) for
@@ -33,7 +34,7 @@ while (($#)); do
   case $1 in
     --quick) RUNS=3 QUICK=1 ;;
     --only) ONLY=${2:-}; [[ $ONLY == @(core|vault) ]] || { echo "bench: --only core|vault" >&2; exit 64; }; shift ;;
-    --help) sed -n 2,24p "$0"; exit 0 ;;
+    --help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (--quick, --only core|vault, --help)" >&2; exit 64 ;;
   esac
   shift
@@ -72,7 +73,7 @@ cleanup() {
   done
   jobs -p | xargs -r kill 2>/dev/null
   rm -rf "$WORK"
-  [[ -n ${LOCKED:-} ]] && rm -f "$LOCK"
+  [[ -n ${LOCKED:-} && $(cat "$LOCK" 2>/dev/null) == "bench.sh $$" ]] && rm -f "$LOCK"
   exit $rc
 }
 trap cleanup EXIT
@@ -93,7 +94,12 @@ fi
 mkdir -p "$WORK/images" "$WORK/ext" && chmod 711 "$WORK" "$WORK/images" "$WORK/ext"
 SAMPLES=$WORK/samples.tsv NOTES=$WORK/notes.txt CONDS=$WORK/conditions.tsv
 : >"$SAMPLES"; : >"$NOTES"; : >"$CONDS"
-touch "$LOCK"; LOCKED=1   # timing from here on: other sessions' builds pause
+# Timing from here on: other sessions' builds pause while the lock exists. Another session's
+# lock means it is timing too: wait for it; remove only our own lock on exit.
+while [[ -e $LOCK && $(cat "$LOCK" 2>/dev/null) != "bench.sh $$" ]]; do
+  log "waiting for $LOCK (held by: $(cat "$LOCK" 2>/dev/null))"; sleep 20
+done
+echo "bench.sh $$" >"$LOCK"; LOCKED=1
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SAMPLES"; }   # metric side value
 cond() { printf '%s\t%s\n' "$1" "$2" >>"$CONDS"; }                  # metric conditions
 now_ns() { date +%s%N; }
