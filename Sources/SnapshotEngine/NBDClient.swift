@@ -154,10 +154,8 @@ public final class NBDClient {
 
     /// Reads one simple reply header: (cookie, error).
     private func receiveReplyHeader() throws(EngineError) -> (UInt64, UInt32) {
-        var header = [UInt8](repeating: 0, count: 16)
-        do throws(EngineError) {
-            try header.withUnsafeMutableBytes { (raw) throws(EngineError) in try socket.receive(raw) }
-        } catch { throw fail(error.message) }
+        let header: [UInt8]
+        do throws(EngineError) { header = try socket.receive(count: 16) } catch { throw fail(error.message) }
         var reader = NBDProtocol.Reader(header)
         let magic: UInt32 = reader.take() ?? 0, error: UInt32 = reader.take() ?? 0, cookie: UInt64 = reader.take() ?? 0
         guard magic == NBDProtocol.simpleReplyMagic else {

@@ -124,7 +124,7 @@ public final class NBDExport {
     private static func makePrivateDirectory() throws(EngineError) -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/kvmsnap-nbd.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress) }) else {
+        guard let made = template.withUnsafeMutableBufferPointer({ buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }) else {
             throw EngineError(.io, "cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
         }
         let path = String(cString: made)

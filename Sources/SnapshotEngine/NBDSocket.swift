@@ -33,12 +33,17 @@ final class NBDSocket {
         return socket
     }
 
+    /// The engine error a buffer closure rethrew (untyped by the standard library).
+    private static func engineError(_ error: any Error) -> EngineError {
+        error as? EngineError ?? EngineError(.io, "\(error)")
+    }
+
     func close() {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
     func send(_ bytes: [UInt8]) throws(EngineError) {
-        try bytes.withUnsafeBytes { (raw) throws(EngineError) in try send(raw) }
+        do { try bytes.withUnsafeBytes { try send($0) } } catch { throw Self.engineError(error) }
     }
 
     /// Sends all of `buffer` (MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE).
@@ -69,7 +74,7 @@ final class NBDSocket {
 
     func receive(count: Int) throws(EngineError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { (raw) throws(EngineError) in try receive(raw) }
+        do { try bytes.withUnsafeMutableBytes { try receive($0) } } catch { throw Self.engineError(error) }
         return bytes
     }
 }
@@ -108,7 +113,7 @@ enum NBDHandshake {
             guard length <= 65536 else { throw EngineError(.io, "NBD option reply of \(length) bytes is too long") }
             var data = NBDProtocol.Reader(try socket.receive(count: Int(length)))
             if type == NBDProtocol.repErrUnsupported {
-                return try exportName(socket, exportName, noZeroes: noZeroes != 0)
+                return try legacyExportName(socket, exportName, noZeroes: noZeroes != 0)
             }
             if type & NBDProtocol.repErrorBit != 0 {
                 let text = String(decoding: data.bytes, as: UTF8.self)
@@ -127,7 +132,7 @@ enum NBDHandshake {
     }
 
     /// The old way in (`NBD_OPT_EXPORT_NAME`) for servers without `NBD_OPT_GO`.
-    private static func exportName(_ socket: NBDSocket, _ name: String, noZeroes: Bool) throws(EngineError) -> Export {
+    private static func legacyExportName(_ socket: NBDSocket, _ name: String, noZeroes: Bool) throws(EngineError) -> Export {
         try socket.send(NBDProtocol.option(NBDProtocol.optExportName, data: Array(name.utf8)))
         var reply = NBDProtocol.Reader(try socket.receive(count: 10))
         if !noZeroes { _ = try socket.receive(count: 124) }
