@@ -8,10 +8,12 @@ import Foundation
 /// directory, serves exactly one client (`--shared=1`) and is not `--persistent`: it exits by
 /// itself when that client disconnects. The client connects right after the start, so:
 /// - normal end: ``finish()`` (or `deinit`) disconnects, waits for the exit, removes the directory;
-/// - kvmsnap killed (even SIGKILL): the kernel closes the socket, qemu-nbd sees the disconnect
-///   and exits (tested). The only window is between the spawn and the connect (milliseconds
-///   while qemu-nbd opens the image); a qemu-nbd orphaned there waits for a client on a socket
-///   in a directory nobody else can enter.
+/// - kvmsnap killed (even SIGKILL): the kernel closes the socket, qemu-nbd sees its client
+///   leave and exits (tested). qemu-nbd ends this way only for a client that *completed* the
+///   handshake (a client that leaves during negotiation does not end it; checked with qemu 7.2),
+///   so the one window is between the spawn and the end of ``NBDClient``'s handshake
+///   (milliseconds while qemu-nbd opens the image); a qemu-nbd orphaned there waits for a
+///   client on a socket in a directory nobody else can enter.
 ///
 /// Ownership: one owner, not `Sendable`. Throws ``EngineError`` only.
 public final class NBDExport {
