@@ -43,8 +43,11 @@ public final class NBDClient {
         isReadOnly = export.flags & NBDProtocol.transmissionReadOnly != 0
         canFlush = export.flags & NBDProtocol.transmissionSendFlush != 0
         maxRequestBytes = min(NBDProtocol.maxRequestBytes, export.maxBlock.map(Int.init) ?? NBDProtocol.maxRequestBytes)
-        requestBytes = min(4 << 20, maxRequestBytes)
-        queueDepth = 4
+        // Measured on a 1 GiB qcow2 (release build, O_DIRECT export): one 4 MiB request at a
+        // time read at about half the speed of dd iflag=direct; 1 MiB requests, 8 in flight, at
+        // about the same speed (4 MiB × 4 close behind).
+        requestBytes = min(1 << 20, maxRequestBytes)
+        queueDepth = 8
     }
 
     deinit { disconnect() }

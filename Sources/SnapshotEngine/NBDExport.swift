@@ -21,8 +21,9 @@ public final class NBDExport {
     public enum Access: Sendable, Equatable {
         /// Read-only. `forceShare` opens it without taking QEMU's image locks (`force-share=on`),
         /// needed to read an image a running VM holds open for writing (its active layer);
-        /// frozen layers below a running VM's top can be read without it.
-        case readOnly(forceShare: Bool)
+        /// frozen layers below a running VM's top can be read without it. `direct` reads with
+        /// O_DIRECT (`--cache=none`): a send does not evict the host's page cache.
+        case readOnly(forceShare: Bool, direct: Bool = false)
         /// Writable, for restore into a new image. ``WriteCache/unsafe`` ignores flushes and
         /// relies on ``finish()`` to `fsync` the image after qemu-nbd has closed it.
         case writable(cache: WriteCache)
@@ -33,6 +34,8 @@ public final class NBDExport {
         case unsafe
         /// `--cache=writeback`: flushes honoured (``NBDClient/flush()``), host page cache used.
         case writeback
+        /// `--cache=none`: O_DIRECT writes, flushes honoured; bypasses the host page cache.
+        case direct = "none"
     }
 
     public let imagePath: String
@@ -109,14 +112,14 @@ public final class NBDExport {
     public static func arguments(image: String, format: String, access: Access, socket: String) -> [String] {
         var args = ["--socket=\(socket)", "--shared=1"]
         switch access {
-        case .readOnly(let forceShare) where forceShare:
+        case .readOnly(let forceShare, let direct) where forceShare:
             // qemu-nbd 7.2 has no --force-share; the block layer option does the same.
             let file = image.replacingOccurrences(of: ",", with: ",,")
-            args += ["--read-only", "--image-opts",
-                     "driver=\(format),read-only=on,force-share=on,file.driver=file,file.filename=\(file)"]
+            args += ["--read-only", "--image-opts"] + (direct ? ["--cache=none"] : [])
+            args.append("driver=\(format),read-only=on,force-share=on,file.driver=file,file.filename=\(file)")
             return args
-        case .readOnly:
-            args += ["--read-only", "--format=\(format)"]
+        case .readOnly(_, let direct):
+            args += ["--read-only", "--format=\(format)"] + (direct ? ["--cache=none"] : [])
         case .writable(let cache):
             args += ["--format=\(format)", "--cache=\(cache.rawValue)"]
         }
