@@ -11,9 +11,9 @@ import Foundation
 /// - kvmsnap killed (even SIGKILL): the kernel closes the socket, qemu-nbd sees its client
 ///   leave and exits (tested). qemu-nbd ends this way only for a client that *completed* the
 ///   handshake (a client that leaves during negotiation does not end it; checked with qemu 7.2),
-///   so the one window is between the spawn and the end of ``NBDClient``'s handshake
-///   (milliseconds while qemu-nbd opens the image); a qemu-nbd orphaned there waits for a
-///   client on a socket in a directory nobody else can enter.
+///   so a kill between the spawn and the end of ``NBDClient``'s handshake (milliseconds while
+///   qemu-nbd opens the image) leaves one waiting on a socket nobody else can reach; the next
+///   export kills it (``sweepOrphans(in:)``: the directory names its dead owner).
 ///
 /// Ownership: one owner, not `Sendable`. Throws ``EngineError`` only.
 public final class NBDExport {
@@ -67,7 +67,7 @@ public final class NBDExport {
             child = try ExternalProcess.start("qemu-nbd", Self.arguments(image: image, format: format, access: access, socket: socketPath),
                                               captureOutput: true)
         } catch {
-            rmdir(directory)
+            unlink(directory + "/" + Self.ownerFile); rmdir(directory)
             throw EngineError(.io, "cannot start qemu-nbd: \(error)")
         }
         process = child
@@ -128,12 +128,14 @@ public final class NBDExport {
 
     private static func makePrivateDirectory() throws(EngineError) -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base)/kvmsnap-nbd.XXXXXX".utf8CString)
+        sweepOrphans(in: base)
+        var template = Array("\(base)/\(directoryPrefix)XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }) else {
             throw EngineError(.io, "cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
         }
         let path = String(cString: made)
         chmod(path, 0o700)  // mkdtemp's default already; said explicitly because the socket's privacy rests on it
+        do { try writeOwner(path) } catch { rmdir(path); throw error }
         return path
     }
 
@@ -169,6 +171,7 @@ public final class NBDExport {
         if !child.hasExited { child.signal(SIGTERM) }
         let outcome = child.wait(timeout: 10)
         unlink(socket)
+        unlink(directory + "/" + ownerFile)
         rmdir(directory)
         return outcome
     }

@@ -63,6 +63,58 @@ struct NBDExportGuestTests {
         #expect(NBDExportTests.qemuNBDProcesses(mentioning: chain.directory).allSatisfy { !processIsAlive($0) })
     }
 
+    /// A holder killed after starting qemu-nbd but before finishing the handshake leaves it
+    /// running (qemu 7.2 ends only after a negotiated client); the next export's sweep kills
+    /// it, because the export directory names its dead owner. A live owner's export stays.
+    @Test func anOrphanFromAKillDuringTheHandshakeIsKilledByTheSweep() throws {
+        let chain = try NBDExportTests.Chain()
+        defer { chain.remove() }
+        let orphanDir = chain.directory + "/kvmsnap-nbd.orphan", liveDir = chain.directory + "/kvmsnap-nbd.live"
+        for dir in [orphanDir, liveDir] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false) }
+        let args = { (dir: String) in
+            NBDExport.arguments(image: chain.top, format: "qcow2", access: .readOnly(forceShare: true), socket: dir + "/nbd.sock")
+        }
+        let script = """
+            import os, socket, subprocess, sys, time
+            d = sys.argv[1]
+            stat = open("/proc/self/stat").read()
+            open(d + "/owner", "w").write("%d %s" % (os.getpid(), stat[stat.rindex(")") + 2:].split()[19]))
+            server = subprocess.Popen(["qemu-nbd"] + sys.argv[2:], start_new_session=True)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            for _ in range(500):
+                try:
+                    client.connect(d + "/nbd.sock"); break
+                except OSError:
+                    time.sleep(0.01)
+            client.recv(18)
+            open(d + "/server.pid", "w").write(str(server.pid))
+            time.sleep(600)
+            """
+        let holder = try ExternalProcess.start("python3", ["-c", script, orphanDir] + args(orphanDir), captureOutput: true)
+        defer { holder.signal(SIGKILL); holder.wait() }
+        try NBDExport.writeOwnerForTesting(liveDir)
+        let live = try ExternalProcess.start("qemu-nbd", args(liveDir))
+        defer { live.signal(SIGKILL); live.wait() }
+        var server: pid_t?
+        _ = HostTools.wait(timeout: 20) {
+            server = (try? String(contentsOfFile: orphanDir + "/server.pid", encoding: .utf8)).flatMap { pid_t($0) }
+            return server != nil
+        }
+        if server == nil { holder.signal(SIGKILL) }
+        let pid = try #require(server, "the holder never connected: \(server == nil ? holder.wait().standardError : "")")
+        kill(holder.pid, SIGKILL)
+        holder.wait()
+        _ = HostTools.wait(timeout: 2) { !processIsAlive(pid) }
+        #expect(processIsAlive(pid), "qemu-nbd now ends after an unnegotiated client: the sweep may be unneeded")
+        #expect(HostTools.wait(timeout: 10) { FileManager.default.fileExists(atPath: liveDir + "/nbd.sock") })
+
+        let killed = NBDExport.sweepOrphans(in: chain.directory)
+        #expect(killed == [pid])
+        #expect(HostTools.wait(timeout: 5) { !processIsAlive(pid) })
+        #expect(!FileManager.default.fileExists(atPath: orphanDir))
+        #expect(processIsAlive(live.pid) && FileManager.default.fileExists(atPath: liveDir))
+    }
+
     /// The send case: a running guest on its active layer, snapshots' frozen layers below it.
     @Test(.enabled(if: IntegrationEnvironment.available))
     func frozenLayersOfARunningGuestExportAndMapWhileItRuns() throws {
