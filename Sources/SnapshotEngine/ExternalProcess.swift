@@ -146,6 +146,18 @@ public enum ExternalProcess {
             }
         }
 
+        /// True once the program has exited (or was reaped elsewhere), without waiting and
+        /// without reaping it (`waitid` with `WNOWAIT`): ``wait(timeout:outputLimit:)`` still
+        /// collects its status and output. Lets an owner of a long-running program (a
+        /// `qemu-nbd` export) notice that it died.
+        public var hasExited: Bool {
+            guard outcome == nil else { return true }
+            var info = siginfo_t()
+            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if rc < 0 { return errno == ECHILD }
+            return info._sifields._sigchld.si_pid == pid
+        }
+
         /// Sends `signal` to the program and what it started: its process group when it has its
         /// own, else (sharing kvmsnap's group, on the user's terminal) its descendants by /proc.
         public func signal(_ signal: Int32) {
