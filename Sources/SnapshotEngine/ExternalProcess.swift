@@ -89,8 +89,9 @@ public enum ExternalProcess {
         timeout: Duration? = nil,
         outputLimit: Int = defaultOutputLimit
     ) throws(LaunchError) -> Outcome {
-        let child = try spawn(executable, arguments, environment: environment,
-                              io: captureOutput ? .capture : .inherit)
+        let child = try spawn(
+            executable, arguments, environment: environment,
+            io: captureOutput ? .capture : .inherit)
         return child.wait(timeout: timeout, outputLimit: outputLimit)
     }
 
@@ -190,8 +191,11 @@ public enum ExternalProcess {
                     break
                 }
                 if status == nil, let deadline, clock.now >= deadline {
-                    if !timedOut { timedOut = true; signal(SIGTERM) }
-                    else if !killed, clock.now >= deadline.advanced(by: .seconds(5)) { killed = true; signal(SIGKILL) }
+                    if !timedOut {
+                        timedOut = true; signal(SIGTERM)
+                    } else if !killed, clock.now >= deadline.advanced(by: .seconds(5)) {
+                        killed = true; signal(SIGKILL)
+                    }
                 }
                 if pipesOpen {
                     pollAndRead(out: &out, err: &err, waitMilliseconds: 20)
@@ -220,8 +224,10 @@ public enum ExternalProcess {
         }
 
         private func pollAndRead(out: inout Tail, err: inout Tail, waitMilliseconds: Int32) {
-            var fds = [pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0),
+            ]
             guard poll(&fds, 2, waitMilliseconds) > 0 else { return }
             var buffer = [UInt8](repeating: 0, count: 65536)
             for (index, entry) in fds.enumerated() where entry.fd >= 0 && entry.revents != 0 {

@@ -59,7 +59,8 @@ public final class NBDClient {
         try transfer(.read, offset: offset, count: buffer.count) { (piece, length) throws(EngineError) in
             guard let base = buffer.baseAddress else { return }
             try socket.receive(UnsafeMutableRawBufferPointer(start: base + piece, count: length))
-        } send: { _, _ in }
+        } send: { _, _ in
+        }
     }
 
     /// Writes `buffer` at `offset`. Data is durable only after ``flush()``.
@@ -67,7 +68,8 @@ public final class NBDClient {
     public func write(at offset: Int64, from buffer: UnsafeRawBufferPointer) throws(EngineError) {
         guard !isReadOnly else { throw EngineError(.invalidInput, "NBD export is read-only") }
         try checkRange(offset, buffer.count)
-        try transfer(.write, offset: offset, count: buffer.count) { _, _ in } send: { (piece, length) throws(EngineError) in
+        try transfer(.write, offset: offset, count: buffer.count) { _, _ in
+        } send: { (piece, length) throws(EngineError) in
             guard let base = buffer.baseAddress else { return }
             try socket.send(UnsafeRawBufferPointer(start: base + piece, count: length))
         }
@@ -146,7 +148,9 @@ public final class NBDClient {
             }
             if error != 0 {
                 let what = command == .read ? "read" : "write"
-                firstError = firstError ?? EngineError(.io, "NBD \(what) of \(request.length) bytes at \(offset + Int64(request.piece)) failed: \(NBDProtocol.errorText(error))")
+                firstError =
+                    firstError
+                    ?? EngineError(.io, "NBD \(what) of \(request.length) bytes at \(offset + Int64(request.piece)) failed: \(NBDProtocol.errorText(error))")
                 nextPiece = count  // send nothing more; drain what is in flight
                 continue
             }

@@ -18,7 +18,8 @@ extension NBDExport {
     /// field 22): tells a pid from a later process that reused it. nil when it is gone or a zombie.
     static func identity(of pid: pid_t) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // fields[0] is the state (field 3); the start time is field 22.
         guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
@@ -28,8 +29,10 @@ extension NBDExport {
     /// Records this process as the owner of `directory` (before qemu-nbd starts in it).
     static func writeOwner(_ directory: String) throws(EngineError) {
         guard let me = identity(of: getpid()),
-              FileManager.default.createFile(atPath: directory + "/" + ownerFile, contents: Data((me + "\n").utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
+            FileManager.default.createFile(
+                atPath: directory + "/" + ownerFile, contents: Data((me + "\n").utf8),
+                attributes: [.posixPermissions: 0o600])
+        else {
             throw EngineError(.io, "cannot write the owner file in \(directory)")
         }
     }

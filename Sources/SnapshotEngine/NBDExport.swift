@@ -64,8 +64,9 @@ public final class NBDExport {
         socketPath = directory + "/nbd.sock"
         let child: ExternalProcess.Child
         do {
-            child = try ExternalProcess.start("qemu-nbd", Self.arguments(image: image, format: format, access: access, socket: socketPath),
-                                              captureOutput: true)
+            child = try ExternalProcess.start(
+                "qemu-nbd", Self.arguments(image: image, format: format, access: access, socket: socketPath),
+                captureOutput: true)
         } catch {
             unlink(directory + "/" + Self.ownerFile); rmdir(directory)
             throw EngineError(.io, "cannot start qemu-nbd: \(error)")
@@ -146,7 +147,7 @@ public final class NBDExport {
         var delay: UInt32 = 1000
         while true {
             if FileManager.default.fileExists(atPath: socket) {
-                do { return try NBDClient(socketPath: socket) } catch where child.hasExited { break } catch {
+                do { return try NBDClient(socketPath: socket) } catch  where child.hasExited { break } catch {
                     if clock.now >= deadline { throw error }
                 }
             }
@@ -163,8 +164,10 @@ public final class NBDExport {
     /// Waits (a little) for qemu-nbd to leave after its client did, then terminates it;
     /// removes the socket and the directory.
     @discardableResult
-    private static func stop(_ child: ExternalProcess.Child, directory: String, socket: String,
-                             grace: Duration = .seconds(10)) -> ExternalProcess.Outcome {
+    private static func stop(
+        _ child: ExternalProcess.Child, directory: String, socket: String,
+        grace: Duration = .seconds(10)
+    ) -> ExternalProcess.Outcome {
         let clock = ContinuousClock()
         let end = clock.now.advanced(by: grace)
         while !child.hasExited, clock.now < end { usleep(2000) }

@@ -22,8 +22,10 @@ public struct VaultDiskSource: Sendable, Equatable {
     /// Why this disk is read in full (nil when ``changed`` is set), e.g. "no base snapshot".
     public var fullReadReason: String?
 
-    public init(diskTarget: String, topPath: String, format: String, virtualSize: Int64, allocated: [ImageRange],
-                changed: [ImageRange]?, fullReadReason: String?) {
+    public init(
+        diskTarget: String, topPath: String, format: String, virtualSize: Int64, allocated: [ImageRange],
+        changed: [ImageRange]?, fullReadReason: String?
+    ) {
         self.diskTarget = diskTarget; self.topPath = topPath; self.format = format; self.virtualSize = virtualSize
         self.allocated = allocated; self.changed = changed; self.fullReadReason = fullReadReason
     }
@@ -70,8 +72,10 @@ public enum VaultDiskSources {
     }
 
     /// - Throws: `.notFound` when `snapshotID` has no disks, or a disk's top layer is not in `layers`.
-    public static func select(layers: [LayerRecord], disks: [SnapshotDiskRecord], baseSnapshotID: String?,
-                              snapshotID: String) throws(EngineError) -> [Selection] {
+    public static func select(
+        layers: [LayerRecord], disks: [SnapshotDiskRecord], baseSnapshotID: String?,
+        snapshotID: String
+    ) throws(EngineError) -> [Selection] {
         let byID = Dictionary(layers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let tree = LayerTree(layers.map { LayerTree.Layer(id: $0.id, parentID: $0.parentLayerID) })
         let sent = disks.filter { $0.snapshotID == snapshotID }.sorted { $0.diskTarget < $1.diskTarget }
@@ -107,8 +111,10 @@ public enum VaultDiskSources {
     /// Maps the selected layers: `qemu-img map` of each top (allocation of the whole chain)
     /// and of each layer above the base (its own clusters).
     /// - Throws: `.io` when qemu-img fails or a layer file is missing.
-    public static func sources(layers: [LayerRecord], disks: [SnapshotDiskRecord], baseSnapshotID: String?,
-                               snapshotID: String) throws(EngineError) -> [VaultDiskSource] {
+    public static func sources(
+        layers: [LayerRecord], disks: [SnapshotDiskRecord], baseSnapshotID: String?,
+        snapshotID: String
+    ) throws(EngineError) -> [VaultDiskSource] {
         var result: [VaultDiskSource] = []
         for selection in try select(layers: layers, disks: disks, baseSnapshotID: baseSnapshotID, snapshotID: snapshotID) {
             let topMap = try ImageTool.map(selection.top.path)
@@ -120,9 +126,10 @@ public enum VaultDiskSources {
                 }
                 changed = ImageRange.union(lists)
             }
-            result.append(VaultDiskSource(
-                diskTarget: selection.diskTarget, topPath: selection.top.path, format: selection.top.format,
-                virtualSize: topMap.mappedSize, allocated: topMap.dataRanges, changed: changed, fullReadReason: selection.reason))
+            result.append(
+                VaultDiskSource(
+                    diskTarget: selection.diskTarget, topPath: selection.top.path, format: selection.top.format,
+                    virtualSize: topMap.mappedSize, allocated: topMap.dataRanges, changed: changed, fullReadReason: selection.reason))
         }
         return result
     }

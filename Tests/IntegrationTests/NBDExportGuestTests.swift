@@ -6,7 +6,8 @@ import Testing
 /// Is `pid` a live process (not gone, not a zombie waiting for its reaper)?
 func processIsAlive(_ pid: pid_t) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
     return state != "Z" && state != "X"
 }

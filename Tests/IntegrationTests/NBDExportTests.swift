@@ -76,8 +76,8 @@ struct NBDExportTests {
             #expect(bytes == oracle, "requests of \(requestBytes) bytes, \(depth) in flight")
             // An unaligned small read inside overlay 2's unaligned write.
             var piece = [UInt8](repeating: 0, count: 1000)
-            try piece.withUnsafeMutableBytes { try export.client.read(at: 31457380 - 500, into: $0) }
-            #expect(piece == Array(oracle[(31457380 - 500)..<(31457380 + 500)]))
+            try piece.withUnsafeMutableBytes { try export.client.read(at: 31_457_380 - 500, into: $0) }
+            #expect(piece == Array(oracle[(31_457_380 - 500)..<(31_457_380 + 500)]))
             let pid = export.pid
             try export.finish()
             #expect(kill(pid, 0) != 0, "qemu-nbd \(pid) still exists after finish")
@@ -102,14 +102,20 @@ struct NBDExportTests {
         let chain = try Chain()
         defer { chain.remove() }
         let c = Self.cluster
-        #expect(try ImageTool.map(chain.top).ownRanges == [
-            ImageRange(start: 0, length: c), ImageRange(start: 480 * c, length: 2 * c), ImageRange(start: 640 * c, length: c)])
-        #expect(try ImageTool.map(chain.overlay1).ownRanges == [
-            ImageRange(start: 8 * c, length: c), ImageRange(start: 320 * c, length: 2 * c)])
+        #expect(
+            try ImageTool.map(chain.top).ownRanges == [
+                ImageRange(start: 0, length: c), ImageRange(start: 480 * c, length: 2 * c), ImageRange(start: 640 * c, length: c),
+            ])
+        #expect(
+            try ImageTool.map(chain.overlay1).ownRanges == [
+                ImageRange(start: 8 * c, length: c), ImageRange(start: 320 * c, length: 2 * c),
+            ])
         // Allocated data of the whole chain (the zeroed cluster 640 is not data).
-        #expect(try ImageTool.map(chain.top).dataRanges == [
-            ImageRange(start: 0, length: 16 * c), ImageRange(start: 160 * c, length: c), ImageRange(start: 320 * c, length: 2 * c),
-            ImageRange(start: 480 * c, length: 2 * c)])
+        #expect(
+            try ImageTool.map(chain.top).dataRanges == [
+                ImageRange(start: 0, length: 16 * c), ImageRange(start: 160 * c, length: c), ImageRange(start: 320 * c, length: 2 * c),
+                ImageRange(start: 480 * c, length: 2 * c),
+            ])
     }
 
     @Test func writesThroughAWritableExportMakeAnImageQemuImgCompareFindsEqual() throws {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import KVMSnapCore
+import Testing
 
 /// `qemu-img map --output=json` → changed and allocated ranges (the vault's incremental read).
 struct ImageMapTests {
@@ -17,15 +17,18 @@ struct ImageMapTests {
 
     @Test func ownRangesAreTheTopLayersDataAndZeroClusters() throws {
         let map = try ImageMap(json: Data(Self.twoLayerMap.utf8))
-        #expect(map.ownRanges == [ImageRange(start: 0, length: 65536), ImageRange(start: 2097152, length: 65536)])
+        #expect(map.ownRanges == [ImageRange(start: 0, length: 65536), ImageRange(start: 2_097_152, length: 65536)])
         #expect(map.mappedSize == 64 << 20)
     }
 
     @Test func dataRangesAreWhatAFullReadMustReadAtAnyDepthButNotZeroes() throws {
         let map = try ImageMap(json: Data(Self.twoLayerMap.utf8))
         // 65536..131072 touches 0..65536 (a zero cluster), which is not read: ranges stay separate.
-        #expect(map.dataRanges == [ImageRange(start: 65536, length: 65536), ImageRange(start: 1048576, length: 65536),
-                                   ImageRange(start: 2097152, length: 65536)])
+        #expect(
+            map.dataRanges == [
+                ImageRange(start: 65536, length: 65536), ImageRange(start: 1_048_576, length: 65536),
+                ImageRange(start: 2_097_152, length: 65536),
+            ])
     }
 
     @Test func olderQemuWithoutPresentCountsDataAndTopZeroesAsPresent() throws {
@@ -40,10 +43,13 @@ struct ImageMapTests {
     }
 
     @Test func normalizationSortsMergesTouchingAndOverlappingAndDropsEmpty() {
-        let ranges = [ImageRange(start: 100, length: 10), ImageRange(start: 0, length: 10), ImageRange(start: 10, length: 5),
-                      ImageRange(start: 105, length: 20), ImageRange(start: 50, length: 0)]
+        let ranges = [
+            ImageRange(start: 100, length: 10), ImageRange(start: 0, length: 10), ImageRange(start: 10, length: 5),
+            ImageRange(start: 105, length: 20), ImageRange(start: 50, length: 0),
+        ]
         #expect(ImageRange.normalized(ranges) == [ImageRange(start: 0, length: 15), ImageRange(start: 100, length: 25)])
-        #expect(ImageRange.union([[ImageRange(start: 0, length: 4)], [ImageRange(start: 2, length: 4)], []])
+        #expect(
+            ImageRange.union([[ImageRange(start: 0, length: 4)], [ImageRange(start: 2, length: 4)], []])
                 == [ImageRange(start: 0, length: 6)])
         #expect(ImageRange.totalBytes([ImageRange(start: 0, length: 6), ImageRange(start: 10, length: 4)]) == 10)
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import KVMSnapCore
 import SnapshotCatalog
+import Testing
+
 @testable import SnapshotEngine
 
 /// The incremental read of a vault send: the layers above the base snapshot's top must hold
@@ -60,8 +61,9 @@ struct VaultDiskSourcesTests {
 
         var records: (layers: [LayerRecord], disks: [SnapshotDiskRecord]) {
             let layers = parents.map { id, parent in
-                LayerRecord(id: id, vmUUID: "vm", diskTarget: "vda", path: "/images/\(id).qcow2", format: "qcow2",
-                            parentLayerID: parent, role: .overlay, createdAt: Date(timeIntervalSince1970: 0))
+                LayerRecord(
+                    id: id, vmUUID: "vm", diskTarget: "vda", path: "/images/\(id).qcow2", format: "qcow2",
+                    parentLayerID: parent, role: .overlay, createdAt: Date(timeIntervalSince1970: 0))
             }
             return (layers, snapshots.map { SnapshotDiskRecord(snapshotID: $0.key, diskTarget: "vda", layerID: $0.value) })
         }
@@ -72,7 +74,7 @@ struct VaultDiskSourcesTests {
     @Test func layersAboveTheBaseCoverEveryChangedClusterThroughReclaims() throws {
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next(_ bound: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((seed >> 33) % UInt64(bound))
         }
         var incrementalPairs = 0
@@ -106,9 +108,9 @@ struct VaultDiskSourcesTests {
 
     @Test func noBaseABranchAndAMissingDiskAreFullReadsWithAReason() throws {
         var model = Model()
-        model.write(cluster: 1); model.snapshot()   // s1
-        model.write(cluster: 2); model.snapshot()   // s2
-        model.revert(to: "s1"); model.write(cluster: 3); model.snapshot()   // s3, a branch off s1
+        model.write(cluster: 1); model.snapshot()  // s1
+        model.write(cluster: 2); model.snapshot()  // s2
+        model.revert(to: "s1"); model.write(cluster: 3); model.snapshot()  // s3, a branch off s1
         let (layers, disks) = model.records
         func select(_ base: String?, _ sent: String) throws -> VaultDiskSources.Selection? {
             try VaultDiskSources.select(layers: layers, disks: disks, baseSnapshotID: base, snapshotID: sent).first

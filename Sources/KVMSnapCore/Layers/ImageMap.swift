@@ -64,9 +64,9 @@ public struct ImageMap: Sendable, Equatable {
         extents.reserveCapacity(array.count)
         for (index, object) in array.enumerated() {
             guard let start = (object["start"] as? NSNumber)?.int64Value, let length = (object["length"] as? NSNumber)?.int64Value,
-                  start >= 0, length >= 0,
-                  let depth = (object["depth"] as? NSNumber)?.intValue,
-                  let zero = (object["zero"] as? NSNumber)?.boolValue, let data = (object["data"] as? NSNumber)?.boolValue
+                start >= 0, length >= 0,
+                let depth = (object["depth"] as? NSNumber)?.intValue,
+                let zero = (object["zero"] as? NSNumber)?.boolValue, let data = (object["data"] as? NSNumber)?.boolValue
             else { throw ParseError(description: "qemu-img map extent \(index) lacks start, length, depth, zero or data") }
             let present = (object["present"] as? NSNumber)?.boolValue ?? (data || (zero && depth == 0))
             extents.append(Extent(range: ImageRange(start: start, length: length), depth: depth, present: present, zero: zero, data: data))
