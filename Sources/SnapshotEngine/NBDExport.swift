@@ -156,7 +156,7 @@ public final class NBDExport {
             usleep(delay)
             delay = min(delay * 2, 50_000)
         }
-        let outcome = child.wait(timeout: 5)
+        let outcome = child.wait(timeout: .seconds(5))
         let message = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
         throw EngineError(.io, "qemu-nbd failed: \(message.isEmpty ? "exit \(outcome.status)" : message.replacingOccurrences(of: "\n", with: " "))")
     }
@@ -172,7 +172,7 @@ public final class NBDExport {
         let end = clock.now.advanced(by: grace)
         while !child.hasExited, clock.now < end { usleep(2000) }
         if !child.hasExited { child.signal(SIGTERM) }
-        let outcome = child.wait(timeout: 10)
+        let outcome = child.wait(timeout: .seconds(10))
         unlink(socket)
         unlink(directory + "/" + ownerFile)
         rmdir(directory)
