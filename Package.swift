@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -24,6 +25,12 @@ let package = Package(
         ),
         // Safe Swift wrapper over libvirt: handles, typed errors, flags. No policy.
         .target(name: "Libvirt", dependencies: ["Clibvirt"]),
+        // The only place that mentions zstd's C header.
+        .systemLibrary(
+            name: "Czstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         // Pure logic: retention planning, layer tree, restore plans, names, durations.
         .target(name: "KVMSnapCore"),
         // SQLite catalog through GRDB: schema, migrations, records, job journal.
@@ -31,10 +38,20 @@ let package = Package(
             name: "SnapshotCatalog",
             dependencies: ["KVMSnapCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The vault's repository: chunk codec (zstd, AES-256-GCM), keys, backends, send/restore over
+        // abstract block sources and sinks, verify, prune, gc. No libvirt, no processes.
+        .target(
+            name: "Vault",
+            dependencies: [
+                "KVMSnapCore", "Czstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", .product(name: "Logging", package: "swift-log")]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
@@ -69,6 +86,7 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "KVMSnapCore", "TestSupport"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
