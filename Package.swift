@@ -63,6 +63,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
+        // Throughput of the vault's stages (CDC, hashing, zstd, whole store); not installed.
+        .executableTarget(name: "vault-bench", dependencies: ["Vault", "KVMSnapCore"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures).
