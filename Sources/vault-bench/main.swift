@@ -14,7 +14,8 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 }
 
 func report(_ name: String, _ bytes: Int64, _ s: Double) {
-    print(String(format: "%-34@ %9.1f MB/s  (%.2f s)", name as NSString, Double(bytes) / s / 1e6, s))
+    let padded = name.padding(toLength: 36, withPad: " ", startingAt: 0)
+    print(padded + String(format: "%9.1f MB/s  (%.2f s)", Double(bytes) / s / 1e6, s))
 }
 
 let args = CommandLine.arguments
@@ -55,11 +56,13 @@ for encrypted in [false, true] {
     let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir, create: true),
                                           protection: encrypted ? .keyFile(Array(repeating: 5, count: 32)) : nil)
     let session = try repo.beginSend()
+    let batch = Int(ProcessInfo.processInfo.environment["VAULT_BENCH_BATCH"] ?? "") ?? session.batchSize
+    session.batchSize = batch
     let plan = DiskChunkPlan(virtualSize: size, changed: ByteRangeSet(),
                              allocated: ByteRangeSet([ByteRange(offset: 0, length: size)]), previousVirtualSize: nil)
     var m = VaultManifest(vm: "bench", vmUUID: "bench", snapshot: "s1", kind: "disk-only", createdAt: Date(), host: "bench",
                           kvmsnapVersion: "bench", hasMemory: false, domainXML: "")
-    let label = encrypted ? "encrypted" : "plain"
+    let label = (encrypted ? "encrypted" : "plain") + ", batch \(batch)"
     report("store disk, \(label) (all cores)", size, try seconds {
         m.disks = [try session.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
         m = try session.commit(m)

@@ -11,7 +11,7 @@ struct VaultIntegrityTests {
         let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir.path),
                                               protection: encrypted ? .keyFile(Array(repeating: 3, count: 32)) : nil)
         let disk = MemoryDisk(Data2.mixed(12 << 20, seed: 21))
-        let (m, _) = try send(repo, disk, "s1")
+        let (m, _) = try send(repo, disk, "s1", at: Date().addingTimeInterval(-3 * 3600))
         return (repo, m, disk)
     }
 
@@ -88,7 +88,7 @@ struct VaultIntegrityTests {
         let dir = TempDir()
         let (repo, _, _) = try makeVault(dir)
         let disk2 = MemoryDisk(Data2.mixed(8 << 20, seed: 22))
-        try send(repo, disk2, "s2")
+        try send(repo, disk2, "s2", at: Date().addingTimeInterval(-2 * 3600))
         let s2Chunks = Set(try repo.manifest(vmUUID: Self.uuid, snapshot: "s2").chunkRefs)
         let future = Date().addingTimeInterval(7200)
         // A send in progress has stored chunks nothing references yet.
@@ -100,7 +100,8 @@ struct VaultIntegrityTests {
         #expect(deferred.deletedChunks == 0 && deferred.deferredBy.count == 1)
         #expect(chunkFiles(dir.path) == before)
         // The send commits; then s1 is pruned (keep the last 1) and gc reclaims only s1's own chunks.
-        var m = manifest("s3")
+        // (borg's keep-last counts one snapshot per second: distinct seconds here.)
+        var m = manifest("s3", at: Date().addingTimeInterval(-3600))
         m.disks = []
         _ = try live.commit(m)
         let plan = try repo.prune(vmUUID: Self.uuid, policy: RetentionPolicy(keepLast: 2))
@@ -122,7 +123,7 @@ struct VaultIntegrityTests {
     @Test func pinnedSnapshotsAreNotPruned() throws {
         let dir = TempDir()
         let (repo, _, disk) = try makeVault(dir)
-        try send(repo, disk, "s2", at: Date().addingTimeInterval(10))
+        try send(repo, disk, "s2", at: Date().addingTimeInterval(-10))
         try repo.setPinned(true, vmUUID: Self.uuid, snapshot: "s1")
         let plan = try repo.prune(vmUUID: Self.uuid, policy: RetentionPolicy(keepLast: 1))
         #expect(plan.pruned.isEmpty)

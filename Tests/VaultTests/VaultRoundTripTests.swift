@@ -135,3 +135,22 @@ struct VaultRoundTripTests {
         #expect(Double(s2.stats.bytesStored) < 0.25 * Double(s1.stats.bytesStored))
     }
 }
+
+@Suite("vault key files")
+struct VaultKeyFileTests {
+    @Test func keyFileIsPrivateAndOpensTheVault() throws {
+        let dir = TempDir()
+        let path = "\(dir.path)/vault.key"
+        let key = VaultKeyFile.generate()
+        try VaultKeyFile.write(key, to: path)
+        #expect(throws: VaultError.alreadyExists(key: path)) { try VaultKeyFile.write(key, to: path) }
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try VaultKeyFile.read(from: path) == key)
+        chmod(path, 0o644)
+        #expect(throws: VaultError.self) { try VaultKeyFile.read(from: path) }
+        let vaultDir = "\(dir.path)/v"
+        _ = try VaultRepository.create(backend: try DirectoryBackend(root: vaultDir, create: true), protection: .keyFile(key))
+        _ = try VaultRepository.open(backend: try DirectoryBackend(root: vaultDir), key: .keyFile(key))
+    }
+}
