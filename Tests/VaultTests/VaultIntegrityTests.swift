@@ -120,6 +120,17 @@ struct VaultIntegrityTests {
         #expect(young.deletedChunks == 0 && young.keptYoung > 0)
     }
 
+    /// A send that starts while a gc runs waits for it (here: refuses at once with no wait).
+    @Test func sendWaitsForARunningGC() throws {
+        let dir = TempDir()
+        let (repo, _, _) = try makeVault(dir)
+        try repo.backend.writeAtomic(VaultLayout.mark("gc-test"), [])
+        #expect(throws: VaultError.busy("a vault gc is running")) { try repo.beginSend(gcWait: .zero) }
+        #expect(try repo.backend.list(prefix: "marks/send-").isEmpty)
+        try repo.backend.delete(VaultLayout.mark("gc-test"))
+        _ = try repo.beginSend(gcWait: .zero)
+    }
+
     @Test func pinnedSnapshotsAreNotPruned() throws {
         let dir = TempDir()
         let (repo, _, disk) = try makeVault(dir)

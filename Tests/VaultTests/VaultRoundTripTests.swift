@@ -106,6 +106,12 @@ struct VaultRoundTripTests {
         }
         #expect(!contains(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir.path)/snapshots/\(manifest("s1").vmUUID)/s1.manifest"))),
                           Array("<domain/>".utf8)))
+        // Control: a plain vault's (compressed) chunks do show the pattern, so the search works.
+        let plainDir = TempDir()
+        let plain = try VaultRepository.create(backend: try DirectoryBackend(root: plainDir.path), protection: nil)
+        try send(plain, disk, "s1")
+        let found = try chunkFiles(plainDir.path).contains { contains(Array(try Data(contentsOf: URL(fileURLWithPath: $0))), Array(pattern.prefix(12))) }
+        #expect(found)
     }
 
     func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
