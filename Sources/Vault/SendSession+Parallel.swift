@@ -2,7 +2,7 @@ import Dispatch
 import KVMSnapCore
 
 extension SendSession {
-    private struct Outcome {
+    struct Outcome: Sendable {
         var id: ChunkID = .zero
         var storedBytes = 0
         var isNew = false
@@ -16,6 +16,11 @@ extension SendSession {
     func storeParallel(
         count: Int, detectZero: Bool, produce: (Int) throws(VaultError) -> [UInt8]
     ) throws(VaultError) -> [ChunkID] {
+        try apply(process(count: count, detectZero: detectZero, produce: produce))
+    }
+
+    /// The work of `storeParallel` without touching the session's state (callable off-thread).
+    func process(count: Int, detectZero: Bool, produce: (Int) throws(VaultError) -> [UInt8]) -> [Outcome] {
         guard count > 0 else { return [] }
         var outcomes = [Outcome](repeating: Outcome(), count: count)
         let codec = repository.codec, backend = repository.backend
@@ -41,6 +46,11 @@ extension SendSession {
                 }
             }
         }
+        return outcomes
+    }
+
+    /// Records outcomes in the session's references and stats (on the session's thread).
+    func apply(_ outcomes: [Outcome]) throws(VaultError) -> [ChunkID] {
         if let e = outcomes.first(where: { $0.error != nil })?.error { throw e }
         for o in outcomes where !o.isZero {
             refs.insert(o.id)
@@ -52,5 +62,27 @@ extension SendSession {
             }
         }
         return outcomes.map(\.id)
+    }
+}
+
+/// A batch being stored on a background queue while the caller reads and cuts the next one.
+final class InflightBatch: @unchecked Sendable {
+    let lengths: [Int]
+    private let group = DispatchGroup()
+    private var outcomes: [SendSession.Outcome] = []
+
+    init(session: SendSession, chunks: [[UInt8]]) {
+        lengths = chunks.map(\.count)
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            outcomes = session.process(count: chunks.count, detectZero: false) { k in chunks[k] }
+            group.leave()
+        }
+    }
+
+    /// Waits for the batch; its outcomes (read only after the group's leave).
+    func wait() -> [SendSession.Outcome] {
+        group.wait()
+        return outcomes
     }
 }

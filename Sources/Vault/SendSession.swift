@@ -110,13 +110,21 @@ public final class SendSession: @unchecked Sendable {
         var ready: [[UInt8]] = []
         var entries: [StreamIndex.Entry] = []
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
-        func flushReady() throws(VaultError) {
-            let batch = ready
-            ready.removeAll(keepingCapacity: true)
-            let ids = try storeParallel(count: batch.count, detectZero: false) { (k) throws(VaultError) in batch[k] }
-            for (k, id) in ids.enumerated() { entries.append(.init(id: id, length: batch[k].count)) }
+        // One batch is stored in the background while the next is read and cut.
+        var inflight: InflightBatch?
+        func collect() throws(VaultError) {
+            guard let batch = inflight else { return }
+            inflight = nil
+            let ids = try apply(batch.wait())
+            for (k, id) in ids.enumerated() { entries.append(.init(id: id, length: batch.lengths[k])) }
             try refreshMark()
         }
+        func flushReady() throws(VaultError) {
+            try collect()
+            if !ready.isEmpty { inflight = InflightBatch(session: self, chunks: ready) }
+            ready.removeAll(keepingCapacity: true)
+        }
+        defer { _ = inflight?.wait() }
         while true {
             let n = try withMutableBytes(&buffer) { (b) throws(VaultError) in try read(b) }
             guard n > 0 else { break }
@@ -136,6 +144,7 @@ public final class SendSession: @unchecked Sendable {
         }
         if chunker.finish() != nil { ready.append(pending) }
         try flushReady()
+        try collect()
         let index = StreamIndex(entries: entries)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += index.totalLength
