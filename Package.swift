@@ -17,6 +17,7 @@ let package = Package(
         // `swift package generate-documentation --target Libvirt` (DocC); a command plugin only,
         // nothing of it is built into kvmsnap.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -27,6 +28,12 @@ let package = Package(
         ),
         // Safe Swift wrapper over libvirt: handles, typed errors, flags. No policy.
         .target(name: "Libvirt", dependencies: ["Clibvirt"]),
+        // The only place that mentions zstd's C header.
+        .systemLibrary(
+            name: "Czstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         // Pure logic: retention planning, layer tree, restore plans, names, durations.
         .target(name: "KVMSnapCore"),
         // SQLite catalog through GRDB: schema, migrations, records, job journal.
@@ -34,10 +41,20 @@ let package = Package(
             name: "SnapshotCatalog",
             dependencies: ["KVMSnapCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The vault's repository: chunk codec (zstd, AES-256-GCM), keys, backends, send/restore over
+        // abstract block sources and sinks, verify, prune, gc. No libvirt, no processes.
+        .target(
+            name: "Vault",
+            dependencies: [
+                "KVMSnapCore", "Czstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", .product(name: "Logging", package: "swift-log")]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
@@ -52,6 +69,8 @@ let package = Package(
             swiftSettings: [.define("KVMSNAP_TESTING", .when(configuration: .debug))]
         ),
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
+        // Throughput of the vault's stages (CDC, hashing, zstd, whole store); not installed.
+        .executableTarget(name: "vault-bench", dependencies: ["Vault", "KVMSnapCore"]),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         // Helpers shared by several test targets (seeded RNG, snapshot JSON fixtures).
@@ -75,6 +94,7 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "KVMSnapCore", "TestSupport"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",

@@ -1,0 +1,208 @@
+import Dispatch
+import Foundation
+import KVMSnapCore
+import Synchronization
+
+/// One send into a vault: stores disks, streams and blobs, then commits the manifest (last).
+/// While it runs it keeps `marks/send-<id>` fresh, and gc does not delete while a live send mark
+/// exists. Not for concurrent use from several threads (it parallelizes internally).
+public final class SendSession: @unchecked Sendable {
+    public let id: String
+    public let repository: VaultRepository
+    /// Chunks processed in parallel per batch (reading stays serial under a lock).
+    public var batchSize = 8
+    var refs = Set<ChunkID>()
+    public internal(set) var stats = SendStats()
+    private var lastMarkRefresh = ContinuousClock.now
+    private let markKey: String
+    private var finished = false
+
+    init(repository: VaultRepository, id: String) {
+        self.repository = repository
+        self.id = id
+        self.markKey = VaultLayout.mark("send-\(id)")
+    }
+
+    /// Every chunk this session has referenced so far.
+    public var referencedChunks: Set<ChunkID> { refs }
+
+    /// Touches the session's mark when the last touch is older than a few seconds (called by
+    /// every batch; call it from a long pause, e.g. a slow source).
+    public func refreshMark(force: Bool = false) throws(VaultError) {
+        guard force || ContinuousClock.now - lastMarkRefresh > .seconds(5) else { return }
+        try repository.backend.touch(markKey)
+        lastMarkRefresh = .now
+    }
+
+    func start(gcWait: Duration) throws(VaultError) {
+        try repository.backend.writeAtomic(markKey, Array("send \(id)\n".utf8))
+        // A gc that started before our mark may be deleting: wait for it to finish.
+        let deadline = ContinuousClock.now + gcWait
+        while try repository.liveMarks(prefix: "gc-", ttl: VaultRepository.markTTL).count > 0 {
+            guard ContinuousClock.now < deadline else {
+                try? repository.backend.delete(markKey)
+                throw .busy("a vault gc is running")
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    // MARK: disks
+
+    /// Stores one disk by `plan`: `.read` slots are read from `source`, hashed and stored (an
+    /// all-zero slot becomes a hole), `.reuse` slots take `previous`'s id, `.zero` slots are holes.
+    /// `progress` gets the bytes read so far.
+    public func storeDisk(
+        target: String, format: String, from source: any BlockSource, plan: DiskChunkPlan, previous: DiskIndex?,
+        progress: ((Int64) -> Void)? = nil
+    ) throws(VaultError) -> VaultDiskRef {
+        if plan.isIncremental {
+            guard let previous, previous.chunkSize == plan.chunkSize,
+                previous.slots.count >= plan.slots.lastIndex(of: .reuse).map({ $0 + 1 }) ?? 0
+            else {
+                throw .badIndex(key: "previous index", reason: "missing, shorter than the plan, or with another chunk size")
+            }
+        }
+        var slots = [ChunkID](repeating: .zero, count: plan.slotCount)
+        let sourceLock = Mutex(())
+        var start = 0
+        while start < plan.slotCount {
+            let end = min(plan.slotCount, start + max(1, batchSize))
+            var toRead: [Int] = []
+            for i in start..<end {
+                switch plan.slots[i] {
+                case .zero: slots[i] = .zero
+                case .reuse:
+                    let id = previous?.slots[i] ?? .zero
+                    slots[i] = id
+                    if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
+                case .read: toRead.append(i)
+                }
+            }
+            let ids = try storeParallel(count: toRead.count, detectZero: true) { (k) throws(VaultError) in
+                let r = plan.range(ofSlot: toRead[k])
+                return try sourceLock.withLock { (_) throws(VaultError) in try source.read(offset: r.offset, length: Int(r.length)) }
+            }
+            for (k, i) in toRead.enumerated() {
+                slots[i] = ids[k]
+                stats.bytesRead += plan.range(ofSlot: i).length
+            }
+            progress?(stats.bytesRead)
+            try refreshMark()
+            start = end
+        }
+        let index = DiskIndex(virtualSize: plan.virtualSize, chunkSize: plan.chunkSize, slots: slots)
+        let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
+        stats.logicalBytes += plan.virtualSize
+        return VaultDiskRef(
+            target: target, format: format, virtualSize: plan.virtualSize, index: indexID,
+            allocatedBytes: index.allocatedBytes)
+    }
+
+    // MARK: streams
+
+    /// Stores a byte stream cut by the vault's content-defined chunker. `read` fills the buffer
+    /// it is given and returns the byte count, 0 at the end.
+    public func storeStream(
+        read: (UnsafeMutableRawBufferPointer) throws(VaultError) -> Int, progress: ((Int64) -> Void)? = nil
+    ) throws(VaultError) -> VaultStreamRef {
+        var chunker = ContentDefinedChunker(repository.config.cdc)
+        var pending: [UInt8] = []  // bytes since the last cut
+        var pendingStart: Int64 = 0
+        var ready: [[UInt8]] = []
+        var entries: [StreamIndex.Entry] = []
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        // One batch is stored in the background while the next is read and cut.
+        var inflight: InflightBatch?
+        func collect() throws(VaultError) {
+            guard let batch = inflight else { return }
+            inflight = nil
+            let ids = try apply(batch.wait())
+            for (k, id) in ids.enumerated() { entries.append(.init(id: id, length: batch.lengths[k])) }
+            try refreshMark()
+        }
+        func flushReady() throws(VaultError) {
+            try collect()
+            if !ready.isEmpty { inflight = InflightBatch(session: self, chunks: ready) }
+            ready.removeAll(keepingCapacity: true)
+        }
+        defer { _ = inflight?.wait() }
+        while true {
+            let n = try withMutableBytes(&buffer) { (b) throws(VaultError) in try read(b) }
+            guard n > 0 else { break }
+            let cuts = buffer.withUnsafeBytes { chunker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            pending.append(contentsOf: buffer[0..<n])
+            var consumed = 0
+            for cut in cuts {
+                let len = Int(cut - pendingStart) - consumed
+                ready.append(Array(pending[consumed..<(consumed + len)]))
+                consumed += len
+            }
+            pending.removeFirst(consumed)
+            pendingStart += Int64(consumed)
+            stats.bytesRead += Int64(n)
+            progress?(stats.bytesRead)
+            if ready.count >= batchSize { try flushReady() }
+        }
+        if chunker.finish() != nil { ready.append(pending) }
+        try flushReady()
+        try collect()
+        let index = StreamIndex(entries: entries)
+        let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
+        stats.logicalBytes += index.totalLength
+        return VaultStreamRef(index: indexID, size: index.totalLength)
+    }
+
+    /// Stores a stream read from a file descriptor until its end.
+    public func storeStream(fileDescriptor fd: Int32, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
+        try storeStream(
+            read: { (b) throws(VaultError) in
+                while true {
+                    let n = Foundation.read(fd, b.baseAddress, b.count)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n >= 0 else { throw .source("read: errno \(errno)") }
+                    return n
+                }
+            }, progress: progress)
+    }
+
+    /// Stores a small blob (NVRAM, a config file) as a stream.
+    public func storeBlob(_ bytes: [UInt8]) throws(VaultError) -> VaultStreamRef {
+        var offset = 0
+        return try storeStream(read: { b in
+            let n = min(b.count, bytes.count - offset)
+            if n > 0 { bytes.withUnsafeBytes { b.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+            offset += n
+            return n
+        })
+    }
+
+    // MARK: commit
+
+    /// Writes the manifest after every chunk is durable; fills `chunkRefs`, `storedBytes` and
+    /// `logicalBytes` from the session. Refuses to replace an existing manifest.
+    public func commit(_ manifest: VaultManifest) throws(VaultError) -> VaultManifest {
+        guard VaultLayout.isSafeComponent(manifest.vmUUID) else { throw .invalidName(manifest.vmUUID) }
+        guard VaultLayout.isSafeComponent(manifest.snapshot) else { throw .invalidName(manifest.snapshot) }
+        var m = manifest
+        m.formatVersion = VaultManifest.currentFormatVersion
+        for d in m.disks { refs.insert(d.index) }
+        for s in [m.memory, m.nvram].compactMap({ $0 }) { refs.insert(s.index) }
+        m.chunkRefs = refs.sorted()
+        m.storedBytes = stats.bytesStored
+        m.logicalBytes = stats.logicalBytes
+        let key = VaultLayout.manifest(vmUUID: m.vmUUID, snapshot: m.snapshot)
+        if try repository.backend.exists(key) { throw .alreadyExists(key: key) }
+        try repository.backend.flush()
+        try repository.backend.writeAtomic(key, try ManifestCodec.encode(m, keys: repository.keys))
+        try abandon()
+        return m
+    }
+
+    /// Ends the session without a manifest (its chunks stay until gc reclaims them).
+    public func abandon() throws(VaultError) {
+        guard !finished else { return }
+        finished = true
+        try repository.backend.delete(markKey)
+    }
+}
