@@ -71,6 +71,7 @@ struct Context {
             }
         let engine = SnapshotEngine(connection: connection, catalog: catalog, store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
+        engine.productVersion = KVMSnap.version
         // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).
         if ProcessInfo.processInfo.environment["KVMSNAP_UNSAFE_NO_FSYNC"] == "1" { engine.durability = .unsafeNone }
         #if KVMSNAP_TESTING

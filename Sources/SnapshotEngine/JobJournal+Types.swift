@@ -7,6 +7,8 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case create, delete, restore, revert, forget
     case `guard`
     case runDue = "run-due"
+    /// A copy of a snapshot into a vault (`kvmsnap send`).
+    case send
 }
 
 extension JobRecord {
@@ -76,6 +78,11 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case revertRollbackDestroy = "revert.rollback.destroy"
     case runDueLocked = "run-due:locked"
     case runDueStarted = "run-due.started"
+    /// After a batch of disk chunks was stored and the send's checkpoint written.
+    case sendDiskChunk = "send.diskChunk"
+    /// After a batch of memory-image chunks was stored and the checkpoint written.
+    case sendMemoryChunk = "send.memoryChunk"
+    case sendBeforeManifest = "send.beforeManifest"
 }
 
 /// What recovering an interrupted job did. Mapped to the job's error and note in one place

@@ -16,6 +16,15 @@ public final class SendSession: @unchecked Sendable {
     private var lastMarkRefresh = ContinuousClock.now
     private let markKey: String
     private var finished = false
+    // Checkpoints (SendSession+Checkpoint.swift).
+    var checkpointKey: String?
+    var checkpoint: SendCheckpoint?
+    var resumeFrom: SendCheckpoint?
+    var lastCheckpointSave = ContinuousClock.now
+    /// The shortest time between two checkpoint saves.
+    public var checkpointInterval: Duration = .seconds(1)
+    /// Called after each checkpoint save (a test's fault point stalls or fails here).
+    public var afterCheckpoint: (() throws(VaultError) -> Void)?
 
     init(repository: VaultRepository, id: String) {
         self.repository = repository
@@ -64,6 +73,7 @@ public final class SendSession: @unchecked Sendable {
             }
         }
         var slots = [ChunkID](repeating: .zero, count: plan.slotCount)
+        let resumable = try resumableSlots(target, slotCount: plan.slotCount)
         let sourceLock = Mutex(())
         var start = 0
         while start < plan.slotCount {
@@ -76,7 +86,13 @@ public final class SendSession: @unchecked Sendable {
                     let id = previous?.slots[i] ?? .zero
                     slots[i] = id
                     if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
-                case .read: toRead.append(i)
+                case .read:
+                    if i < resumable.count, let id = resumable[i] {
+                        slots[i] = id  // stored by the killed send this one resumes
+                        if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
+                    } else {
+                        toRead.append(i)
+                    }
                 }
             }
             let ids = try storeParallel(count: toRead.count, detectZero: true) { (k) throws(VaultError) in
@@ -89,6 +105,8 @@ public final class SendSession: @unchecked Sendable {
             }
             progress?(stats.bytesRead)
             try refreshMark()
+            checkpoint?.disks[target] = Array(slots[0..<end])
+            try saveCheckpoint(force: end == plan.slotCount)
             start = end
         }
         let index = DiskIndex(virtualSize: plan.virtualSize, chunkSize: plan.chunkSize, slots: slots)
@@ -103,14 +121,27 @@ public final class SendSession: @unchecked Sendable {
 
     /// Stores a byte stream cut by the vault's content-defined chunker. `read` fills the buffer
     /// it is given and returns the byte count, 0 at the end.
+    /// With `name` and checkpoints on, `resumed` is where the caller positioned `read` (from
+    /// ``resumableStream(_:)``): its entries are taken as stored and the chunker starts there.
     public func storeStream(
+        name: String? = nil, resumed: SendCheckpoint.Stream? = nil,
         read: (UnsafeMutableRawBufferPointer) throws(VaultError) -> Int, progress: ((Int64) -> Void)? = nil
     ) throws(VaultError) -> VaultStreamRef {
         var chunker = ContentDefinedChunker(repository.config.cdc)
         var pending: [UInt8] = []  // bytes since the last cut
-        var pendingStart: Int64 = 0
+        var pendingStart: Int64 = resumed?.offset ?? 0
         var ready: [[UInt8]] = []
         var entries: [StreamIndex.Entry] = []
+        if let resumed {
+            for (id, length) in zip(resumed.ids, resumed.lengths) { entries.append(.init(id: id, length: length)); refs.insert(id) }
+            stats.chunksReused += resumed.ids.count
+        }
+        func checkpointStream() throws(VaultError) {
+            guard let name, checkpoint != nil else { return }
+            checkpoint?.streams[name] = SendCheckpoint.Stream(
+                offset: entries.reduce(0) { $0 + Int64($1.length) }, ids: entries.map(\.id), lengths: entries.map(\.length))
+            try saveCheckpoint()
+        }
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
         // One batch is stored in the background while the next is read and cut.
         var inflight: InflightBatch?
@@ -120,6 +151,7 @@ public final class SendSession: @unchecked Sendable {
             let ids = try apply(batch.wait())
             for (k, id) in ids.enumerated() { entries.append(.init(id: id, length: batch.lengths[k])) }
             try refreshMark()
+            try checkpointStream()
         }
         func flushReady() throws(VaultError) {
             try collect()
@@ -154,8 +186,12 @@ public final class SendSession: @unchecked Sendable {
     }
 
     /// Stores a stream read from a file descriptor until its end.
-    public func storeStream(fileDescriptor fd: Int32, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
-        try storeStream(
+    /// With `name` and a checkpoint of that stream, seeks past what the killed send stored.
+    public func storeStream(fileDescriptor fd: Int32, name: String? = nil, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
+        var resumed = try name.flatMap { (n) throws(VaultError) in try resumableStream(n) }
+        if let r = resumed, lseek(fd, off_t(r.offset), SEEK_SET) != off_t(r.offset) { resumed = nil; lseek(fd, 0, SEEK_SET) }
+        return try storeStream(
+            name: name, resumed: resumed,
             read: { (b) throws(VaultError) in
                 while true {
                     let n = Foundation.read(fd, b.baseAddress, b.count)
@@ -195,6 +231,7 @@ public final class SendSession: @unchecked Sendable {
         if try repository.backend.exists(key) { throw .alreadyExists(key: key) }
         try repository.backend.flush()
         try repository.backend.writeAtomic(key, try ManifestCodec.encode(m, keys: repository.keys))
+        try dropCheckpoint()
         try abandon()
         return m
     }
