@@ -28,12 +28,18 @@ struct VaultCommand: ParsableCommand {
         var paperKey: String?
         @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("A file whose first line is the passphrase.", valueName: "F"))
         var passphraseFile: String?
+        @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Disk chunk size of a new vault in KiB (256 to 4096, a power of two; default 4096).", valueName: "KIB"))
+        var chunkKiB: Int64?
 
         func run() throws {
             var options = VaultAddOptions(name: name, location: path)
             options.encrypt = encrypt
             options.keyFile = keyFile
             options.paperKey = paperKey
+            if let chunkKiB {
+                guard chunkKiB > 0, chunkKiB <= 1 << 20 else { throw CommandFailure("--chunk-size must be 256 to 4096 (KiB)", exitCode: 64) }
+                options.chunkSize = chunkKiB << 10
+            }
             if let passphraseFile {
                 guard let text = try? String(contentsOfFile: passphraseFile, encoding: .utf8),
                     let line = text.split(separator: "\n", omittingEmptySubsequences: false).first, !line.isEmpty
