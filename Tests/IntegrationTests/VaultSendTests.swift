@@ -86,7 +86,8 @@ struct VaultSendTests {
         }
         #expect(leaking.isEmpty, "chunks with plaintext: \(leaking)")
         let wrongKey = fixture.guest.directory + "/wrong.key"
-        FileManager.default.createFile(atPath: wrongKey, contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
+        FileManager.default.createFile(
+            atPath: wrongKey, contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }), attributes: [.posixPermissions: 0o600])
         let refused = try cli.run(["vault", "add", "e2", vaultDir, "--key-file", wrongKey])
         #expect(refused.status == 64, "\(refused.stderr)")
         #expect(refused.stderr.lowercased().contains("key") && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
