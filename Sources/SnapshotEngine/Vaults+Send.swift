@@ -46,13 +46,24 @@ extension SnapshotEngine {
     /// - Throws: `.notFound` (VM, snapshot, vault), `.conflict` (already in the vault, not ready),
     ///   `.busy`, `.invalidInput` (wrong or missing key), `.io` (reading, the vault).
     public func send(vm nameOrUUID: String, snapshot name: String, to vaultName: String) throws(EngineError) -> SendReport {
-        let started = ContinuousClock.now
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
-        let (_, repository) = try vaults.open(vaultName)
+        _ = try vaults.record(named: vaultName)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
+        guard let report = try sendHoldingLock(vm: vm, snapshotName: name, vaultName: vaultName, ifAbsent: false) else {
+            throw EngineError(.conflict, "vault '\(vaultName)' holds \(vm.name)/\(name) already")
+        }
+        return report
+    }
+
+    /// ``send(vm:snapshot:to:)`` for a caller holding the VM's lock (run-due). With `ifAbsent`,
+    /// a snapshot the vault holds already is not sent again: nil.
+    func sendHoldingLock(vm: VMRecord, snapshotName name: String, vaultName: String, ifAbsent: Bool) throws(EngineError) -> SendReport? {
+        let started = ContinuousClock.now
+        let (_, repository) = try vaults.open(vaultName)
         let snapshot = try sendableSnapshot(vm: vm, name: name)
         if try vault({ () throws(VaultError) in try repository.backend.exists(VaultLayout.manifest(vmUUID: vm.uuid, snapshot: name)) }) {
+            if ifAbsent { return nil }
             throw EngineError(.conflict, "vault '\(vaultName)' holds \(vm.name)/\(name) already")
         }
         let job = try startJob(kind: .send, vm: vm, snapshotID: snapshot.id, snapshotName: name)

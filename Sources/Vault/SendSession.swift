@@ -129,7 +129,7 @@ public final class SendSession: @unchecked Sendable {
     ) throws(VaultError) -> VaultStreamRef {
         var chunker = ContentDefinedChunker(repository.config.cdc)
         var pending: [UInt8] = []  // bytes since the last cut
-        var pendingStart: Int64 = resumed?.offset ?? 0
+        var pendingStart: Int64 = 0  // in the chunker's offsets, which start where `read` starts
         var ready: [[UInt8]] = []
         var entries: [StreamIndex.Entry] = []
         if let resumed {

@@ -65,7 +65,7 @@ struct VaultSendCrashTests {
             environment: ["KVMSNAP_TEST_STALL_AT": "send.memoryChunk", "KVMSNAP_TEST_STALL_MARKER": marker, "KVMSNAP_TEST_STALL_RELEASE": release])
         defer { sender.signal(SIGKILL); sender.wait() }
         try waitForFile(marker)
-        let gc = try cli.run(["vault", "gc", "g", "--grace", "0min", "--json"])
+        let gc = try cli.run(["vault", "gc", "g", "--grace", "0", "--json"])
         #expect(gc.status == 0, "\(gc.stderr)")
         let report = try #require(gc.json as? [String: Any])
         #expect(report["deletedChunks"] as? Int == 0, "\(gc.stdout)")

@@ -77,10 +77,10 @@ struct VaultGCCommand: ParsableCommand {
         discussion: "Chunks younger than the grace period are kept; while a send runs, gc deletes nothing and says so.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Vault name.") var name: String
-    @Option(help: ArgumentHelp("Keep unreferenced chunks younger than this (90min, 36h, 7d; default 1h).", valueName: "D")) var grace: String?
+    @Option(help: ArgumentHelp("Keep unreferenced chunks younger than this (0, 90min, 36h, 7d; default 1h).", valueName: "D")) var grace: String?
     @Flag(name: .customLong("dry-run"), help: "Only count what would be deleted.") var dryRun = false
     func run() throws {
-        let seconds = try grace.map { (text) throws in TimeInterval(try RetentionDuration(parsing: text).seconds) } ?? 3600
+        let seconds = try grace.map { (text) throws in text == "0" ? 0 : TimeInterval(try RetentionDuration(parsing: text).seconds) } ?? 3600
         let report = try Context(global).engine(.read).gcVault(name, grace: seconds, dryRun: dryRun)
         if global.json { Output.json(VaultGCJSON(vault: name, report)); return }
         if !report.deferredBy.isEmpty {
