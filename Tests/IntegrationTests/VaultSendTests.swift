@@ -65,6 +65,23 @@ struct VaultSendTests {
         let listed = try #require(try cli.run(["vault", "snapshots", "v", "--json"]).json as? [[String: Any]])
         #expect(listed.map { $0["snapshot"] as? String } == ["s1", "s2", "s3"])
         #expect(listed.allSatisfy { $0["vmUUID"] as? String == uuid && $0["hasMemory"] as? Bool == true && $0["pinned"] as? Bool == false })
+
+        // What a person sees, and the refusals.
+        let table = try cli.run(["vault", "snapshots", "v", vm])
+        #expect(table.status == 0 && table.stdout.contains("BASE") && table.stdout.contains("s3"), "\(table.stdout)")
+        let again = try cli.run(["send", vm, "s2", "--to", "v"])
+        #expect(again.status == 3 && again.stderr.contains("holds") && again.stderr.split(separator: "\n").count == 1, "\(again.stderr)")
+        let unknown = try cli.run(["send", vm, "s2", "--to", "nowhere"])
+        #expect(unknown.status == 2, "\(unknown.stderr)")
+        try expectOK(cli.run(["vault", "pin", "v", vm, "s1"]))
+        let plan = try #require(try cli.run(["vault", "prune", "v", "--keep-last", "1", "--dry-run", "--json"]).json as? [[String: Any]])
+        #expect(plan.map { "\($0["snapshot"] ?? "")=\($0["action"] ?? "")" } == ["s1=keep", "s2=prune", "s3=keep"], "\(plan)")
+        let noKey = try cli.run(["vault", "key", "export", "v", "--paper"])
+        #expect(noKey.status == 64, "a plain vault has no key: \(noKey.stderr)")
+        let gc = try cli.run(["vault", "gc", "v"])
+        #expect(gc.status == 0 && gc.stdout.contains("deleted 0 chunks"), "\(gc.stdout)\(gc.stderr)")
+        let vaults = try cli.run(["vault", "list"])
+        #expect(vaults.status == 0 && vaults.stdout.contains(vaultDir), "\(vaults.stdout)")
     }
 
     /// An encrypted vault: the guest's counter text never appears in a chunk file, and another
