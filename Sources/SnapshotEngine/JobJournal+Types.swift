@@ -80,6 +80,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case runDueStarted = "run-due.started"
     /// After a batch of disk chunks was stored and the send's checkpoint written.
     case sendDiskChunk = "send.diskChunk"
+    /// The first disk checkpoint after half of the disk bytes to read were read.
+    case sendDiskHalf = "send.diskHalf"
     /// After a batch of memory-image chunks was stored and the checkpoint written.
     case sendMemoryChunk = "send.memoryChunk"
     case sendBeforeManifest = "send.beforeManifest"

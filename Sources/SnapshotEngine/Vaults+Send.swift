@@ -98,7 +98,11 @@ extension SnapshotEngine {
         let sources = try vaultDiskSources(vmUUID: vm.uuid, baseSnapshotID: base?.record.snapshotID, snapshotID: snapshot.id)
         let session = try vault { () throws(VaultError) in try repository.beginSend() }
         var committed = false
-        defer { if !committed { try? session.abandon() } }
+        defer {
+            if !committed {
+                do { try session.abandon() } catch { diagnostics.swallowed("ending the send of \(snapshot.name) (its mark expires by itself)", error) }
+            }
+        }
         let resumed = try vault { () throws(VaultError) in
             try session.enableCheckpoints(vmUUID: vm.uuid, snapshot: snapshot.name, localSnapshotID: snapshot.id)
         }
@@ -106,7 +110,11 @@ extension SnapshotEngine {
         if configuration.faultInjector != nil { session.checkpointInterval = .zero }
         let meter = SendMeter(progress: progress, total: Self.sendTotal(sources, snapshot: snapshot))
         var disks: [VaultDiskRef] = []
-        session.afterCheckpoint = { () throws(VaultError) in try self.faultAsVaultError(.sendDiskChunk) }
+        let diskBytes = Self.sendTotal(sources, snapshot: snapshot) - snapshot.memoryBytes
+        session.afterCheckpoint = { () throws(VaultError) in
+            try self.faultAsVaultError(.sendDiskChunk)
+            if meter.passedHalf(of: diskBytes, read: session.stats.bytesRead) { try self.faultAsVaultError(.sendDiskHalf) }
+        }
         for source in sources {
             disks.append(try sendDisk(source, base: base, session: session, meter: meter))
         }
@@ -243,6 +251,14 @@ final class SendMeter: @unchecked Sendable {
     }
 
     func finish(read: Int64) { done += read }
+
+    private var halfPassed = false
+    /// True once, at the first call where `read` is at least half of `total` (a test's fault point).
+    func passedHalf(of total: Int64, read: Int64) -> Bool {
+        guard !halfPassed, read * 2 >= total else { return false }
+        halfPassed = true
+        return true
+    }
 
     static func bytes(_ value: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

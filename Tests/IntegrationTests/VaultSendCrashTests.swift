@@ -20,7 +20,7 @@ struct VaultSendCrashTests {
         let full = try #require(try cli.run(["send", vm, "k1", "--to", "ref", "--json"]).json as? [String: Any])
         let fullRead = try #require(full["bytesRead"] as? Int64)
         print("vault kill: full send read \(fullRead) B, stored \(full["bytesStored"] ?? "?") B in \(full["seconds"] ?? "?") s")
-        for point in ["send.diskChunk", "send.memoryChunk", "send.beforeManifest"] {
+        for point in ["send.diskChunk", "send.diskHalf", "send.memoryChunk", "send.beforeManifest"] {
             let name = "k-" + point.replacingOccurrences(of: ".", with: "-")
             try expectOK(cli.run(["vault", "add", name, dir + "/vault-" + name]))
             try cli.killAt(point, ["send", vm, "k1", "--to", name], marker: dir + "/\(name).stalled")
@@ -36,6 +36,7 @@ struct VaultSendCrashTests {
             #expect(report["resumed"] as? Bool == true, "\(point)")
             #expect(read >= 0 && read < fullRead, "the resumed send after \(point) read \(read) B, a full one \(fullRead) B")
             if point == "send.beforeManifest" { #expect(read == 0, "everything was stored before the manifest") }
+            if point == "send.diskHalf" { #expect(read <= fullRead - 16 * (1 << 20), "half of the 48 MiB written was stored before the kill") }
             let clean = try cli.run(["vault", "verify", name, "--read-data"])
             #expect(clean.status == 0, "\(clean.stdout)")
             // The interrupted job is finished by the next command on the VM (as a failed send).
