@@ -9,12 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/swift-path.sh
 
-# Formatting, line-width and link lint (scripts/lint.sh) first: it takes seconds, and a finding
-# fails the run before the long build and test run. KVMSNAP_LINT=0 skips it (local iteration only).
+scripts/host-setup.sh
+# Formatting, line-width and link lint (scripts/lint.sh) right after host setup (its link check
+# reads the libvirt headers host-setup installs): it takes seconds, and a finding fails the run
+# before the guest build and the long test run. KVMSNAP_LINT=0 skips it (local iteration only).
 if [[ ${KVMSNAP_LINT:-1} != 0 ]]; then
   scripts/lint.sh || { echo "test.sh: scripts/lint.sh found problems (listed above)" >&2; exit 1; }
 fi
-scripts/host-setup.sh
 KVMSNAP_TEST_GUEST_DIR="$(scripts/build-test-guest.sh | tail -n1)"
 export KVMSNAP_TEST_GUEST_DIR
 # Integration tests must run here; they fail (not skip) when libvirtd or the guest is missing.
