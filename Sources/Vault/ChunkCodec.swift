@@ -46,7 +46,9 @@ public struct ChunkCodec: Sendable {
             return object
         }
         do {
-            let box = try (compressed.map { c in try AES.GCM.seal(c, using: keys.encKey, authenticating: id.bytes) }
+            let box =
+                try
+                (compressed.map { c in try AES.GCM.seal(c, using: keys.encKey, authenticating: id.bytes) }
                 ?? AES.GCM.seal(plaintext, using: keys.encKey, authenticating: id.bytes))
             guard let combined = box.combined else { throw VaultError.crypto(reason: "no combined box") }
             object += combined

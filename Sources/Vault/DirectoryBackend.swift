@@ -104,7 +104,9 @@ public final class DirectoryBackend: VaultBackend {
     }
 
     public func flush() throws(VaultError) {
-        let dirs = dirtyDirectories.withLock { d in defer { d.removeAll() }; return d }
+        let dirs = dirtyDirectories.withLock { d in
+            defer { d.removeAll() }; return d
+        }
         // A new `chunks/xx` directory is itself an entry of `chunks`.
         for dir in dirs.union(dirs.map { parent($0) }).sorted() { try fsyncDirectory(dir) }
     }

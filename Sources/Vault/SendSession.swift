@@ -58,7 +58,8 @@ public final class SendSession: @unchecked Sendable {
     ) throws(VaultError) -> VaultDiskRef {
         if plan.isIncremental {
             guard let previous, previous.chunkSize == plan.chunkSize,
-                  previous.slots.count >= plan.slots.lastIndex(of: .reuse).map({ $0 + 1 }) ?? 0 else {
+                previous.slots.count >= plan.slots.lastIndex(of: .reuse).map({ $0 + 1 }) ?? 0
+            else {
                 throw .badIndex(key: "previous index", reason: "missing, shorter than the plan, or with another chunk size")
             }
         }
@@ -93,8 +94,9 @@ public final class SendSession: @unchecked Sendable {
         let index = DiskIndex(virtualSize: plan.virtualSize, chunkSize: plan.chunkSize, slots: slots)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += plan.virtualSize
-        return VaultDiskRef(target: target, format: format, virtualSize: plan.virtualSize, index: indexID,
-                            allocatedBytes: index.allocatedBytes)
+        return VaultDiskRef(
+            target: target, format: format, virtualSize: plan.virtualSize, index: indexID,
+            allocatedBytes: index.allocatedBytes)
     }
 
     // MARK: streams
@@ -153,14 +155,15 @@ public final class SendSession: @unchecked Sendable {
 
     /// Stores a stream read from a file descriptor until its end.
     public func storeStream(fileDescriptor fd: Int32, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
-        try storeStream(read: { (b) throws(VaultError) in
-            while true {
-                let n = Foundation.read(fd, b.baseAddress, b.count)
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw .source("read: errno \(errno)") }
-                return n
-            }
-        }, progress: progress)
+        try storeStream(
+            read: { (b) throws(VaultError) in
+                while true {
+                    let n = Foundation.read(fd, b.baseAddress, b.count)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n >= 0 else { throw .source("read: errno \(errno)") }
+                    return n
+                }
+            }, progress: progress)
     }
 
     /// Stores a small blob (NVRAM, a config file) as a stream.

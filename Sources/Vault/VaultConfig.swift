@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KVMSnapCore
 
@@ -25,7 +26,8 @@ public struct VaultConfig: Sendable, Equatable, Codable {
             }
             let c = try VaultJSON.decoder.decode(VaultConfig.self, from: Data(bytes))
             guard c.cdc.isValid, c.chunkSize > 0, c.chunkSize <= ChunkCodec.maxPlaintext,
-                  ["none", "aes-256-gcm"].contains(c.encryption) else {
+                ["none", "aes-256-gcm"].contains(c.encryption)
+            else {
                 throw VaultError.badConfig(reason: "values out of range")
             }
             return c
@@ -59,12 +61,13 @@ enum ManifestCodec {
         do {
             let json = try m.canonicalJSON()
             guard let keys else {
-                return Array(json) + Array("\nsha256:\(Hex.encode(SHA256Digest(json)))".utf8)
+                return Array(json) + Array("\nsha256:\(Hex.encode(sha256Digest(json)))".utf8)
             }
             let box = try AES.GCM.seal(json, using: keys.encKey, authenticating: associatedData)
             guard let combined = box.combined else { throw VaultError.crypto(reason: "no combined box") }
-            let env = Envelope(formatVersion: m.formatVersion, vmUUID: m.vmUUID, chunkRefs: m.chunkRefs,
-                               sealed: combined.base64EncodedString())
+            let env = Envelope(
+                formatVersion: m.formatVersion, vmUUID: m.vmUUID, chunkRefs: m.chunkRefs,
+                sealed: combined.base64EncodedString())
             let envJSON = try VaultJSON.encoder.encode(env)
             return Array(envJSON) + Array("\nhmac:\(keys.mac(envJSON))".utf8)
         } catch let e as VaultError { throw e } catch { throw .badManifest(key: key, reason: "cannot encode: \(error)") }
@@ -75,7 +78,7 @@ enum ManifestCodec {
         let body = Data(bytes[..<nl])
         let trailer = String(decoding: bytes[(nl + 1)...], as: UTF8.self)
         if !encrypted {
-            guard trailer == "sha256:\(Hex.encode(SHA256Digest(body)))" else {
+            guard trailer == "sha256:\(Hex.encode(sha256Digest(body)))" else {
                 throw .badManifest(key: key, reason: "checksum mismatch (truncated or modified)")
             }
             let m = try parse(body, key: key)
@@ -90,7 +93,8 @@ enum ManifestCodec {
         guard let keys else { return Opened(manifest: nil, chunkRefs: env.chunkRefs) }
         guard trailer == "hmac:\(keys.mac(body))" else { throw .badManifest(key: key, reason: "MAC mismatch (modified, or another vault's key)") }
         guard let sealed = Data(base64Encoded: env.sealed), let box = try? AES.GCM.SealedBox(combined: sealed),
-              let json = try? AES.GCM.open(box, using: keys.encKey, authenticating: associatedData) else {
+            let json = try? AES.GCM.open(box, using: keys.encKey, authenticating: associatedData)
+        else {
             throw .badManifest(key: key, reason: "sealed manifest fails authentication")
         }
         let m = try parse(json, key: key)
@@ -106,6 +110,4 @@ enum ManifestCodec {
     }
 }
 
-import Crypto
-
-func SHA256Digest(_ d: Data) -> [UInt8] { Array(SHA256.hash(data: d)) }
+func sha256Digest(_ d: Data) -> [UInt8] { Array(SHA256.hash(data: d)) }

@@ -30,23 +30,23 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .backend(key, op, errno): "vault: \(op) \(key) failed: errno \(errno) (\(String(cString: strerrorText(errno))))"
-        case let .missingObject(key): "vault: missing object \(key)"
-        case let .corruptChunk(key, reason): "vault: corrupt chunk \(key): \(reason)"
-        case let .badManifest(key, reason): "vault: bad manifest \(key): \(reason)"
-        case let .badIndex(key, reason): "vault: bad index \(key): \(reason)"
-        case let .badConfig(reason): "vault: bad config: \(reason)"
-        case let .unsupportedFormat(key, version): "vault: \(key) has format version \(version), this kvmsnap reads version 1"
+        case .backend(let key, let op, let errno): "vault: \(op) \(key) failed: errno \(errno) (\(String(cString: strerrorText(errno))))"
+        case .missingObject(let key): "vault: missing object \(key)"
+        case .corruptChunk(let key, let reason): "vault: corrupt chunk \(key): \(reason)"
+        case .badManifest(let key, let reason): "vault: bad manifest \(key): \(reason)"
+        case .badIndex(let key, let reason): "vault: bad index \(key): \(reason)"
+        case .badConfig(let reason): "vault: bad config: \(reason)"
+        case .unsupportedFormat(let key, let version): "vault: \(key) has format version \(version), this kvmsnap reads version 1"
         case .wrongKey: "vault: the key does not open this vault (key check failed)"
         case .keyRequired: "vault: this vault is encrypted; a key is required"
-        case let .badPaperKey(reason): "vault: bad paper key: \(reason)"
-        case let .alreadyExists(key): "vault: \(key) already exists"
-        case let .invalidName(name): "vault: invalid name \"\(name)\""
-        case let .compression(reason): "vault: compression failed: \(reason)"
-        case let .crypto(reason): "vault: crypto failed: \(reason)"
-        case let .source(message): "vault: reading the source failed: \(message)"
-        case let .sink(message): "vault: writing the target failed: \(message)"
-        case let .busy(message): "vault: busy: \(message)"
+        case .badPaperKey(let reason): "vault: bad paper key: \(reason)"
+        case .alreadyExists(let key): "vault: \(key) already exists"
+        case .invalidName(let name): "vault: invalid name \"\(name)\""
+        case .compression(let reason): "vault: compression failed: \(reason)"
+        case .crypto(let reason): "vault: crypto failed: \(reason)"
+        case .source(let message): "vault: reading the source failed: \(message)"
+        case .sink(let message): "vault: writing the target failed: \(message)"
+        case .busy(let message): "vault: busy: \(message)"
         }
     }
 }

@@ -1,7 +1,7 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import KVMSnapCore
+import _CryptoExtras
 
 /// The keys of an encrypted vault: a random 64-byte master key and the three subkeys HKDF-SHA256
 /// derives from it (salt empty, info `kvmsnap-vault-v1 <name>`, 32 bytes each).
@@ -98,26 +98,27 @@ struct WrappedMasterKey: Codable {
     static func wrap(_ keys: VaultKeys, with protection: VaultKeyProtection) throws(VaultError) -> WrappedMasterKey {
         let kek: SymmetricKey, kind: String, salt: [UInt8]?, params: ScryptParameters?
         switch protection {
-        case let .keyFile(bytes):
+        case .keyFile(let bytes):
             kek = try keyFileKEK(bytes); kind = "keyfile"; salt = nil; params = nil
-        case let .passphrase(phrase, p):
+        case .passphrase(let phrase, let p):
             let s = randomBytes(16)
             kek = try scryptKEK(phrase, salt: s, p); kind = "scrypt"; salt = s; params = p
         }
         do {
             let box = try AES.GCM.seal(keys.master, using: kek, authenticating: associatedData)
             guard let combined = box.combined else { throw VaultError.crypto(reason: "no combined box") }
-            return WrappedMasterKey(formatVersion: 1, kek: kind, salt: salt.map { Data($0).base64EncodedString() },
-                                    scrypt: params, sealed: combined.base64EncodedString())
+            return WrappedMasterKey(
+                formatVersion: 1, kek: kind, salt: salt.map { Data($0).base64EncodedString() },
+                scrypt: params, sealed: combined.base64EncodedString())
         } catch { throw .crypto(reason: "\(error)") }
     }
 
     func unwrap(_ source: VaultKeySource) throws(VaultError) -> VaultKeys {
         let kek: SymmetricKey
         switch source {
-        case let .masterKey(m): return try VaultKeys(master: m)
-        case let .keyFile(bytes): kek = try Self.keyFileKEK(bytes)
-        case let .passphrase(phrase):
+        case .masterKey(let m): return try VaultKeys(master: m)
+        case .keyFile(let bytes): kek = try Self.keyFileKEK(bytes)
+        case .passphrase(let phrase):
             guard self.kek == "scrypt", let s = salt.flatMap({ Data(base64Encoded: $0) }), let p = scrypt else {
                 throw .wrongKey
             }
@@ -140,8 +141,9 @@ struct WrappedMasterKey: Codable {
             throw .badConfig(reason: "scrypt parameters out of range")
         }
         do {
-            return try KDF.Scrypt.deriveKey(from: Array(phrase.utf8), salt: salt, outputByteCount: 32,
-                                            rounds: 1 << p.logN, blockSize: p.r, parallelism: p.p)
+            return try KDF.Scrypt.deriveKey(
+                from: Array(phrase.utf8), salt: salt, outputByteCount: 32,
+                rounds: 1 << p.logN, blockSize: p.r, parallelism: p.p)
         } catch { throw .crypto(reason: "scrypt: \(error)") }
     }
 }

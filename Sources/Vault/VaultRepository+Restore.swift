@@ -29,8 +29,9 @@ extension VaultRepository {
                 let slot = batch[k]
                 let plain = try chunk(index.slots[slot])
                 guard plain.count == index.slotLength(slot) else {
-                    throw .badIndex(key: VaultLayout.chunk(index.slots[slot]),
-                                    reason: "slot \(slot) needs \(index.slotLength(slot)) bytes, chunk has \(plain.count)")
+                    throw .badIndex(
+                        key: VaultLayout.chunk(index.slots[slot]),
+                        reason: "slot \(slot) needs \(index.slotLength(slot)) bytes, chunk has \(plain.count)")
                 }
                 try sinkLock.withLock { (_) throws(VaultError) in
                     try sink.write(offset: Int64(slot) * index.chunkSize, bytes: plain)

@@ -45,16 +45,21 @@ extension VaultRepository {
         let ids = referencedBy.keys.sorted()
         var toRead: [ChunkID] = []
         for id in ids {
-            if present.contains(id) { toRead.append(id) } else {
-                problems.append(VaultProblem(kind: .missingChunk, object: VaultLayout.chunk(id), detail: "referenced but absent",
-                                             referencedBy: referencedBy[id] ?? []))
+            if present.contains(id) {
+                toRead.append(id)
+            } else {
+                problems.append(
+                    VaultProblem(
+                        kind: .missingChunk, object: VaultLayout.chunk(id), detail: "referenced but absent",
+                        referencedBy: referencedBy[id] ?? []))
             }
         }
         if readData {
             problems += try readChunks(toRead, referencedBy: referencedBy)
         }
-        return VaultVerifyReport(problems: problems, manifestsChecked: keys.count, chunksChecked: ids.count,
-                                 dataChecked: readData && (canDecodeChunks || !config.isEncrypted))
+        return VaultVerifyReport(
+            problems: problems, manifestsChecked: keys.count, chunksChecked: ids.count,
+            dataChecked: readData && (canDecodeChunks || !config.isEncrypted))
     }
 
     private var canDecodeChunks: Bool { self.keys != nil }

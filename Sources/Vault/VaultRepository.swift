@@ -45,7 +45,7 @@ public final class VaultRepository: Sendable {
         let config = try VaultConfig.decode(try backend.get(VaultLayout.config))
         guard config.isEncrypted, let key else { return VaultRepository(backend: backend, config: config, keys: nil) }
         let keys: VaultKeys
-        if case let .masterKey(m) = key {
+        if case .masterKey(let m) = key {
             keys = try VaultKeys(master: m)
         } else {
             let bytes = try backend.get(VaultLayout.wrappedKey)

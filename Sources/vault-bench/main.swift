@@ -42,9 +42,11 @@ var stored = 0
 report("zstd-3 encode (1 core)", n, seconds { for s in slices { stored += try! plain.encode(s, id: plain.id(of: s)).count } })
 print("  compressed to \(stored * 100 / Int(n))%")
 report("hash+zstd+aes (1 core)", n, seconds { for s in slices { _ = try! enc.encode(s, id: enc.id(of: s)) } })
-report("hash+zstd (all cores)", n, seconds {
-    DispatchQueue.concurrentPerform(iterations: slices.count) { i in _ = try! plain.encode(slices[i], id: plain.id(of: slices[i])) }
-})
+report(
+    "hash+zstd (all cores)", n,
+    seconds {
+        DispatchQueue.concurrentPerform(iterations: slices.count) { i in _ = try! plain.encode(slices[i], id: plain.id(of: slices[i])) }
+    })
 
 // Whole store of the file as a disk, then a restore.
 let fd = open(path, O_RDONLY)
@@ -53,35 +55,46 @@ fstat(fd, &st)
 let size = Int64(st.st_size)
 for encrypted in [false, true] {
     let dir = vaultDir + (encrypted ? "-enc" : "-plain")
-    let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir, create: true),
-                                          protection: encrypted ? .keyFile(Array(repeating: 5, count: 32)) : nil)
+    let repo = try VaultRepository.create(
+        backend: try DirectoryBackend(root: dir, create: true),
+        protection: encrypted ? .keyFile(Array(repeating: 5, count: 32)) : nil)
     let session = try repo.beginSend()
     let batch = Int(ProcessInfo.processInfo.environment["VAULT_BENCH_BATCH"] ?? "") ?? session.batchSize
     session.batchSize = batch
-    let plan = DiskChunkPlan(virtualSize: size, changed: ByteRangeSet(),
-                             allocated: ByteRangeSet([ByteRange(offset: 0, length: size)]), previousVirtualSize: nil)
-    var m = VaultManifest(vm: "bench", vmUUID: "bench", snapshot: "s1", kind: "disk-only", createdAt: Date(), host: "bench",
-                          kvmsnapVersion: "bench", hasMemory: false, domainXML: "")
+    let plan = DiskChunkPlan(
+        virtualSize: size, changed: ByteRangeSet(),
+        allocated: ByteRangeSet([ByteRange(offset: 0, length: size)]), previousVirtualSize: nil)
+    var m = VaultManifest(
+        vm: "bench", vmUUID: "bench", snapshot: "s1", kind: "disk-only", createdAt: Date(), host: "bench",
+        kvmsnapVersion: "bench", hasMemory: false, domainXML: "")
     let label = (encrypted ? "encrypted" : "plain") + ", batch \(batch)"
-    report("store disk, \(label) (all cores)", size, try seconds {
-        m.disks = [try session.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
-        m = try session.commit(m)
-    })
+    report(
+        "store disk, \(label) (all cores)", size,
+        try seconds {
+            m.disks = [try session.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
+            m = try session.commit(m)
+        })
     print("  stored \(session.stats.bytesStored >> 20) MiB in \(session.stats.chunksNew) chunks")
     let s2 = try repo.beginSend()
-    report("store stream (CDC), \(label)", size, try seconds {
-        lseek(fd, 0, SEEK_SET)
-        m.snapshot = "s2"
-        m.memory = try s2.storeStream(fileDescriptor: fd)
-        m.disks = []
-        _ = try s2.commit(m)
-    })
+    report(
+        "store stream (CDC), \(label)", size,
+        try seconds {
+            lseek(fd, 0, SEEK_SET)
+            m.snapshot = "s2"
+            m.memory = try s2.storeStream(fileDescriptor: fd)
+            m.disks = []
+            _ = try s2.commit(m)
+        })
     print("  stored \(s2.stats.bytesStored >> 20) MiB new in \(s2.stats.chunksNew) chunks")
     let outPath = dir + "/restored.img"
     let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     ftruncate(out, off_t(size))
     let index = try repo.diskIndex(try repo.manifest(vmUUID: "bench", snapshot: "s1").disks[0].index)
-    report("restore disk, \(label) (all cores)", size, try seconds { try repo.restoreDisk(index, into: FileBlockDevice(fd: out)); fsync(out) })
+    report(
+        "restore disk, \(label) (all cores)", size,
+        try seconds {
+            try repo.restoreDisk(index, into: FileBlockDevice(fd: out)); fsync(out)
+        })
     close(out)
     try? FileManager.default.removeItem(atPath: dir)
 }

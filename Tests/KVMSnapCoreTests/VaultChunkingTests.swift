@@ -1,8 +1,8 @@
 import Foundation
-import PropertyBased
-import Testing
-import TestSupport
 import KVMSnapCore
+import PropertyBased
+import TestSupport
+import Testing
 
 /// The vault's pure chunk arithmetic: content-defined cut points, the fixed-slot disk plan and
 /// byte-range sets.
@@ -96,8 +96,9 @@ struct VaultChunkingTests {
     @Test func planCoversEveryChangedByte() async {
         await propertyCheck(count: 200, input: Self.rangeGen, Self.rangeGen, Gen.int64(in: 1...(40 << 20)), Gen.bool) { ch, al, size, hasPrev in
             let changed = ByteRangeSet(ch).clamped(to: size), allocated = ByteRangeSet(al).clamped(to: size)
-            let plan = DiskChunkPlan(virtualSize: size, chunkSize: 4 * Self.mib, changed: changed, allocated: allocated,
-                                     previousVirtualSize: hasPrev ? size : nil)
+            let plan = DiskChunkPlan(
+                virtualSize: size, chunkSize: 4 * Self.mib, changed: changed, allocated: allocated,
+                previousVirtualSize: hasPrev ? size : nil)
             #expect(plan.slotCount == Int((size + 4 * Self.mib - 1) / (4 * Self.mib)))
             for i in 0..<plan.slotCount {
                 let r = plan.range(ofSlot: i)

@@ -65,19 +65,23 @@ enum Data2 {
 
 /// A whole-disk plan (first send).
 func fullPlan(_ size: Int) -> DiskChunkPlan {
-    DiskChunkPlan(virtualSize: Int64(size), changed: ByteRangeSet(),
-                  allocated: ByteRangeSet([ByteRange(offset: 0, length: Int64(size))]), previousVirtualSize: nil)
+    DiskChunkPlan(
+        virtualSize: Int64(size), changed: ByteRangeSet(),
+        allocated: ByteRangeSet([ByteRange(offset: 0, length: Int64(size))]), previousVirtualSize: nil)
 }
 
 func manifest(_ snapshot: String, uuid: String = "6f1c9a52-0000-4000-8000-000000000001", at: Date = Date()) -> VaultManifest {
-    VaultManifest(vm: "guest", vmUUID: uuid, snapshot: snapshot, kind: "disk-only", createdAt: at, host: "testhost",
-                  kvmsnapVersion: "test", hasMemory: false, domainXML: "<domain/>")
+    VaultManifest(
+        vm: "guest", vmUUID: uuid, snapshot: snapshot, kind: "disk-only", createdAt: at, host: "testhost",
+        kvmsnapVersion: "test", hasMemory: false, domainXML: "<domain/>")
 }
 
 /// Sends one disk (full) and a memory blob; returns the committed manifest and the session stats.
 @discardableResult
-func send(_ repo: VaultRepository, _ disk: MemoryDisk, _ snapshot: String, memory: [UInt8]? = nil,
-          at: Date = Date()) throws -> (VaultManifest, SendStats) {
+func send(
+    _ repo: VaultRepository, _ disk: MemoryDisk, _ snapshot: String, memory: [UInt8]? = nil,
+    at: Date = Date()
+) throws -> (VaultManifest, SendStats) {
     let session = try repo.beginSend()
     var m = manifest(snapshot, at: at)
     m.disks = [try session.storeDisk(target: "vda", format: "qcow2", from: disk, plan: fullPlan(disk.bytes.count), previous: nil)]

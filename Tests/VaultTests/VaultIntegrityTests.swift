@@ -8,8 +8,9 @@ struct VaultIntegrityTests {
     static let uuid = manifest("x").vmUUID
 
     func makeVault(_ dir: TempDir, encrypted: Bool = false) throws -> (VaultRepository, VaultManifest, MemoryDisk) {
-        let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir.path),
-                                              protection: encrypted ? .keyFile(Array(repeating: 3, count: 32)) : nil)
+        let repo = try VaultRepository.create(
+            backend: try DirectoryBackend(root: dir.path),
+            protection: encrypted ? .keyFile(Array(repeating: 3, count: 32)) : nil)
         let disk = MemoryDisk(Data2.mixed(12 << 20, seed: 21))
         let (m, _) = try send(repo, disk, "s1", at: Date().addingTimeInterval(-3 * 3600))
         return (repo, m, disk)
@@ -39,7 +40,7 @@ struct VaultIntegrityTests {
         #expect {
             _ = try restoreFirstDisk(repo, m)
         } throws: { e in
-            if case let .corruptChunk(k, _) = e as? VaultError { return k == key }
+            if case .corruptChunk(let k, _) = e as? VaultError { return k == key }
             return false
         }
     }
@@ -69,7 +70,7 @@ struct VaultIntegrityTests {
         #expect {
             _ = try repo.manifest(vmUUID: Self.uuid, snapshot: "s1")
         } throws: { e in
-            if case let .badManifest(k, _) = e as? VaultError { return k == key }
+            if case .badManifest(let k, _) = e as? VaultError { return k == key }
             return false
         }
     }

@@ -59,8 +59,9 @@ struct VaultRoundTripTests {
         disk.bytes.replaceSubrange((9 << 20 + 100)..<(9 << 20 + 100 + 65536), with: Data2.mixed(65536, seed: 6))
         disk.reads = 0
         let changed = ByteRangeSet([ByteRange(offset: 9 << 20 + 100, length: 65536)])
-        let plan = DiskChunkPlan(virtualSize: Int64(size), changed: changed,
-                                 allocated: ByteRangeSet([ByteRange(offset: 0, length: Int64(size))]), previousVirtualSize: Int64(size))
+        let plan = DiskChunkPlan(
+            virtualSize: Int64(size), changed: changed,
+            allocated: ByteRangeSet([ByteRange(offset: 0, length: Int64(size))]), previousVirtualSize: Int64(size))
         let session = try repo.beginSend()
         var m = manifest("s2")
         m.baseSnapshot = "s1"
@@ -104,8 +105,10 @@ struct VaultRoundTripTests {
             let content = Array(try Data(contentsOf: URL(fileURLWithPath: f)))
             #expect(!contains(content, Array(pattern.prefix(12))), "plaintext found in \(f)")
         }
-        #expect(!contains(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir.path)/snapshots/\(manifest("s1").vmUUID)/s1.manifest"))),
-                          Array("<domain/>".utf8)))
+        #expect(
+            !contains(
+                Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir.path)/snapshots/\(manifest("s1").vmUUID)/s1.manifest"))),
+                Array("<domain/>".utf8)))
         // Control: a plain vault's (compressed) chunks do show the pattern, so the search works.
         let plainDir = TempDir()
         let plain = try VaultRepository.create(backend: try DirectoryBackend(root: plainDir.path), protection: nil)

@@ -57,11 +57,12 @@ public struct ByteRangeSet: Sendable, Hashable, Codable {
     /// Every range widened to whole `alignment`-sized blocks, clamped to `[0, limit)`.
     public func aligned(to alignment: Int64, limit: Int64) -> ByteRangeSet {
         precondition(alignment > 0)
-        return ByteRangeSet(ranges.map { r in
-            let lo = max(0, r.offset / alignment * alignment)
-            let hi = min(limit, (r.end + alignment - 1) / alignment * alignment)
-            return ByteRange(offset: lo, length: hi - lo)
-        })
+        return ByteRangeSet(
+            ranges.map { r in
+                let lo = max(0, r.offset / alignment * alignment)
+                let hi = min(limit, (r.end + alignment - 1) / alignment * alignment)
+                return ByteRange(offset: lo, length: hi - lo)
+            })
     }
 
     /// Ranges clamped to `[0, limit)`.
