@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `swift package generate-documentation --target Libvirt` (DocC); a command plugin only,
+        // nothing of it is built into kvmsnap.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -60,7 +63,10 @@ let package = Package(
                 "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The KVMSNAP_TEST_* fault-injection variables are read only in debug builds (the
+            // tests run those); a release binary ignores them.
+            swiftSettings: [.define("KVMSNAP_TESTING", .when(configuration: .debug))]
         ),
         .executableTarget(name: "kvmsnap", dependencies: ["KVMSnapCommands"]),
         // Throughput of the vault's stages (CDC, hashing, zstd, whole store); not installed.

@@ -8,7 +8,14 @@
 # are durable on the kvmsnap side (fsync before ready) against QEMU's O_DIRECT (cache='none').
 # A sample that cannot be measured (e.g. no Suspended→Resumed event pair) stops the run.
 #
-#   sudo scripts/bench.sh [--quick]
+#   sudo scripts/bench.sh [--quick] [--only core|vault]
+#
+# Sections: core (issues 7, 11: create, restore, incremental, retention, catalog, lab reset) and
+# vault (issue 13, scripts/bench-vault.sh: send, incremental send, stored bytes, restore against
+# dd / borg / restic). --only runs one section (its results go to .build/bench only).
+# KVMSNAP_BENCH_BIN=PATH uses that kvmsnap binary instead of building the release one.
+# While timing it holds /tmp/bench.lock (other sessions' builds wait for it; it waits for another
+# session's lock first), removed on exit.
 #
 # Guests: the test guest (scripts/build-test-guest.sh), TCG unless KVMSNAP_BENCH_TYPE=kvm;
 # 1 GiB RAM with kvmsnap.fillmem=400 (~400 MiB of random data) and two disks (vda, vdb) for
@@ -22,9 +29,18 @@ source scripts/lib/swift-path.sh
 source scripts/lib/guest.sh
 ROOT=$PWD
 
-RUNS=5 QUICK=0
-[[ ${1:-} == --quick ]] && RUNS=3 QUICK=1
-[[ ${1:-} == --help ]] && { sed -n 2,18p "$0"; exit 0; }
+RUNS=5 QUICK=0 ONLY=
+while (($#)); do
+  case $1 in
+    --quick) RUNS=3 QUICK=1 ;;
+    --only) ONLY=${2:-}; [[ $ONLY == @(core|vault) ]] || { echo "bench: --only core|vault" >&2; exit 64; }; shift ;;
+    --help) sed -n 2,25p "$0"; exit 0 ;;
+    *) echo "bench: unknown argument $1 (--quick, --only core|vault, --help)" >&2; exit 64 ;;
+  esac
+  shift
+done
+section() { [[ -z $ONLY || $ONLY == "$1" ]]; }
+LOCK=/tmp/bench.lock
 TYPE=${KVMSNAP_BENCH_TYPE:-qemu}
 MEM_MIB=1024 FILL=400          # comparison guests
 LAB_MIB=256 LAB_FILL=100       # lab reset guests
@@ -44,16 +60,20 @@ ID=$$
 P=kvmsnap-bench-$ID
 WORK=/var/lib/kvmsnap-bench-$ID
 export LIBVIRT_DEFAULT_URI=qemu:///system KVMSNAP_CATALOG=$WORK/catalog.sqlite KVMSNAP_STORE=$WORK/store
+source scripts/bench-vault.sh   # the vault section's functions (uses WORK and P)
 
 cleanup() {
   local rc=$?
   set +e
+  # Another session's test may restart libvirtd: wait for it rather than leave domains behind.
+  for _ in $(seq 1 30); do virsh version >/dev/null 2>&1 && break; sleep 1; done
   for d in $(virsh list --all --name 2>/dev/null | grep "^$P-"); do
     virsh -q destroy "$d" >/dev/null 2>&1
     virsh -q undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 || virsh -q undefine "$d" >/dev/null 2>&1
   done
   jobs -p | xargs -r kill 2>/dev/null
   rm -rf "$WORK"
+  [[ -n ${LOCKED:-} && $(cat "$LOCK" 2>/dev/null) == "bench.sh $$" ]] && rm -f "$LOCK"
   exit $rc
 }
 trap cleanup EXIT
@@ -62,14 +82,24 @@ trap 'exit 130' INT TERM HUP PIPE
 log "host setup"
 scripts/host-setup.sh >/dev/null
 GUEST_DIR=$(scripts/build-test-guest.sh | tail -n1)
-log "release build"
-swift build -c release --product kvmsnap 2>&1 | tail -n1 >&2
-K=$(swift build -c release --show-bin-path)/kvmsnap
+if [[ -n ${KVMSNAP_BENCH_BIN:-} ]]; then
+  K=$KVMSNAP_BENCH_BIN   # a release binary built before (e.g. while the bench lock is not held)
+else
+  log "release build"
+  swift build -c release --product kvmsnap 2>&1 | tail -n1 >&2
+  K=$(swift build -c release --show-bin-path)/kvmsnap
+fi
 [[ -x $K ]] || die "no kvmsnap binary at $K"
 
 mkdir -p "$WORK/images" "$WORK/ext" && chmod 711 "$WORK" "$WORK/images" "$WORK/ext"
 SAMPLES=$WORK/samples.tsv NOTES=$WORK/notes.txt CONDS=$WORK/conditions.tsv
 : >"$SAMPLES"; : >"$NOTES"; : >"$CONDS"
+# Timing from here on: other sessions' builds pause while the lock exists. Another session's
+# lock means it is timing too: wait for it; remove only our own lock on exit.
+while [[ -e $LOCK && $(cat "$LOCK" 2>/dev/null) != "bench.sh $$" ]]; do
+  log "waiting for $LOCK (held by: $(cat "$LOCK" 2>/dev/null))"; sleep 20
+done
+echo "bench.sh $$" >"$LOCK"; LOCKED=1
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SAMPLES"; }   # metric side value
 cond() { printf '%s\t%s\n' "$1" "$2" >>"$CONDS"; }                  # metric conditions
 now_ns() { date +%s%N; }
@@ -194,6 +224,7 @@ until_running() {
 }
 
 # ---------------------------------------------------------------------------------------------
+if section core; then
 log "booting 3 identical guests ($MEM_MIB MiB, fillmem=$FILL, vda+vdb, type $TYPE): kvmsnap / internal / external"
 A=$P-kvmsnap B=$P-internal C=$P-external
 for g in $A $B $C; do define_guest "$g" $MEM_MIB $FILL; done
@@ -424,13 +455,17 @@ for i in $(seq 1 "$RUNS"); do
   done
 done
 cond lab_reset_4vm_seconds "4 lab VMs of $LAB_MIB MiB (fillmem=$LAB_FILL), no safety snapshot (reset), warm page cache; order alternating (parallel first in odd runs)"
+for l in "${LABS[@]}"; do virsh -q destroy "$l" >/dev/null 2>&1; done   # no guest runs during the next section
+fi   # section core
+
+if section vault; then vault_section; fi
 
 # ---------------------------------------------------------------------------------------------
 mkdir -p .build/bench
 OUT=.build/bench/results.json
-$PY - "$SAMPLES" "$RUNS" "$NOTES" "$TYPE" "$OUT" "$CONDS" <<'EOF'
+$PY - "$SAMPLES" "$RUNS" "$NOTES" "$TYPE" "$OUT" "$CONDS" "$ONLY" <<'EOF'
 import json, statistics, sys, os, socket, datetime
-samples, runs, notes, vmtype, out, conds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+samples, runs, notes, vmtype, out, conds, only = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
 vals = {}
 for line in open(samples):
     m, side, v = line.rstrip("\n").split("\t")
@@ -457,6 +492,7 @@ fmt = lambda x: "-" if x is None else ("%.4g" % x)
 results, rows = [], []
 for metric, unit, bname, ttext, check in spec:
     v = vals.get(metric, {})
+    if only == "vault": continue   # the core section did not run
     k, b = med(v.get("kvmsnap", [])), med(v.get("baseline", []))
     r = (k / b) if (k is not None and b) else None
     n = min(len(v.get("kvmsnap", [])), len(v.get("baseline", [])))
@@ -480,12 +516,13 @@ doc = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="
        "memoryGiB": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30), "guestType": vmtype, "runs": runs,
        "notes": [l.strip() for l in open(notes)], "results": results}
 json.dump(doc, open(out, "w"), indent=2)
-print("| metric | kvmsnap | baseline | baseline is | ratio | unit | runs | target | met | libvirt downtime ms (kvmsnap / baseline) |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-print("\n".join(rows))
-print()
-print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
-    runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
+if rows:
+    print("| metric | kvmsnap | baseline | baseline is | ratio | unit | runs | target | met | libvirt downtime ms (kvmsnap / baseline) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print()
+    print("Medians over %d runs; ratio = kvmsnap / baseline. Guests: %s (%s), %d cores, %d GiB host memory." % (
+        runs, "TCG" if vmtype == "qemu" else vmtype.upper(), "type='%s'" % vmtype, doc["cores"], doc["memoryGiB"]))
 for row in results:
     print("- %s: %s" % (row["metric"], row["conditions"]))
     if "wallSeconds" in row:
@@ -493,9 +530,10 @@ for row in results:
               % (fmt(row["wallSeconds"]["kvmsnap"]), fmt(row["wallSeconds"]["baseline"])))
 for line in open(notes):
     print("- " + line.strip())
-print("\nresults: " + out)
 EOF
-if ((!QUICK)); then
+if section vault; then vault_summary "$OUT" "$VAULT_RUNS"; fi
+echo; echo "results: $OUT"
+if ((!QUICK)) && [[ -z $ONLY ]]; then
   mkdir -p docs/bench
   dest=docs/bench/$(date -u +%Y-%m-%d)-$(hostname -s).json
   cp "$OUT" "$dest"

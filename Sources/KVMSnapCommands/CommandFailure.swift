@@ -26,13 +26,14 @@ public struct CommandFailure: Error, CustomStringConvertible {
         case let failure as CommandFailure:
             return failure
         case let engine as EngineError:
-            let code: Int32 = switch engine.code {
-            case .invalidInput: 64
-            case .notFound: 2
-            case .conflict, .unsupported: 3
-            case .busy: 75
-            case .libvirt, .catalog, .io, .external: 1
-            }
+            let code: Int32 =
+                switch engine.code {
+                case .invalidInput: 64
+                case .notFound: 2
+                case .conflict, .unsupported: 3
+                case .busy: 75
+                case .libvirt, .catalog, .io, .external: 1
+                }
             return CommandFailure(engine.message, exitCode: code)
         case let libvirt as LibvirtError:
             return CommandFailure(libvirt.message.isEmpty ? "\(libvirt)" : libvirt.message, exitCode: libvirt.code == .noDomain ? 2 : 1)
@@ -45,7 +46,7 @@ public struct CommandFailure: Error, CustomStringConvertible {
             return CommandFailure("\(timeline)", exitCode: 64)
         case let cron as CronError:
             return CommandFailure(cron.description, exitCode: 64)
-        case let spec as SpecError:   // a refused duration or date: bad input, as the engine's invalidInput
+        case let spec as SpecError:  // a refused duration or date: bad input, as the engine's invalidInput
             return CommandFailure(spec.message, exitCode: 64)
         default:
             return nil

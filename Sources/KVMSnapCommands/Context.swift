@@ -60,22 +60,26 @@ struct Context {
 
     func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write) throws -> SnapshotEngine {
         try Self.requireLocalHypervisor(options.resolvedURI)
-        let connection = try connection   // before the catalog: an unreachable libvirt creates no catalog
-        let catalog: Catalog = switch use {
-        case .write: try self.catalog()
-        case .read: try readingCatalog()
-        case .existing: FileManager.default.fileExists(atPath: options.resolvedCatalog)
-            ? try self.catalog() : try Catalog.empty(path: options.resolvedCatalog)
-        }
+        let connection = try connection  // before the catalog: an unreachable libvirt creates no catalog
+        let catalog: Catalog =
+            switch use {
+            case .write: try self.catalog()
+            case .read: try readingCatalog()
+            case .existing:
+                FileManager.default.fileExists(atPath: options.resolvedCatalog)
+                    ? try self.catalog() : try Catalog.empty(path: options.resolvedCatalog)
+            }
         let engine = SnapshotEngine(connection: connection, catalog: catalog, store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
-        engine.faultInjector = Self.testStall()
         // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).
         if ProcessInfo.processInfo.environment["KVMSNAP_UNSAFE_NO_FSYNC"] == "1" { engine.durability = .unsafeNone }
+        #if KVMSNAP_TESTING
+        engine.faultInjector = Self.testStall()
         // Test-only: how long a restore that lost libvirt waits for it (0: leave it to the next command).
         if let wait = ProcessInfo.processInfo.environment["KVMSNAP_TEST_LIBVIRT_WAIT"].flatMap(Double.init), wait >= 0, wait <= 600 {
             engine.libvirtWait = wait
         }
+        #endif
         return engine
     }
 
@@ -94,7 +98,9 @@ struct Context {
             exitCode: 64)
     }
 
-    /// Test-only hooks. `KVMSNAP_TEST_FAIL_AT=<point>` makes that engine point fail.
+    #if KVMSNAP_TESTING
+    /// Test-only hooks, compiled into debug builds only (`KVMSNAP_TESTING`, see Package.swift):
+    /// a release binary ignores these variables. `KVMSNAP_TEST_FAIL_AT=<point>` makes that engine point fail.
     /// `KVMSNAP_TEST_STALL_AT=<point>` makes kvmsnap touch
     /// `KVMSNAP_TEST_STALL_MARKER` and sleep at that engine point, so a crash test can SIGKILL
     /// it at an exact step; with `KVMSNAP_TEST_STALL_RELEASE=<path>` it goes on once that file
@@ -117,6 +123,7 @@ struct Context {
             while !FileManager.default.fileExists(atPath: release), Date() < deadline { usleep(100_000) }
         }
     }
+    #endif
 }
 
 /// A libvirt connection opened on first use. A failed attempt is not cached: the next use tries
@@ -153,7 +160,10 @@ enum LocalAddresses {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let current = entry {
             if let address = numericHost(current.pointee.ai_addr, length: current.pointee.ai_addrlen),
-               own.contains(address) || address.hasPrefix("127.") || address == "::1" { return true }
+                own.contains(address) || address.hasPrefix("127.") || address == "::1"
+            {
+                return true
+            }
             entry = current.pointee.ai_next
         }
         return false

@@ -3,7 +3,8 @@ import Foundation
 
 /// Options every command shares, in virsh's and borg's spelling.
 public struct GlobalOptions: ParsableArguments {
-    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("libvirt connection URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system).", valueName: "URI"))
+    @Option(
+        name: [.customShort("c"), .long], help: ArgumentHelp("libvirt connection URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system).", valueName: "URI"))
     public var connect: String?
 
     @Option(help: ArgumentHelp("Catalog database (default: $KVMSNAP_CATALOG, else /var/lib/kvmsnap/catalog.sqlite).", valueName: "PATH"))

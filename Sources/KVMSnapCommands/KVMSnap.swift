@@ -47,7 +47,7 @@ public struct KVMSnap: ParsableCommand {
         let code = exitCode(for: error)
         if code == .success { exit(withError: error) }
         let text = UsageError(fullMessage: fullMessage(for: error, columns: 100_000), brief: message(for: error))
-        if text.message.isEmpty && text.usage == nil { Foundation.exit(code.rawValue) }   // ExitCode(n): already reported
+        if text.message.isEmpty && text.usage == nil { Foundation.exit(code.rawValue) }  // ExitCode(n): already reported
         printError(text.message.isEmpty ? "failed" : text.message, usage: text.usage)
         Foundation.exit(code.rawValue)
     }

@@ -9,8 +9,9 @@ enum MetricsTextfile {
     static func render(_ metrics: SnapshotEngine.Metrics, runDueDuration: Double?) -> String {
         let registry = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ unit: String?, _ help: String, _ labels: [(String, String)]) -> Gauge {
-            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kvmsnap", metricName: name, unitName: unit ?? "", helpText: help),
-                               labels: labels)
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "kvmsnap", metricName: name, unitName: unit ?? "", helpText: help),
+                labels: labels)
         }
         for vm in metrics.vms {
             let labels = [("vm", vm.name), ("uuid", vm.uuid)]
@@ -40,7 +41,8 @@ enum MetricsTextfile {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw CommandFailure("--metrics-textfile \(path) exists and is not a regular file (\(fileType(info.st_mode))): refusing to replace it", exitCode: 64)
+            throw CommandFailure(
+                "--metrics-textfile \(path) exists and is not a regular file (\(fileType(info.st_mode))): refusing to replace it", exitCode: 64)
         }
     }
 

@@ -118,7 +118,8 @@ public enum Output {
             let text: String
             if let fraction {
                 let filled = Int((fraction * Double(width)).rounded())
-                text = "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) [\(String(repeating: "#", count: filled))\(String(repeating: "-", count: max(0, width - filled)))] \(Int(fraction * 100))%"
+                text =
+                    "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) [\(String(repeating: "#", count: filled))\(String(repeating: "-", count: max(0, width - filled)))] \(Int(fraction * 100))%"
             } else {
                 text = "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) ..." + String(repeating: " ", count: width)
             }
@@ -131,4 +132,3 @@ public enum Output {
         if handler != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
-

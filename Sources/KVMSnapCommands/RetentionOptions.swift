@@ -7,19 +7,31 @@ import KVMSnapCore
 /// Counts: 0 = rule off, N > 0 = keep N periods, -1 = unlimited. Values are parsed
 /// unconditionally so `--keep-daily -1` works without `=`.
 struct RetentionOptions: ParsableArguments {
-    @Option(name: .customLong("keep-within"), help: ArgumentHelp("Keep every snapshot younger than this (90min, 36h, 7d, 2w, 1m = 31 d, 1y = 365 d).", valueName: "D"))
+    @Option(
+        name: .customLong("keep-within"),
+        help: ArgumentHelp("Keep every snapshot younger than this (90min, 36h, 7d, 2w, 1m = 31 d, 1y = 365 d).", valueName: "D"))
     var keepWithin: String?
     @Option(name: .customLong("keep-last"), parsing: .unconditional, help: ArgumentHelp("Keep the N newest snapshots.", valueName: "N"))
     var keepLast: Int?
-    @Option(name: .customLong("keep-hourly"), parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last N hours that have one.", valueName: "N"))
+    @Option(
+        name: .customLong("keep-hourly"), parsing: .unconditional,
+        help: ArgumentHelp("Keep the newest snapshot of each of the last N hours that have one.", valueName: "N"))
     var keepHourly: Int?
-    @Option(name: .customLong("keep-daily"), parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last N days that have one.", valueName: "N"))
+    @Option(
+        name: .customLong("keep-daily"), parsing: .unconditional,
+        help: ArgumentHelp("Keep the newest snapshot of each of the last N days that have one.", valueName: "N"))
     var keepDaily: Int?
-    @Option(name: .customLong("keep-weekly"), parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last N ISO weeks that have one.", valueName: "N"))
+    @Option(
+        name: .customLong("keep-weekly"), parsing: .unconditional,
+        help: ArgumentHelp("Keep the newest snapshot of each of the last N ISO weeks that have one.", valueName: "N"))
     var keepWeekly: Int?
-    @Option(name: .customLong("keep-monthly"), parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last N months that have one.", valueName: "N"))
+    @Option(
+        name: .customLong("keep-monthly"), parsing: .unconditional,
+        help: ArgumentHelp("Keep the newest snapshot of each of the last N months that have one.", valueName: "N"))
     var keepMonthly: Int?
-    @Option(name: .customLong("keep-yearly"), parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last N years that have one.", valueName: "N"))
+    @Option(
+        name: .customLong("keep-yearly"), parsing: .unconditional,
+        help: ArgumentHelp("Keep the newest snapshot of each of the last N years that have one.", valueName: "N"))
     var keepYearly: Int?
 
     /// True when any `--keep-...` option was given.

@@ -1,9 +1,10 @@
+import Clibvirt
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Clibvirt
 
 // Small helpers that turn libvirt's C conventions (-1 / NULL on error, strings
 // the caller frees, arrays the caller frees) into Swift values or LibvirtError.
@@ -77,7 +78,7 @@ func withCStringArray<R>(
 ) -> R {
     if strings.isEmpty { return body(nil, 0) }
     let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
+    defer { for copy in copies { free(copy) } }
     var pointers = copies.map { UnsafePointer($0) }
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress, UInt32(strings.count)) }
 }

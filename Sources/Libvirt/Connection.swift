@@ -129,7 +129,7 @@ public final class Connection: @unchecked Sendable {
             do {
                 let (state, reason) = try domain.state()
                 result.append((domain, state, reason))
-            } catch where error.code == .noDomain {
+            } catch  where error.code == .noDomain {
                 continue
             }
         }

@@ -140,7 +140,7 @@ extension Domain {
             do throws(LibvirtError) {
                 try blockJobAbort(disk: disk, flags: [.pivot])
                 return
-            } catch where error.code == .blockCopyActive && clock.now < deadline {
+            } catch  where error.code == .blockCopyActive && clock.now < deadline {
                 sleepFor(pollInterval)
             }
         }

@@ -223,7 +223,8 @@ public final class Domain: LibvirtObject<Connection> {
 
 /// Why a domain is shut off (libvirt's `virDomainShutoffReason`).
 public enum ShutoffReason: Int32, Sendable {
-    case unknown = 0, shutdown, destroyed, crashed, migrated, saved, failed, fromSnapshot, daemon
+    case unknown = 0
+    case shutdown, destroyed, crashed, migrated, saved, failed, fromSnapshot, daemon
 
     /// Shut down by the guest or destroyed on request (virsh shutdown/destroy, a management tool).
     public var wasRequested: Bool { self == .shutdown || self == .destroyed }

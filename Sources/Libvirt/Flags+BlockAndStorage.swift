@@ -3,7 +3,7 @@
 import Clibvirt
 
 /// Flags for `virDomainBlockCommit`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockCommitFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockCommitFlags
 public struct BlockCommitFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -20,7 +20,7 @@ public struct BlockCommitFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainBlockPull`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockPullFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockPullFlags
 public struct BlockPullFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -29,7 +29,7 @@ public struct BlockPullFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainBlockRebase`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockRebaseFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockRebaseFlags
 public struct BlockRebaseFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -50,7 +50,7 @@ public struct BlockRebaseFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainBlockCopy`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockCopyFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockCopyFlags
 public struct BlockCopyFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -65,7 +65,7 @@ public struct BlockCopyFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainBlockJobAbort`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockJobAbortFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockJobAbortFlags
 public struct BlockJobAbortFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -76,7 +76,7 @@ public struct BlockJobAbortFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainGetBlockJobInfo`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBlockJobInfoFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBlockJobInfoFlags
 public struct BlockJobInfoFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -85,7 +85,7 @@ public struct BlockJobInfoFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virStoragePoolBuild`.
-/// See also https://libvirt.org/html/libvirt-storage.html#virStoragePoolBuildFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuildFlags
 public struct StoragePoolBuildFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -100,7 +100,7 @@ public struct StoragePoolBuildFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virStoragePoolCreate`.
-/// See also https://libvirt.org/html/libvirt-storage.html#virStoragePoolCreateFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreateFlags
 public struct StoragePoolCreateFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -113,7 +113,7 @@ public struct StoragePoolCreateFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virStorageVolCreateXML / virStorageVolCreateXMLFrom`.
-/// See also https://libvirt.org/html/libvirt-storage.html#virStorageVolCreateFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateFlags
 public struct StorageVolumeCreateFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -126,7 +126,7 @@ public struct StorageVolumeCreateFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virStorageVolDelete`.
-/// See also https://libvirt.org/html/libvirt-storage.html#virStorageVolDeleteFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDeleteFlags
 public struct StorageVolumeDeleteFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }

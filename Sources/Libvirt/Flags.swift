@@ -4,7 +4,7 @@
 import Clibvirt
 
 /// Flags for `virDomainCreateWithFlags / virDomainCreateXML`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainCreateFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateFlags
 public struct DomainCreateFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -23,7 +23,7 @@ public struct DomainCreateFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainDefineXMLFlags`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainDefineFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineFlags
 public struct DomainDefineFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -32,7 +32,7 @@ public struct DomainDefineFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainUndefineFlags`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainUndefineFlagsValues
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlagsValues
 public struct DomainUndefineFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -53,7 +53,7 @@ public struct DomainUndefineFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainDestroyFlags`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainDestroyFlagsValues
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlagsValues
 public struct DomainDestroyFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -64,7 +64,7 @@ public struct DomainDestroyFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainShutdownFlags`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainShutdownFlagValues
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlagValues
 public struct DomainShutdownFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -81,7 +81,7 @@ public struct DomainShutdownFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainGetXMLDesc / virDomainSaveImageGetXMLDesc`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainXMLFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainXMLFlags
 public struct DomainXMLFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -96,7 +96,7 @@ public struct DomainXMLFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainSaveFlags / virDomainSaveImageDefineXML`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainSaveRestoreFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSaveRestoreFlags
 public struct DomainSaveFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -109,7 +109,7 @@ public struct DomainSaveFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainRestoreFlags`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainSaveRestoreFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSaveRestoreFlags
 public struct DomainRestoreFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -124,7 +124,7 @@ public struct DomainRestoreFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainGetJobStats`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainGetJobStatsFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetJobStatsFlags
 public struct DomainJobStatsFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -135,7 +135,7 @@ public struct DomainJobStatsFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virConnectListAllDomains`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virConnectListAllDomainsFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomainsFlags
 public struct ConnectListAllDomainsFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -174,7 +174,7 @@ public struct ConnectListAllDomainsFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainSnapshotCreateXML`.
-/// See also https://libvirt.org/html/libvirt-domain-snapshot.html#virDomainSnapshotCreateFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateFlags
 public struct DomainSnapshotCreateFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -201,7 +201,7 @@ public struct DomainSnapshotCreateFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainSnapshotGetXMLDesc`.
-/// See also https://libvirt.org/html/libvirt-domain-snapshot.html#virDomainSnapshotXMLFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotXMLFlags
 public struct DomainSnapshotXMLFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -210,7 +210,7 @@ public struct DomainSnapshotXMLFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainListAllSnapshots / virDomainSnapshotNum / virDomainSnapshotListAllChildren`.
-/// See also https://libvirt.org/html/libvirt-domain-snapshot.html#virDomainSnapshotListFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListFlags
 public struct DomainSnapshotListFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -241,7 +241,7 @@ public struct DomainSnapshotListFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainRevertToSnapshot`.
-/// See also https://libvirt.org/html/libvirt-domain-snapshot.html#virDomainSnapshotRevertFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotRevertFlags
 public struct DomainSnapshotRevertFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -256,7 +256,7 @@ public struct DomainSnapshotRevertFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainSnapshotDelete`.
-/// See also https://libvirt.org/html/libvirt-domain-snapshot.html#virDomainSnapshotDeleteFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotDeleteFlags
 public struct DomainSnapshotDeleteFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -269,7 +269,7 @@ public struct DomainSnapshotDeleteFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainCheckpointCreateXML`.
-/// See also https://libvirt.org/html/libvirt-domain-checkpoint.html#virDomainCheckpointCreateFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointCreateFlags
 public struct DomainCheckpointCreateFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -282,7 +282,7 @@ public struct DomainCheckpointCreateFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainCheckpointGetXMLDesc`.
-/// See also https://libvirt.org/html/libvirt-domain-checkpoint.html#virDomainCheckpointXMLFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointXMLFlags
 public struct DomainCheckpointXMLFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -295,7 +295,7 @@ public struct DomainCheckpointXMLFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainListAllCheckpoints`.
-/// See also https://libvirt.org/html/libvirt-domain-checkpoint.html#virDomainCheckpointListFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointListFlags
 public struct DomainCheckpointListFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -312,7 +312,7 @@ public struct DomainCheckpointListFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainCheckpointDelete`.
-/// See also https://libvirt.org/html/libvirt-domain-checkpoint.html#virDomainCheckpointDeleteFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointDeleteFlags
 public struct DomainCheckpointDeleteFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -325,7 +325,7 @@ public struct DomainCheckpointDeleteFlags: OptionSet, Hashable, Sendable {
 }
 
 /// Flags for `virDomainBackupBegin`.
-/// See also https://libvirt.org/html/libvirt-domain.html#virDomainBackupBeginFlags
+/// See also https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainBackupBeginFlags
 public struct DomainBackupBeginFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }

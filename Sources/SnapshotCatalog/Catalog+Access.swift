@@ -30,11 +30,13 @@ public struct CatalogAccess {
     /// EMPTY (it is the bulk of a row: reading it made listing 100,000 snapshots I/O-bound).
     /// Columns are read by position. Never write these records back.
     public func forEachSnapshotSummary(vmUUID: String, _ body: (SnapshotRecord) throws -> Void) throws {
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT id, name, description, kind, parentID, createdAt, state, hasMemory, memoryPath, memoryBytes,
-                   diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID
-            FROM snapshot WHERE vmUUID = ? ORDER BY createdAt, id
-            """, arguments: [vmUUID])
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT id, name, description, kind, parentID, createdAt, state, hasMemory, memoryPath, memoryBytes,
+                       diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID
+                FROM snapshot WHERE vmUUID = ? ORDER BY createdAt, id
+                """, arguments: [vmUUID])
         while let row = try rows.next() {
             let id: String = try row.decode(atIndex: 0)
             let kindText: String = try row.decode(atIndex: 3), stateText: String = try row.decode(atIndex: 6)
@@ -44,21 +46,23 @@ public struct CatalogAccess {
             let labelsText: String = try row.decode(atIndex: 14)
             let name: String = try row.decode(atIndex: 1)
             let expiry: DatabaseValue = row[13]
-            try body(SnapshotRecord(
-                id: id, vmUUID: vmUUID, name: name, description: try row.decode(atIndex: 2), kind: kind,
-                parentID: try row.decode(atIndex: 4), createdAt: try SnapshotRecord.date(row[5], column: "createdAt", id: id, name: name), state: state,
-                hasMemory: try row.decode(atIndex: 7), memoryPath: try row.decode(atIndex: 8), memoryBytes: try row.decode(atIndex: 9),
-                diskBytes: try row.decode(atIndex: 10), configXML: "", nvramPath: try row.decode(atIndex: 11),
-                pinned: try row.decode(atIndex: 12),
-                expiresAt: expiry.isNull ? nil : try SnapshotRecord.date(expiry, column: "expiresAt", id: id, name: name),
-                labels: try SnapshotRecord.decodeLabels(labelsText, id: id),
-                guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
+            try body(
+                SnapshotRecord(
+                    id: id, vmUUID: vmUUID, name: name, description: try row.decode(atIndex: 2), kind: kind,
+                    parentID: try row.decode(atIndex: 4), createdAt: try SnapshotRecord.date(row[5], column: "createdAt", id: id, name: name), state: state,
+                    hasMemory: try row.decode(atIndex: 7), memoryPath: try row.decode(atIndex: 8), memoryBytes: try row.decode(atIndex: 9),
+                    diskBytes: try row.decode(atIndex: 10), configXML: "", nvramPath: try row.decode(atIndex: 11),
+                    pinned: try row.decode(atIndex: 12),
+                    expiresAt: expiry.isNull ? nil : try SnapshotRecord.date(expiry, column: "expiresAt", id: id, name: name),
+                    labels: try SnapshotRecord.decodeLabels(labelsText, id: id),
+                    guestPauseMs: try row.decode(atIndex: 15), jobID: try row.decode(atIndex: 16)))
         }
     }
     /// Ids of a VM's snapshots in `state`, answered from the `snapshot_list` index alone.
     public func snapshotIDs(vmUUID: String, state: SnapshotState) throws -> [String] {
-        try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM snapshot WHERE vmUUID = ? AND state = ?"),
-                            arguments: [vmUUID, state.rawValue])
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT id FROM snapshot WHERE vmUUID = ? AND state = ?"),
+            arguments: [vmUUID, state.rawValue])
     }
     public func snapshots(states: [SnapshotState]) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(states.map(\.rawValue).contains(Column("state"))).fetchAll(db)
@@ -88,10 +92,12 @@ public struct CatalogAccess {
         try SnapshotDiskRecord.filter(Column("snapshotID") == id).order(Column("diskTarget")).fetchAll(db)
     }
     public func disks(vmUUID: String) throws -> [SnapshotDiskRecord] {
-        try SnapshotDiskRecord.fetchAll(db, sql: """
-            SELECT snapshotDisk.* FROM snapshotDisk JOIN snapshot ON snapshot.id = snapshotDisk.snapshotID
-            WHERE snapshot.vmUUID = ?
-            """, arguments: [vmUUID])
+        try SnapshotDiskRecord.fetchAll(
+            db,
+            sql: """
+                SELECT snapshotDisk.* FROM snapshotDisk JOIN snapshot ON snapshot.id = snapshotDisk.snapshotID
+                WHERE snapshot.vmUUID = ?
+                """, arguments: [vmUUID])
     }
     public func save(_ disk: SnapshotDiskRecord) throws { try disk.save(db) }
 

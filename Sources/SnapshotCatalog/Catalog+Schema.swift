@@ -89,11 +89,13 @@ extension Catalog {
         // `list` reads every snapshot of a VM but never its configXML (kilobytes per row): an index
         // holding exactly the listed columns lets SQLite answer from the index alone.
         migrator.registerMigration("v4-snapshot-list-index") { db in
-            try db.execute(sql: """
-                CREATE INDEX snapshot_list ON snapshot(vmUUID, createdAt, id, name, description, kind, parentID, state,
-                    hasMemory, memoryPath, memoryBytes, diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID)
-                """)
+            try db.execute(
+                sql: """
+                    CREATE INDEX snapshot_list ON snapshot(vmUUID, createdAt, id, name, description, kind, parentID, state,
+                        hasMemory, memoryPath, memoryBytes, diskBytes, nvramPath, pinned, expiresAt, labels, guestPauseMs, jobID)
+                    """)
         }
+        registerVaultMigrations(&migrator)
         return migrator
     }
 }

@@ -118,13 +118,17 @@ public final class Catalog: Sendable {
         do {
             let queue: DatabaseQueue
             do { queue = try DatabaseQueue(path: path, configuration: config) } catch let error as DatabaseError
-                where error.resultCode == .SQLITE_CANTOPEN && !FileManager.default.fileExists(atPath: path + "-wal") {
+                where error.resultCode == .SQLITE_CANTOPEN && !FileManager.default.fileExists(atPath: path + "-wal")
+            {
                 // A read-only directory without the WAL's -shm: SQLite reads such a file only as
                 // immutable. Without a -wal file no writer has it open right now.
                 queue = try DatabaseQueue(path: immutableURI(path), configuration: config)
             }
             guard try queue.read({ try migrator.hasCompletedMigrations($0) }) else {
-                throw CatalogError(.migrationFailed, "catalog \(path) was made by an older kvmsnap and needs upgrading, but it is read-only: run a command that writes as a user who can write it")
+                throw CatalogError(
+                    .migrationFailed,
+                    "catalog \(path) was made by an older kvmsnap and needs upgrading, but it is read-only: run a command that writes as a user who can write it"
+                )
             }
             return Catalog(path: path, writer: queue, readOnly: true)
         } catch {
@@ -225,11 +229,13 @@ public final class Catalog: Sendable {
     /// catalog or a complete one, never an empty file.
     static func create(_ path: String) throws(CatalogError) {
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) { do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
-        } catch {
-            throw CatalogError(.cannotOpen, "cannot create catalog directory \(dir): \(error.localizedDescription)")
-        } }
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+            } catch {
+                throw CatalogError(.cannotOpen, "cannot create catalog directory \(dir): \(error.localizedDescription)")
+            }
+        }
         let temp = "\(path).new-\(getpid())"
         unlink(temp)
         // Created 0600 by us before SQLite opens it, so there is no window at 0644.
@@ -285,31 +291,30 @@ public final class Catalog: Sendable {
 
     /// Runs `body` in a read-only snapshot of the catalog.
     public func read<T>(_ body: (CatalogAccess) throws -> T) throws(CatalogError) -> T {
-        do { return try writer.read { db in try body(CatalogAccess(db: db)) } }
-        catch { throw CatalogError.wrapping(error, "catalog read failed") }
+        do { return try writer.read { db in try body(CatalogAccess(db: db)) } } catch { throw CatalogError.wrapping(error, "catalog read failed") }
     }
 
     /// Runs `body` in one write transaction: all of it lands, or none of it.
     public func write<T>(_ body: (CatalogAccess) throws -> T) throws(CatalogError) -> T {
-        do { return try writer.write { db in try body(CatalogAccess(db: db)) } }
-        catch { throw CatalogError.wrapping(error, "catalog write failed") }
+        do { return try writer.write { db in try body(CatalogAccess(db: db)) } } catch { throw CatalogError.wrapping(error, "catalog write failed") }
     }
 
     /// Names of the migrations applied, oldest first.
     public func appliedMigrations() throws(CatalogError) -> [String] {
-        do { return try writer.read { db in try Catalog.migrator.appliedMigrations(db) } }
-        catch { throw CatalogError.wrapping(error, "catalog read failed") }
+        do { return try writer.read { db in try Catalog.migrator.appliedMigrations(db) } } catch { throw CatalogError.wrapping(error, "catalog read failed") }
     }
 
     /// SQLite's `synchronous` setting of the connection that writes (2 = FULL expected).
     public func writerSynchronous() throws(CatalogError) -> Int {
-        do { return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } }
-        catch { throw CatalogError.wrapping(error, "catalog read failed") }
+        do { return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
+            throw CatalogError.wrapping(error, "catalog read failed")
+        }
     }
 
     /// SQLite's journal mode for this catalog (`wal` expected).
     public func journalMode() throws(CatalogError) -> String {
-        do { return try writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } }
-        catch { throw CatalogError.wrapping(error, "catalog read failed") }
+        do { return try writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } } catch {
+            throw CatalogError.wrapping(error, "catalog read failed")
+        }
     }
 }

@@ -183,8 +183,10 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     /// Things the user should know about a finished job, e.g. a failed post-hook.
     public var note: String?
 
-    public init(kind: String, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
-                state: JobState = .running, startedAt: Date, pid: Int32) {
+    public init(
+        kind: String, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
+        state: JobState = .running, startedAt: Date, pid: Int32
+    ) {
         self.kind = kind; self.vmUUID = vmUUID; self.vmName = vmName; self.snapshotID = snapshotID
         self.snapshotName = snapshotName; self.state = state; self.startedAt = startedAt
         self.progress = 0; self.pid = pid

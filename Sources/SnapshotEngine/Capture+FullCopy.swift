@@ -6,10 +6,15 @@ import SnapshotCatalog
 extension Capture {
     /// Names the `--full` copy and its overlay for each captured disk (nothing is created yet).
     func planFullCopies(vmUUID: String, captured: [DomainDisk]) -> [String: FullCopyPaths] {
-        Dictionary(uniqueKeysWithValues: captured.map { disk in
-            (disk.target, FullCopyPaths(copy: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-")),
-                                        top: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-"))))
-        })
+        Dictionary(
+            uniqueKeysWithValues: captured.map { disk in
+                (
+                    disk.target,
+                    FullCopyPaths(
+                        copy: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-")),
+                        top: store.layerPath(vmUUID: vmUUID, layerID: Identifier.make("l-")))
+                )
+            })
     }
 
     /// `--full`: a standalone copy F of the frozen chain, a new overlay B on F, and the VM moved
@@ -41,8 +46,9 @@ extension Capture {
         let copyID = StoreLayout.layerID(fromPath: paths.copy)
         return (
             LayerRecord(id: copyID, vmUUID: vm.uuid, diskTarget: disk, path: paths.copy, format: "qcow2", parentLayerID: nil, role: .fullCopy, createdAt: now),
-            LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vm.uuid, diskTarget: disk, path: paths.top, format: "qcow2",
-                        parentLayerID: copyID, role: .overlay, createdAt: now)
+            LayerRecord(
+                id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vm.uuid, diskTarget: disk, path: paths.top, format: "qcow2",
+                parentLayerID: copyID, role: .overlay, createdAt: now)
         )
     }
 }

@@ -29,18 +29,24 @@ extension Capture {
         var remove = journal.memoryPath.map { [$0] } ?? []
         for (target, overlay) in journal.newOverlays.sorted(by: { $0.key < $1.key }) {
             if inUse.contains(overlay) {
-                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: overlay), vmUUID: vmUUID, diskTarget: target, path: overlay,
-                                        format: "qcow2", parentLayerID: journal.frozen[target], role: .overlay, createdAt: clock.now()))
+                keep.append(
+                    LayerRecord(
+                        id: StoreLayout.layerID(fromPath: overlay), vmUUID: vmUUID, diskTarget: target, path: overlay,
+                        format: "qcow2", parentLayerID: journal.frozen[target], role: .overlay, createdAt: clock.now()))
             } else {
                 remove.append(overlay)
             }
             guard let paths = journal.fullCopies?[target] else { continue }
             if inUse.contains(paths.top) {
                 let copyID = StoreLayout.layerID(fromPath: paths.copy)
-                keep.append(LayerRecord(id: copyID, vmUUID: vmUUID, diskTarget: target, path: paths.copy, format: "qcow2",
-                                        parentLayerID: nil, role: .fullCopy, createdAt: clock.now()))
-                keep.append(LayerRecord(id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vmUUID, diskTarget: target, path: paths.top,
-                                        format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: clock.now()))
+                keep.append(
+                    LayerRecord(
+                        id: copyID, vmUUID: vmUUID, diskTarget: target, path: paths.copy, format: "qcow2",
+                        parentLayerID: nil, role: .fullCopy, createdAt: clock.now()))
+                keep.append(
+                    LayerRecord(
+                        id: StoreLayout.layerID(fromPath: paths.top), vmUUID: vmUUID, diskTarget: target, path: paths.top,
+                        format: "qcow2", parentLayerID: copyID, role: .overlay, createdAt: clock.now()))
             } else {
                 remove += [paths.top, paths.copy, ImageTool.partialPath(paths.copy)]
             }
@@ -68,7 +74,10 @@ extension Capture {
     /// for rollback (with what happened in its note), so the next kvmsnap command on the VM
     /// finishes the rollback as for a create whose process died. Returns the error to report.
     func leaveRollbackToRecovery(_ job: JobRecord, journal: CreateJournal, vm: VMRecord, error: EngineError, unfinished: EngineError) -> EngineError {
-        let failure = EngineError(error.code, "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it")
+        let failure = EngineError(
+            error.code,
+            "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it"
+        )
         var open = job, marked = journal
         marked.rollBack = true
         open.journal = SnapshotEngine.encode(marked)
@@ -103,9 +112,11 @@ extension Capture {
             return false
         }
         let sources = try layerStore.currentDiskSources(domain)
-        let landed = !journal.newOverlays.isEmpty && journal.newOverlays.allSatisfy { target, overlay in
-            sources[target] == (journal.full ? journal.fullCopies?[target]?.top : overlay)
-        }
+        let landed =
+            !journal.newOverlays.isEmpty
+            && journal.newOverlays.allSatisfy { target, overlay in
+                sources[target] == (journal.full ? journal.fullCopies?[target]?.top : overlay)
+            }
         var memoryReadable = true
         if landed, let memoryPath = journal.memoryPath {
             chmod(memoryPath, 0o600)

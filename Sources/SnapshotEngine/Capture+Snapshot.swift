@@ -21,8 +21,10 @@ extension Capture {
     /// - Parameters:
     ///   - allDisks: every disk of the definition `create` read (skipped ones get `snapshot='no'`).
     ///   - running: whether the VM ran when `create` read that definition.
-    func capture(domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
-                 withMemory: Bool, maxPauseMs: UInt64? = nil, pauseGuest: Bool = false) throws(EngineError) -> Int64? {
+    func capture(
+        domain: Domain, journal: CreateJournal, allDisks: [DomainDisk], captured: [DomainDisk], running: Bool,
+        withMemory: Bool, maxPauseMs: UInt64? = nil, pauseGuest: Bool = false
+    ) throws(EngineError) -> Int64? {
         var xml = "<domainsnapshot><name>kvmsnap-\(journal.snapshotID)</name>"
         if let memoryPath = journal.memoryPath {
             xml += "<memory snapshot='external' file='\(Self.xmlEscape(memoryPath))'/>"
@@ -46,15 +48,18 @@ extension Capture {
 
         // A live capture ends with a pause sized by QEMU's downtime limit: lower it for the capture.
         if withMemory, !pauseGuest, let maxPauseMs, let previous = try? domain.maxDowntime(), previous > maxPauseMs,
-           (try? domain.setMaxDowntime(maxPauseMs)) != nil {
+            (try? domain.setMaxDowntime(maxPauseMs)) != nil
+        {
             defer { try? domain.setMaxDowntime(previous) }
             return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
         }
         return try captureSnapshot(domain: domain, journal: journal, xml: xml, flags: flags, withMemory: withMemory)
     }
 
-    private func captureSnapshot(domain: Domain, journal: CreateJournal, xml: String, flags: DomainSnapshotCreateFlags,
-                                 withMemory: Bool) throws(EngineError) -> Int64? {
+    private func captureSnapshot(
+        domain: Domain, journal: CreateJournal, xml: String, flags: DomainSnapshotCreateFlags,
+        withMemory: Bool
+    ) throws(EngineError) -> Int64? {
         let watcher = withMemory ? JobProgressWatcher(domain: domain, stage: "memory", handler: progress) : nil
         defer { watcher?.stop() }
         _ = try lv("snapshot failed") { () throws(LibvirtError) in
@@ -115,8 +120,10 @@ extension Capture {
         for disk in captured {
             guard let frozenID = journal.frozen[disk.target], let frozen = byID[frozenID], let overlay = journal.newOverlays[disk.target] else { continue }
             let overlayID = StoreLayout.layerID(fromPath: overlay)
-            newLayers.append(LayerRecord(id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
-                                         parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
+            newLayers.append(
+                LayerRecord(
+                    id: overlayID, vmUUID: vm.uuid, diskTarget: disk.target, path: overlay, format: "qcow2",
+                    parentLayerID: frozen.id, role: .overlay, createdAt: clock.now()))
             if journal.full {
                 guard let paths = journal.fullCopies?[disk.target] else {
                     throw EngineError(.io, "no --full copy of \(disk.target) is named in the job's journal")
@@ -137,7 +144,8 @@ extension Capture {
         // snapshot freezes and the new ones the VM runs on, and their directories. The commit
         // below is durable itself (the catalog's synchronous = FULL).
         let snapshotLayers = Set(diskRecords.map(\.layerID))
-        let files = [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
+        let files =
+            [snapshot.memoryPath, snapshot.nvramPath].compactMap { $0 }
             + layers.filter { snapshotLayers.contains($0.id) }.map(\.path) + newLayers.map(\.path)
         try durability.makeDurable(files, store: store)
         snapshot.state = .ready

@@ -98,8 +98,10 @@ extension SnapshotEngine {
     }
 
     /// ``Capture/create(domain:vm:options:willStart:)``; the caller holds the VM's lock.
-    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
-                willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
+    func create(
+        domain: Domain, vm: VMRecord, options: CreateOptions,
+        willStart: (() throws(EngineError) -> Void)? = nil
+    ) throws(EngineError) -> CreateResult {
         try capture.create(domain: domain, vm: vm, options: options, willStart: willStart)
     }
 }
@@ -129,8 +131,10 @@ struct Capture: EngineService, Sendable {
 
     /// The create itself; the caller holds the VM's lock. `willStart` runs once every check has
     /// passed, right before the create job is written (a refusal before it changed nothing).
-    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
-                willStart: (() throws(EngineError) -> Void)? = nil) throws(EngineError) -> CreateResult {
+    func create(
+        domain: Domain, vm: VMRecord, options: CreateOptions,
+        willStart: (() throws(EngineError) -> Void)? = nil
+    ) throws(EngineError) -> CreateResult {
         var plan = try planCreate(domain: domain, vm: vm, options: options)
         try willStart?()
         return try runCreate(&plan, domain: domain, options: options)
@@ -197,8 +201,9 @@ struct Capture: EngineService, Sendable {
                 if let taken = try db({ () throws(CatalogError) in try catalog.read { try $0.layer(path: disk.path!) } }) {
                     throw try imageOfAnotherVM(taken, disk: disk.target, vm: vm)
                 }
-                let layer = LayerRecord(id: Identifier.make("l-"), vmUUID: vm.uuid, diskTarget: disk.target, path: disk.path!,
-                                        format: disk.format!, parentLayerID: nil, role: .original, createdAt: clock.now())
+                let layer = LayerRecord(
+                    id: Identifier.make("l-"), vmUUID: vm.uuid, diskTarget: disk.target, path: disk.path!,
+                    format: disk.format!, parentLayerID: nil, role: .original, createdAt: clock.now())
                 adopt.append(layer)
                 frozen[disk.target] = layer.id
             }
@@ -217,16 +222,18 @@ struct Capture: EngineService, Sendable {
         for disk in captured { newOverlays[disk.target] = store.layerPath(vmUUID: vm.uuid, layerID: Identifier.make("l-")) }
         let memoryPath = withMemory ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil
         try layerStore.validateChains(vm: vm, captured: captured, frozen: frozen, layers: layers + adopt)
-        let journal = CreateJournal(snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full,
-                                    fullCopies: full ? planFullCopies(vmUUID: vm.uuid, captured: captured) : nil)
+        let journal = CreateJournal(
+            snapshotID: snapshotID, newOverlays: newOverlays, frozen: frozen, memoryPath: memoryPath, full: full,
+            fullCopies: full ? planFullCopies(vmUUID: vm.uuid, captured: captured) : nil)
 
         let snapshot = SnapshotRecord(
             id: snapshotID, vmUUID: vm.uuid, name: options.name, description: options.description,
             kind: (isRoot || full) ? .full : .incremental, parentID: isRoot ? nil : vm.currentSnapshotID,
             createdAt: clock.now(), state: .pending, hasMemory: withMemory, memoryPath: memoryPath,
             configXML: configXML, pinned: options.pin, expiresAt: options.expiresAt, labels: options.labels)
-        return CreatePlan(vm: vm, notices: notices, definition: definition, running: running, withMemory: withMemory, freeze: freeze,
-                          captured: captured, adopt: adopt, journal: journal, snapshot: snapshot)
+        return CreatePlan(
+            vm: vm, notices: notices, definition: definition, running: running, withMemory: withMemory, freeze: freeze,
+            captured: captured, adopt: adopt, journal: journal, snapshot: snapshot)
     }
 
     /// Runs a planned create as a job: capture, record, hooks; rolls back what it did on failure.
@@ -256,8 +263,9 @@ struct Capture: EngineService, Sendable {
             try inject(.createBeforeCapture)
             if running { try createOverlays(journal: journal, captured: captured) }
             let pauseMs = try withFrozenFilesystems(plan.freeze ? domain : nil, notices: &notices) { () throws(EngineError) in
-                try capture(domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
-                            withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
+                try capture(
+                    domain: domain, journal: journal, allDisks: definition.disks, captured: captured, running: running,
+                    withMemory: withMemory, maxPauseMs: options.maxPauseMs, pauseGuest: options.pauseGuest)
             }
             snapshot.guestPauseMs = pauseMs
             try inject(.createAfterCapture)
@@ -287,8 +295,10 @@ struct Capture: EngineService, Sendable {
     }
 
     /// Whether the capture keeps memory and freezes the guest's filesystems, by `--quiesce`.
-    static func quiesce(_ options: CreateOptions, running: Bool, definition: DomainDefinition, vm: VMRecord,
-                        notices: inout [String]) throws(EngineError) -> (withMemory: Bool, freeze: Bool) {
+    static func quiesce(
+        _ options: CreateOptions, running: Bool, definition: DomainDefinition, vm: VMRecord,
+        notices: inout [String]
+    ) throws(EngineError) -> (withMemory: Bool, freeze: Bool) {
         var withMemory = running && !options.diskOnly
         var freeze = false
         switch options.quiesce {
@@ -296,7 +306,10 @@ struct Capture: EngineService, Sendable {
         case .required:
             guard running else { notices.append("VM is shut off: its disks are consistent without quiesce"); break }
             guard definition.agentChannel == .connected else {
-                throw EngineError(.conflict, "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed")
+                throw EngineError(
+                    .conflict,
+                    "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed"
+                )
             }
             if withMemory {
                 withMemory = false
@@ -305,7 +318,9 @@ struct Capture: EngineService, Sendable {
             freeze = true
         case .auto:
             guard running, !withMemory else { break }
-            if definition.agentChannel == .connected { freeze = true } else {
+            if definition.agentChannel == .connected {
+                freeze = true
+            } else {
                 notices.append("no QEMU guest agent connected: disks captured crash-consistent (not quiesced)")
             }
         }
@@ -332,7 +347,10 @@ extension EngineService {
             // Read checked: an unreadable one might be internal, and mixing the kinds loses data.
             let xml = try lv("cannot read libvirt snapshot '\(snapshot.name)'") { () throws(LibvirtError) in try snapshot.xml() }
             if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
-                throw EngineError(.unsupported, "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first")
+                throw EngineError(
+                    .unsupported,
+                    "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first"
+                )
             }
         }
     }

@@ -77,7 +77,7 @@ public enum ExternalProcess {
     ///   - captureOutput: when true, stdout and stderr are collected, stdin is /dev/null and the
     ///     program runs in its own process group (so a timeout stops its children too). When
     ///     false it inherits kvmsnap's stdin, stdout, stderr and process group (a terminal works).
-    ///   - timeout: after this many seconds the program (group) gets SIGTERM, then SIGKILL 5 s later.
+    ///   - timeout: after this long the program (group) gets SIGTERM, then SIGKILL 5 s later.
     ///   - environment: extra variables layered over kvmsnap's own environment.
     ///   - outputLimit: bytes kept of each captured stream, its tail (see `Tail`).
     /// - Throws: `LaunchError` when the program cannot be started at all.
@@ -86,19 +86,30 @@ public enum ExternalProcess {
         _ arguments: [String],
         environment: [String: String] = [:],
         captureOutput: Bool = true,
-        timeout: Double? = nil,
+        timeout: Duration? = nil,
         outputLimit: Int = defaultOutputLimit
     ) throws(LaunchError) -> Outcome {
-        let child = try spawn(executable, arguments, environment: environment,
-                              io: captureOutput ? .capture : .inherit)
+        let child = try spawn(
+            executable, arguments, environment: environment,
+            io: captureOutput ? .capture : .inherit)
         return child.wait(timeout: timeout, outputLimit: outputLimit)
     }
 
-    /// The instant `seconds` after `start`; nil (no deadline) for a value that is not a finite
-    /// positive number of at most 100 years, so no timeout can overflow the clock arithmetic.
-    static func deadline(after seconds: Double?, from start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        guard let seconds, seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 86_400 else { return nil }
-        return start.advanced(by: .milliseconds(Int64(seconds * 1000)))
+    /// The instant `timeout` after `start`; nil (no deadline) for a timeout that is negative
+    /// or longer than 100 years, so no timeout can overflow the clock arithmetic.
+    static func deadline(after timeout: Duration?, from start: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard let timeout, timeout >= .zero, timeout <= maxTimeout else { return nil }
+        return start.advanced(by: timeout)
+    }
+
+    /// The longest timeout that sets a deadline (100 years).
+    static let maxTimeout: Duration = .seconds(100 * 365 * 86_400)
+
+    /// `seconds` as a timeout: nil (no deadline) for a value that is not a finite positive
+    /// number of at most 100 years, e.g. a hook timeout an older version stored unchecked.
+    public static func timeout(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 86_400 else { return nil }
+        return .seconds(seconds)
     }
 
     /// Starts `executable` in the background, in its own process group, with stdin on /dev/null,
@@ -136,6 +147,18 @@ public enum ExternalProcess {
             }
         }
 
+        /// True once the program has exited (or was reaped elsewhere), without waiting and
+        /// without reaping it (`waitid` with `WNOWAIT`): ``wait(timeout:outputLimit:)`` still
+        /// collects its status and output. Lets an owner of a long-running program (a
+        /// `qemu-nbd` export) notice that it died.
+        public var hasExited: Bool {
+            guard outcome == nil else { return true }
+            var info = siginfo_t()
+            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if rc < 0 { return errno == ECHILD }
+            return info._sifields._sigchld.si_pid == pid
+        }
+
         /// Sends `signal` to the program and what it started: its process group when it has its
         /// own, else (sharing kvmsnap's group, on the user's terminal) its descendants by /proc.
         public func signal(_ signal: Int32) {
@@ -147,7 +170,7 @@ public enum ExternalProcess {
         /// Waits until the program exits (and its output is read), killing it after `timeout`.
         /// Keeps the last `outputLimit` bytes of each stream.
         @discardableResult
-        public func wait(timeout: Double? = nil, outputLimit: Int = ExternalProcess.defaultOutputLimit) -> Outcome {
+        public func wait(timeout: Duration? = nil, outputLimit: Int = ExternalProcess.defaultOutputLimit) -> Outcome {
             if let outcome { return outcome }
             let clock = ContinuousClock()
             let started = clock.now
@@ -168,8 +191,11 @@ public enum ExternalProcess {
                     break
                 }
                 if status == nil, let deadline, clock.now >= deadline {
-                    if !timedOut { timedOut = true; signal(SIGTERM) }
-                    else if !killed, clock.now >= deadline.advanced(by: .seconds(5)) { killed = true; signal(SIGKILL) }
+                    if !timedOut {
+                        timedOut = true; signal(SIGTERM)
+                    } else if !killed, clock.now >= deadline.advanced(by: .seconds(5)) {
+                        killed = true; signal(SIGKILL)
+                    }
                 }
                 if pipesOpen {
                     pollAndRead(out: &out, err: &err, waitMilliseconds: 20)
@@ -198,8 +224,10 @@ public enum ExternalProcess {
         }
 
         private func pollAndRead(out: inout Tail, err: inout Tail, waitMilliseconds: Int32) {
-            var fds = [pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0),
+            ]
             guard poll(&fds, 2, waitMilliseconds) > 0 else { return }
             var buffer = [UInt8](repeating: 0, count: 65536)
             for (index, entry) in fds.enumerated() where entry.fd >= 0 && entry.revents != 0 {

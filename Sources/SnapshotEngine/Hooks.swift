@@ -4,8 +4,10 @@ import SnapshotCatalog
 
 /// When a hook runs.
 public enum HookPhase: String, Sendable, CaseIterable, Codable {
-    case preSnapshot = "pre-snapshot", postSnapshot = "post-snapshot"
-    case preRestore = "pre-restore", postRestore = "post-restore"
+    case preSnapshot = "pre-snapshot"
+    case postSnapshot = "post-snapshot"
+    case preRestore = "pre-restore"
+    case postRestore = "post-restore"
     case onFailure = "on-failure"
 
     var isPre: Bool { self == .preSnapshot || self == .preRestore }
@@ -39,14 +41,18 @@ public struct Hooks: Sendable {
         self.diagnostics = diagnostics
     }
 
-    func add(phase: HookPhase, vm: String?, command: [String], timeout: Double) throws(EngineError) -> HookRecord {
+    func add(phase: HookPhase, vm: String?, command: [String], timeout: Duration) throws(EngineError) -> HookRecord {
         guard let program = command.first, !program.isEmpty else { throw EngineError(.invalidInput, "a hook needs a command after --") }
         do { try TimeoutSpec.validate(timeout, what: "hook timeout") } catch { throw EngineError(error) }
         guard ExternalProcess.resolve(program) != nil else {
             throw EngineError(.invalidInput, "hook command \(program) is \(program.contains("/") ? "not an executable file" : "not found in PATH")")
         }
-        var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout, createdAt: clock.now())
-        return try withCatalog { () throws(CatalogError) in try catalog.write { db in try db.insert(&record); return record } }
+        var record = HookRecord(phase: phase.rawValue, vm: vm, command: command, timeoutSeconds: timeout.seconds, createdAt: clock.now())
+        return try withCatalog { () throws(CatalogError) in
+            try catalog.write { db in
+                try db.insert(&record); return record
+            }
+        }
     }
 
     /// Every hook, in id order.
@@ -92,9 +98,10 @@ public struct Hooks: Sendable {
         let label = "\(phase.rawValue) hook \(hook.id ?? 0) (\(Bounds.clip(hook.command.joined(separator: " "), 200)))"
         var run = HookRun(hook: hook)
         do {
-            let outcome = try ExternalProcess.run(hook.command[0], Array(hook.command.dropFirst()),
-                                                  environment: environment, timeout: hook.timeoutSeconds,
-                                                  outputLimit: ExternalProcess.hookOutputLimit)
+            let outcome = try ExternalProcess.run(
+                hook.command[0], Array(hook.command.dropFirst()),
+                environment: environment, timeout: ExternalProcess.timeout(seconds: hook.timeoutSeconds),
+                outputLimit: ExternalProcess.hookOutputLimit)
             run.outcome = outcome
             if outcome.timedOut {
                 run.failure = "\(label) was killed after its \(SnapshotEngine.seconds(hook.timeoutSeconds)) timeout"
@@ -130,10 +137,12 @@ public struct Hooks: Sendable {
 }
 
 extension SnapshotEngine {
-    public static let defaultHookTimeout: Double = 600
+    public static let defaultHookTimeout: Duration = .seconds(600)
 
     @discardableResult
-    public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Double = SnapshotEngine.defaultHookTimeout) throws(EngineError) -> HookRecord {
+    public func addHook(phase: HookPhase, vm: String?, command: [String], timeout: Duration = SnapshotEngine.defaultHookTimeout) throws(EngineError)
+        -> HookRecord
+    {
         try hookService.add(phase: phase, vm: vm, command: command, timeout: timeout)
     }
 

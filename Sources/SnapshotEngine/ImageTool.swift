@@ -23,8 +23,7 @@ public enum ImageTool {
 
     static func qemuImg(_ args: [String]) throws(EngineError) -> String {
         let outcome: ExternalProcess.Outcome
-        do { outcome = try ExternalProcess.run("qemu-img", args) }
-        catch { throw EngineError(.io, "\(error)") }
+        do { outcome = try ExternalProcess.run("qemu-img", args) } catch { throw EngineError(.io, "\(error)") }
         guard outcome.succeeded else {
             let message = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             throw EngineError(.io, "qemu-img \(args.first ?? "") failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit \(outcome.status)")")
@@ -80,8 +79,10 @@ public enum ImageTool {
 
     /// Writes the content `source` (with its whole backing chain) reads as one standalone image.
     /// `beforeMove` runs once the copy is complete under its temporary name, before it is moved into place.
-    public static func flatten(source: String, to destination: String, format: String = "qcow2",
-                               beforeMove: () throws(EngineError) -> Void = {}) throws(EngineError) {
+    public static func flatten(
+        source: String, to destination: String, format: String = "qcow2",
+        beforeMove: () throws(EngineError) -> Void = {}
+    ) throws(EngineError) {
         let partial = partialPath(destination)
         unlink(partial)
         _ = try qemuImg(["convert", "-U", "-O", format, "-W", "-m", "4", operand(source), operand(partial)])

@@ -17,7 +17,7 @@ public struct SnapshotInfo: Sendable {
     }
 }
 
-public struct VMUsage: Sendable {   // printed through UsageJSON (KVMSnapCommands), its one JSON model
+public struct VMUsage: Sendable {  // printed through UsageJSON (KVMSnapCommands), its one JSON model
     public var vm: String
     public var uuid: String
     public var snapshots: Int
@@ -79,9 +79,13 @@ struct Inspect: EngineService, Sendable {
                 try db.forEachSnapshotSummary(vmUUID: vm.uuid) { record in
                     var parentName: String?
                     if let parentID = record.parentID {
-                        if let previous, previous.id == parentID { parentName = previous.name }
-                        else if let known = otherParents[parentID] { parentName = known }
-                        else { parentName = try db.snapshotName(id: parentID, vmUUID: vm.uuid); otherParents[parentID] = parentName }
+                        if let previous, previous.id == parentID {
+                            parentName = previous.name
+                        } else if let known = otherParents[parentID] {
+                            parentName = known
+                        } else {
+                            parentName = try db.snapshotName(id: parentID, vmUUID: vm.uuid); otherParents[parentID] = parentName
+                        }
                     }
                     previous = (record.id, record.name)
                     body(SnapshotInfo(record: record, parentName: parentName, layers: [:]))
@@ -160,9 +164,12 @@ struct Inspect: EngineService, Sendable {
             do {
                 rows = try db { () throws(CatalogError) in
                     try catalog.read { db in
-                        (try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
-                         try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
-                         try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: [JobKind.restore.rawValue, JobKind.revert.rawValue], limit: 1).first)
+                        (
+                            try db.layers(vmUUID: vm.uuid), try db.snapshots(vmUUID: vm.uuid), try db.disks(vmUUID: vm.uuid),
+                            try db.jobs(vmUUID: vm.uuid, states: [.running, .pending]),
+                            try db.jobs(vmUUID: vm.uuid, states: [.succeeded, .failed], kinds: [JobKind.restore.rawValue, JobKind.revert.rawValue], limit: 1)
+                                .first
+                        )
                     }
                 }
             } catch {
@@ -194,7 +201,9 @@ struct Inspect: EngineService, Sendable {
                     problems.append("job \(job.id ?? 0) (\(job.kind)) is running now (since \(job.startedAt)); check again when it is done")
                 } else {
                     // Nobody holds the VM's lock: the job's kvmsnap process is gone.
-                    problems.append("job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command on \(vm.name) finishes it")
+                    problems.append(
+                        "job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command on \(vm.name) finishes it"
+                    )
                 }
             }
             if let domain, let job = lastStateChange, let problem = Self.runStateDrift(domain, after: job) { problems.append(problem) }
@@ -210,7 +219,12 @@ struct Inspect: EngineService, Sendable {
         let expected: StartMode?
         if job.jobKind == .restore, let journal = job.decodedJournal(RestoreJournal.self) {
             if job.state == .succeeded || job.restoreStage == .finishing {
-                expected = switch journal.target { case .running: .running; case .paused: .paused; case .off: .off }
+                expected =
+                    switch journal.target {
+                    case .running: .running;
+                    case .paused: .paused;
+                    case .off: .off
+                    }
             } else if job.error?.contains("ROLLBACK FAILED") == true {
                 return "\(what) failed and so did its rollback: the VM may be in neither state; see 'kvmsnap jobs'"
             } else {
@@ -222,11 +236,12 @@ struct Inspect: EngineService, Sendable {
             expected = nil
         }
         guard let expected, let state = try? domain.state().state else { return nil }
-        let matches = switch expected {
-        case .running: state == .running || (job.state == .failed && state == .paused)
-        case .paused: state == .paused
-        case .off: state == .shutoff
-        }
+        let matches =
+            switch expected {
+            case .running: state == .running || (job.state == .failed && state == .paused)
+            case .paused: state == .paused
+            case .off: state == .shutoff
+            }
         if matches { return nil }
         // After a restore or revert that succeeded, an ordinary shutdown (the guest's own, or a
         // destroy someone asked for) is the user's business, not drift; a crash or failure is.

@@ -14,10 +14,13 @@ extension JobRecord {
     /// not know (a newer kvmsnap wrote it).
     var jobKind: JobKind? { JobKind(rawValue: kind) }
 
-    init(kind: JobKind, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
-         state: JobState, startedAt: Date, pid: Int32) {
-        self.init(kind: kind.rawValue, vmUUID: vmUUID, vmName: vmName, snapshotID: snapshotID, snapshotName: snapshotName,
-                  state: state, startedAt: startedAt, pid: pid)
+    init(
+        kind: JobKind, vmUUID: String?, vmName: String?, snapshotID: String? = nil, snapshotName: String? = nil,
+        state: JobState, startedAt: Date, pid: Int32
+    ) {
+        self.init(
+            kind: kind.rawValue, vmUUID: vmUUID, vmName: vmName, snapshotID: snapshotID, snapshotName: snapshotName,
+            state: state, startedAt: startedAt, pid: pid)
     }
 }
 

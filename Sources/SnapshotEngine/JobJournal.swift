@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SnapshotCatalog
+import Synchronization
 
 /// The job journal service: starts, stages and finishes jobs, leaves them pending, and fires a
 /// failed job's on-failure hooks once.
@@ -42,13 +42,18 @@ public final class JobJournal: Sendable {
 
     /// Starts a job of `vm`. Only with the VM's lock held, kept until the job ends: recovery,
     /// which takes that lock, relies on it to tell a dead owner from a live one.
-    func start(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil,
-               journal: String? = nil) throws(EngineError) -> JobRecord {
-        var job = JobRecord(kind: kind, vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshotID, snapshotName: snapshotName,
-                            state: JobState.running, startedAt: clock.now(), pid: getpid())
+    func start(
+        kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil,
+        journal: String? = nil
+    ) throws(EngineError) -> JobRecord {
+        var job = JobRecord(
+            kind: kind, vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshotID, snapshotName: snapshotName,
+            state: JobState.running, startedAt: clock.now(), pid: getpid())
         job.journal = journal
         return try withCatalog { () throws(CatalogError) in
-            try catalog.write { db in try db.insert(&job); return job }
+            try catalog.write { db in
+                try db.insert(&job); return job
+            }
         }
     }
 

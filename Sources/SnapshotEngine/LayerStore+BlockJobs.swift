@@ -11,14 +11,15 @@ struct DiskBlockJob: Sendable, Equatable {
     var destination: String?
 
     var description: String {
-        let kind = switch type {
-        case .copy: "block copy"
-        case .commit: "block commit"
-        case .activeCommit: "active block commit"
-        case .pull: "block pull"
-        case .backup: "backup"
-        case .unknown: "block job"
-        }
+        let kind =
+            switch type {
+            case .copy: "block copy"
+            case .commit: "block commit"
+            case .activeCommit: "active block commit"
+            case .pull: "block pull"
+            case .backup: "backup"
+            case .unknown: "block job"
+            }
         return destination.map { "a \(kind) to \($0)" } ?? "a \(kind)"
     }
 }
@@ -51,6 +52,9 @@ extension LayerStore {
     }
 
     static func foreignBlockJob(_ job: DiskBlockJob, disk: String, vmName: String) -> EngineError {
-        EngineError(.conflict, "disk \(disk) of \(vmName) has a block job kvmsnap did not start (\(job.description)); nothing was changed: let it finish or cancel it ('virsh blockjob \(vmName) \(disk) --abort'), then retry")
+        EngineError(
+            .conflict,
+            "disk \(disk) of \(vmName) has a block job kvmsnap did not start (\(job.description)); nothing was changed: let it finish or cancel it ('virsh blockjob \(vmName) \(disk) --abort'), then retry"
+        )
     }
 }

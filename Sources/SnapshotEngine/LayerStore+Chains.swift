@@ -35,7 +35,10 @@ extension LayerStore {
         for disk in captured {
             guard let top = disk.path else { continue }
             func broken(_ why: String) -> EngineError {
-                EngineError(.conflict, "cannot snapshot \(vm.name): the backing chain of disk \(disk.target) is broken (\(why)); nothing was changed, see 'kvmsnap check \(vm.name)'")
+                EngineError(
+                    .conflict,
+                    "cannot snapshot \(vm.name): the backing chain of disk \(disk.target) is broken (\(why)); nothing was changed, see 'kvmsnap check \(vm.name)'"
+                )
             }
             var expected: [LayerRecord] = []
             var cursor = frozen[disk.target].flatMap { byID[$0] }

@@ -31,7 +31,8 @@ struct LayerStore: EngineService, Sendable {
     /// The catalog's layer tree for a VM plus what references it right now.
     /// `disks` are the snapshot-disk rows the references came from (one per snapshot and disk).
     func layerState(vmUUID: String, domain: Domain?) throws(EngineError)
-        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord]) {
+        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord])
+    {
         let (layers, disks) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.layers(vmUUID: vmUUID), try db.disks(vmUUID: vmUUID)) }
         }
@@ -58,7 +59,10 @@ struct LayerStore: EngineService, Sendable {
     }
 
     static func changedOutside(vm: VMRecord, disk: String, path: String) -> EngineError {
-        EngineError(.conflict, "disk \(disk) of \(vm.name) now uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'; nothing was changed")
+        EngineError(
+            .conflict,
+            "disk \(disk) of \(vm.name) now uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'; nothing was changed"
+        )
     }
 
     /// Deletes or merges every layer nothing needs any more, one ``LayerTree/ReclaimStep`` at a time.
@@ -116,8 +120,9 @@ struct LayerStore: EngineService, Sendable {
             }
             try lv("block commit of \(child.diskTarget) failed") { () throws(LibvirtError) in
                 if leftover == nil {
-                    try domain.blockCommit(disk: child.diskTarget, base: parent.path, top: child.path, bandwidth: 0,
-                                           flags: isActiveLayer ? [.active] : [])
+                    try domain.blockCommit(
+                        disk: child.diskTarget, base: parent.path, top: child.path, bandwidth: 0,
+                        flags: isActiveLayer ? [.active] : [])
                 }
                 try domain.waitForBlockJob(disk: child.diskTarget, timeout: .seconds(3600))
                 if isActiveLayer { try domain.pivotBlockJob(disk: child.diskTarget) }
@@ -170,7 +175,8 @@ extension SnapshotEngine {
     // Forwarders: the engine's operations call the layer store through these.
     func currentDiskSources(_ domain: Domain) throws(EngineError) -> [String: String] { try layerStore.currentDiskSources(domain) }
     func layerState(vmUUID: String, domain: Domain?) throws(EngineError)
-        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord]) {
+        -> (tree: LayerTree, refs: LayerTree.References, layers: [String: LayerRecord], disks: [SnapshotDiskRecord])
+    {
         try layerStore.layerState(vmUUID: vmUUID, domain: domain)
     }
     func reclaim(vmUUID: String, domain: Domain?) throws(EngineError) { try layerStore.reclaim(vmUUID: vmUUID, domain: domain) }

@@ -146,7 +146,7 @@ extension SnapshotEngine {
 
     /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
     public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
-        try policy.validate()   // before the VM is looked up: a bad policy is refused as such
+        try policy.validate()  // before the VM is looked up: a bad policy is refused as such
         let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
         try policies.set(policy, vmUUID: uuid)
     }

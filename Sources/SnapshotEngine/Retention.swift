@@ -64,8 +64,10 @@ struct Retention: EngineService, Sendable {
     var layerStore: LayerStore { LayerStore(connection: connection, catalog: catalog, configuration: configuration) }
 
     /// Plans and, through `deleter`, deletes every pruned snapshot, oldest first. The caller holds the VM's lock.
-    func execute(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date,
-                 through deleter: some SnapshotDeleting) throws(EngineError) -> PruneResult {
+    func execute(
+        vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date,
+        through deleter: some SnapshotDeleting
+    ) throws(EngineError) -> PruneResult {
         let plan = try plan(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
         if !plan.pruned.isEmpty { try layerStore.requireInStep(domain: domain, vm: vm) }
         let before = try deleter.usage(vm: vm.uuid).first?.totalBytes
@@ -94,29 +96,40 @@ struct Retention: EngineService, Sendable {
         } else if let stored = try policies.effective(vmUUID: vm.uuid) {
             effective = stored
         } else {
-            throw EngineError(.invalidInput, "VM \(vm.name) has no retention policy: set one with 'kvmsnap policy set \(vm.name) --keep-...' "
-                + "(or 'policy set --default ...'), or give --keep-... options to prune")
+            throw EngineError(
+                .invalidInput,
+                "VM \(vm.name) has no retention policy: set one with 'kvmsnap policy set \(vm.name) --keep-...' "
+                    + "(or 'policy set --default ...'), or give --keep-... options to prune")
         }
-        let (snapshots, baselineID) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.snapshots(vmUUID: vm.uuid), try db.vm(uuid: vm.uuid)?.labBaselineID) }
+        let (snapshots, baselineID, anchors) = try db { () throws(CatalogError) in
+            try catalog.read { db in
+                (try db.snapshots(vmUUID: vm.uuid), try db.vm(uuid: vm.uuid)?.labBaselineID, try db.vaultAnchors(vmUUID: vm.uuid))
+            }
         }
-        // A lab VM's baseline is what every reset goes back to: kept like a pinned snapshot.
+        // A lab VM's baseline is what every reset goes back to, and a vault's anchor is the base
+        // of its next incremental send: both are kept like pinned snapshots.
         let candidates = snapshots.map { s in
-            RetentionCandidate(id: s.id, name: s.name, createdAt: s.createdAt, pinned: s.pinned || s.id == baselineID,
-                               expiresAt: s.expiresAt, state: Self.candidateState(s.state))
+            RetentionCandidate(
+                id: s.id, name: s.name, createdAt: s.createdAt, pinned: s.pinned || s.id == baselineID || anchors[s.id] != nil,
+                expiresAt: s.expiresAt, state: Self.candidateState(s.state))
         }
         var retention: RetentionPlan
         do { retention = try RetentionPlanner.plan(candidates, policy: effective.policy.retention, now: now, timeZone: .current) } catch {
             throw EngineError(.invalidInput, error.description)
         }
-        for (i, s) in snapshots.enumerated() where s.id == baselineID && !s.pinned && retention.decisions[i].reason == "pinned" {
-            retention.decisions[i].reason = "lab baseline"
+        for (i, s) in snapshots.enumerated() where !s.pinned && retention.decisions[i].reason == "pinned" {
+            if s.id == baselineID {
+                retention.decisions[i].reason = "lab baseline"
+            } else if let vaults = anchors[s.id] {
+                retention.decisions[i].reason = "vault anchor (\(vaults.joined(separator: ", ")))"
+            }
         }
         let prunedIDs = retention.decisions.filter { $0.action == .prune }.map(\.id)
         let reclaim = try estimateReclaim(vmUUID: vm.uuid, domain: domain, snapshots: snapshots, pruning: prunedIDs)
         let items = zip(snapshots, retention.decisions).map { s, d in
-            PruneItem(snapshotID: s.id, name: s.name, createdAt: s.createdAt, state: s.state, decision: d,
-                      reclaimBytes: d.action == .prune ? reclaim[s.id, default: 0] : 0)
+            PruneItem(
+                snapshotID: s.id, name: s.name, createdAt: s.createdAt, state: s.state, decision: d,
+                reclaimBytes: d.action == .prune ? reclaim[s.id, default: 0] : 0)
         }
         return PrunePlan(vm: vm.name, vmUUID: vm.uuid, policy: effective, items: items, keptByRule: retention.keptByRule)
     }

@@ -59,8 +59,10 @@ struct ShiftedClock: EngineClock {
 protocol ScheduledRunSteps {
     var jobJournal: JobJournal { get }
     func lockVM(_ vm: VMRecord, domain: Domain?, wait: Duration?) throws(EngineError) -> VMLock
-    func create(domain: Domain, vm: VMRecord, options: CreateOptions,
-                willStart: (() throws(EngineError) -> Void)?) throws(EngineError) -> CreateResult
+    func create(
+        domain: Domain, vm: VMRecord, options: CreateOptions,
+        willStart: (() throws(EngineError) -> Void)?
+    ) throws(EngineError) -> CreateResult
     func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult
     func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord
 }
@@ -93,14 +95,16 @@ struct Schedules: EngineService, Sendable {
 
     /// The body of ``SnapshotEngine/runDue(now:timeZone:)`` (documented there). `makeSteps` gives
     /// the engine's steps with the run's clock: `now` plus the real time elapsed since the call.
-    func runDue(now: Date, timeZone: TimeZone,
-                steps makeSteps: (EngineConfiguration) -> some ScheduledRunSteps) throws(EngineError) -> RunDueOutcome {
+    func runDue(
+        now: Date, timeZone: TimeZone,
+        steps makeSteps: (EngineConfiguration) -> some ScheduledRunSteps
+    ) throws(EngineError) -> RunDueOutcome {
         let realStart = ContinuousClock.now
         try store.prepareLocks()
         let lock: VMLock
         do {
             lock = try VMLock(path: store.runDueLockPath, wait: .zero) { "another run-due is running" }
-        } catch where error.code == .busy {
+        } catch  where error.code == .busy {
             return .alreadyRunning
         }
         defer { withExtendedLifetime(lock) {} }

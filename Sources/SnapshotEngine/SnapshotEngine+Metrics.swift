@@ -30,8 +30,9 @@ extension SnapshotEngine {
         }
         let rows = zip(vms, snapshots).map { vm, snaps in
             let ready = snaps.filter { $0.state == .ready }
-            return Metrics.VM(name: vm.name, uuid: vm.uuid, snapshots: ready.count, bytes: bytes[vm.uuid] ?? 0,
-                              lastSnapshotAt: ready.map(\.createdAt).max())
+            return Metrics.VM(
+                name: vm.name, uuid: vm.uuid, snapshots: ready.count, bytes: bytes[vm.uuid] ?? 0,
+                lastSnapshotAt: ready.map(\.createdAt).max())
         }
         return Metrics(vms: rows, failedJobs: failedJobs)
     }

@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Synchronization
 
 /// Where time comes from. Inject a fixed clock in tests.
 public protocol EngineClock: Sendable {
@@ -53,7 +53,8 @@ public struct EngineConfiguration: Sendable {
 ///
 /// Safe to call from several threads: its only mutable state is the configuration, behind a
 /// `Mutex`; the job journal and the hooks are services with their own state, and capture,
-/// retention, schedules, inspect, policies and the layer store are services built per call from it.
+/// restore (``Restorer``), guard, snapshots (delete, edit, forget), retention, schedules,
+/// inspect, policies and the layer store are services built per call from it.
 /// Store, clock and diagnostics are fixed at init; the other settings may be replaced (the
 /// setters the commands and tests use), and an operation in flight keeps reading the values
 /// current at each step.
@@ -160,7 +161,8 @@ public final class SnapshotEngine: Sendable, EngineService {
 
     // The journal and the hooks are services (``JobJournal``, ``Hooks``); these forward to them.
 
-    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord {
+    func startJob(kind: JobKind, vm: VMRecord, snapshotID: String? = nil, snapshotName: String? = nil, journal: String? = nil) throws(EngineError) -> JobRecord
+    {
         try jobJournal.start(kind: kind, vm: vm, snapshotID: snapshotID, snapshotName: snapshotName, journal: journal)
     }
 
@@ -170,6 +172,11 @@ public final class SnapshotEngine: Sendable, EngineService {
 
     func finishJob(_ job: JobRecord, error: EngineError?, note: String? = nil) {
         jobJournal.finish(job, error: error, note: note)
+    }
+
+    /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
+    public func jobs(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
+        try jobJournal.list(vm: vm, failedOnly: failedOnly, limit: limit)
     }
 
     /// Runs `body` as part of an enclosing job (see ``OperationContext/nesting``).

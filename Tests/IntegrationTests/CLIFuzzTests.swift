@@ -1,8 +1,8 @@
 import Foundation
 import Libvirt
 import SnapshotEngine
-import Testing
 import TestSupport
+import Testing
 
 /// A seeded fuzz test of the command line (issue 10, "Done when"): random arguments for every
 /// subcommand, drawn from its real flags and from hostile values (huge and negative numbers,
@@ -69,12 +69,19 @@ struct CLIFuzzTests {
             let line = fuzz.commandLine()
             let result = try run(line, cli: cli, scratch: scratch)
             statuses[result.status, default: 0] += 1
-            if verbose { print("CLIFuzzTests case \(index): exit \(result.status): \(line.args.map(\.debugDescription).joined(separator: " ").prefix(300)) | \(result.stderr.prefix(200).debugDescription)") }
-            let shown = "case \(index) (seed \(seed)): kvmsnap \(line.args.map(\.debugDescription).joined(separator: " "))"
+            if verbose {
+                print(
+                    "CLIFuzzTests case \(index): exit \(result.status): \(line.args.map(\.debugDescription).joined(separator: " ").prefix(300)) | \(result.stderr.prefix(200).debugDescription)"
+                )
+            }
+            let shown =
+                "case \(index) (seed \(seed)): kvmsnap \(line.args.map(\.debugDescription).joined(separator: " "))"
                 + (line.command.map { " -- " + $0.map(\.debugDescription).joined(separator: " ") } ?? "")
             var problems: [String] = []
             if result.status >= 128 {
-                problems.append(result.status == 137 ? "killed after the \(Self.caseTimeout) s timeout or by a signal (status 137)" : "exit \(result.status) (trap or signal)")
+                problems.append(
+                    result.status == 137
+                        ? "killed after the \(Self.caseTimeout) s timeout or by a signal (status 137)" : "exit \(result.status) (trap or signal)")
             }
             if result.status != 0, let problem = Self.stderrProblem(result.stderr) { problems.append(problem) }
             let after = try Snapshot.take(f)
@@ -86,7 +93,8 @@ struct CLIFuzzTests {
                 }
             }
             if !problems.isEmpty {
-                let report = "\(shown)\n    → \(problems.joined(separator: "; "))\n    stderr: \(result.stderr.prefix(400).debugDescription)\n    stdout: \(result.stdout.prefix(400).debugDescription)"
+                let report =
+                    "\(shown)\n    → \(problems.joined(separator: "; "))\n    stderr: \(result.stderr.prefix(400).debugDescription)\n    stdout: \(result.stdout.prefix(400).debugDescription)"
                 failures.append(report)
                 print("CLIFuzzTests FAILURE \(report)")
             }
@@ -94,7 +102,7 @@ struct CLIFuzzTests {
             if result.status == 0, line.catalog == nil, !["list", "show", "usage", "vms", "jobs", "check", "retention"].contains(line.args[0]) {
                 let list = try cli.run(["list", vm, "--json"])
                 defer { listWorks = list.status == 0 }
-                if list.status != 0, listWorks {   // the case that broke it, not the ones after
+                if list.status != 0, listWorks {  // the case that broke it, not the ones after
                     let report = "\(shown)\n    → succeeded, but afterwards 'list' fails (exit \(list.status)): \(list.stderr.prefix(300).debugDescription)"
                     failures.append(report)
                     print("CLIFuzzTests FAILURE \(report)")
@@ -125,10 +133,11 @@ struct CLIFuzzTests {
     /// fails there instead of taking the machine's memory) and a timeout.
     func run(_ line: Fuzzer.Line, cli: CLI, scratch: String) throws -> CLI.Result {
         var args = line.args + (line.global ? ["--connect", IntegrationEnvironment.uri, "--catalog", cli.catalog, "--store", cli.store] : [])
-        if let catalog = line.catalog { args += ["--catalog", catalog] }   // after the fixture's: this one counts
+        if let catalog = line.catalog { args += ["--catalog", catalog] }  // after the fixture's: this one counts
         if let command = line.command { args += ["--"] + command }
-        let outcome = try ExternalProcess.run("/usr/bin/prlimit", ["--as=2147483648", "--", "/usr/bin/env", "-C", scratch, CLI.binary] + args,
-                                              timeout: Self.caseTimeout)
+        let outcome = try ExternalProcess.run(
+            "/usr/bin/prlimit", ["--as=2147483648", "--", "/usr/bin/env", "-C", scratch, CLI.binary] + args,
+            timeout: .seconds(Self.caseTimeout))
         // The timeout's SIGKILL reaches prlimit's process group: the same status as a crash.
         return CLI.Result(status: outcome.timedOut ? 137 : outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
@@ -171,17 +180,18 @@ struct CLIFuzzTests {
             // look like a change.
             let live: Set<String> = [try f.guest.currentSource()]
             let ready = try TestGuest.run("/usr/bin/sqlite3", ["-readonly", f.catalogPath, "select count(*) from snapshot where state = 'ready'"])
-            return Snapshot(dump: dump.split(separator: "\n").map(String.init),
-                            store: HardeningInputTests.storeListing(f.storePath, live: live),
-                            otherCatalogs: contents(f.guest.directory + "/fuzz-cwd/catalogs"),
-                            readySnapshots: Int(ready.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+            return Snapshot(
+                dump: dump.split(separator: "\n").map(String.init),
+                store: HardeningInputTests.storeListing(f.storePath, live: live),
+                otherCatalogs: contents(f.guest.directory + "/fuzz-cwd/catalogs"),
+                readySnapshots: Int(ready.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
         }
 
         static func contents(_ dir: String) -> [String: String] {
             var listing = HardeningInputTests.storeListing(dir)
             for (path, entry) in listing {
                 guard let data = FileManager.default.contents(atPath: dir + "/" + path) else { continue }
-                var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
                 for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
                 listing[path] = entry + " " + String(hash, radix: 16)
             }
@@ -201,11 +211,14 @@ struct CLIFuzzTests {
             let (old, new) = (rows(dump), rows(other.dump))
             if old != new {
                 let removed = Set(old).subtracting(new), added = Set(new).subtracting(old)
-                changes.append("the catalog changed (removed \(removed.map { String($0.prefix(160)) }.sorted()), added \(added.map { String($0.prefix(160)) }.sorted()))")
+                changes.append(
+                    "the catalog changed (removed \(removed.map { String($0.prefix(160)) }.sorted()), added \(added.map { String($0.prefix(160)) }.sorted()))")
             }
             if otherCatalogs != other.otherCatalogs {
                 let keys = Set(otherCatalogs.keys).union(other.otherCatalogs.keys).filter { otherCatalogs[$0] != other.otherCatalogs[$0] }.sorted()
-                changes.append("files at --catalog paths changed (\(keys.map { "\($0): \(otherCatalogs[$0] ?? "-") → \(other.otherCatalogs[$0] ?? "-")" }.joined(separator: ", ")))")
+                changes.append(
+                    "files at --catalog paths changed (\(keys.map { "\($0): \(otherCatalogs[$0] ?? "-") → \(other.otherCatalogs[$0] ?? "-")" }.joined(separator: ", ")))"
+                )
             }
             if store != other.store {
                 let keys = Set(store.keys).union(other.store.keys).filter { store[$0] != other.store[$0] }.sorted()
@@ -252,46 +265,78 @@ struct Fuzzer {
         var global = true
     }
 
-    static let keep: [(String, Kind?)] = [("--keep-within", .duration), ("--keep-last", .number), ("--keep-hourly", .number), ("--keep-daily", .number),
-                                          ("--keep-weekly", .number), ("--keep-monthly", .number), ("--keep-yearly", .number)]
+    static let keep: [(String, Kind?)] = [
+        ("--keep-within", .duration), ("--keep-last", .number), ("--keep-hourly", .number), ("--keep-daily", .number),
+        ("--keep-weekly", .number), ("--keep-monthly", .number), ("--keep-yearly", .number),
+    ]
 
     static let specs: [Spec] = [
         Spec(path: ["vms"], positionals: [], flags: []),
-        Spec(path: ["create"], positionals: [.vm], flags: [("--name", .newName), ("--description", .text), ("--full", nil), ("--disk-only", nil),
-                                                          ("--quiesce", nil), ("--pin", nil), ("--expires", .when), ("--full-every", .number), ("--max-pause", .number)],
-             required: ["--name"]),
+        Spec(
+            path: ["create"], positionals: [.vm],
+            flags: [
+                ("--name", .newName), ("--description", .text), ("--full", nil), ("--disk-only", nil),
+                ("--quiesce", nil), ("--pin", nil), ("--expires", .when), ("--full-every", .number), ("--max-pause", .number),
+            ],
+            required: ["--name"]),
         Spec(path: ["list"], positionals: [.vm], flags: []),
         Spec(path: ["show"], positionals: [.vm, .snapshot], flags: []),
         Spec(path: ["rename"], positionals: [.vm, .snapshot, .newName], flags: []),
         Spec(path: ["edit"], positionals: [.vm, .snapshot], flags: [("--description", .text), ("--expires", .when), ("--pin", nil), ("--unpin", nil)]),
         Spec(path: ["delete"], positionals: [.vm, .snapshot], flags: [("--yes", nil), ("-y", nil)]),
-        Spec(path: ["restore"], positionals: [.vm, .snapshot], flags: [("--confirm", .vm), ("--no-safety-snapshot", nil), ("--no-start", nil),
-                                                                      ("--paused", nil), ("--as", .newName)], required: ["--confirm"]),
-        Spec(path: ["export-disk"], positionals: [.vm, .snapshot], flags: [("--disk", .choice(["vda", "vdb", "hda", "sda"])), ("--to", .writePath),
-                                                                          ("--format", .choice(["qcow2", "raw", "vmdk"]))], required: ["--disk", "--to"]),
+        Spec(
+            path: ["restore"], positionals: [.vm, .snapshot],
+            flags: [
+                ("--confirm", .vm), ("--no-safety-snapshot", nil), ("--no-start", nil),
+                ("--paused", nil), ("--as", .newName),
+            ], required: ["--confirm"]),
+        Spec(
+            path: ["export-disk"], positionals: [.vm, .snapshot],
+            flags: [
+                ("--disk", .choice(["vda", "vdb", "hda", "sda"])), ("--to", .writePath),
+                ("--format", .choice(["qcow2", "raw", "vmdk"])),
+            ], required: ["--disk", "--to"]),
         Spec(path: ["lab", "mark"], positionals: [.vm], flags: [("--baseline", .snapshot)], required: ["--baseline"]),
         Spec(path: ["lab", "unmark"], positionals: [.vm], flags: []),
         Spec(path: ["lab", "list"], positionals: [], flags: []),
         Spec(path: ["reset"], positionals: [], flags: [("--all-labs", nil)], extraPositionals: .vm),
-        Spec(path: ["revert"], positionals: [.vm, .snapshot], flags: [("--confirm", .vm), ("--start", .choice(["running", "paused", "off"]))], required: ["--confirm"]),
+        Spec(
+            path: ["revert"], positionals: [.vm, .snapshot], flags: [("--confirm", .vm), ("--start", .choice(["running", "paused", "off"]))],
+            required: ["--confirm"]),
         Spec(path: ["usage"], positionals: [.vm], flags: []),
         Spec(path: ["check"], positionals: [.vm], flags: []),
-        Spec(path: ["policy", "set"], positionals: [.vm], flags: keep + [("--default", nil), ("--full-every", .number), ("--schedule", .cron),
-                                                                          ("--quiesce", .choice(["off", "auto", "required"]))]),
+        Spec(
+            path: ["policy", "set"], positionals: [.vm],
+            flags: keep + [
+                ("--default", nil), ("--full-every", .number), ("--schedule", .cron),
+                ("--quiesce", .choice(["off", "auto", "required"])),
+            ]),
         Spec(path: ["policy", "show"], positionals: [.vm], flags: []),
         Spec(path: ["policy", "clear"], positionals: [.vm], flags: [("--default", nil)]),
         Spec(path: ["prune"], positionals: [], flags: keep + [("--all", nil), ("--dry-run", nil)], extraPositionals: .vm),
         Spec(path: ["verified"], positionals: [.vm, .snapshot], flags: [("--grace", .duration)]),
         Spec(path: ["unpin"], positionals: [.vm, .snapshot], flags: []),
-        Spec(path: ["retention", "simulate"], positionals: [], flags: keep + [("--timeline", .readPath), ("--now", .iso)], required: ["--timeline"], global: false),
-        Spec(path: ["retention", "bench"], positionals: [], flags: keep + [("--count", .number), ("--step", .number), ("--start", .number), ("--repeats", .number)], global: false),
+        Spec(
+            path: ["retention", "simulate"], positionals: [], flags: keep + [("--timeline", .readPath), ("--now", .iso)], required: ["--timeline"],
+            global: false),
+        Spec(
+            path: ["retention", "bench"], positionals: [],
+            flags: keep + [("--count", .number), ("--step", .number), ("--start", .number), ("--repeats", .number)], global: false),
         Spec(path: ["run-due"], positionals: [], flags: [("--now", .iso), ("--metrics-textfile", .writePath)]),
         Spec(path: ["schedule", "install-systemd"], positionals: [], flags: [("--dest", .writePath), ("--metrics-textfile", .writePath)]),
         Spec(path: ["daemon"], positionals: [], flags: [("--interval", .number), ("--metrics-textfile", .writePath)]),
-        Spec(path: ["guard"], positionals: [.vm], flags: [("--name", .newName), ("--description", .text), ("--on-failure", .choice(["restore", "keep"])),
-                                                         ("--quiesce", nil), ("--timeout", .duration)], takesCommand: true),
-        Spec(path: ["hook", "add"], positionals: [], flags: [("--phase", .choice(["pre-snapshot", "post-snapshot", "pre-restore", "post-restore", "on-failure"])),
-                                                            ("--vm", .vm), ("--timeout", .duration)], takesCommand: true, required: ["--phase"]),
+        Spec(
+            path: ["guard"], positionals: [.vm],
+            flags: [
+                ("--name", .newName), ("--description", .text), ("--on-failure", .choice(["restore", "keep"])),
+                ("--quiesce", nil), ("--timeout", .duration),
+            ], takesCommand: true),
+        Spec(
+            path: ["hook", "add"], positionals: [],
+            flags: [
+                ("--phase", .choice(["pre-snapshot", "post-snapshot", "pre-restore", "post-restore", "on-failure"])),
+                ("--vm", .vm), ("--timeout", .duration),
+            ], takesCommand: true, required: ["--phase"]),
         Spec(path: ["hook", "list"], positionals: [], flags: []),
         Spec(path: ["hook", "remove"], positionals: [.hookID], flags: []),
         Spec(path: ["jobs"], positionals: [.vm], flags: [("--failed", nil)]),
@@ -333,25 +378,37 @@ struct Fuzzer {
         switch kind {
         case .vm: return chance(0.8) ? vm : pick([vmUUID, vmUUID.uppercased(), vm.uppercased(), vm + " ", "no-such-vm"])
         case .snapshot: return snapshots.isEmpty || chance(0.2) ? pick(["missing", "S1", "s1 "]) : pick(snapshots)
-        case .newName: return pick(["fz-\(counter)", "before-change-x", "s1", ".hidden", "...", "a b", "名前-\(counter)", String(repeating: "n", count: 64), String(repeating: "n", count: 65)])
+        case .newName:
+            return pick([
+                "fz-\(counter)", "before-change-x", "s1", ".hidden", "...", "a b", "名前-\(counter)", String(repeating: "n", count: 64),
+                String(repeating: "n", count: 65),
+            ])
         case .text: return pick(["plain text", "", String(repeating: "long ", count: 2000), "tab\tand\nnewline"])
         case .duration:
             if chance(0.4) { return pick(["100000y", "292471y", "9000y", "9999999999999d", "10000000000000000", "1e300s", "1e9s", "-1d"]) }
             return pick(["14d", "36h", "2w", "1m", "1y", "90min", "30s", "10min", "2h", "0", "0s", "5x", "d"])
         case .when: return pick(["2030-01-01", "never", "14d", "0000-01-01", "9999-12-31", "2001-01-01", "100000y", "8000y", "2030-02-30", "tomorrow"])
-        case .iso: return pick(["2030-01-10T03:00:30+01:00", "2030-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
-                                "-0001-01-01T00:00:00Z", "2030-13-01T00:00:00Z", "1970-01-01T00:00:00Z", "now"])
+        case .iso:
+            return pick([
+                "2030-01-10T03:00:30+01:00", "2030-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                "-0001-01-01T00:00:00Z", "2030-13-01T00:00:00Z", "1970-01-01T00:00:00Z", "now",
+            ])
         case .number:
             if chance(0.4) { return pick(["9223372036854775807", "-9223372036854775808", "4611686018427387904", "2147483648", "-1", "99999999999999999999"]) }
-            return pick(["0", "1", "2", "14", "-1", "-2", "1000", "2147483648", "9223372036854775807", "-9223372036854775808",
-                                   "99999999999999999999", "1e3", "0x10", "abc", "3.5"])
+            return pick([
+                "0", "1", "2", "14", "-1", "-2", "1000", "2147483648", "9223372036854775807", "-9223372036854775808",
+                "99999999999999999999", "1e3", "0x10", "abc", "3.5",
+            ])
         case .readPath:
             if chance(0.5) { return IntegrationEnvironment.packageRoot + "/Fixtures/retention/small-timeline.json" }
             return pick(["/dev/zero", "/dev/null", "/", "/proc/self/mem", "/nonexistent", "."])
         case .writePath:
             // Relative (the case runs in the scratch directory) or inside it: never a host path.
-            return pick(["out.img", "-h", "--x", "sub/none/out", "a\nb", "名前.img", "metrics.prom", String(repeating: "p", count: 300), scratch + "/abs.prom", scratch])
-        case .cron: return pick(["0 3 * * *", "@daily", "* * * * *", "61 * * * *", "*/0 * * * *", "@reboot", "0 0 31 2 *", "", "1-99999999999999999999 * * * *"])
+            return pick([
+                "out.img", "-h", "--x", "sub/none/out", "a\nb", "名前.img", "metrics.prom", String(repeating: "p", count: 300), scratch + "/abs.prom", scratch,
+            ])
+        case .cron:
+            return pick(["0 3 * * *", "@daily", "* * * * *", "61 * * * *", "*/0 * * * *", "@reboot", "0 0 31 2 *", "", "1-99999999999999999999 * * * *"])
         case .hookID: return pick(["1", "0", "-1", "9223372036854775807", "99999999999999999999", "x"])
         case .choice(let choices): return pick(choices)
         }
@@ -375,19 +432,21 @@ struct Fuzzer {
         chosen.shuffle(using: &rng)
         for (flag, kind) in chosen {
             guard let kind else { args.append(flag); continue }
-            if chance(0.05) { args.append(flag); continue }           // a missing value (or the next flag taken as it)
+            if chance(0.05) { args.append(flag); continue }  // a missing value (or the next flag taken as it)
             let v = value(kind)
             args += chance(0.2) ? ["\(flag)=\(v)"] : [flag, v]
         }
         switch spec.path[0] {
-        case "schedule": args += ["--dest", scratch]                // the last --dest counts: never /etc/systemd/system
-        case "daemon": args += ["--interval", pick(["0", "-1", "", "abc", "99999999999999999999", "1.5"])]   // a daemon never returns
+        case "schedule": args += ["--dest", scratch]  // the last --dest counts: never /etc/systemd/system
+        case "daemon": args += ["--interval", pick(["0", "-1", "", "abc", "99999999999999999999", "1.5"])]  // a daemon never returns
         default: break
         }
         var command: [String]?
         if spec.takesCommand {
             // Only commands that succeed or cannot start: a failing command is not a refusal.
-            command = chance(0.9) ? pick([["/bin/true"], ["/bin/true", pick(Self.hostile)], ["/nonexistent/cmd"], ["true"], [pick(Self.hostile)], ["/tmp"], ["/dev/null"]]) : nil
+            command =
+                chance(0.9)
+                ? pick([["/bin/true"], ["/bin/true", pick(Self.hostile)], ["/nonexistent/cmd"], ["true"], [pick(Self.hostile)], ["/tmp"], ["/dev/null"]]) : nil
         }
         var line = Line(args: args, command: command, global: spec.global)
         if spec.global, chance(0.06) {

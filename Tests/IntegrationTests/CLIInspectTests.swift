@@ -8,8 +8,12 @@ struct CLIInspectTests {
         let f = try EngineFixture(tag: "vms")
         defer { f.destroy() }
         let cli = CLI(f)
-        let testDriver = try ExternalProcess.run(CLI.binary, ["vms", "--connect", "test:///default", "--json",
-                                                              "--catalog", cli.catalog, "--store", cli.store])
+        let testDriver = try ExternalProcess.run(
+            CLI.binary,
+            [
+                "vms", "--connect", "test:///default", "--json",
+                "--catalog", cli.catalog, "--store", cli.store,
+            ])
         #expect(testDriver.status == 0)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(testDriver.standardOutput.utf8)) as? [[String: Any]])
         #expect(rows.contains { $0["name"] as? String == "test" && $0["state"] as? String == "running" && ($0["uuid"] as? String)?.count == 36 })

@@ -29,8 +29,9 @@ struct CLISnapshotTests {
             let result = try cli.run(c.args)
             #expect(result.status == c.status, "\(c.args): exit \(result.status), stderr \(result.stderr)")
             let lines = result.stderr.split(separator: "\n")
-            #expect(lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ") && lines[0].contains(c.message),
-                    "\(c.args): stderr \(result.stderr)")
+            #expect(
+                lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ") && lines[0].contains(c.message),
+                "\(c.args): stderr \(result.stderr)")
         }
         let after = (try cli.snapshotStates(vm), filesUnder(f.storePath), try f.guest.currentSource())
         #expect(after.0 == before.0 && after.1 == before.1 && after.2 == before.2)
@@ -44,9 +45,11 @@ struct CLISnapshotTests {
         let vmdk = f.guest.directory + "/vdb.vmdk"
         try TestGuest.run("qemu-img", ["create", "-q", "-f", "vmdk", vmdk, "16M"])
         var xml = try f.guest.domain.xml(flags: [.inactive])
-        xml = xml.replacingOccurrences(of: "</devices>", with: """
-            <disk type='file' device='disk'><driver name='qemu' type='vmdk'/><source file='\(vmdk)'/><target dev='vdb' bus='virtio'/></disk></devices>
-            """)
+        xml = xml.replacingOccurrences(
+            of: "</devices>",
+            with: """
+                <disk type='file' device='disk'><driver name='qemu' type='vmdk'/><source file='\(vmdk)'/><target dev='vdb' bus='virtio'/></disk></devices>
+                """)
         _ = try f.guest.connection.defineDomain(xml: xml)
         let result = try CLI(f).run(["create", f.guest.name, "--name", "x"])
         #expect(result.status == 3)
@@ -83,8 +86,9 @@ struct CLISnapshotTests {
         let cli = CLI(f)
         try f.guest.waitForCounter(atLeast: 1)
         let marker = f.guest.directory + "/stalled"
-        let first = try cli.start(["create", f.guest.name, "--name", "first"],
-                                  environment: ["KVMSNAP_TEST_STALL_AT": "create.beforeCapture", "KVMSNAP_TEST_STALL_MARKER": marker])
+        let first = try cli.start(
+            ["create", f.guest.name, "--name", "first"],
+            environment: ["KVMSNAP_TEST_STALL_AT": "create.beforeCapture", "KVMSNAP_TEST_STALL_MARKER": marker])
         defer { first.signal(SIGKILL); first.wait() }
         try waitForFile(marker)
         let second = try cli.run(["create", f.guest.name, "--name", "second"])

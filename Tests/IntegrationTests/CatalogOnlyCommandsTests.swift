@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SnapshotCatalog
+import Testing
 
 /// Commands that only read the catalog (`jobs`, `policy show`, `hook list`, `lab list`, and
 /// `retention simulate`, which reads neither) work while libvirtd is down: kvmsnap connects to
@@ -9,7 +9,8 @@ import SnapshotCatalog
 /// test:///default and directly.
 @Suite struct CatalogOnlyCommandsTests {
     static let unreachable = "qemu:///system?socket=/nonexistent/kvmsnap-test/libvirt-sock"
-    static let connectFailure = "kvmsnap: error: cannot connect to \(unreachable): Failed to connect socket to '/nonexistent/kvmsnap-test/libvirt-sock': No such file or directory\n"
+    static let connectFailure =
+        "kvmsnap: error: cannot connect to \(unreachable): Failed to connect socket to '/nonexistent/kvmsnap-test/libvirt-sock': No such file or directory\n"
 
     @Test func catalogOnlyCommandsPrintTheSameWithLibvirtDownAndOthersFailClearly() throws {
         let dir = FileManager.default.temporaryDirectory.path + "/kvmsnap-offline-\(UUID().uuidString.prefix(8))"
@@ -25,24 +26,30 @@ import SnapshotCatalog
             let made = try kvmsnap(args, uri: "test:///default")
             #expect(made.status == 0, "\(made.stderr)")
         }
-        let hook = try CLI.runBare(["hook", "add", "--phase", "pre-snapshot", "--connect", "test:///default", "--catalog", catalogPath,
-                                    "--store", store, "--", "/bin/true"])
+        let hook = try CLI.runBare([
+            "hook", "add", "--phase", "pre-snapshot", "--connect", "test:///default", "--catalog", catalogPath,
+            "--store", store, "--", "/bin/true",
+        ])
         #expect(hook.status == 0, "\(hook.stderr)")
         let catalog = try Catalog(path: catalogPath)
         let labUUID = UUID().uuidString.lowercased()
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
         try catalog.write { db in
             try db.save(VMRecord(uuid: labUUID, name: "lab-vm", createdAt: t0))
-            try db.insert(SnapshotRecord(id: "s-base", vmUUID: labUUID, name: "base", kind: .full, parentID: nil, createdAt: t0,
-                                         state: .ready, hasMemory: false, memoryBytes: 0, diskBytes: 1, configXML: "<domain/>",
-                                         pinned: false, expiresAt: nil, labels: [], guestPauseMs: nil))
+            try db.insert(
+                SnapshotRecord(
+                    id: "s-base", vmUUID: labUUID, name: "base", kind: .full, parentID: nil, createdAt: t0,
+                    state: .ready, hasMemory: false, memoryBytes: 0, diskBytes: 1, configXML: "<domain/>",
+                    pinned: false, expiresAt: nil, labels: [], guestPauseMs: nil))
             try db.save(VMRecord(uuid: labUUID, name: "lab-vm", createdAt: t0, labBaselineID: "s-base"))
-            var done = JobRecord(kind: "create", vmUUID: labUUID, vmName: "lab-vm", snapshotID: "s-base", snapshotName: "base",
-                                 state: .succeeded, startedAt: t0, pid: 1)
+            var done = JobRecord(
+                kind: "create", vmUUID: labUUID, vmName: "lab-vm", snapshotID: "s-base", snapshotName: "base",
+                state: .succeeded, startedAt: t0, pid: 1)
             done.endedAt = t0.addingTimeInterval(2.5)
             try db.insert(&done)
-            var failed = JobRecord(kind: "delete", vmUUID: labUUID, vmName: "lab-vm", snapshotName: "base", state: .failed,
-                                   startedAt: t0.addingTimeInterval(60), pid: 2)
+            var failed = JobRecord(
+                kind: "delete", vmUUID: labUUID, vmName: "lab-vm", snapshotName: "base", state: .failed,
+                startedAt: t0.addingTimeInterval(60), pid: 2)
             failed.endedAt = t0.addingTimeInterval(61)
             failed.error = "injected: the disk went away"
             try db.insert(&failed)
@@ -80,8 +87,9 @@ import SnapshotCatalog
         let timeline = dir + "/timeline.json"
         try #"[{"name": "a", "createdAt": "2030-01-01T00:00:00Z"}, {"name": "b", "createdAt": "2030-01-02T00:00:00Z"}]"#
             .write(toFile: timeline, atomically: true, encoding: .utf8)
-        let simulated = try CLI.runBare(["retention", "simulate", "--timeline", timeline, "--keep-last", "1", "--now", "2030-01-03T00:00:00Z", "--json"],
-                                        environment: ["LIBVIRT_DEFAULT_URI": Self.unreachable, "TZ": "UTC"])
+        let simulated = try CLI.runBare(
+            ["retention", "simulate", "--timeline", timeline, "--keep-last", "1", "--now", "2030-01-03T00:00:00Z", "--json"],
+            environment: ["LIBVIRT_DEFAULT_URI": Self.unreachable, "TZ": "UTC"])
         #expect(simulated.status == 0, "\(simulated.stderr)")
         let decisions = (simulated.json as? [[String: Any]])?.map { "\($0["name"] ?? "?"):\($0["keep"] ?? "?")" }
         #expect(decisions == ["a:0", "b:1"], "\(simulated.stdout)")

@@ -57,7 +57,8 @@ import Testing
         let copy = dir + "/damaged.sqlite"
         let backup = try ExternalProcess.run("/usr/bin/sqlite3", [catalog, ".backup '\(copy)'"])
         try #require(backup.succeeded, "\(backup.standardError)")
-        let query = try ExternalProcess.run("/usr/bin/sqlite3", ["-readonly", copy, "PRAGMA page_size; SELECT rootpage FROM sqlite_master WHERE name = 'policy';"])
+        let query = try ExternalProcess.run(
+            "/usr/bin/sqlite3", ["-readonly", copy, "PRAGMA page_size; SELECT rootpage FROM sqlite_master WHERE name = 'policy';"])
         let numbers = query.standardOutput.split(separator: "\n").compactMap { Int($0) }
         try #require(numbers.count == 2, "\(query.standardOutput) \(query.standardError)")
         let (pageSize, rootPage) = (numbers[0], numbers[1])
@@ -93,8 +94,12 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A socket nobody listens on: libvirtd "down" without stopping the real one.
-        let outcome = try ExternalProcess.run(CLI.binary, ["doctor", "--json", "--connect", "qemu:///system?socket=\(dir)/no-libvirtd.sock",
-                                                           "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store"], timeout: 60)
+        let outcome = try ExternalProcess.run(
+            CLI.binary,
+            [
+                "doctor", "--json", "--connect", "qemu:///system?socket=\(dir)/no-libvirtd.sock",
+                "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store",
+            ], timeout: .seconds(60))
         let report = try #require(try? JSONDecoder().decode(Report.self, from: Data(outcome.standardOutput.utf8)), "\(outcome.standardError)")
         #expect(report.line("daemon")?.status == .fail)
         #expect(report.line("daemon")?.detail.contains("no-libvirtd.sock") == true)

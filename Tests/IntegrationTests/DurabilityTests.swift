@@ -78,8 +78,9 @@ struct DurabilityTests {
             let files = try expectedFiles(f, snapshot)
             let calls = sink.calls
             #expect(Set(calls.filter { !$0.isDirectory }.map(\.path)) == files, "\(name): synced files differ from the snapshot's files")
-            #expect(Set(calls.filter(\.isDirectory).map(\.path)) == expectedDirectories(files, storeRoot: f.storePath),
-                    "\(name): synced directories \(calls.filter(\.isDirectory).map(\.path))")
+            #expect(
+                Set(calls.filter(\.isDirectory).map(\.path)) == expectedDirectories(files, storeRoot: f.storePath),
+                "\(name): synced directories \(calls.filter(\.isDirectory).map(\.path))")
             #expect(calls.count == Set(calls.map(\.path)).count, "\(name): a path was synced twice")
             #expect(calls.allSatisfy { !$0.readyAtThatMoment.contains(snapshot.id) }, "\(name) was ready before all its files were synced")
             // Files first, then directories (a name is durable only once the directory is synced after it).

@@ -9,8 +9,9 @@ struct EngineSnapshotTests {
     func revertAndExpectCounter(_ fixture: EngineFixture, to name: String, snapshotCounter: Int, before: Int) throws {
         _ = try fixture.engine.revert(vm: fixture.guest.name, to: name)
         let first = try fixture.guest.waitForFirstCounter()
-        #expect(first >= snapshotCounter && first <= snapshotCounter + 2,
-                "after revert to \(name) the guest printed \(first); snapshot disk held \(snapshotCounter), before revert \(before)")
+        #expect(
+            first >= snapshotCounter && first <= snapshotCounter + 2,
+            "after revert to \(name) the guest printed \(first); snapshot disk held \(snapshotCounter), before revert \(before)")
         #expect(first < before, "counter did not go back")
     }
 

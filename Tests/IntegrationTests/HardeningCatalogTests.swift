@@ -18,14 +18,14 @@ enum Hardening {
 
     /// `sqlite3 FILE .dump`: the catalog's whole content, for "nothing changed" checks.
     static func dump(_ path: String) throws -> String {
-        let outcome = try ExternalProcess.run("sqlite3", [path, ".dump"], timeout: 60)
+        let outcome = try ExternalProcess.run("sqlite3", [path, ".dump"], timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("sqlite3 .dump \(path): \(outcome.standardError)") }
         return outcome.standardOutput
     }
 
     @discardableResult
     static func sql(_ path: String, _ statement: String) throws -> String {
-        let outcome = try ExternalProcess.run("sqlite3", [path, statement], timeout: 60)
+        let outcome = try ExternalProcess.run("sqlite3", [path, statement], timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("sqlite3 \(statement): \(outcome.standardError)") }
         return outcome.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -37,7 +37,7 @@ enum Hardening {
     }
 
     static func run(_ tool: String, _ args: [String]) throws {
-        let outcome = try ExternalProcess.run(tool, args, timeout: 60)
+        let outcome = try ExternalProcess.run(tool, args, timeout: .seconds(60))
         guard outcome.status == 0 else { throw TestGuestError("\(tool) \(args): \(outcome.standardError)") }
     }
 
@@ -64,7 +64,8 @@ struct HardeningCatalogTests {
         let cli = CLI(catalog: empty, store: dir + "/store")
         for args in [["create", vm, "--name", "a"], ["list", vm], ["jobs"]] {
             let result = try cli.run(args)
-            #expect(result.status == 3 && Hardening.oneLineError(result, "is an empty file, not a kvmsnap catalog"), "\(args): \(result.status) \(result.stderr)")
+            #expect(
+                result.status == 3 && Hardening.oneLineError(result, "is an empty file, not a kvmsnap catalog"), "\(args): \(result.status) \(result.stderr)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["catalog.sqlite"], "files appeared next to the empty catalog")
         #expect(try Data(contentsOf: URL(fileURLWithPath: empty)).isEmpty)
@@ -100,7 +101,8 @@ struct HardeningCatalogTests {
         chmod(foreign, 0o644)
         // A GRDB database of another application, even one with a migration named like kvmsnap's first.
         let grdb = dir + "/grdb.sqlite"
-        _ = try Hardening.sql(grdb, "CREATE TABLE grdb_migrations(identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('v1-initial'), ('v2-their-own')")
+        _ = try Hardening.sql(
+            grdb, "CREATE TABLE grdb_migrations(identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('v1-initial'), ('v2-their-own')")
         try Hardening.run("mknod", [dir + "/chardev", "c", "1", "3"])
         chmod(dir + "/chardev", 0o666)
         #expect(mkfifo(dir + "/fifo", 0o644) == 0)
@@ -110,13 +112,16 @@ struct HardeningCatalogTests {
         let before = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         let dumps = [foreign: try Hardening.dump(foreign), grdb: try Hardening.dump(grdb)]
         let modes = Dictionary(uniqueKeysWithValues: before.map { (dir + "/" + $0, Hardening.mode(dir + "/" + $0)) })
-        for (path, what) in [(foreign, "another application's SQLite database"), (grdb, "another application's SQLite database"),
-                             (dir + "/chardev", "not a regular file"), (dir + "/fifo", "not a regular file"), (dir + "/adir", "a directory")] {
+        for (path, what) in [
+            (foreign, "another application's SQLite database"), (grdb, "another application's SQLite database"),
+            (dir + "/chardev", "not a regular file"), (dir + "/fifo", "not a regular file"), (dir + "/adir", "a directory"),
+        ] {
             let cli = CLI(catalog: path, store: dir + "/store")
             for args in [["create", vm, "--name", "a"], ["list", vm], ["policy", "set", "--default", "--keep-last", "1"]] {
                 let result = try cli.run(args, timeout: 60)
-                #expect(result.status == 3 && Hardening.oneLineError(result, "\(path) is \(what), not a kvmsnap catalog"),
-                        "\(path) \(args): \(result.status) \(result.stderr)")
+                #expect(
+                    result.status == 3 && Hardening.oneLineError(result, "\(path) is \(what), not a kvmsnap catalog"),
+                    "\(path) \(args): \(result.status) \(result.stderr)")
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == before, "files appeared next to the refused paths")
@@ -158,7 +163,8 @@ struct HardeningCatalogTests {
             let show = try cli.run(["show", vm, "a", "--json"])
             #expect(show.status == 0 && (show.json as? [String: Any])?["name"] as? String == "a", "\(label) show: \(show.stderr)")
             let jobs = try cli.run(["jobs", "--json"])
-            #expect(jobs.status == 0 && (jobs.json as? [[String: Any]])?.contains { $0["kind"] as? String == "create" } == true, "\(label) jobs: \(jobs.stderr)")
+            #expect(
+                jobs.status == 0 && (jobs.json as? [[String: Any]])?.contains { $0["kind"] as? String == "create" } == true, "\(label) jobs: \(jobs.stderr)")
             let usage = try cli.run(["usage", vm])
             #expect(usage.status == 0 && usage.stdout.contains(vm), "\(label) usage: \(usage.stderr)")
             let edit = try cli.run(["edit", vm, "a", "--pin"])
@@ -192,8 +198,10 @@ struct HardeningCatalogTests {
         #expect(Hardening.mode(store).map { $0 & 0o7777 } == 0o1777)
         let uuid = try f.engine.catalogVM(vm).uuid
         let layout = StoreLayout(root: store)
-        for (path, mode) in [(store + "/vms", 0o711), (store + "/locks", 0o700), (layout.layersDirectory(uuid), 0o711),
-                             (layout.memoryDirectory(uuid), 0o700), (layout.nvramDirectory(uuid), 0o700)] {
+        for (path, mode) in [
+            (store + "/vms", 0o711), (store + "/locks", 0o700), (layout.layersDirectory(uuid), 0o711),
+            (layout.memoryDirectory(uuid), 0o700), (layout.nvramDirectory(uuid), 0o700),
+        ] {
             #expect(Hardening.mode(path).map { Int($0 & 0o7777) } == mode, "\(path)")
         }
     }
@@ -207,8 +215,10 @@ struct HardeningMetricsTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func runDue(_ target: String) throws -> CLI.Result {
-            try CLI.runBare(["run-due", "--metrics-textfile", target, "--connect", "test:///default",
-                             "--catalog", dir + "/c.sqlite", "--store", dir + "/store"])
+            try CLI.runBare([
+                "run-due", "--metrics-textfile", target, "--connect", "test:///default",
+                "--catalog", dir + "/c.sqlite", "--store", dir + "/store",
+            ])
         }
         let victim = dir + "/victim"
         FileManager.default.createFile(atPath: victim, contents: Data("precious\n".utf8))
@@ -220,12 +230,17 @@ struct HardeningMetricsTests {
         for (name, what) in [("link.prom", "a symbolic link"), ("fifo.prom", "a FIFO"), ("dev.prom", "a character device"), ("dir.prom", "a directory")] {
             let before = Hardening.mode(dir + "/" + name)
             let result = try runDue(dir + "/" + name)
-            #expect(result.status == 64 && Hardening.oneLineError(result, "exists and is not a regular file (\(what))"), "\(name): \(result.status) \(result.stderr)")
+            #expect(
+                result.status == 64 && Hardening.oneLineError(result, "exists and is not a regular file (\(what))"),
+                "\(name): \(result.status) \(result.stderr)")
             #expect(Hardening.mode(dir + "/" + name) == before, "\(name) was replaced")
         }
         // The daemon refuses at start, before its first run.
-        let daemon = try CLI.runBare(["daemon", "--metrics-textfile", dir + "/link.prom", "--connect", "test:///default",
-                                      "--catalog", dir + "/c.sqlite", "--store", dir + "/store"], timeout: 30)
+        let daemon = try CLI.runBare(
+            [
+                "daemon", "--metrics-textfile", dir + "/link.prom", "--connect", "test:///default",
+                "--catalog", dir + "/c.sqlite", "--store", dir + "/store",
+            ], timeout: 30)
         #expect(daemon.status == 64 && daemon.stderr.contains("--metrics-textfile \(dir)/link.prom exists and is not a regular file"), "\(daemon.stderr)")
         #expect(Hardening.mode(dir + "/link.prom").map { $0 & S_IFMT } == S_IFLNK)
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
@@ -255,8 +270,9 @@ struct HardeningForgetTests {
         var xml = try old.xml(flags: [.inactive])
         try old.undefine()
         xml = xml.replacingOccurrences(of: "<uuid>\(oldUUID)</uuid>", with: "")
-        xml = xml.replacingOccurrences(of: #"<source file='[^']*/store/vms/[^']*'/>"#, with: "<source file='\(f.guest.diskPaths[0])'/>",
-                                       options: .regularExpression)
+        xml = xml.replacingOccurrences(
+            of: #"<source file='[^']*/store/vms/[^']*'/>"#, with: "<source file='\(f.guest.diskPaths[0])'/>",
+            options: .regularExpression)
         try Hardening.run("qemu-img", ["create", "-q", "-f", "qcow2", f.guest.diskPaths[0], "64M"])
         let new = try f.guest.connection.defineDomain(xml: xml)
         return (oldUUID, try new.uuidString)
@@ -322,20 +338,28 @@ struct HardeningRefusalTests {
         let memory = try #require(try f.engine.snapshot(vm: vm, name: "b").record.memoryPath)
         // Someone takes a disk snapshot with virsh: the VM now writes to an overlay kvmsnap does not know.
         let outside = f.guest.directory + "/outside.qcow2"
-        try Hardening.run("virsh", ["-c", IntegrationEnvironment.uri, "snapshot-create-as", vm, "--disk-only", "--no-metadata",
-                                    "--diskspec", "vda,file=\(outside)"])
+        try Hardening.run(
+            "virsh",
+            [
+                "-c", IntegrationEnvironment.uri, "snapshot-create-as", vm, "--disk-only", "--no-metadata",
+                "--diskspec", "vda,file=\(outside)",
+            ])
 
         let dump = try Hardening.dump(f.catalogPath)
         let files = filesUnder(f.storePath)
-        for args in [["delete", vm, "b", "--yes"], ["delete", vm, "a", "--yes"], ["prune", vm, "--keep-last", "1"],
-                     ["restore", vm, "a", "--confirm", vm]] {
+        for args in [
+            ["delete", vm, "b", "--yes"], ["delete", vm, "a", "--yes"], ["prune", vm, "--keep-last", "1"],
+            ["restore", vm, "a", "--confirm", vm],
+        ] {
             let result = try cli.run(args)
             #expect(result.status == 3 && Hardening.oneLineError(result, "changed outside kvmsnap"), "\(args): \(result.status) \(result.stderr)")
             #expect(try Hardening.dump(f.catalogPath) == dump, "\(args) changed the catalog")
             #expect(filesUnder(f.storePath) == files, "\(args) changed the store")
         }
-        for (args, status) in [(["rename", vm, "a", "b"], Int32(3)), (["edit", vm, "nosuch", "--pin"], 2), (["delete", vm, "nosuch", "--yes"], 2),
-                               (["restore", vm, "nosuch", "--confirm", vm], 2)] {
+        for (args, status) in [
+            (["rename", vm, "a", "b"], Int32(3)), (["edit", vm, "nosuch", "--pin"], 2), (["delete", vm, "nosuch", "--yes"], 2),
+            (["restore", vm, "nosuch", "--confirm", vm], 2),
+        ] {
             let result = try cli.run(args)
             #expect(result.status == status && Hardening.oneLineError(result, ""), "\(args): \(result.status) \(result.stderr)")
             #expect(try Hardening.dump(f.catalogPath) == dump, "\(args) changed the catalog")

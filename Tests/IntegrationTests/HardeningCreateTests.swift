@@ -1,8 +1,9 @@
 import Foundation
 import Libvirt
 import SnapshotCatalog
-@testable import SnapshotEngine
 import Testing
+
+@testable import SnapshotEngine
 
 /// Issue 10, items 1, 2 and 7: `create --full` survives SIGKILL at every step, a failed create's
 /// rollback never deletes what the running VM may use, and create refuses to build on a broken chain.
@@ -31,7 +32,8 @@ struct HardeningCreateTests {
         let expected: Set<String> = point == "create.full.pivoted" ? ["a", "c"] : ["a"]
         let states = try cli.snapshotStates(vm)
         #expect(Set(states.keys) == expected && states.values.allSatisfy { $0 == "ready" }, "\(states)")
-        let job = try #require(try f.engine.catalog.read { try $0.jobs(vmUUID: f.engine.catalogVM(vm).uuid, limit: 10) }.first { $0.kind == "create" && $0.snapshotName == "c" })
+        let job = try #require(
+            try f.engine.catalog.read { try $0.jobs(vmUUID: f.engine.catalogVM(vm).uuid, limit: 10) }.first { $0.kind == "create" && $0.snapshotName == "c" })
         #expect(job.state == .failed, "\(job)")
         #expect(job.error?.contains(point == "create.full.pivoted" ? "completed from the journal" : "rolled back") == true, "\(String(describing: job.error))")
 
@@ -87,8 +89,9 @@ struct HardeningCreateTests {
         // Deleting b leaves b's layer with the active layer as its only child: an active commit.
         let delete = try cli.run(["delete", vm, "b", "--yes"])
         #expect(delete.status == 3, "\(delete.stderr)")
-        #expect(delete.stderr.split(separator: "\n").count == 1 && delete.stderr.contains("block job") && delete.stderr.contains(foreign),
-                "\(delete.stderr)")
+        #expect(
+            delete.stderr.split(separator: "\n").count == 1 && delete.stderr.contains("block job") && delete.stderr.contains(foreign),
+            "\(delete.stderr)")
         #expect(try cli.snapshotStates(vm) == before.0)
         #expect(filesUnder(f.storePath) == before.1)
         #expect(try g.currentSource() == source, "the VM was moved off its layer")
@@ -152,8 +155,9 @@ struct HardeningCreateTests {
             let result = try cli.run(args)
             #expect(result.status == 3, "\(args): exit \(result.status) \(result.stderr)")
             let lines = result.stderr.split(separator: "\n")
-            #expect(lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ") && result.stderr.contains("chain") && result.stderr.contains(frozen),
-                    "\(args): \(result.stderr)")
+            #expect(
+                lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ") && result.stderr.contains("chain") && result.stderr.contains(frozen),
+                "\(args): \(result.stderr)")
             #expect(try cli.snapshotStates(vm) == before.0)
             #expect(filesUnder(f.storePath) == before.1, "\(args) left files behind")
             #expect(try g.currentSource() == before.2)

@@ -1,8 +1,8 @@
 import Foundation
 import SnapshotCatalog
 import SnapshotEngine
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 10's fault campaign kept as tests: libvirtd SIGKILLed in the middle of `create`,
 /// `create --full`, `delete` (live merge), `prune` and a lab `reset`, and kvmsnap processes racing
@@ -57,7 +57,9 @@ struct HardeningFaultCampaignTests {
                 if fault.command == "reset" { try campaign.succeed(["lab", "mark", vm, "--baseline", try campaign.readyByAge().last!]) }
                 let before = try campaign.ready()
                 let names = try campaign.readyByAge()
-                let plan = fault.command == "prune" ? try campaign.cli.run(["prune", vm, "--keep-last", "1", "--dry-run", "--json"]).json as? [[String: Any]] ?? [] : []
+                let plan =
+                    fault.command == "prune"
+                    ? try campaign.cli.run(["prune", vm, "--keep-last", "1", "--dry-run", "--json"]).json as? [[String: Any]] ?? [] : []
                 let planned = Set(plan.filter { $0["action"] as? String == "prune" }.compactMap { $0["name"] as? String })
                 let killed = try campaign.killLibvirtd(during: fault, args: fault.args(names))
                 let after = try campaign.ready(recovering: true)
@@ -65,7 +67,9 @@ struct HardeningFaultCampaignTests {
                 #expect(lost.isEmpty, "\(fault): ready snapshots lost: \(lost.sorted()) (exit \(killed.status): \(killed.stderr))")
                 let problems = campaign.problems()
                 #expect(problems.isEmpty, "\(fault) (exit \(killed.status): \(killed.stderr)): \(problems)")
-                print("HardeningFaultCampaignTests: \(fault): exit \(killed.status) \(killed.stderr.trimmingCharacters(in: .newlines)); after: \(after.values.sorted())")
+                print(
+                    "HardeningFaultCampaignTests: \(fault): exit \(killed.status) \(killed.stderr.trimmingCharacters(in: .newlines)); after: \(after.values.sorted())"
+                )
             }
             try campaign.restoreEverySnapshot()
         }
@@ -204,8 +208,10 @@ struct Campaign {
         let dir = f.guest.directory + "/stall-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let environment = ["KVMSNAP_TEST_STALL_AT": fault.point, "KVMSNAP_TEST_STALL_MARKER": dir + "/stalled",
-                           "KVMSNAP_TEST_STALL_RELEASE": dir + "/release", "KVMSNAP_TEST_LIBVIRT_WAIT": "0"]
+        let environment = [
+            "KVMSNAP_TEST_STALL_AT": fault.point, "KVMSNAP_TEST_STALL_MARKER": dir + "/stalled",
+            "KVMSNAP_TEST_STALL_RELEASE": dir + "/release", "KVMSNAP_TEST_LIBVIRT_WAIT": "0",
+        ]
         let cli = self.cli
         let command = Background {
             defer { _ = FileManager.default.createFile(atPath: dir + "/done", contents: nil) }
@@ -226,8 +232,9 @@ struct Campaign {
         try Libvirtd.restart()
         try f.guest.reconnect()
         let lines = result.stderr.split(separator: "\n")
-        #expect(result.status == 0 || (lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ")),
-                "\(fault): exit \(result.status), stderr not one error line: \(result.stderr)")
+        #expect(
+            result.status == 0 || (lines.count == 1 && lines[0].hasPrefix("kvmsnap: error: ")),
+            "\(fault): exit \(result.status), stderr not one error line: \(result.stderr)")
         return result
     }
 
@@ -281,9 +288,13 @@ struct Campaign {
             let persistent = try DomainDefinition(xml: try HostTools.virsh(["dumpxml", "--inactive", vm]))
             for disk in persistent.disks {
                 let path = disk.path ?? ""
-                if !FileManager.default.fileExists(atPath: path) { problems.append("the persistent definition names \(path) for \(disk.target): missing (virsh start would fail)") }
+                if !FileManager.default.fileExists(atPath: path) {
+                    problems.append("the persistent definition names \(path) for \(disk.target): missing (virsh start would fail)")
+                }
                 let running = live.disks.first { $0.target == disk.target }?.path
-                if state == "running", running != disk.path { problems.append("\(disk.target): the VM runs on \(running ?? "nothing"), its definition names \(path)") }
+                if state == "running", running != disk.path {
+                    problems.append("\(disk.target): the VM runs on \(running ?? "nothing"), its definition names \(path)")
+                }
                 let job = try ExternalProcess.run("virsh", ["-c", IntegrationEnvironment.uri, "blockjob", vm, disk.target, "--info"])
                 if !job.standardOutput.contains("No current block job") { problems.append("block job left on \(disk.target): \(job.standardOutput)") }
             }

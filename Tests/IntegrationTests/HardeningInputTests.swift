@@ -3,6 +3,7 @@ import Libvirt
 import SnapshotCatalog
 import SnapshotEngine
 import Testing
+
 @testable import KVMSnapCommands
 
 /// Issue 10, items 14, 15 and 20: the command line itself. Needs the built binary, no VM.
@@ -29,8 +30,10 @@ struct HardeningCommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let marker = dir + "/ran"
         let prog = try Self.markerScript(in: dir, marker: marker)
-        for uri in ["qemu+ext:///system?command=\(prog)", "qemu+ssh://localhost/system?command=\(prog)",
-                    "qemu+ssh://localhost/system?no_verify=1&comm%61nd=\(prog)"] {
+        for uri in [
+            "qemu+ext:///system?command=\(prog)", "qemu+ssh://localhost/system?command=\(prog)",
+            "qemu+ssh://localhost/system?no_verify=1&comm%61nd=\(prog)",
+        ] {
             for command in [["list", "x"], ["vms"]] {
                 let result = try CLI.runBare(command + ["--connect", uri, "--catalog", dir + "/catalog.sqlite", "--store", dir + "/store"], timeout: 60)
                 #expect(result.status == 64, "\(uri) \(command): exit \(result.status), \(result.stderr)")
@@ -59,8 +62,10 @@ struct HardeningCommandLineTests {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let evil = "\nExecStartPre=/bin/touch /tmp/kvmsnap-pwned"
-        for extra in [["--metrics-textfile", "/var/lib/m.prom" + evil], ["--catalog", "/c.sqlite" + evil],
-                      ["--store", "/s\r" + evil], ["--connect", "qemu:///system" + evil], ["--metrics-textfile", "/m\u{1B}[2J"]] {
+        for extra in [
+            ["--metrics-textfile", "/var/lib/m.prom" + evil], ["--catalog", "/c.sqlite" + evil],
+            ["--store", "/s\r" + evil], ["--connect", "qemu:///system" + evil], ["--metrics-textfile", "/m\u{1B}[2J"],
+        ] {
             let result = try CLI.runBare(["schedule", "install-systemd", "--dest", dir] + extra)
             #expect(result.status == 64, "\(extra): exit \(result.status) \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
@@ -71,7 +76,8 @@ struct HardeningCommandLineTests {
         #expect(ok.status == 0, "\(ok.stderr)")
         let unit = try String(contentsOfFile: dir + "/kvmsnap-run-due.service", encoding: .utf8)
         let exec = unit.split(separator: "\n").filter { $0.hasPrefix("ExecStart=") }
-        #expect(exec.count == 1 && exec[0].contains("--catalog \(FileManager.default.currentDirectoryPath)/rel/cat.sqlite")
+        #expect(
+            exec.count == 1 && exec[0].contains("--catalog \(FileManager.default.currentDirectoryPath)/rel/cat.sqlite")
                 && exec[0].contains("\"/m 1.prom\""), "\(unit)")
     }
 
@@ -86,8 +92,9 @@ struct HardeningCommandLineTests {
         let result = try CLI.runBare(args)
         #expect(result.status == 64, "\(args): exit \(result.status)")
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-        #expect(lines.count == 2 && lines[0].hasPrefix("kvmsnap: error: ") && lines[1].hasPrefix("Usage: kvmsnap"),
-                "\(args): \(result.stderr.debugDescription)")
+        #expect(
+            lines.count == 2 && lines[0].hasPrefix("kvmsnap: error: ") && lines[1].hasPrefix("Usage: kvmsnap"),
+            "\(args): \(result.stderr.debugDescription)")
         #expect(!result.stderr.contains("\u{1B}"), "\(result.stderr.debugDescription)")
         #expect(result.stdout.isEmpty)
     }
@@ -153,13 +160,17 @@ struct HardeningInputTests {
         for name in [".", "..", " ", "\t", "  \u{3000}", "a\nb", "x\u{1B}[31m", "-x"] {
             // `--opt=VALUE` and `--` so that "-x" reaches kvmsnap as a value.
             let restore = try cli.run(["restore", vm, "base", "--as=\(name)"])
-            #expect(restore.status == 64 && Self.isOneLineError(restore) && restore.stderr.contains("VM name"),
-                    "--as \(name.debugDescription): exit \(restore.status) \(restore.stderr.debugDescription)")
-            for (args, command) in [(["create", vm, "--name=\(name)", "--disk-only"], nil), (["rename", vm, "base"], [name]),
-                                    (["guard", vm, "--name=\(name)"], ["/bin/true"])] {
+            #expect(
+                restore.status == 64 && Self.isOneLineError(restore) && restore.stderr.contains("VM name"),
+                "--as \(name.debugDescription): exit \(restore.status) \(restore.stderr.debugDescription)")
+            for (args, command) in [
+                (["create", vm, "--name=\(name)", "--disk-only"], nil), (["rename", vm, "base"], [name]),
+                (["guard", vm, "--name=\(name)"], ["/bin/true"]),
+            ] {
                 let result = try command.map { try cli.run(args, command: $0) } ?? cli.run(args)
-                #expect(result.status == 64 && Self.isOneLineError(result) && result.stderr.contains("snapshot name"),
-                        "\(args.map(\.debugDescription)): exit \(result.status) \(result.stderr.debugDescription)")
+                #expect(
+                    result.status == 64 && Self.isOneLineError(result) && result.stderr.contains("snapshot name"),
+                    "\(args.map(\.debugDescription)): exit \(result.status) \(result.stderr.debugDescription)")
             }
         }
         #expect(try cli.snapshotStates(vm) == states)
@@ -197,8 +208,10 @@ struct HardeningInputTests {
         let json = try #require(try cli.run(["show", vm, "esc", "--json"]).json as? [String: Any])
         #expect(json["description"] as? String == description)
         // Errors that echo input.
-        for args in [["show", vm, "no\u{1B}[2Jsuch\nkvmsnap: error: forged"], ["show", "vm\u{1B}[1m\nx", "s"],
-                     ["create", vm, "--name", "x", "--expires", "\u{1B}[5m\nsoon"]] {
+        for args in [
+            ["show", vm, "no\u{1B}[2Jsuch\nkvmsnap: error: forged"], ["show", "vm\u{1B}[1m\nx", "s"],
+            ["create", vm, "--name", "x", "--expires", "\u{1B}[5m\nsoon"],
+        ] {
             let result = try cli.run(args)
             #expect(result.status != 0 && Self.isOneLineError(result), "\(args.map(\.debugDescription)): \(result.stderr.debugDescription)")
         }
@@ -216,8 +229,10 @@ struct HardeningInputTests {
         let states = try cli.snapshotStates(vm), files = try Self.storeListing(f), jobs = try jobCount()
 
         // A missing command is found before the pinned snapshot; a refused guard writes no job.
-        for (args, command, status) in [(["guard", vm], ["/nonexistent/cmd"], Int32(64)), (["guard", vm], ["no-such-command-kvmsnap"], 64),
-                                        (["guard", vm], ["/tmp"], 64), (["guard", vm, "--name", "taken"], ["/bin/true"], 3)] {
+        for (args, command, status) in [
+            (["guard", vm], ["/nonexistent/cmd"], Int32(64)), (["guard", vm], ["no-such-command-kvmsnap"], 64),
+            (["guard", vm], ["/tmp"], 64), (["guard", vm, "--name", "taken"], ["/bin/true"], 3),
+        ] {
             let result = try cli.run(args, command: command)
             // A missing command is refused while parsing (with the usage), before the catalog is opened.
             let form = status == 64 ? Self.isErrorWithUsage(result) && result.stderr.contains("cannot run") : Self.isOneLineError(result)
@@ -239,8 +254,12 @@ struct HardeningInputTests {
         // export-disk --to=-h: a path like an option is a file, not a qemu-img option.
         let dir = f.guest.directory + "/export"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let export = try TestGuest.run("/usr/bin/env", ["-C", dir, CLI.binary, "export-disk", vm, "taken", "--disk", "vda", "--to=-h",
-                                                        "--connect", IntegrationEnvironment.uri, "--catalog", f.catalogPath, "--store", f.storePath])
+        let export = try TestGuest.run(
+            "/usr/bin/env",
+            [
+                "-C", dir, CLI.binary, "export-disk", vm, "taken", "--disk", "vda", "--to=-h",
+                "--connect", IntegrationEnvironment.uri, "--catalog", f.catalogPath, "--store", f.storePath,
+            ])
         #expect(export.contains("wrote vda"), "\(export)")
         #expect(filesUnder(dir) == ["-h"], "\(filesUnder(dir))")
         let layer = try f.frozenLayerPath(try f.engine.snapshot(vm: vm, name: "taken").record.id, disk: "vda")

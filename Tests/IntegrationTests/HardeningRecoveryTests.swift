@@ -40,8 +40,9 @@ struct HardeningRecoveryTests {
     /// Expects the guest to count on past `before`: it kept running and was not restored.
     func expectCountedOn(from before: Int, _ guest: TestGuest, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let after = try guest.waitUntilStillCounting()
-        #expect(after > before, "the guest went on counting from \(before), it was not restored (printed \(after))",
-                sourceLocation: sourceLocation)
+        #expect(
+            after > before, "the guest went on counting from \(before), it was not restored (printed \(after))",
+            sourceLocation: sourceLocation)
     }
 
     /// The VM's newest job of `kind`, read from the catalog alone (libvirt may be gone).
@@ -165,7 +166,9 @@ struct HardeningRecoveryTests {
         let (s1, _) = try f.snapshot("s1")
         try g.waitUntilStillCounting()
         let (s2, _) = try f.snapshot("s2")
-        let restore = Background { try cli.run(["restore", vm, "s1", "--confirm", vm, "--no-safety-snapshot"], environment: stall("restore.revert", g.directory)) }
+        let restore = Background {
+            try cli.run(["restore", vm, "s1", "--confirm", vm, "--no-safety-snapshot"], environment: stall("restore.revert", g.directory))
+        }
         try waitForFile(g.directory + "/stalled")
         f.engine.lockWait = 300
         let engine = f.engine

@@ -12,19 +12,20 @@ import Testing
 
     /// Runs a script or program; stdout and stderr are kept for the failure message.
     static func run(_ program: String, _ args: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> CLI.Result {
-        let outcome = try ExternalProcess.run(program, args, environment: environment, timeout: timeout)
+        let outcome = try ExternalProcess.run(program, args, environment: environment, timeout: .seconds(timeout))
         return CLI.Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
     /// Every path under `dir` (files, links and directories), relative, with its kind.
     static func tree(_ dir: String) -> Set<String> {
         guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
-        return Set(e.compactMap { item -> String? in
-            guard let path = item as? String else { return nil }
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: dir + "/" + path, isDirectory: &isDirectory)
-            return "\(isDirectory.boolValue ? "d" : "f") \(path)"
-        })
+        return Set(
+            e.compactMap { item -> String? in
+                guard let path = item as? String else { return nil }
+                var isDirectory: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: dir + "/" + path, isDirectory: &isDirectory)
+                return "\(isDirectory.boolValue ? "d" : "f") \(path)"
+            })
     }
 
     static func makeScratch(_ label: String) throws -> String {
@@ -63,11 +64,16 @@ import Testing
         }
 
         // bash completes "kvmsnap do" to doctor with the installed script.
-        let bash = try Self.run("/bin/bash", ["-c", """
-            source "$1"; COMP_WORDS=(kvmsnap do); COMP_CWORD=1; COMP_LINE="kvmsnap do"; COMP_POINT=10
-            $(complete -p kvmsnap | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p') kvmsnap do kvmsnap
-            printf '%s\\n' "${COMPREPLY[@]}"
-            """, "bash", prefix + "/share/bash-completion/completions/kvmsnap"], environment: ["PATH": prefix + "/bin:/usr/bin:/bin"])
+        let bash = try Self.run(
+            "/bin/bash",
+            [
+                "-c",
+                """
+                source "$1"; COMP_WORDS=(kvmsnap do); COMP_CWORD=1; COMP_LINE="kvmsnap do"; COMP_POINT=10
+                $(complete -p kvmsnap | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p') kvmsnap do kvmsnap
+                printf '%s\\n' "${COMPREPLY[@]}"
+                """, "bash", prefix + "/share/bash-completion/completions/kvmsnap",
+            ], environment: ["PATH": prefix + "/bin:/usr/bin:/bin"])
         #expect(bash.stdout.split(separator: "\n").contains("doctor"), "bash: \(bash.stdout) \(bash.stderr)")
         let zsh = try String(contentsOfFile: prefix + "/share/zsh/site-functions/_kvmsnap", encoding: .utf8)
         #expect(zsh.hasPrefix("#compdef kvmsnap"))
@@ -82,10 +88,11 @@ import Testing
 
         // The manifest lists exactly what appeared.
         let manifest = try String(contentsOfFile: prefix + "/share/kvmsnap/install-manifest", encoding: .utf8)
-        let listed = Set(manifest.split(separator: "\n").map { line in
-            let kind = line.prefix(1)
-            return "\(kind) " + String(line.dropFirst(2).dropFirst(prefix.count + 1))
-        })
+        let listed = Set(
+            manifest.split(separator: "\n").map { line in
+                let kind = line.prefix(1)
+                return "\(kind) " + String(line.dropFirst(2).dropFirst(prefix.count + 1))
+            })
         #expect(listed == Self.tree(prefix).subtracting(before))
         #expect(listed.contains("f bin/kvmsnap"))
         #expect(!listed.contains("d bin") && !listed.contains("d share/man/man1"))
@@ -123,12 +130,14 @@ import Testing
 
     @Test func debInstallsRunsAndRemovesCleanly() throws {
         let status = try Self.run("/usr/bin/dpkg-query", ["-W", "-f", "${Status}", "kvmsnap"])
-        try #require(!status.stdout.contains("installed") || status.stdout.contains("not-installed"),
-                     "a kvmsnap package is installed on this machine already (\(status.stdout)); remove it first: dpkg -r kvmsnap")
+        try #require(
+            !status.stdout.contains("installed") || status.stdout.contains("not-installed"),
+            "a kvmsnap package is installed on this machine already (\(status.stdout)); remove it first: dpkg -r kvmsnap")
         let scratch = try Self.makeScratch("deb")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let build = try Self.run(Self.root + "/scripts/package-deb.sh", ["--output", scratch],
-                                 environment: ["KVMSNAP_DEB_BINARY": CLI.binary, "KVMSNAP_DEB_ALLOW_SWIFT_RUNTIME": "1"])
+        let build = try Self.run(
+            Self.root + "/scripts/package-deb.sh", ["--output", scratch],
+            environment: ["KVMSNAP_DEB_BINARY": CLI.binary, "KVMSNAP_DEB_ALLOW_SWIFT_RUNTIME": "1"])
         try #require(build.status == 0, "\(build.stderr)")
         let deb = String(build.stdout.split(separator: "\n").last ?? "")
         #expect(deb == "\(scratch)/kvmsnap_\(KVMSnap.version)_amd64.deb" || deb.hasSuffix(".deb"))
@@ -139,12 +148,14 @@ import Testing
         #expect(depends.contains("libvirt0") && depends.contains("libsqlite3-0"), "\(depends)")
         let contents = try Self.run("/usr/bin/dpkg-deb", ["-c", deb]).stdout
         let files = contents.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("-") else { return nil }   // regular files only
-            return line.split(separator: " ").last.map { String($0.dropFirst()) }   // "./usr/bin/kvmsnap" → "/usr/bin/kvmsnap"
+            guard line.hasPrefix("-") else { return nil }  // regular files only
+            return line.split(separator: " ").last.map { String($0.dropFirst()) }  // "./usr/bin/kvmsnap" → "/usr/bin/kvmsnap"
         }
-        for expected in ["/usr/bin/kvmsnap", "/usr/share/man/man1/kvmsnap.1.gz", "/usr/share/bash-completion/completions/kvmsnap",
-                         "/usr/share/zsh/site-functions/_kvmsnap", "/usr/share/fish/vendor_completions.d/kvmsnap.fish",
-                         "/usr/lib/systemd/system/kvmsnap-run-due.service", "/usr/lib/systemd/system/kvmsnap-run-due.timer"] {
+        for expected in [
+            "/usr/bin/kvmsnap", "/usr/share/man/man1/kvmsnap.1.gz", "/usr/share/bash-completion/completions/kvmsnap",
+            "/usr/share/zsh/site-functions/_kvmsnap", "/usr/share/fish/vendor_completions.d/kvmsnap.fish",
+            "/usr/lib/systemd/system/kvmsnap-run-due.service", "/usr/lib/systemd/system/kvmsnap-run-due.timer",
+        ] {
             #expect(files.contains(expected), "package lacks \(expected)")
         }
         #expect(!files.contains { $0.contains("install-manifest") })

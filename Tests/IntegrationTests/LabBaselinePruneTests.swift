@@ -40,7 +40,8 @@ struct MissingCatalogTests {
         let commands: [[String]] = [
             ["lab", "mark", vm, "--baseline", "s1"], ["reset", vm],
             ["edit", vm, "s1", "--description", "x"], ["rename", vm, "s1", "s2"], ["delete", vm, "s1", "--yes"],
-            ["restore", vm, "s1", "--confirm", vm], ["revert", vm, "s1", "--confirm", vm], ["export-disk", vm, "s1", "--disk", "vda", "--to", f.guest.directory + "/x.qcow2"],
+            ["restore", vm, "s1", "--confirm", vm], ["revert", vm, "s1", "--confirm", vm],
+            ["export-disk", vm, "s1", "--disk", "vda", "--to", f.guest.directory + "/x.qcow2"],
             ["verified", vm, "s1"], ["unpin", vm, "s1"], ["forget", vm], ["hook", "remove", "1"],
         ]
         for args in commands {

@@ -68,13 +68,15 @@ struct LibvirtIntegrationTests {
 
         // The guest resumes from memory: its counter continues, it does not boot again from 1.
         let first = try guest.waitForFirstCounter()
-        #expect(first == savedConsole + 1 || first == savedConsole + 2,
-                "first counter after restore \(first), saved \(savedConsole); console: \(guest.consoleTail())")
+        #expect(
+            first == savedConsole + 1 || first == savedConsole + 2,
+            "first counter after restore \(first), saved \(savedConsole); console: \(guest.consoleTail())")
         // A cold boot from the copied disk would also continue the count (the guest resumes from
         // the disk value at boot), so check that the guest did not boot: no init banner.
         let console = try String(contentsOfFile: guest.consoleLog, encoding: .utf8)
-        #expect(!console.contains("kvmsnap-guest booting") && !console.contains("kvmsnap-guest start="),
-                "the guest rebooted instead of resuming: \(guest.consoleTail())")
+        #expect(
+            !console.contains("kvmsnap-guest booting") && !console.contains("kvmsnap-guest start="),
+            "the guest rebooted instead of resuming: \(guest.consoleTail())")
 
         // It now writes to the copy; the original image stays where it was at save time.
         #expect(try guest.currentSource("vda") == copy)
@@ -166,27 +168,29 @@ struct LibvirtIntegrationTests {
         let backingCounter = try #require(try TestGuest.diskCounter(backing))
         #expect(backingCounter >= 2)
 
-        let pool = try guest.connection.createTransientStoragePool(xml: """
-            <pool type='dir'>
-              <name>\(poolName)</name>
-              <target><path>\(guest.directory)</path></target>
-            </pool>
-            """)
+        let pool = try guest.connection.createTransientStoragePool(
+            xml: """
+                <pool type='dir'>
+                  <name>\(poolName)</name>
+                  <target><path>\(guest.directory)</path></target>
+                </pool>
+                """)
         #expect(try pool.isActive)
         #expect(try !pool.isPersistent)
         #expect(pool.name == poolName)
 
         // No <capacity>: libvirt takes the backing image's size.
-        let volume = try pool.createVolume(xml: """
-            <volume type='file'>
-              <name>overlay.qcow2</name>
-              <target><format type='qcow2'/></target>
-              <backingStore>
-                <path>\(backing)</path>
-                <format type='qcow2'/>
-              </backingStore>
-            </volume>
-            """)
+        let volume = try pool.createVolume(
+            xml: """
+                <volume type='file'>
+                  <name>overlay.qcow2</name>
+                  <target><format type='qcow2'/></target>
+                  <backingStore>
+                    <path>\(backing)</path>
+                    <format type='qcow2'/>
+                  </backingStore>
+                </volume>
+                """)
         let volumePath = try volume.path
         #expect(volumePath == guest.directory + "/overlay.qcow2")
         #expect(volume.name == "overlay.qcow2")

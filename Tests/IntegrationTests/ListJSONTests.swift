@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import KVMSnapCommands
 import SnapshotCatalog
+import Testing
+
 @testable import SnapshotEngine
 
 /// `list --json` streams its output with a hand-written writer (100,000 snapshots in well under
@@ -28,17 +29,20 @@ import SnapshotCatalog
         try catalog.write { db in
             try db.save(VMRecord(uuid: uuid, name: "listjson-vm", createdAt: t0))
             for (i, row) in rows.enumerated() {
-                try db.insert(SnapshotRecord(
-                    id: row.id, vmUUID: uuid, name: row.name,
-                    description: i == 1 ? "quote \" backslash \\ slash / tab \t newline \n ctrl \u{01} Grüße ✓" : "d\(i)",
-                    kind: row.parent == nil ? .full : .incremental, parentID: row.parent, createdAt: row.at,
-                    state: .ready, hasMemory: i % 2 == 0, memoryBytes: Int64(i) * 1_000_000_007, diskBytes: Int64(i) << 33,
-                    configXML: "<domain/>", pinned: i == 2, expiresAt: i == 3 ? at(60 * 24 * 14) : nil,
-                    labels: i == 4 ? ["x", "y/z \"q\""] : [], guestPauseMs: i == 5 ? nil : Int64(i * 7)))
+                try db.insert(
+                    SnapshotRecord(
+                        id: row.id, vmUUID: uuid, name: row.name,
+                        description: i == 1 ? "quote \" backslash \\ slash / tab \t newline \n ctrl \u{01} Grüße ✓" : "d\(i)",
+                        kind: row.parent == nil ? .full : .incremental, parentID: row.parent, createdAt: row.at,
+                        state: .ready, hasMemory: i % 2 == 0, memoryBytes: Int64(i) * 1_000_000_007, diskBytes: Int64(i) << 33,
+                        configXML: "<domain/>", pinned: i == 2, expiresAt: i == 3 ? at(60 * 24 * 14) : nil,
+                        labels: i == 4 ? ["x", "y/z \"q\""] : [], guestPauseMs: i == 5 ? nil : Int64(i * 7)))
             }
         }
-        let result = try CLI.runBare(["list", "listjson-vm", "--json", "--connect", "test:///default",
-                                      "--catalog", catalogPath, "--store", dir + "/store"])
+        let result = try CLI.runBare([
+            "list", "listjson-vm", "--json", "--connect", "test:///default",
+            "--catalog", catalogPath, "--store", dir + "/store",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
 
         // What JSONEncoder prints for the same snapshots, oldest first, parents by name.
@@ -59,8 +63,10 @@ import SnapshotCatalog
 
         // No snapshots: an empty array, as JSONEncoder prints it.
         try catalog.write { db in for row in rows { try db.deleteSnapshot(id: row.id) } }
-        let empty = try CLI.runBare(["list", "listjson-vm", "--json", "--connect", "test:///default",
-                                     "--catalog", catalogPath, "--store", dir + "/store"])
+        let empty = try CLI.runBare([
+            "list", "listjson-vm", "--json", "--connect", "test:///default",
+            "--catalog", catalogPath, "--store", dir + "/store",
+        ])
         let emptyText = String(decoding: try encoder.encode([SnapshotJSON]()), as: UTF8.self) + "\n"
         #expect(empty.status == 0 && empty.stdout == emptyText, "\(empty.stdout.debugDescription)")
     }

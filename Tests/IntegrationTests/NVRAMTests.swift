@@ -10,7 +10,7 @@ struct NVRAMTests {
         defer { f.destroy() }
         let cli = CLI(f), vm = f.guest.name, g = f.guest
         let nvram = try #require(g.nvramPath)
-        try g.waitForCounter(atLeast: 2)   // booted through OVMF
+        try g.waitForCounter(atLeast: 2)  // booted through OVMF
         let template = try Data(contentsOf: URL(fileURLWithPath: TestGuest.ovmfVarsTemplate))
 
         let (snap, counter) = try f.snapshot("s1")

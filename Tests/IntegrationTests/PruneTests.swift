@@ -82,8 +82,9 @@ struct PruneTests {
         #expect(usageAfter < usageBefore)
         // Merges free a little more than the estimate's 0; the guest's counter writes add a little.
         let dropped = usageBefore - usageAfter
-        #expect(Double(dropped) >= Double(estimate) * 0.95 && Double(dropped) <= Double(estimate) * 1.5 + 4_194_304,
-                "dropped \(dropped) vs estimated \(estimate)")
+        #expect(
+            Double(dropped) >= Double(estimate) * 0.95 && Double(dropped) <= Double(estimate) * 1.5 + 4_194_304,
+            "dropped \(dropped) vs estimated \(estimate)")
 
         try cli.expectCheckPasses(vm, "check after prune: ")
 

@@ -1,8 +1,8 @@
 import Foundation
 import SnapshotCatalog
 import SnapshotEngine
-import Testing
 import TestSupport
+import Testing
 
 /// A randomized crash campaign (issue 10, "Done when"): the built `kvmsnap` binary runs `create`,
 /// `create --full`, `delete`, `prune` and `restore` against one running test guest and is killed
@@ -27,11 +27,12 @@ struct RandomCrashTests {
         let environment = ProcessInfo.processInfo.environment
         let seed = environment["KVMSNAP_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let kills = environment["KVMSNAP_CRASH_KILLS"].flatMap { Int($0) } ?? 30
-        let ops = try environment["KVMSNAP_CRASH_OPS"].map { list in
-            try list.split(separator: ",").map { name in
-                try #require(CrashCampaign.Op(rawValue: String(name)), "unknown operation '\(name)' in KVMSNAP_CRASH_OPS")
-            }
-        } ?? CrashCampaign.Op.allCases
+        let ops =
+            try environment["KVMSNAP_CRASH_OPS"].map { list in
+                try list.split(separator: ",").map { name in
+                    try #require(CrashCampaign.Op(rawValue: String(name)), "unknown operation '\(name)' in KVMSNAP_CRASH_OPS")
+                }
+            } ?? CrashCampaign.Op.allCases
         print("RandomCrashTests: seed \(seed), \(kills) kills, operations \(ops.map(\.rawValue)) (replay with KVMSNAP_CRASH_SEED=\(seed))")
 
         // The guest holds the LibvirtdGate's shared side, so no test restarts libvirtd under it.
@@ -96,7 +97,8 @@ private final class CrashCampaign {
     var totalKills: Int { kills.values.reduce(0, +) }
     var `where`: String {
         let now = Self.libvirtdPID()
-        return "step \(step): \(current)" + (now == libvirtdAtStep ? "" : " (libvirtd was restarted by something else during this step: pid \(libvirtdAtStep) → \(now))")
+        return "step \(step): \(current)"
+            + (now == libvirtdAtStep ? "" : " (libvirtd was restarted by something else during this step: pid \(libvirtdAtStep) → \(now))")
     }
     var summary: String {
         let perOp = Op.allCases.map { "\($0.rawValue) \(kills[$0, default: 0])/\(kills[$0, default: 0] + completions[$0, default: 0])" }
@@ -173,14 +175,16 @@ private final class CrashCampaign {
         let recoveryStarted = Date()
         let after = try readySnapshots(recovering: true)
         let recovery = Date().timeIntervalSince(recoveryStarted)
-        let entry = String(format: "step %d: %@ → %@ after %.2f s; list recovered in %.2f s", step, current,
-                           killed ? "KILLED" : "finished", ran, recovery)
+        let entry = String(
+            format: "step %d: %@ → %@ after %.2f s; list recovered in %.2f s", step, current,
+            killed ? "KILLED" : "finished", ran, recovery)
         log.append(entry)
         print("RandomCrashTests: \(entry)")
 
         // Nothing that was ready is lost.
         let lost = Set(ready.keys).subtracting(after.keys).subtracting(mayLose)
-        try require(lost.isEmpty, "ready snapshots lost: \(lost.map { ready[$0]! }.sorted()) (before: \(ready.values.sorted()), after: \(after.values.sorted()))")
+        try require(
+            lost.isEmpty, "ready snapshots lost: \(lost.map { ready[$0]! }.sorted()) (before: \(ready.values.sorted()), after: \(after.values.sorted()))")
         if !killed {
             switch op {
             case .create, .full:
@@ -198,9 +202,10 @@ private final class CrashCampaign {
         let elapsed = Int(Date().timeIntervalSince(started).rounded(.up))
         var plausible = [counterBefore]
         if let target, let c = expected[target] { plausible.append(c) }
-        try require(plausible.contains { counter >= $0 && counter <= $0 + elapsed + 3 },
-                    "after the command the guest counts at \(counter); before it was \(counterBefore)"
-                    + (target.map { ", the restore target holds \(expected[$0] ?? -1)" } ?? "") + " (\(elapsed) s ago)")
+        try require(
+            plausible.contains { counter >= $0 && counter <= $0 + elapsed + 3 },
+            "after the command the guest counts at \(counter); before it was \(counterBefore)"
+                + (target.map { ", the restore target holds \(expected[$0] ?? -1)" } ?? "") + " (\(elapsed) s ago)")
         if op == .restore, !killed, let target {
             let first = try f.guest.waitForFirstCounter()
             let c = expected[target]!
@@ -263,7 +268,7 @@ private final class CrashCampaign {
                 while Date().timeIntervalSince(started) < delay && Self.alive(victim.pid) { usleep(5_000) }
                 if Self.alive(victim.pid) { kill(victim.pid, SIGKILL) }
             }
-            let outcome = victim.wait(timeout: 900)
+            let outcome = victim.wait(timeout: .seconds(900))
             if try !libvirtdWasDown(status: outcome.status, stderr: outcome.standardError) {
                 return (outcome, Date().timeIntervalSince(started))
             }
@@ -343,10 +348,12 @@ private final class CrashCampaign {
         let persistent = try DomainDefinition(xml: try HostTools.virsh(["dumpxml", "--inactive", vm]))
         for disk in live.disks {
             let job = try ExternalProcess.run("virsh", ["-c", IntegrationEnvironment.uri, "blockjob", vm, disk.target, "--info"])
-            try require(job.succeeded && job.standardOutput.contains("No current block job"),
-                        "a block job is left on \(disk.target): \(job.standardOutput)\(job.standardError)".trimmingCharacters(in: .whitespacesAndNewlines))
+            try require(
+                job.succeeded && job.standardOutput.contains("No current block job"),
+                "a block job is left on \(disk.target): \(job.standardOutput)\(job.standardError)".trimmingCharacters(in: .whitespacesAndNewlines))
             let defined = persistent.disks.first { $0.target == disk.target }?.path
-            try require(defined == disk.path, "the persistent definition names \(defined ?? "nothing") for \(disk.target), the VM runs on \(disk.path ?? "nothing")")
+            try require(
+                defined == disk.path, "the persistent definition names \(defined ?? "nothing") for \(disk.target), the VM runs on \(disk.path ?? "nothing")")
             try require(disk.path.map { FileManager.default.fileExists(atPath: $0) } ?? false, "\(disk.target)'s image \(disk.path ?? "") does not exist")
         }
         return running
@@ -401,7 +408,8 @@ private final class CrashCampaign {
         var lines = ["steps:"] + log.suffix(8).map { "  " + $0 }
         if let check = try? cli.run(["check", vm]) { lines.append("check: \(check.stdout)\(check.stderr)") }
         if let uuid = try? f.engine.catalogVM(vm).uuid,
-           let jobs = try? f.engine.catalog.read({ try $0.jobs(vmUUID: uuid, limit: 4) }) {
+            let jobs = try? f.engine.catalog.read({ try $0.jobs(vmUUID: uuid, limit: 4) })
+        {
             for job in jobs { lines.append("job \(job.id ?? 0) \(job.kind) \(job.state) stage \(job.stage ?? "-"): \(job.error ?? "")") }
         }
         if let disks = try? HostTools.virsh(["domblklist", vm]) { lines.append("domblklist:\n\(disks)") }
@@ -414,7 +422,8 @@ private final class CrashCampaign {
     /// True while `pid` runs (not yet exited: a zombie counts as exited).
     static func alive(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+            let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex
+        else { return false }
         let state = stat[stat.index(close, offsetBy: 2)]
         return state != "Z" && state != "X"
     }

@@ -104,8 +104,9 @@ struct RestoreTests {
         let result = try cli.run(["restore", vm, "target", "--confirm", vm], environment: environment)
         #expect(result.status != 0)
         let stage = fault == "restore.start" ? "start" : fault == "restore.verify.agent" ? "verify" : "revert"
-        #expect(result.stderr.contains("restore failed at stage \(stage)") && result.stderr.contains("rolled back to safety snapshot"),
-                "\(result.stderr)")
+        #expect(
+            result.stderr.contains("restore failed at stage \(stage)") && result.stderr.contains("rolled back to safety snapshot"),
+            "\(result.stderr)")
         // The guest resumed from where it was before the restore, not from the snapshot.
         let resumed = try g.waitForFirstCounter()
         #expect(resumed >= before && resumed <= before + 4, "after rollback the guest printed \(resumed); before the restore \(before)")
@@ -208,7 +209,7 @@ struct RestoreTests {
 
     @Test func threeLabVMsResetInParallelToTheirBaselines() throws {
         var fixtures: [EngineFixture] = []
-        defer { fixtures.forEach { $0.destroy() } }
+        defer { for fixture in fixtures { fixture.destroy() } }
         // One catalog and store for all three, as on a real host.
         let first = try EngineFixture(tag: "lab", memoryMiB: 160)
         fixtures.append(first)
@@ -247,14 +248,15 @@ struct RestoreTests {
         try g.waitForCounter(atLeast: 2)
         let (_, counter) = try f.snapshot("s1")
         try g.waitForCounter(atLeast: (counter ?? 0) + 4)
-        let command = "\(CLI.binary) restore \(vm) s1 --connect \(IntegrationEnvironment.uri) --catalog \(cli.catalog) --store \(cli.store); echo EXIT=$?; sleep 60"
+        let command =
+            "\(CLI.binary) restore \(vm) s1 --connect \(IntegrationEnvironment.uri) --catalog \(cli.catalog) --store \(cli.store); echo EXIT=$?; sleep 60"
 
         // A tmux server of its own (-L), started by this test: the path a fresh CI machine takes.
         // (Foundation's Process waited for such a daemon to exit; ExternalProcess waits for the client.)
         let socket = "kvmsnap-test-\(UUID().uuidString.prefix(8))"
-        defer { _ = try? ExternalProcess.run("tmux", ["-L", socket, "kill-server"], timeout: 10) }
+        defer { _ = try? ExternalProcess.run("tmux", ["-L", socket, "kill-server"], timeout: .seconds(10)) }
         func tmux(_ args: [String]) throws -> String {
-            let outcome = try ExternalProcess.run("tmux", ["-L", socket] + args, timeout: 30)
+            let outcome = try ExternalProcess.run("tmux", ["-L", socket] + args, timeout: .seconds(30))
             guard outcome.succeeded else { throw TestGuestError("tmux \(args.first ?? ""): \(outcome.standardError)") }
             return outcome.standardOutput
         }

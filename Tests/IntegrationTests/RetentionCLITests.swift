@@ -31,10 +31,12 @@ struct RetentionSimulateCLITests {
         let result = try simulate(Self.policy)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
-        for row in ["b-2024-03-05 2024-03-05 08:00:00 prune -", "a0-2023-12-02 2023-12-02 08:00:00 keep monthly[oldest] #2",
-                    "n-2024-06-15d 2024-06-15 11:30:00 leave alone in progress", "k-2024-06-15a 2024-06-15 01:00:00 prune failed",
-                    "within 10h 2", "last 1 1", "daily 2 2", "weekly 2 2", "monthly 3 2", "pinned / not expired 2",
-                    "total: 11 kept, 4 pruned, 1 left alone (as of 2024-06-15T12:00:00Z)"] {
+        for row in [
+            "b-2024-03-05 2024-03-05 08:00:00 prune -", "a0-2023-12-02 2023-12-02 08:00:00 keep monthly[oldest] #2",
+            "n-2024-06-15d 2024-06-15 11:30:00 leave alone in progress", "k-2024-06-15a 2024-06-15 01:00:00 prune failed",
+            "within 10h 2", "last 1 1", "daily 2 2", "weekly 2 2", "monthly 3 2", "pinned / not expired 2",
+            "total: 11 kept, 4 pruned, 1 left alone (as of 2024-06-15T12:00:00Z)",
+        ] {
             #expect(lines.contains(row), "missing line '\(row)' in:\n\(result.stdout)")
         }
     }
@@ -60,8 +62,9 @@ struct RetentionSimulateCLITests {
         #expect(result.status == 64, "\(args): exit \(result.status) \(result.stderr)")
         #expect(result.stdout.isEmpty)
         let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines.first?.hasPrefix("kvmsnap: error: ") == true && lines.first?.contains(message) == true,
-                "\(args): \(result.stderr)")
+        #expect(
+            lines.count == 1 && lines.first?.hasPrefix("kvmsnap: error: ") == true && lines.first?.contains(message) == true,
+            "\(args): \(result.stderr)")
     }
 
     @Test func unlimitedCountIsAccepted() throws {

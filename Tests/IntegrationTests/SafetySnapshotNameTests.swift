@@ -17,8 +17,9 @@ struct SafetySnapshotNameTests {
         try f.guest.waitForCounter(atLeast: 1)
         try f.snapshot("base")
         // The same engine objects, but every timestamp falls in one second.
-        let engine = SnapshotEngine(connection: f.engine.connection, catalog: f.engine.catalog, store: f.engine.store,
-                                    clock: FrozenClock(instant: Date()))
+        let engine = SnapshotEngine(
+            connection: f.engine.connection, catalog: f.engine.catalog, store: f.engine.store,
+            clock: FrozenClock(instant: Date()))
         var options = RestoreOptions()
         options.agentTimeout = .seconds(5)
         let first = try engine.restore(vm: f.guest.name, snapshot: "base", options: options)

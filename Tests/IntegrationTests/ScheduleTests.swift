@@ -15,7 +15,7 @@ func parsePrometheusTextfile(_ path: String) throws -> [String: [(labels: [Strin
             out[family.name] = [{"labels": s.labels, "value": s.value} for s in family.samples]
         print(json.dumps(out))
         """
-    let outcome = try ExternalProcess.run("/usr/bin/python3", ["-c", script, path], timeout: 60)
+    let outcome = try ExternalProcess.run("/usr/bin/python3", ["-c", script, path], timeout: .seconds(60))
     guard outcome.status == 0 else {
         throw TestGuestError("prometheus_client could not parse \(path) (exit \(outcome.status)); scripts/host-setup.sh installs it: \(outcome.standardError)")
     }
@@ -37,7 +37,9 @@ struct SchedulerCLITests {
     @Test func installSystemdWritesAOneshotServiceAndAMinutelyPersistentTimer() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try CLI.runBare(["schedule", "install-systemd", "--dest", dir, "--catalog", "/srv/k cat.sqlite", "--metrics-textfile", "/var/lib/ne/k.prom"])
+        let result = try CLI.runBare([
+            "schedule", "install-systemd", "--dest", dir, "--catalog", "/srv/k cat.sqlite", "--metrics-textfile", "/var/lib/ne/k.prom",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let service = try String(contentsOfFile: dir + "/kvmsnap-run-due.service", encoding: .utf8)
         let timer = try String(contentsOfFile: dir + "/kvmsnap-run-due.timer", encoding: .utf8)
@@ -56,14 +58,17 @@ struct SchedulerCLITests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let metrics = dir + "/kvmsnap.prom"
         let process = try ExternalProcess.start(
-            CLI.binary, ["daemon", "--interval", "3600", "--metrics-textfile", metrics,
-                         "--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"],
+            CLI.binary,
+            [
+                "daemon", "--interval", "3600", "--metrics-textfile", metrics,
+                "--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store",
+            ],
             captureOutput: true)
         defer { process.signal(SIGKILL); process.wait() }
         try waitForFile(metrics, timeout: 30)
         let start = Date()
         process.signal(SIGTERM)
-        let outcome = process.wait(timeout: 30)
+        let outcome = process.wait(timeout: .seconds(30))
         let text = outcome.standardError
         #expect(outcome.succeeded, "\(outcome.status) \(text)")
         #expect(Date().timeIntervalSince(start) < 5)
@@ -78,10 +83,10 @@ struct SchedulerCLITests {
     @Test func badScheduleOrNowIsExit64() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let where_ = ["--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"]
-        let bad = try CLI.runBare(["policy", "set", "--default", "--keep-last", "2", "--schedule", "61 * * * *"] + where_)
+        let globalOptions = ["--connect", "test:///default", "--catalog", dir + "/c.sqlite", "--store", dir + "/store"]
+        let bad = try CLI.runBare(["policy", "set", "--default", "--keep-last", "2", "--schedule", "61 * * * *"] + globalOptions)
         #expect(bad.status == 64 && bad.stderr.contains("minute 61 is out of range 0-59"), "\(bad.stderr)")
-        let now = try CLI.runBare(["run-due", "--now", "tomorrow"] + where_)
+        let now = try CLI.runBare(["run-due", "--now", "tomorrow"] + globalOptions)
         #expect(now.status == 64 && now.stderr.contains("--now"), "\(now.stderr)")
     }
 }
@@ -146,8 +151,9 @@ struct ScheduleTests {
         let day2 = try runDue("2030-01-11T03:01:00+01:00")
         #expect(day2.status == 0 && day2.stdout.contains("took auto-20300111-0300"), "\(day2.stdout)\(day2.stderr)")
         let day3 = try runDue("2030-01-12T03:00:00+01:00", ["--metrics-textfile", metrics])
-        #expect(day3.status == 0 && day3.stdout.contains("took auto-20300112-0300") && day3.stdout.contains("pruned auto-20300110-0300"),
-                "\(day3.stdout)\(day3.stderr)")
+        #expect(
+            day3.status == 0 && day3.stdout.contains("took auto-20300112-0300") && day3.stdout.contains("pruned auto-20300110-0300"),
+            "\(day3.stdout)\(day3.stderr)")
         #expect(try autoSnapshots(cli, vm) == ["auto-20300111-0300", "auto-20300112-0300"])
 
         // The snapshot carries the injected time (plus the seconds the run took), not the host's.
@@ -167,11 +173,13 @@ struct ScheduleTests {
 
         // Slots of 01-13, 01-14 and 01-15 missed: one run takes only the latest.
         let late = try runDue("2030-01-15T10:00:00+01:00")
-        #expect(late.status == 0 && late.stdout.contains("took auto-20300115-0300") && late.stdout.contains("pruned auto-20300111-0300"),
-                "\(late.stdout)\(late.stderr)")
+        #expect(
+            late.status == 0 && late.stdout.contains("took auto-20300115-0300") && late.stdout.contains("pruned auto-20300111-0300"),
+            "\(late.stdout)\(late.stderr)")
         #expect(try autoSnapshots(cli, vm) == ["auto-20300112-0300", "auto-20300115-0300"])
         let jobs = try f.engine.catalog.read { try $0.jobs() }
-        #expect(jobs.filter { $0.kind == "create" }.compactMap(\.snapshotName).sorted()
+        #expect(
+            jobs.filter { $0.kind == "create" }.compactMap(\.snapshotName).sorted()
                 == ["auto-20300110-0300", "auto-20300111-0300", "auto-20300112-0300", "auto-20300115-0300"])
         #expect(jobs.filter { $0.kind == "run-due" }.allSatisfy { $0.state == .succeeded })
         // What a user sees: `jobs --json` lists the scheduled jobs with their states.
@@ -196,8 +204,9 @@ struct ScheduleTests {
 
         // 1. A run stalled while holding the lock: a second one exits 0 at once with a notice.
         let marker = f.guest.directory + "/stalled"
-        let stalled = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"],
-                                    environment: ["TZ": "UTC", "KVMSNAP_TEST_STALL_AT": "run-due:locked", "KVMSNAP_TEST_STALL_MARKER": marker])
+        let stalled = try cli.start(
+            ["run-due", "--now", "2030-01-10T10:00:00Z"],
+            environment: ["TZ": "UTC", "KVMSNAP_TEST_STALL_AT": "run-due:locked", "KVMSNAP_TEST_STALL_MARKER": marker])
         defer { stalled.signal(SIGKILL); stalled.wait() }
         try waitForFile(marker, timeout: 60)
         let second = try cli.run(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"], timeout: 60)
@@ -209,7 +218,7 @@ struct ScheduleTests {
         // 2. Two processes started together with the same --now: one snapshot.
         let a = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
         let b = try cli.start(["run-due", "--now", "2030-01-10T10:00:00Z"], environment: ["TZ": "UTC"])
-        let (ra, rb) = (a.wait(timeout: 300), b.wait(timeout: 300))
+        let (ra, rb) = (a.wait(timeout: .seconds(300)), b.wait(timeout: .seconds(300)))
         #expect(ra.succeeded && rb.succeeded, "\(ra.status) \(rb.status)")
         #expect(try autoSnapshots(cli, vm) == ["auto-20300110-1000"])
 
@@ -220,8 +229,9 @@ struct ScheduleTests {
         #expect(next.stdout.contains("\(vm): took auto-20300110-1010"), "\(next.stdout)")
 
         // 4. An injected capture failure: exit 1, a failed run-due job, the slot retried next time.
-        let failing = try cli.run(["run-due", "--now", "2030-01-10T10:20:00Z", "--metrics-textfile", f.guest.directory + "/m.prom"],
-                                  environment: ["TZ": "UTC", "KVMSNAP_TEST_FAIL_AT": "create.beforeCapture"])
+        let failing = try cli.run(
+            ["run-due", "--now", "2030-01-10T10:20:00Z", "--metrics-textfile", f.guest.directory + "/m.prom"],
+            environment: ["TZ": "UTC", "KVMSNAP_TEST_FAIL_AT": "create.beforeCapture"])
         #expect(failing.status == 1 && failing.stdout.contains("\(vm): FAILED"), "\(failing.stdout)\(failing.stderr)")
         #expect(failing.stdout.contains("is no longer defined in libvirt"), "the other VM is still handled: \(failing.stdout)")
         let failedJobs = try f.engine.catalog.read { try $0.jobs(states: [.failed]) }

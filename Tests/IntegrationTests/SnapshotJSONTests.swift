@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
 import KVMSnapCommands
 import SnapshotCatalog
+import TestSupport
+import Testing
+
 @testable import SnapshotEngine
 
 /// A snapshot has one JSON model (``SnapshotJSON``) and one encoder (``Output/encode(_:)``);
@@ -29,7 +30,9 @@ import SnapshotCatalog
         #expect(stored.map(\.name) == records.map(\.name))
         #expect(listed.stdout == (try SnapshotJSONFixtures.encoded(SnapshotJSONFixtures.infos(stored))))
         // show --json prints the same model (with its layers) through the same encoder.
-        let shown = try CLI.runBare(["show", "json-vm", "e\u{301}cole", "--json", "--connect", "test:///default", "--catalog", catalogPath, "--store", dir + "/store"])
+        let shown = try CLI.runBare([
+            "show", "json-vm", "e\u{301}cole", "--json", "--connect", "test:///default", "--catalog", catalogPath, "--store", dir + "/store",
+        ])
         #expect(shown.status == 0, "\(shown.stderr)")
         let info = try #require(SnapshotJSONFixtures.infos(stored).first { $0.record.name == "e\u{301}cole" })
         #expect(shown.stdout == String(decoding: try Output.encode(SnapshotJSON(info, withLayers: true)), as: UTF8.self) + "\n")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCommands
 
 /// Paths given relative to the caller's directory must reach libvirtd and SQLite as absolute

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVMSnapCommands
 
 /// Issue 10, item 14: which hypervisor URIs name this machine, decided before connecting.

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
 import KVMSnapCommands
 import SnapshotCatalog
+import TestSupport
+import Testing
+
 @testable import SnapshotEngine
 
 /// A snapshot has one JSON model (``SnapshotJSON``) and one encoder (``Output/encode(_:)``);

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import KVMSnapCore
 
 /// Runs borg 1.2's own prune planning (Resources/borg_prune_oracle.py, /usr/bin/python3 with
@@ -66,7 +67,8 @@ struct BorgOracleTests {
         process.waitUntilExit()
         let stderr = String(decoding: errData.wait(), as: UTF8.self)
         guard process.terminationStatus == 0 else {
-            Issue.record("""
+            Issue.record(
+                """
                 borg oracle failed (exit \(process.terminationStatus)). borg 1.2 must be importable by /usr/bin/python3: \
                 install borgbackup (apt-get install borgbackup; scripts/host-setup.sh installs it).
                 \(stderr)
@@ -101,9 +103,12 @@ struct BorgOracleTests {
         // Start somewhere 2001...2030, sometimes right before a DST change.
         var t = Int64.random(in: 978_307_200...1_893_456_000, using: &rng) * 1_000_000
         if Bool.random(using: &rng) {
-            let dstStarts = ["2024-03-31T00:00:00Z", "2024-10-26T22:00:00Z", "2023-11-05T03:00:00Z",
-                             "2024-04-06T12:00:00Z", "2020-12-31T12:00:00Z", "2021-12-30T00:00:00Z"]
-            t = RetentionPlanner.microseconds(utc(dstStarts.randomElement(using: &rng)!))
+            let dstStarts = [
+                "2024-03-31T00:00:00Z", "2024-10-26T22:00:00Z", "2023-11-05T03:00:00Z",
+                "2024-04-06T12:00:00Z", "2020-12-31T12:00:00Z", "2021-12-30T00:00:00Z",
+            ]
+            t =
+                RetentionPlanner.microseconds(utc(dstStarts.randomElement(using: &rng)!))
                 - Int64.random(in: 0...(3 * 86_400), using: &rng) * 1_000_000
         }
         let kind = Int.random(in: 0..<4, using: &rng)
@@ -118,7 +123,9 @@ struct BorgOracleTests {
             case 1: step = 86_400 * Int64(spanScale) / 3 + Int64.random(in: -3600...3600, using: &rng)  // daily-ish
             case 2: step = Int64.random(in: 1...(86_400 * 10 * Int64(spanScale)), using: &rng)  // irregular
             default:  // bursty
-                step = Bool.random(using: &rng) ? Int64.random(in: 0...120, using: &rng)
+                step =
+                    Bool.random(using: &rng)
+                    ? Int64.random(in: 0...120, using: &rng)
                     : Int64.random(in: 3600...(86_400 * 20 * Int64(spanScale)), using: &rng)
             }
             var us = step * 1_000_000
@@ -146,7 +153,8 @@ struct BorgOracleTests {
         for us in times {
             var name: String
             repeat {
-                name = String((0..<Int.random(in: 1...3, using: &rng)).map { _ in "abcdefghij".randomElement(using: &rng)! })
+                name =
+                    String((0..<Int.random(in: 1...3, using: &rng)).map { _ in "abcdefghij".randomElement(using: &rng)! })
                     + "-\(Int.random(in: 0..<100_000, using: &rng))"
             } while !names.insert(name).inserted
             snaps.append((name, us))
@@ -191,7 +199,9 @@ struct BorgOracleTests {
             if expected != actual {
                 let byName = Dictionary(uniqueKeysWithValues: c.snapshots.map { ($0.name, $0.us) })
                 let diff = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted { byName[$0]! > byName[$1]! }
-                    .map { "\($0) @\(Timestamp.format(Date(timeIntervalSince1970: Double(byName[$0]!) / 1e6))): borg=\(expected[$0] ?? "prune") kvmsnap=\(actual[$0] ?? "prune")" }
+                    .map {
+                        "\($0) @\(Timestamp.format(Date(timeIntervalSince1970: Double(byName[$0]!) / 1e6))): borg=\(expected[$0] ?? "prune") kvmsnap=\(actual[$0] ?? "prune")"
+                    }
                 mismatches.append((c, diff))
             }
         }
@@ -205,7 +215,8 @@ struct BorgOracleTests {
         let cases = (0..<300).map { _ in Self.randomCase(&rng) }
         let mismatches = try Self.compare(cases)
         if let smallest = mismatches.min(by: { ($0.1.count, $0.0.snapshots.count) < ($1.1.count, $1.0.snapshots.count) }) {
-            Issue.record("""
+            Issue.record(
+                """
                 \(mismatches.count) of \(cases.count) cases differ from borg (seed \(seed); rerun with KVMSNAP_ORACLE_SEED=\(seed)).
                 Smallest diff: \(smallest.0.summary) now=\(Timestamp.format(Date(timeIntervalSince1970: Double(smallest.0.now) / 1e6)))
                 \(smallest.1.prefix(20).joined(separator: "\n"))
@@ -219,27 +230,35 @@ struct BorgOracleTests {
         func at(_ s: String) -> Int64 { RetentionPlanner.microseconds(utc(s)) }
         let cases: [Case] = [
             // -1 never uses the oldest fallback; a large N does.
-            Case(tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.daily: -1],
-                 snapshots: [("b", at("2024-01-01T10:00:00Z")), ("a", at("2024-01-01T09:00:00Z"))]),
-            Case(tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.daily: 5],
-                 snapshots: [("b", at("2024-01-01T10:00:00Z")), ("a", at("2024-01-01T09:00:00Z"))]),
+            Case(
+                tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.daily: -1],
+                snapshots: [("b", at("2024-01-01T10:00:00Z")), ("a", at("2024-01-01T09:00:00Z"))]),
+            Case(
+                tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.daily: 5],
+                snapshots: [("b", at("2024-01-01T10:00:00Z")), ("a", at("2024-01-01T09:00:00Z"))]),
             // equal timestamps: ties ordered by name descending.
-            Case(tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.last: 1],
-                 snapshots: [("x1", at("2024-01-01T10:00:00Z")), ("x2", at("2024-01-01T10:00:00Z"))]),
+            Case(
+                tz: "UTC", now: at("2024-01-02T00:00:00Z"), within: nil, counts: [.last: 1],
+                snapshots: [("x1", at("2024-01-01T10:00:00Z")), ("x2", at("2024-01-01T10:00:00Z"))]),
             // DST fall-back in Berlin: the repeated hour is one hourly period.
-            Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.hourly: -1],
-                 snapshots: (0..<6).map { ("h\($0)", at("2024-10-26T23:00:00Z") + Int64($0) * 1_800_000_000) }),
+            Case(
+                tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.hourly: -1],
+                snapshots: (0..<6).map { ("h\($0)", at("2024-10-26T23:00:00Z") + Int64($0) * 1_800_000_000) }),
             // keep-last compares local seconds: 02:30:00 CET right after 02:30:00 CEST is one period.
-            Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: -1],
-                 snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
-            Case(tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: 2],
-                 snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
+            Case(
+                tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: -1],
+                snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
+            Case(
+                tz: "Europe/Berlin", now: at("2024-10-28T00:00:00Z"), within: nil, counts: [.last: 2],
+                snapshots: [("cest", at("2024-10-27T00:30:00Z")), ("cet", at("2024-10-27T01:30:00Z"))]),
             // Year turn in local time (Berlin) and ISO week 53.
-            Case(tz: "Europe/Berlin", now: at("2022-01-01T00:00:00Z"), within: nil, counts: [.yearly: 2, .weekly: 2],
-                 snapshots: [("new", at("2021-01-01T00:30:00Z")), ("old", at("2020-12-31T23:30:00Z")), ("w53", at("2020-12-28T12:00:00Z"))]),
+            Case(
+                tz: "Europe/Berlin", now: at("2022-01-01T00:00:00Z"), within: nil, counts: [.yearly: 2, .weekly: 2],
+                snapshots: [("new", at("2021-01-01T00:30:00Z")), ("old", at("2020-12-31T23:30:00Z")), ("w53", at("2020-12-28T12:00:00Z"))]),
             // keep-within is strict: exactly now - D is not kept.
-            Case(tz: "UTC", now: at("2024-01-08T00:00:00Z"), within: "7d", counts: [:],
-                 snapshots: [("edge", at("2024-01-01T00:00:00Z")), ("in", at("2024-01-01T00:00:00.000001Z"))]),
+            Case(
+                tz: "UTC", now: at("2024-01-08T00:00:00Z"), within: "7d", counts: [:],
+                snapshots: [("edge", at("2024-01-01T00:00:00Z")), ("in", at("2024-01-01T00:00:00.000001Z"))]),
         ]
         let mismatches = try Self.compare(cases)
         for (c, diff) in mismatches {

@@ -1,15 +1,20 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 /// Issue 10 items 9 and 10: extreme dates, durations and counts never trap the pure core; they
 /// are refused with an error (or, for stored values, handled with saturating arithmetic).
 @Suite("bounds on dates, durations and counts")
 struct BoundsTests {
-    static let snaps = [RetentionCandidate(name: "a", createdAt: utc("2020-01-01T00:00:00Z")),
-                        RetentionCandidate(name: "b", createdAt: utc("0001-01-01T00:00:00Z"))]
+    static let snaps = [
+        RetentionCandidate(name: "a", createdAt: utc("2020-01-01T00:00:00Z")),
+        RetentionCandidate(name: "b", createdAt: utc("0001-01-01T00:00:00Z")),
+    ]
 
-    @Test("durations longer than 100 years are refused on input", arguments: ["292471y", "101y", "1300m", "5300w", "36501d", "876001h", "52560001min", "9223372036854y"])
+    @Test(
+        "durations longer than 100 years are refused on input",
+        arguments: ["292471y", "101y", "1300m", "5300w", "36501d", "876001h", "52560001min", "9223372036854y"])
     func tooLongDurations(text: String) {
         #expect {
             try RetentionDuration(parsing: text)
@@ -27,11 +32,15 @@ struct BoundsTests {
     func plannerExtremes() throws {
         let earliest = utc("0000-01-01T00:00:00Z"), latest = utc("9999-12-31T23:59:59.999Z")
         for now in [earliest, latest] {
-            let policy = RetentionPolicy(keepWithin: try RetentionDuration(parsing: "100y"), keepLast: .max, keepHourly: .max,
-                                         keepDaily: .max, keepWeekly: -1, keepMonthly: .max, keepYearly: .max)
-            let plan = try RetentionPlanner.plan(Self.snaps + [RetentionCandidate(name: "c", createdAt: latest, expiresAt: latest),
-                                                               RetentionCandidate(name: "d", createdAt: earliest)],
-                                                 policy: policy, now: now, timeZone: tz("Pacific/Kiritimati"))
+            let policy = RetentionPolicy(
+                keepWithin: try RetentionDuration(parsing: "100y"), keepLast: .max, keepHourly: .max,
+                keepDaily: .max, keepWeekly: -1, keepMonthly: .max, keepYearly: .max)
+            let plan = try RetentionPlanner.plan(
+                Self.snaps + [
+                    RetentionCandidate(name: "c", createdAt: latest, expiresAt: latest),
+                    RetentionCandidate(name: "d", createdAt: earliest),
+                ],
+                policy: policy, now: now, timeZone: tz("Pacific/Kiritimati"))
             #expect(plan.decisions.count == 4)
         }
     }
@@ -45,9 +54,11 @@ struct BoundsTests {
         #expect(plan.keptReasons["a"] == "within 292471y")
     }
 
-    @Test("instants outside years 0000-9999 are an error naming them, not a trap", arguments: [
-        Double.nan, .infinity, -.infinity, 1e300, -1e300, 253_402_300_800, -62_167_219_201,
-    ])
+    @Test(
+        "instants outside years 0000-9999 are an error naming them, not a trap",
+        arguments: [
+            Double.nan, .infinity, -.infinity, 1e300, -1e300, 253_402_300_800, -62_167_219_201,
+        ])
     func instantsOutOfRange(seconds: Double) throws {
         let bad = Date(timeIntervalSince1970: seconds)
         let policy = RetentionPolicy(keepLast: 1)
@@ -63,9 +74,11 @@ struct BoundsTests {
         #expect(!Timestamp.format(bad).isEmpty)
     }
 
-    @Test("timestamps an offset pushes out of years 0000-9999 are refused", arguments: [
-        "9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59.9999Z",
-    ])
+    @Test(
+        "timestamps an offset pushes out of years 0000-9999 are refused",
+        arguments: [
+            "9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59.9999Z",
+        ])
     func timestampEdges(text: String) {
         #expect(Timestamp.parse(text) == .failure(.outOfRange(text)))
     }
@@ -75,10 +88,12 @@ struct BoundsTests {
         #expect(Timestamp.format(utc("9999-12-31T23:59:59.5Z")) == "9999-12-31T23:59:59.500000Z")
     }
 
-    @Test("a cron step of Int.max does not overflow", arguments: [
-        "0 0 * * 5/9223372036854775807", "59/9223372036854775807 * * * *", "0 0 31/9223372036854775807 * *",
-        "0 0 * 12/9223372036854775807 *", "0 23/9223372036854775807 * * *",
-    ])
+    @Test(
+        "a cron step of Int.max does not overflow",
+        arguments: [
+            "0 0 * * 5/9223372036854775807", "59/9223372036854775807 * * * *", "0 0 31/9223372036854775807 * *",
+            "0 0 * 12/9223372036854775807 *", "0 23/9223372036854775807 * * *",
+        ])
     func cronHugeStep(expression: String) throws {
         let cron = try CronSchedule(parsing: expression)
         _ = cron.lastSlot(atOrBefore: utc("2030-01-01T00:00:00Z"), timeZone: tz("UTC"))
@@ -123,11 +138,13 @@ struct TimelineStreamTests {
         #expect(whole[1].pinned && whole[1].expiresAt == utc("2030-01-01T00:00:00Z"))
     }
 
-    @Test("bad JSON is refused with where it went wrong", arguments: [
-        "", "   ", "[", "[{", #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"}] x"#,
-        #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"},]"#, #"[{"a": 01}]"#, "[1.]", "[-]", "[tru]", #"[{"a": 1 2}]"#,
-        "[\"\u{1}\"]", #"["\ud800"]"#, #"["\x"]"#, "[\"\\u12g4\"]",
-    ])
+    @Test(
+        "bad JSON is refused with where it went wrong",
+        arguments: [
+            "", "   ", "[", "[{", #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"}] x"#,
+            #"[{"name": "a", "createdAt": "2024-01-01T00:00:00Z"},]"#, #"[{"a": 01}]"#, "[1.]", "[-]", "[tru]", #"[{"a": 1 2}]"#,
+            "[\"\u{1}\"]", #"["\ud800"]"#, #"["\x"]"#, "[\"\\u12g4\"]",
+        ])
     func invalidDocuments(text: String) {
         #expect {
             _ = try Self.decode(text, chunk: 3)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 @Suite("cron schedules")
@@ -40,8 +41,10 @@ struct CronScheduleTests {
     }
 
     @Test func acceptsVixieSyntax() throws {
-        for text in ["* * * * *", "*/15 * * * *", "0 3 * * *", "0,30 8-18 * * mon-fri", "5/20 * * * *", "0 0 1 JAN,Jul *",
-                     "0 0 * * 7", "0 0 29 2 *", "0 0 30 2 1", "@daily", "@HOURLY", "  0   3 * *  *  ", "0-30/10 */2 1-15 */3 SUN"] {
+        for text in [
+            "* * * * *", "*/15 * * * *", "0 3 * * *", "0,30 8-18 * * mon-fri", "5/20 * * * *", "0 0 1 JAN,Jul *",
+            "0 0 * * 7", "0 0 29 2 *", "0 0 30 2 1", "@daily", "@HOURLY", "  0   3 * *  *  ", "0-30/10 */2 1-15 */3 SUN",
+        ] {
             _ = try CronSchedule(parsing: text)
         }
         #expect(try CronSchedule(parsing: "  0   3 * *  *  ").expression == "0 3 * * *")
@@ -114,7 +117,8 @@ struct CronScheduleTests {
         var u = from
         while u < to {
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: Date(timeIntervalSince1970: Double(u)))
-            let local = CivilTime.daysFromCivil(year: Int64(c.year!), month: Int64(c.month!), day: Int64(c.day!)) * 86_400
+            let local =
+                CivilTime.daysFromCivil(year: Int64(c.year!), month: Int64(c.month!), day: Int64(c.day!)) * 86_400
                 + Int64(c.hour!) * 3600 + Int64(c.minute!) * 60
             if seen.insert(local).inserted, cron.matches(localSeconds: local) { out.append(u) }
             u += 60
@@ -150,7 +154,8 @@ struct CronScheduleTests {
                 for (i, slot) in expected.enumerated() where i > 0 {
                     let d = Date(timeIntervalSince1970: Double(slot))
                     #expect(cron.lastSlot(atOrBefore: d, timeZone: zone) == d)
-                    #expect(cron.lastSlot(atOrBefore: d.addingTimeInterval(-1), timeZone: zone)
+                    #expect(
+                        cron.lastSlot(atOrBefore: d.addingTimeInterval(-1), timeZone: zone)
                             == Date(timeIntervalSince1970: Double(expected[i - 1])), "\(expression) before \(slot)")
                 }
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVMSnapCore
 
 @Suite struct DoctorRulesTests {
@@ -10,8 +11,9 @@ import Testing
             qemuVersion: SoftwareVersion(7, 2, 22),
             capabilities: HostCapabilities(kvm: true, liveMemory: true, externalSnapshotRevert: false, securityModels: ["dac"]),
             virtlogdSocketPresent: true,
-            store: HostFacts.Store(path: "/var/lib/kvmsnap/store", examinedPath: "/var/lib/kvmsnap/store", filesystemType: "ext4",
-                                   freeBytes: 80 << 30, totalBytes: 250 << 30),
+            store: HostFacts.Store(
+                path: "/var/lib/kvmsnap/store", examinedPath: "/var/lib/kvmsnap/store", filesystemType: "ext4",
+                freeBytes: 80 << 30, totalBytes: 250 << 30),
             qemuImg: .found(path: "/usr/bin/qemu-img", output: "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright …"),
             appArmorEnabled: nil, seLinuxEnforce: nil, catalog: .intact(path: "/var/lib/kvmsnap/catalog.sqlite"))
     }
@@ -22,8 +24,11 @@ import Testing
 
     @Test func healthyHostIsAllOk() {
         let checks = DoctorRules.checks(Self.healthy())
-        #expect(checks.map(\.name) == ["user", "daemon", "libvirt", "qemu", "kvm", "memory-snapshots", "virtlogd",
-                                       "apparmor", "selinux", "store", "store-space", "qemu-img", "catalog"])
+        #expect(
+            checks.map(\.name) == [
+                "user", "daemon", "libvirt", "qemu", "kvm", "memory-snapshots", "virtlogd",
+                "apparmor", "selinux", "store", "store-space", "qemu-img", "catalog",
+            ])
         #expect(checks.allSatisfy { $0.status == .ok }, "\(checks.filter { $0.status != .ok })")
         #expect(DoctorRules.overall(checks) == .ok)
         #expect(Self.line("qemu-img", Self.healthy())?.detail == "/usr/bin/qemu-img 7.2.22")
@@ -72,8 +77,10 @@ import Testing
         #expect(Self.line("memory-snapshots", facts)?.status == .warn)
     }
 
-    @Test(arguments: [("ext4", DoctorCheck.Status.ok), ("xfs", .ok), ("btrfs", .warn), ("tmpfs", .fail), ("nfs4", .warn),
-                      ("fuse.sshfs", .warn), ("overlay", .warn), ("squashfs", .fail)])
+    @Test(arguments: [
+        ("ext4", DoctorCheck.Status.ok), ("xfs", .ok), ("btrfs", .warn), ("tmpfs", .fail), ("nfs4", .warn),
+        ("fuse.sshfs", .warn), ("overlay", .warn), ("squashfs", .fail),
+    ])
     func storeFilesystem(type: String, expected: DoctorCheck.Status) {
         var facts = Self.healthy()
         facts.store.filesystemType = type
@@ -86,7 +93,7 @@ import Testing
         #expect(Self.line("store-space", facts)?.status == .fail)
         facts.store.freeBytes = 5 << 30
         #expect(Self.line("store-space", facts)?.status == .warn)
-        facts.store.freeBytes = 20 << 30   // 20 GiB of 250: under 10 %
+        facts.store.freeBytes = 20 << 30  // 20 GiB of 250: under 10 %
         #expect(Self.line("store-space", facts)?.status == .warn)
         facts.store.freeBytes = 80 << 30
         #expect(Self.line("store-space", facts)?.detail == "80.0 GiB free of 250.0 GiB")
@@ -110,7 +117,7 @@ import Testing
     @Test func appArmorAndSELinux() {
         var facts = Self.healthy()
         facts.appArmorEnabled = "Y\n"
-        #expect(Self.line("apparmor", facts)?.status == .warn)   // enabled, libvirt uses only dac
+        #expect(Self.line("apparmor", facts)?.status == .warn)  // enabled, libvirt uses only dac
         facts.capabilities?.securityModels = ["apparmor", "dac"]
         #expect(Self.line("apparmor", facts)?.status == .ok)
         facts.appArmorEnabled = "N\n"
@@ -153,7 +160,8 @@ import Testing
             <guest><os_type>hvm</os_type><arch name='x86_64'><domain type='qemu'/><domain type='kvm'/></arch></guest>
             </capabilities>
             """
-        #expect(HostCapabilities(xml: xml) == HostCapabilities(kvm: true, liveMemory: true, externalSnapshotRevert: false, securityModels: ["apparmor", "dac"]))
+        #expect(
+            HostCapabilities(xml: xml) == HostCapabilities(kvm: true, liveMemory: true, externalSnapshotRevert: false, securityModels: ["apparmor", "dac"]))
         let tcgOnly = xml.replacingOccurrences(of: "<domain type='kvm'/>", with: "").replacingOccurrences(of: "<live/>", with: "")
         #expect(HostCapabilities(xml: tcgOnly).kvm == false)
         #expect(HostCapabilities(xml: tcgOnly).liveMemory == false)
@@ -170,7 +178,7 @@ import Testing
         #expect(MountTable.filesystemType(of: "/var/lib/kvmsnap/store", mountinfo: mountinfo) == "ext4")
         #expect(MountTable.filesystemType(of: "/dev/shm/x", mountinfo: mountinfo) == "tmpfs")
         #expect(MountTable.filesystemType(of: "/var/lib/kvm snap/store", mountinfo: mountinfo) == "xfs")
-        #expect(MountTable.filesystemType(of: "/var/lib/kvm/a", mountinfo: mountinfo) == "btrfs")   // mounted over the nfs4
+        #expect(MountTable.filesystemType(of: "/var/lib/kvm/a", mountinfo: mountinfo) == "btrfs")  // mounted over the nfs4
         #expect(MountTable.filesystemType(of: "/x", mountinfo: "garbage") == nil)
     }
 

@@ -1,5 +1,5 @@
-import Testing
 import KVMSnapCore
+import Testing
 
 /// The core's domain XML model reports its own errors: unreadable documents and edits of
 /// disks the domain lacks (the engine maps them to its error type).

@@ -1,10 +1,12 @@
-import Testing
 import KVMSnapCore
+import Testing
 
 /// Issue 10 items 11, 14, 19: the pure rules behind names, connection URIs and terminal output.
 @Suite struct HardeningInputCoreTests {
-    @Test(arguments: [".", "..", " ", "\t", "   ", "\u{3000}", "a\nb", "esc\u{1B}[31m", "del\u{7F}", "c1\u{9B}x",
-                      "bidi\u{202E}txt", "ls\u{2028}", "", "a/b", "-x", String(repeating: "n", count: 65)])
+    @Test(arguments: [
+        ".", "..", " ", "\t", "   ", "\u{3000}", "a\nb", "esc\u{1B}[31m", "del\u{7F}", "c1\u{9B}x",
+        "bidi\u{202E}txt", "ls\u{2028}", "", "a/b", "-x", String(repeating: "n", count: 65),
+    ])
     func badNamesAreRefused(name: String) {
         #expect(NameRules.problem(with: name, what: "VM name") != nil, "\(name.debugDescription)")
         #expect(NameRules.problem(with: name, what: "snapshot name")?.hasPrefix("snapshot name") == true)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 /// `--timeout` and `--expires` values, parsed in the core: accepted values and the refusal each
@@ -11,12 +12,14 @@ struct InputSpecTests {
         #expect(try TimeoutSpec.parse(text) == seconds)
     }
 
-    @Test("bad timeouts are refused with the reason", arguments: [
-        ("5m", "bad duration '5m': unit must be s, min or h (e.g. 30s, 10min, 2h)"),
-        ("0", "bad duration '0': expected a positive number with s, min or h, e.g. 30s, 10min, 2h"),
-        ("soon", "bad duration 'soon': expected a positive number with s, min or h, e.g. 30s, 10min, 2h"),
-        ("1000000h", "duration '1000000h' is too long (at most \(Bounds.maxDurationText))"),
-    ])
+    @Test(
+        "bad timeouts are refused with the reason",
+        arguments: [
+            ("5m", "bad duration '5m': unit must be s, min or h (e.g. 30s, 10min, 2h)"),
+            ("0", "bad duration '0': expected a positive number with s, min or h, e.g. 30s, 10min, 2h"),
+            ("soon", "bad duration 'soon': expected a positive number with s, min or h, e.g. 30s, 10min, 2h"),
+            ("1000000h", "duration '1000000h' is too long (at most \(Bounds.maxDurationText))"),
+        ])
     func badTimeouts(text: String, message: String) {
         #expect(throws: SpecError(message)) { try TimeoutSpec.parse(text) }
     }
@@ -34,11 +37,13 @@ struct InputSpecTests {
         #expect(try ExpirySpec.parse("2030-02-01", now: Self.now, timeZone: utc) == ISO8601DateFormatter().date(from: "2030-02-01T00:00:00Z"))
     }
 
-    @Test("bad expiries are refused with the reason", arguments: [
-        ("soon", "bad --expires 'soon': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD"),
-        ("2020-01-01", "--expires 2020-01-01 is in the past"),
-        ("2030-02-30", "bad --expires '2030-02-30': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD"),
-    ])
+    @Test(
+        "bad expiries are refused with the reason",
+        arguments: [
+            ("soon", "bad --expires 'soon': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD"),
+            ("2020-01-01", "--expires 2020-01-01 is in the past"),
+            ("2030-02-30", "bad --expires '2030-02-30': expected a duration like 14d, 36h, 2w or a date YYYY-MM-DD"),
+        ])
     func badExpiries(text: String, message: String) {
         #expect(throws: SpecError(message)) { try ExpirySpec.parse(text, now: Self.now) }
     }

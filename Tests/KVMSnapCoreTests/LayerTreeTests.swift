@@ -1,5 +1,6 @@
-import Testing
 import PropertyBased
+import Testing
+
 @testable import KVMSnapCore
 
 /// A brute-force model of disk content: each layer writes a set of "clusters" (cluster → value);

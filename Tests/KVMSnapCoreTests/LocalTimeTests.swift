@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import KVMSnapCore
 
 /// The fast period keys must agree with Foundation's Calendar for every instant.
@@ -21,8 +22,9 @@ struct LocalTimeTests {
         let date = Date(timeIntervalSince1970: Double(utcSeconds))
         let c = greg.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         let w = iso.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
-        return Expected(year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!,
-                        isoYear: w.yearForWeekOfYear!, isoWeek: w.weekOfYear!)
+        return Expected(
+            year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!,
+            isoYear: w.yearForWeekOfYear!, isoWeek: w.weekOfYear!)
     }
 
     static func fastFields(_ local: Int64) -> Expected {
@@ -30,8 +32,9 @@ struct LocalTimeTests {
         let sod = local - days * 86_400
         let c = CivilTime.civilFromDays(days)
         let w = CivilTime.isoWeek(days: days)
-        return Expected(year: Int(c.year), month: Int(c.month), day: Int(c.day), hour: Int(sod / 3600), minute: Int(sod / 60 % 60),
-                        second: Int(sod % 60), isoYear: Int(w.year), isoWeek: Int(w.week))
+        return Expected(
+            year: Int(c.year), month: Int(c.month), day: Int(c.day), hour: Int(sod / 3600), minute: Int(sod / 60 % 60),
+            second: Int(sod % 60), isoYear: Int(w.year), isoWeek: Int(w.week))
     }
 
     /// Instants one second either side of every offset change in [from, to), found by scanning
@@ -86,11 +89,13 @@ struct LocalTimeTests {
         #expect(mismatches.isEmpty, "\(zoneID):\n\(mismatches.joined(separator: "\n"))")
     }
 
-    @Test("civil-from-days round trip and ISO weeks", arguments: [
-        ("2020-12-31", 2020, 53), ("2021-01-03", 2020, 53), ("2021-01-04", 2021, 1), ("2015-12-31", 2015, 53),
-        ("2016-01-03", 2015, 53), ("2018-12-31", 2019, 1), ("2026-12-31", 2026, 53), ("2027-01-01", 2026, 53),
-        ("1970-01-01", 1970, 1), ("1969-12-29", 1970, 1), ("1969-12-28", 1969, 52),
-    ])
+    @Test(
+        "civil-from-days round trip and ISO weeks",
+        arguments: [
+            ("2020-12-31", 2020, 53), ("2021-01-03", 2020, 53), ("2021-01-04", 2021, 1), ("2015-12-31", 2015, 53),
+            ("2016-01-03", 2015, 53), ("2018-12-31", 2019, 1), ("2026-12-31", 2026, 53), ("2027-01-01", 2026, 53),
+            ("1970-01-01", 1970, 1), ("1969-12-29", 1970, 1), ("1969-12-28", 1969, 52),
+        ])
     func isoWeeks(date: String, year: Int, week: Int) {
         let parts = date.split(separator: "-").map { Int64($0)! }
         let days = CivilTime.daysFromCivil(year: parts[0], month: parts[1], day: parts[2])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVMSnapCore
 
 @Suite struct RestorePlanTests {
@@ -20,8 +21,10 @@ import Testing
         #expect(!plan.restoresMemory)
     }
 
-    @Test(arguments: [("web01", "web01\n", true), ("web01", "Web01", false), ("web01", "web01 ", false),
-                      ("web01", "", false), ("web01", "web0", false), ("a b", "a b\r\n", true)])
+    @Test(arguments: [
+        ("web01", "web01\n", true), ("web01", "Web01", false), ("web01", "web01 ", false),
+        ("web01", "", false), ("web01", "web0", false), ("a b", "a b\r\n", true),
+    ])
     func confirmationIsExactAndCaseSensitive(vm: String, typed: String, expected: Bool) {
         #expect(RestorePlan.confirmationMatches(typed: typed, vmName: vm) == expected)
     }

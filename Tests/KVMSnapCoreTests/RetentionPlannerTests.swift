@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 /// Table-driven tests. Every expectation was worked out by hand from borg 1.2's algorithm.
@@ -30,8 +31,9 @@ struct RetentionPlannerTests {
         let snaps: [Snap] = [("new", "2021-01-01T00:30:00Z"), ("old", "2020-12-31T23:30:00Z")]
         #expect(try plan(snaps, RetentionPolicy(keepYearly: 2)).keptReasons == ["new": "yearly #1", "old": "yearly #2"])
         // In Berlin 23:30Z is already 00:30 on 2021-01-01: one yearly period, then the oldest fallback.
-        #expect(try plan(snaps, RetentionPolicy(keepYearly: 2), zone: "Europe/Berlin").keptReasons
-            == ["new": "yearly #1", "old": "yearly[oldest] #2"])
+        #expect(
+            try plan(snaps, RetentionPolicy(keepYearly: 2), zone: "Europe/Berlin").keptReasons
+                == ["new": "yearly #1", "old": "yearly[oldest] #2"])
     }
 
     @Test("DST start in Europe/Berlin (2024-03-31): every UTC hour is its own local hour")
@@ -49,13 +51,17 @@ struct RetentionPlannerTests {
     func dstAutumn() throws {
         // 23:00Z 01:00 CEST, 23:30Z 01:30, 00:00Z 02:00 CEST, 00:30Z 02:30 CEST, 01:00Z 02:00 CET,
         // 01:30Z 02:30 CET, 02:00Z 03:00, 02:30Z 03:30
-        let snaps: [Snap] = [("a", "2024-10-26T23:00:00Z"), ("b", "2024-10-26T23:30:00Z"), ("c", "2024-10-27T00:00:00Z"),
-                             ("d", "2024-10-27T00:30:00Z"), ("e", "2024-10-27T01:00:00Z"), ("f", "2024-10-27T01:30:00Z"),
-                             ("g", "2024-10-27T02:00:00Z"), ("h", "2024-10-27T02:30:00Z")]
-        #expect(try plan(snaps, RetentionPolicy(keepHourly: -1), zone: "Europe/Berlin").keptReasons
-            == ["h": "hourly #1", "f": "hourly #2", "b": "hourly #3"])
-        #expect(try plan(snaps, RetentionPolicy(keepHourly: -1)).keptReasons
-            == ["h": "hourly #1", "f": "hourly #2", "d": "hourly #3", "b": "hourly #4"])
+        let snaps: [Snap] = [
+            ("a", "2024-10-26T23:00:00Z"), ("b", "2024-10-26T23:30:00Z"), ("c", "2024-10-27T00:00:00Z"),
+            ("d", "2024-10-27T00:30:00Z"), ("e", "2024-10-27T01:00:00Z"), ("f", "2024-10-27T01:30:00Z"),
+            ("g", "2024-10-27T02:00:00Z"), ("h", "2024-10-27T02:30:00Z"),
+        ]
+        #expect(
+            try plan(snaps, RetentionPolicy(keepHourly: -1), zone: "Europe/Berlin").keptReasons
+                == ["h": "hourly #1", "f": "hourly #2", "b": "hourly #3"])
+        #expect(
+            try plan(snaps, RetentionPolicy(keepHourly: -1)).keptReasons
+                == ["h": "hourly #1", "f": "hourly #2", "d": "hourly #3", "b": "hourly #4"])
         // keep-last compares local seconds: 02:30:00 CET right after 02:30:00 CEST is "the same second".
         let twins: [Snap] = [("cest", "2024-10-27T00:30:00Z"), ("cet", "2024-10-27T01:30:00Z")]
         #expect(try plan(twins, RetentionPolicy(keepLast: -1), zone: "Europe/Berlin").keptReasons == ["cet": "last #1"])
@@ -71,9 +77,11 @@ struct RetentionPlannerTests {
         #expect(try plan(Array(snaps.prefix(3)), RetentionPolicy(keepLast: 2)).keptReasons == ["c": "last #1", "a": "last[oldest] #2"])
     }
 
-    let twoPerDay: [Snap] = [("d3pm", "2024-05-03T15:00:00Z"), ("d3am", "2024-05-03T09:00:00Z"),
-                             ("d2pm", "2024-05-02T15:00:00Z"), ("d2am", "2024-05-02T09:00:00Z"),
-                             ("d1pm", "2024-05-01T15:00:00Z"), ("d1am", "2024-05-01T09:00:00Z")]
+    let twoPerDay: [Snap] = [
+        ("d3pm", "2024-05-03T15:00:00Z"), ("d3am", "2024-05-03T09:00:00Z"),
+        ("d2pm", "2024-05-02T15:00:00Z"), ("d2am", "2024-05-02T09:00:00Z"),
+        ("d1pm", "2024-05-01T15:00:00Z"), ("d1am", "2024-05-01T09:00:00Z"),
+    ]
 
     @Test("-1 keeps every period and never uses the oldest fallback")
     func unlimited() throws {
@@ -82,8 +90,9 @@ struct RetentionPlannerTests {
 
     @Test("oldest fallback when the walk ends short of N")
     func oldestFallback() throws {
-        #expect(try plan(twoPerDay, RetentionPolicy(keepDaily: 5)).keptReasons
-            == ["d3pm": "daily #1", "d2pm": "daily #2", "d1pm": "daily #3", "d1am": "daily[oldest] #4"])
+        #expect(
+            try plan(twoPerDay, RetentionPolicy(keepDaily: 5)).keptReasons
+                == ["d3pm": "daily #1", "d2pm": "daily #2", "d1pm": "daily #3", "d1am": "daily[oldest] #4"])
         // Exactly N periods: no fallback.
         #expect(try plan(twoPerDay, RetentionPolicy(keepDaily: 3)).keptNames == ["d3pm", "d2pm", "d1pm"])
         let p = try plan(twoPerDay, RetentionPolicy(keepDaily: 5))
@@ -95,8 +104,9 @@ struct RetentionPlannerTests {
     @Test("a period whose newest snapshot an earlier rule kept is skipped, uncounted")
     func skipPeriod() throws {
         #expect(try plan(twoPerDay, RetentionPolicy(keepLast: 1, keepDaily: 1)).keptReasons == ["d3pm": "last #1", "d2pm": "daily #1"])
-        #expect(try plan(twoPerDay, RetentionPolicy(keepLast: 2, keepDaily: 2)).keptReasons
-            == ["d3pm": "last #1", "d3am": "last #2", "d2pm": "daily #1", "d1pm": "daily #2"])
+        #expect(
+            try plan(twoPerDay, RetentionPolicy(keepLast: 2, keepDaily: 2)).keptReasons
+                == ["d3pm": "last #1", "d3am": "last #2", "d2pm": "daily #1", "d1pm": "daily #2"])
     }
 
     @Test("keep-within is strict and runs first")
@@ -106,8 +116,9 @@ struct RetentionPlannerTests {
         // "edge" (exactly now − 7d) is not within; it shares its local second with "in", so keep-last
         // sees no new period there and takes "old".
         #expect(try plan(snaps, policy, now: "2024-01-08T00:00:00Z").keptReasons == ["in": "within 7d", "old": "last #1"])
-        #expect(try plan(snaps, RetentionPolicy(keepWithin: try RetentionDuration(parsing: "7d")), now: "2024-01-08T00:00:00Z").keptReasons
-            == ["in": "within 7d"])
+        #expect(
+            try plan(snaps, RetentionPolicy(keepWithin: try RetentionDuration(parsing: "7d")), now: "2024-01-08T00:00:00Z").keptReasons
+                == ["in": "within 7d"])
     }
 
     @Test("pinned, expiry and states override the tiers")
@@ -132,20 +143,21 @@ struct RetentionPlannerTests {
         ]
         let p = try RetentionPlanner.plan(input, policy: RetentionPolicy(keepLast: 1), now: now, timeZone: tz("UTC"))
         let got = p.decisions.map { "\($0.name) \($0.action) \($0.reason ?? "-")" }
-        #expect(got == [
-            "expired-newest prune expired 2024-05-31T12:00:00Z",
-            "r1 keep last #1",
-            "pinned-old keep pinned",
-            "expires-later keep expires 2025-01-01T00:00:00Z",
-            "failed prune failed",
-            "pending leaveAlone in progress",
-            "deleting leaveAlone in progress",
-            "r2 prune -",
-            "pinned-expired keep pinned",
-            "pinned-failed keep pinned",
-            "pinned-pending leaveAlone in progress",
-            "expires-now prune expired 2024-06-01T00:00:00Z",
-        ])
+        #expect(
+            got == [
+                "expired-newest prune expired 2024-05-31T12:00:00Z",
+                "r1 keep last #1",
+                "pinned-old keep pinned",
+                "expires-later keep expires 2025-01-01T00:00:00Z",
+                "failed prune failed",
+                "pending leaveAlone in progress",
+                "deleting leaveAlone in progress",
+                "r2 prune -",
+                "pinned-expired keep pinned",
+                "pinned-failed keep pinned",
+                "pinned-pending leaveAlone in progress",
+                "expires-now prune expired 2024-06-01T00:00:00Z",
+            ])
         #expect(p.decisions.map(\.id) == input.map(\.id))
         #expect(p.keptByRule == [.last: 1])
         #expect(p.kept.count == 5 && p.pruned.count == 4 && p.leftAlone.count == 3)
@@ -170,19 +182,23 @@ struct RetentionPlannerTests {
         #expect(RetentionError.negativeCount(rule: .weekly, value: -2).description.contains("--keep-weekly -2"))
     }
 
-    @Test("durations parse", arguments: [
-        ("36h", 36 * 3600), ("12H", 12 * 3600), ("7d", 7 * 86_400), ("2w", 14 * 86_400), ("1m", 31 * 86_400),
-        ("1y", 365 * 86_400), ("90min", 90 * 60), (" 3d ", 3 * 86_400),
-    ] as [(String, Int64)])
+    @Test(
+        "durations parse",
+        arguments: [
+            ("36h", 36 * 3600), ("12H", 12 * 3600), ("7d", 7 * 86_400), ("2w", 14 * 86_400), ("1m", 31 * 86_400),
+            ("1y", 365 * 86_400), ("90min", 90 * 60), (" 3d ", 3 * 86_400),
+        ] as [(String, Int64)])
     func durations(text: String, seconds: Int64) throws {
         let d = try RetentionDuration(parsing: text)
         #expect(d.seconds == seconds)
         #expect(try RetentionDuration(parsing: d.description) == d)
     }
 
-    @Test("bad durations are refused with a reason", arguments: [
-        "", "7", "7x", "0d", "-1d", "1.5d", "7M", "7mo", "d", "min", "99999999999999999999d", "7 d", "7dd", "7D", "+7d", "100000000000y",
-    ])
+    @Test(
+        "bad durations are refused with a reason",
+        arguments: [
+            "", "7", "7x", "0d", "-1d", "1.5d", "7M", "7mo", "d", "min", "99999999999999999999d", "7 d", "7dd", "7D", "+7d", "100000000000y",
+        ])
     func badDurations(text: String) {
         #expect {
             try RetentionDuration(parsing: text)

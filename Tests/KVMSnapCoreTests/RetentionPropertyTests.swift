@@ -1,7 +1,8 @@
 import Foundation
 import PropertyBased
-import Testing
 import TestSupport
+import Testing
+
 @testable import KVMSnapCore
 
 /// Properties of borg's algorithm (and therefore of ours), each argued in the doc comment.
@@ -16,8 +17,9 @@ struct RetentionPropertyTests {
     static let readySnapshots = Gen.int64(in: 0...(800 * 24 * 60)).array(of: 1...40)
     /// [within days, last, hourly, daily, weekly, monthly, yearly], counts in -1...6.
     static let policies = zip(Gen.int(in: 0...60), Gen.int(in: -1...6).array(of: 6)).map { within, c in
-        var p = RetentionPolicy(keepWithin: within > 30 ? nil : try! RetentionDuration(Int64(within * 24 + 1), .hours),
-                                keepLast: c[0], keepHourly: c[1], keepDaily: c[2], keepWeekly: c[3], keepMonthly: c[4], keepYearly: c[5])
+        var p = RetentionPolicy(
+            keepWithin: within > 30 ? nil : try! RetentionDuration(Int64(within * 24 + 1), .hours),
+            keepLast: c[0], keepHourly: c[1], keepDaily: c[2], keepWeekly: c[3], keepMonthly: c[4], keepYearly: c[5])
         if p.isEmpty { p.keepDaily = 2 }
         return p
     }
@@ -69,8 +71,9 @@ struct RetentionPropertyTests {
         await propertyCheck(input: Self.snapshots, Self.policies, Self.zones) { snaps, policy, zone in
             let first = try RetentionPlanner.plan(Self.candidates(snaps), policy: policy, now: Self.now, timeZone: tz(zone))
             let keptNames = first.keptNames
-            let again = try RetentionPlanner.plan(Self.candidates(snaps).filter { keptNames.contains($0.name) },
-                                                  policy: policy, now: Self.now, timeZone: tz(zone))
+            let again = try RetentionPlanner.plan(
+                Self.candidates(snaps).filter { keptNames.contains($0.name) },
+                policy: policy, now: Self.now, timeZone: tz(zone))
             #expect(again.keptNames == keptNames)
             #expect(again.keptReasons == first.keptReasons)
         }
@@ -115,16 +118,19 @@ struct RetentionPropertyTests {
     @Test("keep-within alone may prune the newest snapshot")
     func withinAloneMayPruneNewest() throws {
         let input = [RetentionCandidate(name: "only", createdAt: utc("2024-01-01T00:00:00Z"))]
-        let plan = try RetentionPlanner.plan(input, policy: RetentionPolicy(keepWithin: try RetentionDuration(parsing: "1d")),
-                                             now: utc("2024-02-01T00:00:00Z"), timeZone: tz("UTC"))
+        let plan = try RetentionPlanner.plan(
+            input, policy: RetentionPolicy(keepWithin: try RetentionDuration(parsing: "1d")),
+            now: utc("2024-02-01T00:00:00Z"), timeZone: tz("UTC"))
         #expect(plan.keptNames.isEmpty)
     }
 
     /// -1 is not "above" every N: a finite N that runs out keeps the oldest snapshot via the
     /// fallback, -1 never does. (Checked against borg in BorgOracleTests.edgeCasesMatchBorg.)
     @Test func unlimitedIsNotAboveLargeN() throws {
-        let input = [RetentionCandidate(name: "b", createdAt: utc("2024-01-01T10:00:00Z")),
-                     RetentionCandidate(name: "a", createdAt: utc("2024-01-01T09:00:00Z"))]
+        let input = [
+            RetentionCandidate(name: "b", createdAt: utc("2024-01-01T10:00:00Z")),
+            RetentionCandidate(name: "a", createdAt: utc("2024-01-01T09:00:00Z")),
+        ]
         let now = utc("2024-01-02T00:00:00Z")
         let five = try RetentionPlanner.plan(input, policy: RetentionPolicy(keepDaily: 5), now: now, timeZone: tz("UTC"))
         let unlimited = try RetentionPlanner.plan(input, policy: RetentionPolicy(keepDaily: -1), now: now, timeZone: tz("UTC"))

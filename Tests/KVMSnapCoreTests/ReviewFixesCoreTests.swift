@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 /// Bugs found reviewing the merged issue 10 work (pure core).

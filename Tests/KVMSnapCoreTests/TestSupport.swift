@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import KVMSnapCore
 
 func utc(_ text: String) -> Date {

@@ -1,18 +1,19 @@
 import Foundation
 import Testing
+
 @testable import KVMSnapCore
 
 @Suite("timeline JSON codec")
 struct TimelineTests {
     @Test func decodesAnyOrderAndTimestampForms() throws {
         let json = #"""
-        [
-          {"name": "b", "createdAt": "2024-03-31T03:30:00+02:00", "pinned": true},
-          {"name": "a", "createdAt": "2024-03-31T01:00:00.250Z", "expiresAt": "2025-01-01T00:00:00Z"},
-          {"name": "c", "createdAt": "2024-03-31T01:00:00.123456-0130", "expiresAt": null, "pinned": false},
-          {"name": "d", "createdAt": "2024-03-31 01:00:00z", "state": "failed", "id": "uuid-d"}
-        ]
-        """#
+            [
+              {"name": "b", "createdAt": "2024-03-31T03:30:00+02:00", "pinned": true},
+              {"name": "a", "createdAt": "2024-03-31T01:00:00.250Z", "expiresAt": "2025-01-01T00:00:00Z"},
+              {"name": "c", "createdAt": "2024-03-31T01:00:00.123456-0130", "expiresAt": null, "pinned": false},
+              {"name": "d", "createdAt": "2024-03-31 01:00:00z", "state": "failed", "id": "uuid-d"}
+            ]
+            """#
         let c = try Timeline.decode(Data(json.utf8))
         #expect(c.map(\.name) == ["b", "a", "c", "d"])
         #expect(c[0].createdAt == utc("2024-03-31T01:30:00Z") && c[0].pinned)
@@ -23,21 +24,23 @@ struct TimelineTests {
         #expect(c[3].state == .failed && c[3].id == "uuid-d" && c[0].id == "b")
     }
 
-    @Test("malformed timelines give a message that says what and where", arguments: [
-        ("[", "not valid JSON"),
-        (#"{"name": "x"}"#, "must be a JSON array"),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z"}, 3]"#, "snapshot #2: expected an object"),
-        (#"[{"name": "x"}]"#, #"snapshot #1 ("x"): missing "createdAt""#),
-        (#"[{"createdAt": "2024-01-01T00:00:00Z"}]"#, #"snapshot #1: missing "name""#),
-        (#"[{"name": "x", "createdAt": "2024-01-01"}]"#, "is not an ISO 8601 timestamp"),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00"}]"#, "has no time zone"),
-        (#"[{"name": "x", "createdAt": "2024-02-30T00:00:00Z"}]"#, "out of range"),
-        (#"[{"name": "x", "createdAt": 1700000000}]"#, "must be an ISO 8601 string"),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "pined": true}]"#, #"unknown key "pined""#),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "pinned": 1}]"#, #""pinned" must be true or false"#),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "expiresAt": "soon"}]"#, "expiresAt:"),
-        (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "state": "done"}]"#, #""state" must be one of"#),
-    ])
+    @Test(
+        "malformed timelines give a message that says what and where",
+        arguments: [
+            ("[", "not valid JSON"),
+            (#"{"name": "x"}"#, "must be a JSON array"),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z"}, 3]"#, "snapshot #2: expected an object"),
+            (#"[{"name": "x"}]"#, #"snapshot #1 ("x"): missing "createdAt""#),
+            (#"[{"createdAt": "2024-01-01T00:00:00Z"}]"#, #"snapshot #1: missing "name""#),
+            (#"[{"name": "x", "createdAt": "2024-01-01"}]"#, "is not an ISO 8601 timestamp"),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00"}]"#, "has no time zone"),
+            (#"[{"name": "x", "createdAt": "2024-02-30T00:00:00Z"}]"#, "out of range"),
+            (#"[{"name": "x", "createdAt": 1700000000}]"#, "must be an ISO 8601 string"),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "pined": true}]"#, #"unknown key "pined""#),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "pinned": 1}]"#, #""pinned" must be true or false"#),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "expiresAt": "soon"}]"#, "expiresAt:"),
+            (#"[{"name": "x", "createdAt": "2024-01-01T00:00:00Z", "state": "done"}]"#, #""state" must be one of"#),
+        ])
     func malformed(json: String, expected: String) {
         #expect {
             _ = try Timeline.decode(Data(json.utf8))
@@ -50,11 +53,13 @@ struct TimelineTests {
     }
 
     @Test func encodesInInputOrderWithNullReasons() throws {
-        let input = try Timeline.decode(Data(#"""
-            [{"name": "old", "createdAt": "2024-01-01T00:00:00Z"},
-             {"name": "new \"q\"", "createdAt": "2024-01-02T00:00:00Z"},
-             {"name": "p", "createdAt": "2023-01-02T00:00:00Z", "pinned": true}]
-            """#.utf8))
+        let input = try Timeline.decode(
+            Data(
+                #"""
+                [{"name": "old", "createdAt": "2024-01-01T00:00:00Z"},
+                 {"name": "new \"q\"", "createdAt": "2024-01-02T00:00:00Z"},
+                 {"name": "p", "createdAt": "2023-01-02T00:00:00Z", "pinned": true}]
+                """#.utf8))
         let plan = try RetentionPlanner.plan(input, policy: RetentionPolicy(keepLast: 1), now: utc("2024-02-01T00:00:00Z"), timeZone: tz("UTC"))
         let out = try JSONSerialization.jsonObject(with: Timeline.encode(plan)) as! [[String: Any]]
         #expect(out.count == 3)

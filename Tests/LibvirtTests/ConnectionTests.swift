@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Libvirt
 
 @Suite struct ConnectionTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Libvirt
 
 @Suite struct DomainTests {
@@ -147,14 +148,15 @@ import Testing
         let copy = Fixture.libvirtError {
             try domain.blockCopy(
                 disk: disk, destinationXML: "<disk type='file'><source file='/tmp/copy.img'/></disk>",
-                parameters: [VIR_DOMAIN_BLOCK_COPY_BANDWIDTH_NAME: .ullong(1 << 20)], flags: .transientJob)
+                parameters: [blockCopyBandwidth: .ullong(1 << 20)], flags: .transientJob)
         }
         #expect(copy?.code == .noSupport)
         #expect(copy?.message.contains("virDomainBlockCopy") == true)
     }
 }
 
-private let VIR_DOMAIN_BLOCK_COPY_BANDWIDTH_NAME = "bandwidth"
+/// libvirt's VIR_DOMAIN_BLOCK_COPY_BANDWIDTH typed-parameter name.
+private let blockCopyBandwidth = "bandwidth"
 
 @Suite struct DomainWaitTests {
     @Test func listingWithStateShowsEachDomainsState() throws {

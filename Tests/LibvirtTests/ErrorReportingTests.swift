@@ -1,8 +1,10 @@
+import Testing
+
+@testable import Libvirt
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import Libvirt
 
 @Suite struct ErrorReportingTests {
     /// libvirt prints every error to stderr by default ("libvirt: ... error : ...");

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Libvirt
 
 /// Shared helpers. Note: libvirt 9.0 shares one in-memory `test:///default`

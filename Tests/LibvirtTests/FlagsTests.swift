@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Libvirt
 
 /// The numbers are libvirt's documented ABI values, written out by hand, so a

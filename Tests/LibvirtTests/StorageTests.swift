@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Libvirt
 
 @Suite struct StorageTests {
@@ -51,12 +52,13 @@ import Testing
     @Test func dirPoolCanBeDefinedStartedAndRemoved() throws {
         let connection = try Connection(uri: Fixture.uri)
         let name = Fixture.uniqueName("pool")
-        let pool = try connection.defineStoragePool(xml: """
-            <pool type='dir'>
-              <name>\(name)</name>
-              <target><path>/\(name)</path></target>
-            </pool>
-            """)
+        let pool = try connection.defineStoragePool(
+            xml: """
+                <pool type='dir'>
+                  <name>\(name)</name>
+                  <target><path>/\(name)</path></target>
+                </pool>
+                """)
         defer {
             if (try? pool.isActive) == true { try? pool.destroy() }
             try? pool.undefine()

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SnapshotCatalog
+import Testing
 
 /// Issue 10, item 9 at the catalog layer: a row nobody can read (here an unreadable date) is
 /// one short error naming the table, the column and the row.

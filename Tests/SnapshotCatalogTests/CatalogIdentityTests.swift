@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotCatalog
 
 /// Issue 10 items 6, 17, 22 and 23 at the catalog layer: what is at the path decides whether
@@ -30,7 +31,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/none"))
         _ = try Catalog(path: dir + "/c.sqlite")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".new-") }.isEmpty)
-        #expect(try Catalog.identify(dir + "/c.sqlite") == true)   // true: stamped
+        #expect(try Catalog.identify(dir + "/c.sqlite") == true)  // true: stamped
 
         FileManager.default.createFile(atPath: dir + "/empty.sqlite", contents: Data())
         #expect(code { _ = try Catalog(path: dir + "/empty.sqlite") } == .notACatalog)
@@ -50,16 +51,17 @@ import Testing
             try catalog.write { try $0.save(VMRecord(uuid: "u1", name: "vm1", createdAt: Date())) }
         }
         try sqlite3(path, "PRAGMA application_id = 0")
-        #expect(try Catalog.identify(path) == false)   // false: recognised, not stamped
+        #expect(try Catalog.identify(path) == false)  // false: recognised, not stamped
         do {
             let again = try Catalog(path: path)
             #expect(try again.read { try $0.vm(uuid: "u1")?.name } == "vm1")
         }
-        #expect(try Catalog.identify(path) == true)   // stamped (the header, once the WAL is checkpointed at close)
+        #expect(try Catalog.identify(path) == true)  // stamped (the header, once the WAL is checkpointed at close)
 
         // Another GRDB application whose first migration has kvmsnap's first migration's name.
         let foreign = dir + "/foreign.sqlite"
-        try sqlite3(foreign, "CREATE TABLE grdb_migrations(identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('v1-initial'), ('v2-other')")
+        try sqlite3(
+            foreign, "CREATE TABLE grdb_migrations(identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('v1-initial'), ('v2-other')")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: foreign))
         #expect(code { _ = try Catalog(path: foreign) } == .notACatalog)
         #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == bytes)
@@ -73,12 +75,23 @@ import Testing
             for (uuid, name) in [("u1", "gone"), ("u2", "kept")] {
                 try db.save(VMRecord(uuid: uuid, name: name, createdAt: at))
                 // A chain of three layers (parents first) and two snapshots on it.
-                try db.insert(LayerRecord(id: "\(uuid)-l0", vmUUID: uuid, diskTarget: "vda", path: "/img/\(uuid).qcow2", format: "qcow2", parentLayerID: nil, role: .original, createdAt: at))
-                try db.insert(LayerRecord(id: "\(uuid)-l1", vmUUID: uuid, diskTarget: "vda", path: "/store/\(uuid)-1.qcow2", format: "qcow2", parentLayerID: "\(uuid)-l0", role: .overlay, createdAt: at))
-                try db.insert(LayerRecord(id: "\(uuid)-l2", vmUUID: uuid, diskTarget: "vda", path: "/store/\(uuid)-2.qcow2", format: "qcow2", parentLayerID: "\(uuid)-l1", role: .overlay, createdAt: at))
+                try db.insert(
+                    LayerRecord(
+                        id: "\(uuid)-l0", vmUUID: uuid, diskTarget: "vda", path: "/img/\(uuid).qcow2", format: "qcow2", parentLayerID: nil, role: .original,
+                        createdAt: at))
+                try db.insert(
+                    LayerRecord(
+                        id: "\(uuid)-l1", vmUUID: uuid, diskTarget: "vda", path: "/store/\(uuid)-1.qcow2", format: "qcow2", parentLayerID: "\(uuid)-l0",
+                        role: .overlay, createdAt: at))
+                try db.insert(
+                    LayerRecord(
+                        id: "\(uuid)-l2", vmUUID: uuid, diskTarget: "vda", path: "/store/\(uuid)-2.qcow2", format: "qcow2", parentLayerID: "\(uuid)-l1",
+                        role: .overlay, createdAt: at))
                 for (i, layer) in ["l0", "l1"].enumerated() {
-                    try db.insert(SnapshotRecord(id: "\(uuid)-s\(i)", vmUUID: uuid, name: "s\(i)", kind: .incremental, parentID: i == 0 ? nil : "\(uuid)-s0",
-                                                 createdAt: at, hasMemory: false, configXML: "<domain/>"))
+                    try db.insert(
+                        SnapshotRecord(
+                            id: "\(uuid)-s\(i)", vmUUID: uuid, name: "s\(i)", kind: .incremental, parentID: i == 0 ? nil : "\(uuid)-s0",
+                            createdAt: at, hasMemory: false, configXML: "<domain/>"))
                     try db.save(SnapshotDiskRecord(snapshotID: "\(uuid)-s\(i)", diskTarget: "vda", layerID: "\(uuid)-\(layer)"))
                 }
                 try db.save(ScheduleStateRecord(vmUUID: uuid, lastSlot: at, updatedAt: at))

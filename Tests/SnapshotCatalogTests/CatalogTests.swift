@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotCatalog
 
 @Suite struct CatalogTests {
@@ -12,8 +13,9 @@ import Testing
     func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
 
     func snapshot(_ id: String, vm: String, name: String, parent: String? = nil) -> SnapshotRecord {
-        SnapshotRecord(id: id, vmUUID: vm, name: name, kind: .incremental, parentID: parent,
-                       createdAt: Date(timeIntervalSince1970: 1_700_000_000), hasMemory: true, configXML: "<domain/>")
+        SnapshotRecord(
+            id: id, vmUUID: vm, name: name, kind: .incremental, parentID: parent,
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000), hasMemory: true, configXML: "<domain/>")
     }
 
     @Test func catalogIsCreatedWithModeSixHundredInWALMode() throws {
@@ -28,7 +30,7 @@ import Testing
         // Commits are durable when they return (FULL = 2), not at the next checkpoint (GRDB's NORMAL).
         #expect(try catalog.writerSynchronous() == 2)
         let migrations = try catalog.appliedMigrations()
-        #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks", "v4-snapshot-list-index"], "\(migrations)")
+        #expect(migrations == ["v1-initial", "v2-schedule-state", "v3-hooks", "v4-snapshot-list-index", "v5-vault"], "\(migrations)")
     }
 
     @Test func scheduleStateAndFailedJobCounts() throws {
@@ -48,11 +50,12 @@ import Testing
         #expect(try catalog.read { try $0.failedJobCounts() } == ["create": 2, "run-due": 1])
     }
 
-
     @Test func hooksRoundTripWithTheirCommandAsJSON() throws {
         defer { cleanup() }
         let catalog = try Catalog(path: dir + "/hooks.sqlite")
-        var hook = HookRecord(phase: "pre-snapshot", vm: "vm1", command: ["/bin/sh", "-c", "echo a, b"], timeoutSeconds: 600, createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        var hook = HookRecord(
+            phase: "pre-snapshot", vm: "vm1", command: ["/bin/sh", "-c", "echo a, b"], timeoutSeconds: 600,
+            createdAt: Date(timeIntervalSince1970: 1_700_000_000))
         try catalog.write { try $0.insert(&hook) }
         let id = try #require(hook.id)
         #expect(try catalog.read { try $0.hooks() } == [hook])

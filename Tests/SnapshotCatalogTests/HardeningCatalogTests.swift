@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotCatalog
 
 /// The catalog queries recovery and `check` rely on (issue 10, items 3 and 8).
@@ -13,8 +14,10 @@ import Testing
         try catalog.write { db in
             for vm in ["u1", "u2"] { try db.save(VMRecord(uuid: vm, name: vm, createdAt: at)) }
             for (id, vm, state) in [("a", "u1", SnapshotState.pending), ("b", "u1", .ready), ("c", "u1", .failed), ("d", "u2", .pending)] {
-                try db.insert(SnapshotRecord(id: id, vmUUID: vm, name: id, kind: .full, parentID: nil, createdAt: at, state: state,
-                                             hasMemory: false, configXML: "<domain/>"))
+                try db.insert(
+                    SnapshotRecord(
+                        id: id, vmUUID: vm, name: id, kind: .full, parentID: nil, createdAt: at, state: state,
+                        hasMemory: false, configXML: "<domain/>"))
             }
             for (kind, vm) in [("restore", "u1"), ("create", "u1"), ("revert", "u2"), ("create", "u1")] {
                 var job = JobRecord(kind: kind, vmUUID: vm, vmName: vm, state: .succeeded, startedAt: at, pid: 1)
@@ -36,8 +39,10 @@ import Testing
         let catalog = try Catalog(path: path)
         try catalog.write { db in
             try db.save(VMRecord(uuid: "u1", name: "u1", createdAt: Date()))
-            try db.insert(SnapshotRecord(id: "s-x", vmUUID: "u1", name: "x", kind: .full, parentID: nil, createdAt: Date(),
-                                         hasMemory: false, configXML: "<domain/>"))
+            try db.insert(
+                SnapshotRecord(
+                    id: "s-x", vmUUID: "u1", name: "x", kind: .full, parentID: nil, createdAt: Date(),
+                    hasMemory: false, configXML: "<domain/>"))
             try db.db.execute(sql: "UPDATE snapshot SET state = 'deleting' WHERE id = 's-x'")
         }
         do {

@@ -4,6 +4,7 @@ import Libvirt
 import Logging
 import SnapshotCatalog
 import Testing
+
 @testable import SnapshotEngine
 
 /// Failures the engine goes on after are reported to its diagnostics (swift-log), not dropped.

@@ -1,5 +1,6 @@
-import Testing
 import KVMSnapCore
+import Testing
+
 @testable import SnapshotEngine
 
 /// The `<mirror>` of a disk in live XML: how kvmsnap tells whose block job it is.
@@ -13,11 +14,14 @@ import KVMSnapCore
             </devices></domain>
             """
         }
-        let copy = try DomainDefinition(xml: xml("<mirror type='file' file='/x/dest.qcow2' format='qcow2' job='copy' ready='yes'><format type='qcow2'/><source file='/x/dest.qcow2'/></mirror>"))
+        let copy = try DomainDefinition(
+            xml: xml(
+                "<mirror type='file' file='/x/dest.qcow2' format='qcow2' job='copy' ready='yes'><format type='qcow2'/><source file='/x/dest.qcow2'/></mirror>"))
         #expect(copy.disks[0].mirror == DiskMirror(job: "copy", path: "/x/dest.qcow2"))
         #expect(copy.disks[1].mirror == nil)
         #expect(copy.chainPaths.contains("/x/dest.qcow2"), "a copy's target counts as in use")
-        let commit = try DomainDefinition(xml: xml("<mirror type='file' job='active-commit' ready='yes'><format type='qcow2'/><source file='/s/base.qcow2'/></mirror>"))
+        let commit = try DomainDefinition(
+            xml: xml("<mirror type='file' job='active-commit' ready='yes'><format type='qcow2'/><source file='/s/base.qcow2'/></mirror>"))
         #expect(commit.disks[0].mirror == DiskMirror(job: "active-commit", path: "/s/base.qcow2"))
         let legacy = try DomainDefinition(xml: xml("<mirror file='/x/old.qcow2' format='qcow2' job='copy'/>"))
         #expect(legacy.disks[0].mirror == DiskMirror(job: "copy", path: "/x/old.qcow2"))

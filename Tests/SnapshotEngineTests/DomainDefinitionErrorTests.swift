@@ -1,5 +1,5 @@
-import Testing
 import SnapshotEngine
+import Testing
 
 /// The engine's view of domain XML errors: XML libvirt gave that cannot be read is a libvirt
 /// failure, an edit of a disk the domain lacks is "not found" (exit statuses follow these codes).

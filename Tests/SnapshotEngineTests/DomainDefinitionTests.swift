@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SnapshotEngine
 
 /// The one XML model of a domain: what it reads from libvirt's XML and how it edits it.

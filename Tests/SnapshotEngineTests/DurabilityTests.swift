@@ -27,10 +27,16 @@ import Testing
         let root = "/srv/store"
         let store = StoreLayout(root: root)
         try Durability.unsafeNone.makeDurable(["/nonexistent/file"], store: store)
-        try Durability(syncer: sync).makeDurable([root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
-                                                  root + "/vms/u/memory/a.mem"], store: store)
-        #expect(sync.calls.map(\.path) == [root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
-                                            root + "/vms/u/layers", root + "/vms/u/memory", root + "/vms/u", root + "/vms", root, "/images"])
+        try Durability(syncer: sync).makeDurable(
+            [
+                root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
+                root + "/vms/u/memory/a.mem",
+            ], store: store)
+        #expect(
+            sync.calls.map(\.path) == [
+                root + "/vms/u/memory/a.mem", root + "/vms/u/layers/b.qcow2", "/images/c.qcow2",
+                root + "/vms/u/layers", root + "/vms/u/memory", root + "/vms/u", root + "/vms", root, "/images",
+            ])
         #expect(sync.calls.map(\.isDirectory) == [false, false, false] + Array(repeating: true, count: 6))
     }
 }

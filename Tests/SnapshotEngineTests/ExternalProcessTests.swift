@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SnapshotEngine
 
 /// The process launcher every hook, guarded command and qemu-img call goes through.
@@ -19,7 +20,7 @@ import Testing
         let child = try ExternalProcess.start("sh", ["-c", "echo started; sleep 60 & echo done"], captureOutput: true)
         defer { kill(-child.pid, SIGKILL) }
         let began = Date()
-        let outcome = child.wait(timeout: 120)
+        let outcome = child.wait(timeout: .seconds(120))
         let waited = Date().timeIntervalSince(began)
         #expect(outcome.succeeded && outcome.standardOutput == "started\ndone\n", "\(outcome)")
         #expect(waited < ExternalProcess.drainGrace + 20, "waited \(waited) s for a program that exits at once")
@@ -43,7 +44,7 @@ import Testing
     @Test func timeoutStopsTheWholeProcessGroup() throws {
         let child = try ExternalProcess.start("sh", ["-c", "(trap '' TERM; exec sleep 60) & sleep 60"], captureOutput: true)
         defer { kill(-child.pid, SIGKILL) }
-        let outcome = child.wait(timeout: 1)
+        let outcome = child.wait(timeout: .seconds(1))
         #expect(outcome.timedOut && outcome.wasSignalled && outcome.status == 128 + SIGTERM, "\(outcome)")
         var alive = true
         for _ in 0..<50 where alive { alive = kill(-child.pid, 0) == 0; if alive { usleep(100_000) } }
@@ -55,7 +56,7 @@ import Testing
     @Test func timeoutOnTheTerminalStopsTheCommandsChildrenToo() throws {
         let pidFile = FileManager.default.temporaryDirectory.path + "/kvmsnap-child-\(UUID().uuidString)"
         defer { unlink(pidFile) }
-        let outcome = try ExternalProcess.run("sh", ["-c", "sleep 60 & echo $! > '\(pidFile)'; wait"], captureOutput: false, timeout: 1)
+        let outcome = try ExternalProcess.run("sh", ["-c", "sleep 60 & echo $! > '\(pidFile)'; wait"], captureOutput: false, timeout: .seconds(1))
         #expect(outcome.timedOut)
         let text = try String(contentsOfFile: pidFile, encoding: .utf8)
         let sleeper = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -74,7 +75,7 @@ import Testing
     /// runtime ignores SIGPIPE; a hook's `yes | head` must end quietly, not with EPIPE errors).
     @Test func childrenInheritNoDescriptorsAndDefaultSignals() throws {
         let path = FileManager.default.temporaryDirectory.path + "/kvmsnap-fd-\(UUID().uuidString)"
-        let fd = open(path, O_CREAT | O_RDWR, 0o600)   // inheritable on purpose (no O_CLOEXEC)
+        let fd = open(path, O_CREAT | O_RDWR, 0o600)  // inheritable on purpose (no O_CLOEXEC)
         #expect(fd >= 0)
         defer { close(fd); unlink(path) }
         let fds = try ExternalProcess.run("sh", ["-c", "for f in /proc/$$/fd/*; do readlink $f; done; true"])

@@ -18,9 +18,15 @@ struct CreateCommand: ParsableCommand {
     @Flag(help: "Freeze guest filesystems through the QEMU guest agent during the capture (disks only); fails when no agent answers.") var quiesce = false
     @Flag(help: "Never prune this snapshot until unpinned.") var pin = false
     @Option(help: ArgumentHelp("Expire after a duration (14d, 36h, 2w) or on a date (YYYY-MM-DD).", valueName: "WHEN")) var expires: String?
-    @Option(name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never; default: the VM's policy, else 14).") var fullEvery: Int?
+    @Option(
+        name: .customLong("full-every"), help: "Take an automatic full after this many incrementals in a row (0 = never; default: the VM's policy, else 14).")
+    var fullEvery: Int?
 
-    @Option(name: .customLong("max-pause"), help: ArgumentHelp("Longest guest pause at the end of a live memory capture, in ms (QEMU's downtime limit during the capture; 0 = leave the hypervisor's setting).", valueName: "MS")) var maxPause: UInt64 = 50
+    @Option(
+        name: .customLong("max-pause"),
+        help: ArgumentHelp(
+            "Longest guest pause at the end of a live memory capture, in ms (QEMU's downtime limit during the capture; 0 = leave the hypervisor's setting).",
+            valueName: "MS")) var maxPause: UInt64 = 50
 
     func run() throws {
         try SnapshotEngine.validateName(name)

@@ -19,7 +19,9 @@ struct DeleteCommand: ParsableCommand {
             guard isatty(STDIN_FILENO) == 1 else {
                 throw CommandFailure("refusing to delete without --yes: stdin is not a terminal", exitCode: 64)
             }
-            print(TerminalText.escape("Delete snapshot '\(info.record.name)' of \(vm) (created \(Output.localTime(info.record.createdAt)))? [y/N] "), terminator: "")
+            print(
+                TerminalText.escape("Delete snapshot '\(info.record.name)' of \(vm) (created \(Output.localTime(info.record.createdAt)))? [y/N] "),
+                terminator: "")
             guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
                 throw CommandFailure("not deleted", exitCode: 1)
             }

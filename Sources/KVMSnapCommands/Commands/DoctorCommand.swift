@@ -81,16 +81,18 @@ enum HostProbe {
         }
         var info = statvfs()
         guard statvfs(examined, &info) == 0 else {
-            return HostFacts.Store(path: path, examinedPath: examined, filesystemType: nil, freeBytes: 0, totalBytes: 0,
-                                   error: String(cString: strerror(errno)))
+            return HostFacts.Store(
+                path: path, examinedPath: examined, filesystemType: nil, freeBytes: 0, totalBytes: 0,
+                error: String(cString: strerror(errno)))
         }
         let resolved = URL(fileURLWithPath: examined).resolvingSymlinksInPath().path
         let type = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).flatMap {
             MountTable.filesystemType(of: resolved, mountinfo: $0)
         }
         let block = Int64(info.f_frsize)
-        return HostFacts.Store(path: path, examinedPath: examined, filesystemType: type,
-                               freeBytes: Int64(info.f_bavail) * block, totalBytes: Int64(info.f_blocks) * block)
+        return HostFacts.Store(
+            path: path, examinedPath: examined, filesystemType: type,
+            freeBytes: Int64(info.f_bavail) * block, totalBytes: Int64(info.f_blocks) * block)
     }
 
     static func qemuImg() -> HostFacts.QemuImg {

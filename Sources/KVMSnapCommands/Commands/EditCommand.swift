@@ -15,7 +15,9 @@ struct EditCommand: ParsableCommand {
 
     func validate() throws {
         if pin && unpin { throw ValidationError("--pin and --unpin exclude each other") }
-        if description == nil && expires == nil && !pin && !unpin { throw ValidationError("nothing to change: give --description, --expires, --pin or --unpin") }
+        if description == nil && expires == nil && !pin && !unpin {
+            throw ValidationError("nothing to change: give --description, --expires, --pin or --unpin")
+        }
     }
 
     func run() throws {
@@ -23,8 +25,9 @@ struct EditCommand: ParsableCommand {
         if let expires {
             expiresAt = expires == "never" ? .some(nil) : .some(try ExpirySpec.parse(expires, now: Date()))
         }
-        try Context(global).engine(.existing).edit(vm: vm, snapshot: snapshot, description: description, expiresAt: expiresAt,
-                                          pinned: pin ? true : (unpin ? false : nil))
+        try Context(global).engine(.existing).edit(
+            vm: vm, snapshot: snapshot, description: description, expiresAt: expiresAt,
+            pinned: pin ? true : (unpin ? false : nil))
         if !global.json { Output.line("updated '\(snapshot)'") }
     }
 }

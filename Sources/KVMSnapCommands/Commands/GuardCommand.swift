@@ -21,7 +21,8 @@ struct GuardCommand: ParsableCommand {
     @Argument(help: "VM name or UUID.") var vm: String
     @Option(help: "Snapshot name (default before-change-<yyyymmdd-hhmmss>).") var name: String?
     @Option(help: "Snapshot description (default: the command).") var description: String = ""
-    @Option(name: .customLong("on-failure"), help: "restore or keep. (default: keep)", transform: GuardFailurePolicy.parser("--on-failure")) var onFailure: GuardFailurePolicy = .keep
+    @Option(name: .customLong("on-failure"), help: "restore or keep. (default: keep)", transform: GuardFailurePolicy.parser("--on-failure")) var onFailure:
+        GuardFailurePolicy = .keep
     @Flag(help: "Freeze guest filesystems for the snapshot (disks only; needs the guest agent).") var quiesce = false
     @Option(help: ArgumentHelp("Kill CMD after this long (30s, 10min, 2h) and treat it as failed.", valueName: "DURATION")) var timeout: String?
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD")) var command: [String] = []
@@ -38,13 +39,13 @@ struct GuardCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let name { try SnapshotEngine.validateName(name) }   // before the catalog is opened
+        if let name { try SnapshotEngine.validateName(name) }  // before the catalog is opened
         var options = GuardOptions(command: command)
         options.name = name
         options.description = description
         options.onFailure = onFailure
         options.quiesce = quiesce ? .required : .off
-        options.timeout = try timeout.map { text throws(SpecError) in try TimeoutSpec.parse(text) }
+        options.timeout = try timeout.map { text throws(SpecError) in try TimeoutSpec.duration(text) }
         let engine = try Context(global).engine()
         let report = try engine.guardCommand(vm: vm, options: options) { snapshot, notices in
             notices.forEach(Output.notice)

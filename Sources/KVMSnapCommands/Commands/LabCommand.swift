@@ -4,8 +4,9 @@ import KVMSnapCore
 import SnapshotEngine
 
 struct LabCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lab", abstract: "Declare disposable lab VMs and their baselines.",
-                                                    subcommands: [Mark.self, Unmark.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "lab", abstract: "Declare disposable lab VMs and their baselines.",
+        subcommands: [Mark.self, Unmark.self, List.self])
 
     struct Mark: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Mark a VM as a lab VM that `reset` puts back to BASELINE.")
@@ -32,7 +33,7 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List lab VMs.")
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let labs = try Context(global).catalogReader().labVMs()   // no libvirt needed
+            let labs = try Context(global).catalogReader().labVMs()  // no libvirt needed
             if global.json { Output.json(labs.map { ["vm": $0.name, "uuid": $0.uuid] }); return }
             Output.table(["VM", "UUID"], labs.map { [$0.name, $0.uuid] })
         }

@@ -14,7 +14,7 @@ struct ListCommand: ParsableCommand {
             try Output.jsonSnapshots { (emit) throws(EngineError) in try engine.forEachSnapshotSummary(vm: vm, emit) }
             return
         }
-        let (_, infos) = try engine.snapshotSummaries(vm: vm)   // no configXML/layers: not shown
+        let (_, infos) = try engine.snapshotSummaries(vm: vm)  // no configXML/layers: not shown
         if infos.isEmpty { Output.line("no snapshots"); return }
         // Tree order: depth-first from the roots, oldest first; indentation shows the parent.
         // (A set for the parent check and an explicit stack: long chains neither take quadratic

@@ -29,12 +29,17 @@ struct PolicySetCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: PolicyTarget
     @OptionGroup var keep: RetentionOptions
-    @Option(name: .customLong("full-every"), parsing: .unconditional, help: ArgumentHelp("Automatic full after N incrementals in a row (0 = never); default: create's 14.", valueName: "N"))
+    @Option(
+        name: .customLong("full-every"), parsing: .unconditional,
+        help: ArgumentHelp("Automatic full after N incrementals in a row (0 = never); default: create's 14.", valueName: "N"))
     var fullEvery: Int?
-    @Option(help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
+    @Option(
+        help: ArgumentHelp("Take snapshots on this cron schedule (5 fields, local time, e.g. \"0 3 * * *\") when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var schedule: String?
-    @Option(help: ArgumentHelp("Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"),
-            transform: QuiesceMode.parser("--quiesce"))
+    @Option(
+        help: ArgumentHelp(
+            "Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"),
+        transform: QuiesceMode.parser("--quiesce"))
     var quiesce: QuiesceMode?
 
     func run() throws {
@@ -62,11 +67,12 @@ struct PolicyShowCommand: ParsableCommand {
             Output.line(vm.map { "VM \($0) has no policy of its own and there is no default policy" } ?? "there is no default policy")
             return
         }
-        let which = switch effective.source {
-        case .vm: "VM \(vm ?? "?")'s own policy"
-        case .default: vm.map { "the default policy (VM \($0) has none of its own)" } ?? "the default policy"
-        case .override: "given on the command line"
-        }
+        let which =
+            switch effective.source {
+            case .vm: "VM \(vm ?? "?")'s own policy"
+            case .default: vm.map { "the default policy (VM \($0) has none of its own)" } ?? "the default policy"
+            case .override: "given on the command line"
+            }
         Output.line("\(which), updated \(effective.updatedAt.map(Output.localTime) ?? "-"):")
         var rows = RetentionRule.allCases.map { rule -> [String] in
             if rule == .within { return ["keep-within", effective.policy.retention.keepWithin.map { "\($0)" } ?? "-"] }

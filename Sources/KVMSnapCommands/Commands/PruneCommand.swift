@@ -48,8 +48,10 @@ struct PruneCommand: ParsableCommand {
             ["VM", "SNAPSHOT", "CREATED", "ACTION", "REASON", "RECLAIM"],
             results.flatMap { result in
                 result.plan.items.map { item in
-                    [result.plan.vm, item.name, Output.localTime(item.createdAt), Self.word(item.action), item.reason ?? "-",
-                     item.action == .prune ? Output.bytes(item.reclaimBytes) : "-"]
+                    [
+                        result.plan.vm, item.name, Output.localTime(item.createdAt), Self.word(item.action), item.reason ?? "-",
+                        item.action == .prune ? Output.bytes(item.reclaimBytes) : "-",
+                    ]
                 }
             })
         let count = { (action: RetentionDecision.Action) in results.reduce(0) { $0 + $1.plan.items.filter { $0.action == action }.count } }
@@ -63,11 +65,12 @@ struct PruneCommand: ParsableCommand {
         }
         Output.line(total)
         for result in results {
-            let source = switch result.plan.policy.source {
-            case .vm: "its own policy"
-            case .default: "the default policy"
-            case .override: "the command line"
-            }
+            let source =
+                switch result.plan.policy.source {
+                case .vm: "its own policy"
+                case .default: "the default policy"
+                case .override: "the command line"
+                }
             Output.notice("\(result.plan.vm): \(result.plan.policy.policy.retention.ruleDescriptions.joined(separator: ", ")) (from \(source))")
         }
     }

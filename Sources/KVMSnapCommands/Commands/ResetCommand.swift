@@ -18,7 +18,9 @@ struct ResetCommand: ParsableCommand {
         let engine = try Context(global).engine(.existing)
         let names = allLabs ? try engine.labVMs().map(\.uuid) : vms
         let results = try engine.resetLabs(names)
-        if global.json { Output.json(results) } else {
+        if global.json {
+            Output.json(results)
+        } else {
             for r in results {
                 Output.line(r.error.map { "\(r.vm): FAILED: \($0)" } ?? String(format: "%@: reset to '%@' in %.2f s", r.vm, r.baseline ?? "?", r.seconds))
             }

@@ -27,7 +27,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let asName { try SnapshotEngine.validateVMName(asName) }   // before the catalog is opened
+        if let asName { try SnapshotEngine.validateVMName(asName) }  // before the catalog is opened
         let progress = Output.progressBar(json: global.json)
         let engine = try Context(global).engine(progress: progress, .existing)
         let info = try engine.snapshot(vm: vm, name: snapshot)
@@ -37,7 +37,9 @@ struct RestoreCommand: ParsableCommand {
             let (uuid, notices) = try engine.restoreAsNewVM(vm: vm, snapshot: snapshot, newName: asName, start: start)
             Output.endProgress(progress)
             notices.forEach(Output.notice)
-            if global.json { Output.json(["vm": asName, "uuid": uuid, "from": "\(vm)/\(snapshot)"]) } else {
+            if global.json {
+                Output.json(["vm": asName, "uuid": uuid, "from": "\(vm)/\(snapshot)"])
+            } else {
                 Output.line("created VM \(asName) (\(uuid)) from snapshot '\(snapshot)' of \(vm)")
             }
             return

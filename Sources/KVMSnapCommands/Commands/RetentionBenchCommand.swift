@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import KVMSnapCore
 
 /// Hidden, for `scripts/bench.sh`: plans a synthetic timeline built in memory and prints how long
 /// `RetentionPlanner.plan` alone took (monotonic clock; building the timeline is not timed).

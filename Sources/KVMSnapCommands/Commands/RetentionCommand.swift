@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import KVMSnapCore
 
 struct RetentionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import KVMSnapCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import KVMSnapCore
 
 /// Pure: reads a timeline file, runs the planner, prints. Opens neither libvirt nor the catalog.
 struct RetentionSimulateCommand: ParsableCommand {

@@ -16,9 +16,14 @@ struct RunDueCommand: ParsableCommand {
             (each failure is a failed 'run-due' job in the journal).
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("now"), help: ArgumentHelp("Testing aid: evaluate schedules at this ISO 8601 time (e.g. 2030-01-10T03:00:30+01:00) instead of the clock.", valueName: "ISO8601"))
+    @Option(
+        name: .customLong("now"),
+        help: ArgumentHelp("Testing aid: evaluate schedules at this ISO 8601 time (e.g. 2030-01-10T03:00:30+01:00) instead of the clock.", valueName: "ISO8601")
+    )
     var now: String?
-    @Option(name: .customLong("metrics-textfile"), help: ArgumentHelp("Write Prometheus metrics here (atomically) for node_exporter's textfile collector.", valueName: "PATH"))
+    @Option(
+        name: .customLong("metrics-textfile"),
+        help: ArgumentHelp("Write Prometheus metrics here (atomically) for node_exporter's textfile collector.", valueName: "PATH"))
     var metricsTextfile: String?
 
     func run() throws {

@@ -30,13 +30,16 @@ struct ScheduleInstallSystemdCommand: ParsableCommand {
         }
         var command = [Self.executablePath(), "run-due"]
         // Paths absolute: the service runs in /, not in the directory this command ran in.
-        for (option, value) in [("--connect", global.connect), ("--catalog", global.catalog.map(GlobalOptions.absolute)),
-                                ("--store", global.store.map(GlobalOptions.absolute)),
-                                ("--metrics-textfile", metricsTextfile.map(GlobalOptions.absolute))] {
+        for (option, value) in [
+            ("--connect", global.connect), ("--catalog", global.catalog.map(GlobalOptions.absolute)),
+            ("--store", global.store.map(GlobalOptions.absolute)),
+            ("--metrics-textfile", metricsTextfile.map(GlobalOptions.absolute)),
+        ] {
             guard let value else { continue }
             // A newline would end ExecStart= and start a directive of its own.
             if value.unicodeScalars.contains(where: TerminalText.needsEscape) {
-                throw CommandFailure("\(option) must not contain newlines or other control characters (they would change the unit file); nothing was written", exitCode: 64)
+                throw CommandFailure(
+                    "\(option) must not contain newlines or other control characters (they would change the unit file); nothing was written", exitCode: 64)
             }
             if option == "--connect", let refusal = HypervisorURI(value).refusal { throw CommandFailure("\(refusal); nothing was written", exitCode: 64) }
             command += [option, value]

@@ -17,7 +17,7 @@ struct VMsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let context = try Context(global, localOnly: false)   // listing works over any connection
+        let context = try Context(global, localOnly: false)  // listing works over any connection
         let domains = try context.connection.allDomains()
         // Counts come from the catalog when it can be opened; listing VMs never needs it.
         let engine = try? context.engine(.read)
@@ -31,7 +31,8 @@ struct VMsCommand: ParsableCommand {
         }
         rows.sort { $0.name < $1.name }
         if global.json { Output.json(rows); return }
-        Output.table(["NAME", "UUID", "STATE", "SNAPSHOTS", "USAGE"],
-                     rows.map { [$0.name, $0.uuid, $0.state, "\($0.snapshots)", Output.bytes($0.snapshotBytes)] })
+        Output.table(
+            ["NAME", "UUID", "STATE", "SNAPSHOTS", "USAGE"],
+            rows.map { [$0.name, $0.uuid, $0.state, "\($0.snapshots)", Output.bytes($0.snapshotBytes)] })
     }
 }

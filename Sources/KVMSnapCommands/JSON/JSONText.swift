@@ -16,7 +16,7 @@ struct JSONText {
     mutating func integer(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: enough for 20 digits
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
             var i = buffer.count
             repeat { i -= 1; buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10); magnitude /= 10 } while magnitude > 0
@@ -26,7 +26,9 @@ struct JSONText {
     /// A date as a JSON string, the way `Output.json` encodes dates.
     mutating func date(_ date: Date) {
         bytes.append(UInt8(ascii: "\""))
-        if Output.appendISOUTC(date, to: &bytes) { bytes.append(UInt8(ascii: "\"")) } else {
+        if Output.appendISOUTC(date, to: &bytes) {
+            bytes.append(UInt8(ascii: "\""))
+        } else {
             bytes.removeLast()
             string(Output.isoUTC(date))
         }

@@ -10,7 +10,9 @@ struct PolicyJSON: Encodable {
         var fullEvery: Int?
         var schedule: String?
         var quiesce: String?
-        enum CodingKeys: String, CodingKey { case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce }
+        enum CodingKeys: String, CodingKey {
+            case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce
+        }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(keepWithin, forKey: .keepWithin)
@@ -36,9 +38,10 @@ struct PolicyJSON: Encodable {
         updatedAt = effective?.updatedAt
         policy = effective.map { e in
             let r = e.policy.retention
-            return Rules(keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
-                         keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
-                         schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
+            return Rules(
+                keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
+                keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
+                schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
         }
     }
 

@@ -77,7 +77,9 @@ public struct SnapshotJSON: Encodable {
         w.raw(",\n    \"id\" : "); w.string(id)
         w.raw(",\n    \"kind\" : "); w.string(kind)
         w.raw(",\n    \"labels\" : ")
-        if labels.isEmpty { w.raw("[\n\n    ]") } else {
+        if labels.isEmpty {
+            w.raw("[\n\n    ]")
+        } else {
             w.raw("[\n")
             for (i, label) in labels.enumerated() { w.raw("      "); w.string(label); w.raw(i == labels.count - 1 ? "\n" : ",\n") }
             w.raw("    ]")
@@ -85,7 +87,9 @@ public struct SnapshotJSON: Encodable {
         if let layers {
             w.raw(",\n    \"layers\" : ")
             let keys = layers.keys.sorted()
-            if keys.isEmpty { w.raw("{\n\n    }") } else {
+            if keys.isEmpty {
+                w.raw("{\n\n    }")
+            } else {
                 w.raw("{\n")
                 for (i, k) in keys.enumerated() {
                     w.raw("      "); w.string(k); w.raw(" : "); w.string(layers[k]!); w.raw(i == keys.count - 1 ? "\n" : ",\n")
@@ -101,4 +105,3 @@ public struct SnapshotJSON: Encodable {
         w.raw("\n  }")
     }
 }
-

@@ -68,8 +68,10 @@ public struct HypervisorURI: Sendable, Equatable {
         for pair in query.split(whereSeparator: { $0 == "&" || $0 == ";" }) {
             let rawName = pair.prefix { $0 != "=" }
             guard let name = String(rawName).replacingOccurrences(of: "+", with: " ").removingPercentEncoding?.lowercased(),
-                  Self.allowedParameters.contains(name) else {
-                return "connection URI '\(shown)': parameter '\(TerminalText.escape(String(rawName)))' is not accepted (kvmsnap accepts \(Self.allowedParameters.sorted().joined(separator: ", ")))"
+                Self.allowedParameters.contains(name)
+            else {
+                return
+                    "connection URI '\(shown)': parameter '\(TerminalText.escape(String(rawName)))' is not accepted (kvmsnap accepts \(Self.allowedParameters.sorted().joined(separator: ", ")))"
             }
         }
         return nil

@@ -39,8 +39,9 @@ public enum DoctorRules {
     static func user(_ facts: HostFacts) -> DoctorCheck {
         facts.effectiveUserID == 0
             ? DoctorCheck("user", .ok, "running as root")
-            : DoctorCheck("user", .warn, "running as uid \(facts.effectiveUserID), not root",
-                          hint: "kvmsnap reads and writes VM images, the store and the catalog: run it as root (or with sudo)")
+            : DoctorCheck(
+                "user", .warn, "running as uid \(facts.effectiveUserID), not root",
+                hint: "kvmsnap reads and writes VM images, the store and the catalog: run it as root (or with sudo)")
     }
 
     static func daemon(_ facts: HostFacts) -> DoctorCheck {
@@ -48,8 +49,9 @@ public enum DoctorRules {
         case .reachable:
             return DoctorCheck("daemon", .ok, "libvirtd answers at \(facts.uri)")
         case .unreachable(let error):
-            return DoctorCheck("daemon", .fail, "cannot connect to \(facts.uri): \(error)",
-                               hint: "start libvirtd: 'systemctl start libvirtd' with systemd, else 'virtlogd -d; libvirtd -d' (scripts/host-setup.sh does either)")
+            return DoctorCheck(
+                "daemon", .fail, "cannot connect to \(facts.uri): \(error)",
+                hint: "start libvirtd: 'systemctl start libvirtd' with systemd, else 'virtlogd -d; libvirtd -d' (scripts/host-setup.sh does either)")
         }
     }
 
@@ -61,23 +63,31 @@ public enum DoctorRules {
         }
         var lines = [libvirt(facts.libvirtVersion, client: facts.clientLibraryVersion), qemu(facts.qemuVersion)]
         if let caps = facts.capabilities {
-            lines.append(caps.kvm
-                ? DoctorCheck("kvm", .ok, "hardware virtualisation available (<domain type='kvm'>)")
-                : DoctorCheck("kvm", .warn, "libvirt offers no <domain type='kvm'>: guests run under TCG emulation (slow)",
-                              hint: "enable VT-x/AMD-V (or nested virtualisation) and make /dev/kvm accessible; TCG works but is slow"))
-            lines.append(caps.liveMemory
-                ? DoctorCheck("memory-snapshots", .ok, "live external snapshots with memory (QEMU streams memory while the guest runs)"
-                              + (caps.externalSnapshotRevert ? "; libvirt can revert them too, kvmsnap uses its own revert" : "; kvmsnap reverts them itself"))
-                : DoctorCheck("memory-snapshots", .warn, "capabilities list no live migration: a snapshot with memory pauses the guest while memory is written",
-                              hint: "use a QEMU build with live migration, or take --disk-only snapshots"))
+            lines.append(
+                caps.kvm
+                    ? DoctorCheck("kvm", .ok, "hardware virtualisation available (<domain type='kvm'>)")
+                    : DoctorCheck(
+                        "kvm", .warn, "libvirt offers no <domain type='kvm'>: guests run under TCG emulation (slow)",
+                        hint: "enable VT-x/AMD-V (or nested virtualisation) and make /dev/kvm accessible; TCG works but is slow"))
+            lines.append(
+                caps.liveMemory
+                    ? DoctorCheck(
+                        "memory-snapshots", .ok,
+                        "live external snapshots with memory (QEMU streams memory while the guest runs)"
+                            + (caps.externalSnapshotRevert ? "; libvirt can revert them too, kvmsnap uses its own revert" : "; kvmsnap reverts them itself"))
+                    : DoctorCheck(
+                        "memory-snapshots", .warn, "capabilities list no live migration: a snapshot with memory pauses the guest while memory is written",
+                        hint: "use a QEMU build with live migration, or take --disk-only snapshots"))
         } else {
             lines.append(DoctorCheck("kvm", .warn, "capabilities could not be read", hint: "virsh capabilities"))
         }
         if let present = facts.virtlogdSocketPresent {
-            lines.append(present
-                ? DoctorCheck("virtlogd", .ok, "virtlogd socket present")
-                : DoctorCheck("virtlogd", .warn, "no /run/libvirt/virtlogd-sock: starting or restoring a VM will fail",
-                              hint: "start virtlogd ('systemctl start virtlogd.socket', else 'virtlogd -d')"))
+            lines.append(
+                present
+                    ? DoctorCheck("virtlogd", .ok, "virtlogd socket present")
+                    : DoctorCheck(
+                        "virtlogd", .warn, "no /run/libvirt/virtlogd-sock: starting or restoring a VM will fail",
+                        hint: "start virtlogd ('systemctl start virtlogd.socket', else 'virtlogd -d')"))
         }
         return lines
     }
@@ -87,12 +97,14 @@ public enum DoctorRules {
         guard let version else { return DoctorCheck("libvirt", .warn, "the daemon did not report its version", hint: "virsh version") }
         let detail = "libvirt \(version)\(clientNote)"
         if version < minimumLibvirt {
-            return DoctorCheck("libvirt", .fail, detail + ": older than \(minimumLibvirt), which has every call kvmsnap makes",
-                               hint: "upgrade libvirt (Debian 12 ships 9.0)")
+            return DoctorCheck(
+                "libvirt", .fail, detail + ": older than \(minimumLibvirt), which has every call kvmsnap makes",
+                hint: "upgrade libvirt (Debian 12 ships 9.0)")
         }
         if version < testedLibvirt {
-            return DoctorCheck("libvirt", .warn, detail + ": older than \(testedLibvirt), the version kvmsnap is tested with",
-                               hint: "it may work; upgrade libvirt to be on the tested path")
+            return DoctorCheck(
+                "libvirt", .warn, detail + ": older than \(testedLibvirt), the version kvmsnap is tested with",
+                hint: "it may work; upgrade libvirt to be on the tested path")
         }
         let revert = version < libvirtExternalRevert ? "external snapshot revert done by kvmsnap" : "libvirt also reverts external snapshots"
         return DoctorCheck("libvirt", .ok, "\(detail); external snapshots with memory, block copy, active commit; \(revert)")
@@ -103,14 +115,16 @@ public enum DoctorRules {
             return DoctorCheck("qemu", .warn, "the hypervisor did not report a version", hint: "kvmsnap needs the QEMU driver (qemu:///system)")
         }
         if version < minimumQEMU {
-            return DoctorCheck("qemu", .fail,
-                               "QEMU \(version): older than \(minimumQEMU); libvirt drives older QEMU without -blockdev, "
-                                   + "which kvmsnap's block copy and live merges need",
-                               hint: "upgrade QEMU (Debian 12 ships 7.2)")
+            return DoctorCheck(
+                "qemu", .fail,
+                "QEMU \(version): older than \(minimumQEMU); libvirt drives older QEMU without -blockdev, "
+                    + "which kvmsnap's block copy and live merges need",
+                hint: "upgrade QEMU (Debian 12 ships 7.2)")
         }
         if version < testedQEMU {
-            return DoctorCheck("qemu", .warn, "QEMU \(version): older than \(testedQEMU), the version kvmsnap is tested with",
-                               hint: "upgrade QEMU to be on the tested path")
+            return DoctorCheck(
+                "qemu", .warn, "QEMU \(version): older than \(testedQEMU), the version kvmsnap is tested with",
+                hint: "upgrade QEMU to be on the tested path")
         }
         return DoctorCheck("qemu", .ok, "QEMU \(version)")
     }
@@ -122,8 +136,9 @@ public enum DoctorRules {
         case nil, "N":
             appArmor = DoctorCheck("apparmor", .ok, facts.appArmorEnabled == nil ? "not in the kernel" : "disabled")
         case "Y" where facts.daemon == .reachable && !models.contains("apparmor"):
-            appArmor = DoctorCheck("apparmor", .warn, "enabled, but libvirt does not use it (security models: \(models.joined(separator: ", ")))",
-                                   hint: "set security_driver in /etc/libvirt/qemu.conf, or make sure QEMU's own profile allows the store directory")
+            appArmor = DoctorCheck(
+                "apparmor", .warn, "enabled, but libvirt does not use it (security models: \(models.joined(separator: ", ")))",
+                hint: "set security_driver in /etc/libvirt/qemu.conf, or make sure QEMU's own profile allows the store directory")
         case "Y":
             appArmor = DoctorCheck("apparmor", .ok, "enabled; libvirt gives each VM a profile listing its images (virt-aa-helper), kvmsnap's overlays included")
         case let other?:
@@ -134,8 +149,9 @@ public enum DoctorRules {
         case nil: seLinux = DoctorCheck("selinux", .ok, "not active")
         case "0": seLinux = DoctorCheck("selinux", .ok, "permissive")
         case "1":
-            seLinux = DoctorCheck("selinux", .warn, "enforcing: QEMU can read only images labelled for it (untested with kvmsnap)",
-                                  hint: "label the store: semanage fcontext -a -t virt_image_t '\(facts.store.path)(/.*)?' && restorecon -R \(facts.store.path)")
+            seLinux = DoctorCheck(
+                "selinux", .warn, "enforcing: QEMU can read only images labelled for it (untested with kvmsnap)",
+                hint: "label the store: semanage fcontext -a -t virt_image_t '\(facts.store.path)(/.*)?' && restorecon -R \(facts.store.path)")
         case let other?: seLinux = DoctorCheck("selinux", .warn, "unexpected state '\(other)'", hint: "cat /sys/fs/selinux/enforce")
         }
         return [appArmor, seLinux]
@@ -147,29 +163,35 @@ public enum DoctorRules {
             return [DoctorCheck("store", .fail, "cannot read \(place): \(store.error ?? "statvfs failed")", hint: "check --store / $KVMSNAP_STORE")]
         }
         let name = store.filesystemType ?? "unknown"
-        let fs: DoctorCheck = switch name {
-        case "ext4", "ext3", "xfs", "zfs", "f2fs":
-            DoctorCheck("store", .ok, "\(place) on \(name)")
-        case "btrfs":
-            DoctorCheck("store", .warn, "\(place) on btrfs: qcow2 images on copy-on-write files fragment",
-                        hint: "chattr +C \(store.path) while it is still empty (new files inherit no-CoW)")
-        case "tmpfs", "ramfs":
-            DoctorCheck("store", .fail, "\(place) on \(name): every snapshot is lost at reboot, and memory images fill RAM",
-                        hint: "put the store on a disk: --store DIR or $KVMSNAP_STORE")
-        case "squashfs", "iso9660":
-            DoctorCheck("store", .fail, "\(place) on read-only \(name)", hint: "put the store on a writable disk")
-        case _ where networkFilesystems.contains(name) || name.hasPrefix("fuse"):
-            DoctorCheck("store", .warn, "\(place) on \(name), a network or user-space file system: kvmsnap's locks (flock) and fsyncs are tested on local disks only",
-                        hint: "prefer a local ext4 or xfs file system")
-        default:
-            DoctorCheck("store", .warn, "\(place) on \(name), a file system kvmsnap is not tested on", hint: "prefer ext4 or xfs")
-        }
+        let fs: DoctorCheck =
+            switch name {
+            case "ext4", "ext3", "xfs", "zfs", "f2fs":
+                DoctorCheck("store", .ok, "\(place) on \(name)")
+            case "btrfs":
+                DoctorCheck(
+                    "store", .warn, "\(place) on btrfs: qcow2 images on copy-on-write files fragment",
+                    hint: "chattr +C \(store.path) while it is still empty (new files inherit no-CoW)")
+            case "tmpfs", "ramfs":
+                DoctorCheck(
+                    "store", .fail, "\(place) on \(name): every snapshot is lost at reboot, and memory images fill RAM",
+                    hint: "put the store on a disk: --store DIR or $KVMSNAP_STORE")
+            case "squashfs", "iso9660":
+                DoctorCheck("store", .fail, "\(place) on read-only \(name)", hint: "put the store on a writable disk")
+            case _ where networkFilesystems.contains(name) || name.hasPrefix("fuse"):
+                DoctorCheck(
+                    "store", .warn,
+                    "\(place) on \(name), a network or user-space file system: kvmsnap's locks (flock) and fsyncs are tested on local disks only",
+                    hint: "prefer a local ext4 or xfs file system")
+            default:
+                DoctorCheck("store", .warn, "\(place) on \(name), a file system kvmsnap is not tested on", hint: "prefer ext4 or xfs")
+            }
         let free = "\(byteText(store.freeBytes)) free of \(byteText(store.totalBytes))"
         let space: DoctorCheck
         if store.freeBytes < minimumFreeBytes {
             space = DoctorCheck("store-space", .fail, free, hint: "a memory image alone is about the guest's RAM: free space or prune (kvmsnap prune --all)")
         } else if store.freeBytes < comfortableFreeBytes || store.freeBytes < store.totalBytes / 10 {
-            space = DoctorCheck("store-space", .warn, free, hint: "snapshots with memory take about the guest's RAM each: prune (kvmsnap prune --all) or add space")
+            space = DoctorCheck(
+                "store-space", .warn, free, hint: "snapshots with memory take about the guest's RAM each: prune (kvmsnap prune --all) or add space")
         } else {
             space = DoctorCheck("store-space", .ok, free)
         }
@@ -179,8 +201,9 @@ public enum DoctorRules {
     static func qemuImg(_ tool: HostFacts.QemuImg) -> DoctorCheck {
         switch tool {
         case .missing:
-            return DoctorCheck("qemu-img", .fail, "not found on PATH",
-                               hint: "install qemu-utils (Debian) / qemu-img: flattening, offline merges and reverts need it")
+            return DoctorCheck(
+                "qemu-img", .fail, "not found on PATH",
+                hint: "install qemu-utils (Debian) / qemu-img: flattening, offline merges and reverts need it")
         case .broken(let path, let error):
             return DoctorCheck("qemu-img", .fail, "\(path) --version failed: \(error)", hint: "reinstall qemu-utils")
         case .found(let path, let output):
@@ -199,11 +222,13 @@ public enum DoctorRules {
             return DoctorCheck("catalog", .ok, "\(path): integrity check ok")
         case .damaged(let path, let problems):
             let shown = problems.prefix(3).joined(separator: "; ") + (problems.count > 3 ? "; … (\(problems.count) problems)" : "")
-            return DoctorCheck("catalog", .fail, "\(path): integrity check failed: \(shown)",
-                               hint: "stop kvmsnap's timers, copy the file aside, and restore it from a backup (sqlite3 CATALOG .recover salvages what it can)")
+            return DoctorCheck(
+                "catalog", .fail, "\(path): integrity check failed: \(shown)",
+                hint: "stop kvmsnap's timers, copy the file aside, and restore it from a backup (sqlite3 CATALOG .recover salvages what it can)")
         case .unreadable(let path, let error):
-            return DoctorCheck("catalog", .fail, "\(path): \(error)",
-                               hint: "restore the catalog from a backup, or point --catalog / $KVMSNAP_CATALOG at the right file")
+            return DoctorCheck(
+                "catalog", .fail, "\(path): \(error)",
+                hint: "restore the catalog from a backup, or point --catalog / $KVMSNAP_CATALOG at the right file")
         }
     }
 

@@ -73,9 +73,11 @@ public struct HostFacts: Sendable, Equatable {
     public var seLinuxEnforce: String?
     public var catalog: CatalogState
 
-    public init(effectiveUserID: UInt32, uri: String, daemon: Daemon, libvirtVersion: SoftwareVersion?, clientLibraryVersion: SoftwareVersion?,
-                qemuVersion: SoftwareVersion?, capabilities: HostCapabilities?, virtlogdSocketPresent: Bool?, store: Store,
-                qemuImg: QemuImg, appArmorEnabled: String?, seLinuxEnforce: String?, catalog: CatalogState) {
+    public init(
+        effectiveUserID: UInt32, uri: String, daemon: Daemon, libvirtVersion: SoftwareVersion?, clientLibraryVersion: SoftwareVersion?,
+        qemuVersion: SoftwareVersion?, capabilities: HostCapabilities?, virtlogdSocketPresent: Bool?, store: Store,
+        qemuImg: QemuImg, appArmorEnabled: String?, seLinuxEnforce: String?, catalog: CatalogState
+    ) {
         self.effectiveUserID = effectiveUserID
         self.uri = uri
         self.daemon = daemon
@@ -168,7 +170,8 @@ public enum MountTable {
         var i = 0
         while i < source.count {
             if source[i] == UInt8(ascii: "\\"), i + 3 < source.count,
-               let value = UInt8(String(decoding: source[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                let value = UInt8(String(decoding: source[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+            {
                 bytes.append(value)
                 i += 4
             } else {

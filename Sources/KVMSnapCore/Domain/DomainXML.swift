@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -97,8 +98,9 @@ public struct DomainXML: Sendable {
             throw DomainXMLError(.malformed, "cannot parse domain XML: not well-formed (line \(checker.lineNumber))")
         }
         let doc: XMLDocument
-        do { doc = try XMLDocument(xmlString: xml, options: [.nodePreserveWhitespace]) }
-        catch { throw DomainXMLError(.malformed, "cannot parse domain XML: \(error.localizedDescription)") }
+        do { doc = try XMLDocument(xmlString: xml, options: [.nodePreserveWhitespace]) } catch {
+            throw DomainXMLError(.malformed, "cannot parse domain XML: \(error.localizedDescription)")
+        }
         guard doc.rootElement()?.name == "domain" else {
             throw DomainXMLError(.malformed, "cannot parse domain XML: the root element is not <domain>")
         }
@@ -114,14 +116,16 @@ public struct DomainXML: Sendable {
         let nodes = (try? doc.nodes(forXPath: "/domain/devices/disk")) ?? []
         let disks = nodes.compactMap { node -> DomainDisk? in
             guard let element = node as? XMLElement,
-                  let target = first(element, "target")?.attribute(forName: "dev")?.stringValue else { return nil }
+                let target = first(element, "target")?.attribute(forName: "dev")?.stringValue
+            else { return nil }
             let source = first(element, "source")
             let path = source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
             let mirror = first(element, "mirror").map { mirror in
                 let source = first(mirror, "source")
-                return DiskMirror(job: mirror.attribute(forName: "job")?.stringValue ?? "copy",
-                                  path: source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
-                                      ?? mirror.attribute(forName: "file")?.stringValue)
+                return DiskMirror(
+                    job: mirror.attribute(forName: "job")?.stringValue ?? "copy",
+                    path: source?.attribute(forName: "file")?.stringValue ?? source?.attribute(forName: "dev")?.stringValue
+                        ?? mirror.attribute(forName: "file")?.stringValue)
             }
             return DomainDisk(
                 target: target,
@@ -134,10 +138,11 @@ public struct DomainXML: Sendable {
                 mirror: mirror)
         }
         let sources = (try? doc.nodes(forXPath: "/domain/devices/disk//source")) ?? []
-        let chain = Set(sources.compactMap { node -> String? in
-            guard let source = node as? XMLElement else { return nil }
-            return source.attribute(forName: "file")?.stringValue ?? source.attribute(forName: "dev")?.stringValue
-        })
+        let chain = Set(
+            sources.compactMap { node -> String? in
+                guard let source = node as? XMLElement else { return nil }
+                return source.attribute(forName: "file")?.stringValue ?? source.attribute(forName: "dev")?.stringValue
+            })
         let agent: GuestAgentChannel
         if let target = first(doc, "/domain/devices/channel/target[@name='org.qemu.guest_agent.0']") {
             agent = target.attribute(forName: "state")?.stringValue == "connected" ? .connected : .disconnected

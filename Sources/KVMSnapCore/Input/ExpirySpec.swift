@@ -18,7 +18,9 @@ public enum ExpirySpec {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = timeZone
             let components = DateComponents(year: y, month: m, day: d)
-            if let date = calendar.date(from: components), calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: y, month: m, day: d) {
+            if let date = calendar.date(from: components),
+                calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: y, month: m, day: d)
+            {
                 return try bounded(date, text: text, now: now)
             }
         }

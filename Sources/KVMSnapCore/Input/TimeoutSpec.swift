@@ -22,6 +22,19 @@ public enum TimeoutSpec {
         return seconds
     }
 
+    /// ``parse(_:)`` as a `Duration`, for the engine's timeouts.
+    public static func duration(_ text: String) throws(SpecError) -> Duration {
+        .seconds(try parse(text))
+    }
+
+    /// Refuses a timeout that is not positive or longer than 100 years.
+    public static func validate(_ timeout: Duration, what: String = "timeout") throws(SpecError) {
+        guard timeout > .zero else { throw SpecError("\(what) must be positive") }
+        guard timeout <= .seconds(Bounds.maxDurationSeconds) else {
+            throw SpecError("\(what) is too long (at most \(Bounds.maxDurationText))")
+        }
+    }
+
     /// Refuses a timeout that is not positive, not finite or longer than 100 years.
     public static func validate(_ seconds: Double, what: String = "timeout") throws(SpecError) {
         guard seconds > 0, seconds.isFinite else { throw SpecError("\(what) must be positive") }

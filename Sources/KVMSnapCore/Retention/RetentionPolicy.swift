@@ -39,11 +39,11 @@ public enum RetentionError: Error, Equatable, Sendable, CustomStringConvertible 
             return "the retention policy is empty: set at least one of --keep-within, --keep-last, "
                 + "--keep-hourly, --keep-daily, --keep-weekly, --keep-monthly or --keep-yearly "
                 + "(refusing to prune everything)"
-        case let .negativeCount(rule, value):
+        case .negativeCount(let rule, let value):
             return "\(rule.optionName) \(value) is invalid: the count must be 0 (off), a positive number, or -1 (unlimited)"
-        case let .badDuration(text, reason):
+        case .badDuration(let text, let reason):
             return "invalid duration \"\(Bounds.clip(text))\": \(reason)"
-        case let .dateOutOfRange(what):
+        case .dateOutOfRange(let what):
             return "\(what) is outside the supported years 0000-9999"
         }
     }
@@ -61,7 +61,12 @@ public enum RetentionError: Error, Equatable, Sendable, CustomStringConvertible 
 /// Examples: `90min`, `36h`, `7d`, `2w`, `1m` (= 31 d), `1y` (= 365 d).
 public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Unit: String, Sendable, CaseIterable, Codable {
-        case minutes = "min", hours = "h", days = "d", weeks = "w", months = "m", years = "y"
+        case minutes = "min"
+        case hours = "h"
+        case days = "d"
+        case weeks = "w"
+        case months = "m"
+        case years = "y"
 
         public var seconds: Int64 {
             switch self {
@@ -95,14 +100,17 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
     init(_ value: Int64, _ unit: Unit, text: String, maximumSeconds: Int64) throws(RetentionError) {
         guard value > 0 else { throw .badDuration(text, reason: "the number must be an integer greater than 0") }
         guard value <= maximumSeconds / unit.seconds else {
-            throw .badDuration(text, reason: maximumSeconds == Bounds.maxDurationSeconds
-                ? "the duration is too long (at most \(Bounds.maxDurationText))" : "the duration is too long")
+            throw .badDuration(
+                text,
+                reason: maximumSeconds == Bounds.maxDurationSeconds
+                    ? "the duration is too long (at most \(Bounds.maxDurationText))" : "the duration is too long")
         }
         self.value = value
         self.unit = unit
     }
 
-    static let unitHelp = "expected a positive integer followed by one of min (minutes), h (hours), d (days), "
+    static let unitHelp =
+        "expected a positive integer followed by one of min (minutes), h (hours), d (days), "
         + "w (weeks), m (months of 31 days), y (years of 365 days), e.g. 90min, 36h, 7d, 2w, 1m, 1y"
 
     /// Parses user input: at most `Bounds.maxDurationSeconds` (100 years).

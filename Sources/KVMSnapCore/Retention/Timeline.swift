@@ -23,7 +23,7 @@ public enum Timeline {
         do {
             return try decode { buffer in
                 let n = min(buffer.count, data.count - offset)
-                data.copyBytes(to: buffer, from: data.startIndex + offset ..< data.startIndex + offset + n)
+                data.copyBytes(to: buffer, from: data.startIndex + offset..<data.startIndex + offset + n)
                 offset += n
                 return n
             }
@@ -143,7 +143,7 @@ public enum TimelineError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the timeline is not valid JSON: \(detail)"
         case .notAnArray(let found):
             return "the timeline must be a JSON array of snapshots, found \(found)"
-        case let .malformedEntry(index, name, problem):
+        case .malformedEntry(let index, let name, let problem):
             let which = name.map { "snapshot #\(index + 1) (\"\(Bounds.clip($0))\")" } ?? "snapshot #\(index + 1)"
             return "timeline \(which): \(problem)"
         }

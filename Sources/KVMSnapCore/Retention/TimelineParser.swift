@@ -7,7 +7,9 @@ import Foundation
 struct TimelineParser {
     /// A field's value as far as the timeline needs it.
     enum Value: Equatable {
-        case string(String), bool(Bool), null, number, array, object
+        case string(String)
+        case bool(Bool)
+        case null, number, array, object
 
         var typeName: String {
             switch self {

@@ -285,7 +285,9 @@ enum Field {
             return v
         }
         if let v = names[text.lowercased()] { return v }
-        let hint = names.isEmpty ? "a number \(range.lowerBound)-\(range.upperBound)"
+        let hint =
+            names.isEmpty
+            ? "a number \(range.lowerBound)-\(range.upperBound)"
             : "a number \(range.lowerBound)-\(range.upperBound) or a name (\(self == .month ? "jan-dec" : "sun-sat"))"
         throw CronError(expression, "\(name) field: \"\(text)\" is not \(hint)")
     }

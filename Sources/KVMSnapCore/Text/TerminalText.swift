@@ -13,14 +13,15 @@ public enum TerminalText {
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             guard needsEscape(scalar) else { out.append(scalar); continue }
-            let shown: String = switch scalar.value {
-            case 0x0A: "\\n"
-            case 0x0D: "\\r"
-            case 0x09: "\\t"
-            case 0x1B: "\\e"
-            case ..<0x100: "\\x" + hex(scalar.value, width: 2)
-            default: "\\u{" + hex(scalar.value, width: 4) + "}"
-            }
+            let shown: String =
+                switch scalar.value {
+                case 0x0A: "\\n"
+                case 0x0D: "\\r"
+                case 0x09: "\\t"
+                case 0x1B: "\\e"
+                case ..<0x100: "\\x" + hex(scalar.value, width: 2)
+                default: "\\u{" + hex(scalar.value, width: 4) + "}"
+                }
             out.append(contentsOf: shown.unicodeScalars)
         }
         return String(out)
@@ -29,9 +30,9 @@ public enum TerminalText {
     /// True for the scalars ``escape(_:)`` replaces.
     public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x00..<0x20, 0x7F..<0xA0: true                  // C0, DEL, C1
-        case 0x2028, 0x2029: true                            // line and paragraph separators
-        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: true   // bidi controls
+        case 0x00..<0x20, 0x7F..<0xA0: true  // C0, DEL, C1
+        case 0x2028, 0x2029: true  // line and paragraph separators
+        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: true  // bidi controls
         default: false
         }
     }

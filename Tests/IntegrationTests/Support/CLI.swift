@@ -14,7 +14,7 @@ struct CLI {
 
     /// Runs the binary with exactly `args` (no --connect/--catalog/--store): for pure commands.
     static func runBare(_ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> Result {
-        let outcome = try ExternalProcess.run(binary, args, environment: environment, timeout: timeout)
+        let outcome = try ExternalProcess.run(binary, args, environment: environment, timeout: .seconds(timeout))
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
@@ -29,7 +29,7 @@ struct CLI {
     func run(_ args: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
         let outcome = try ExternalProcess.run(
             Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store],
-            environment: environment, timeout: timeout)
+            environment: environment, timeout: .seconds(timeout))
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
@@ -38,7 +38,7 @@ struct CLI {
     func run(_ args: [String], command: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
         let outcome = try ExternalProcess.run(
             Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store, "--"] + command,
-            environment: environment, timeout: timeout)
+            environment: environment, timeout: .seconds(timeout))
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 

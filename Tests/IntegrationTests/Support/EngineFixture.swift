@@ -10,8 +10,10 @@ final class EngineFixture: @unchecked Sendable {
     var catalogPath: String { guest.directory + "/catalog.sqlite" }
     var storePath: String { guest.directory + "/store" }
 
-    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
-         uefi: Bool = false, start: Bool = true) throws {
+    init(
+        tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
+        uefi: Bool = false, start: Bool = true
+    ) throws {
         guest = try TestGuest(tag: tag, diskMiB: diskMiB, memoryMiB: memoryMiB, cmdline: cmdline, ext4MiB: ext4MiB, uefi: uefi, start: start)
         do {
             let catalog = try Catalog(path: guest.directory + "/catalog.sqlite")
@@ -44,7 +46,8 @@ final class EngineFixture: @unchecked Sendable {
     func frozenLayerPath(_ snapshotID: String, disk: String) throws -> String {
         try engine.catalog.read { db -> String in
             guard let record = try db.disks(ofSnapshot: snapshotID).first(where: { $0.diskTarget == disk }),
-                  let layer = try db.layer(id: record.layerID) else { throw TestGuestError("no layer for \(disk)") }
+                let layer = try db.layer(id: record.layerID)
+            else { throw TestGuestError("no layer for \(disk)") }
             return layer.path
         }
     }

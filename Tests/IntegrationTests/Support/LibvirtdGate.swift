@@ -83,7 +83,7 @@ enum Libvirtd {
     /// Starts libvirtd as scripts/host-setup.sh does (systemd, or under `tini -s` without it)
     /// and waits until qemu:///system answers.
     static func restart() throws {
-        let setup = try ExternalProcess.run(IntegrationEnvironment.packageRoot + "/scripts/host-setup.sh", [], timeout: 300)
+        let setup = try ExternalProcess.run(IntegrationEnvironment.packageRoot + "/scripts/host-setup.sh", [], timeout: .seconds(300))
         guard setup.succeeded else { throw TestGuestError("host-setup.sh failed: \(setup.standardError)") }
         guard HostTools.wait(timeout: 60, { (try? ExternalProcess.run("virsh", ["-c", IntegrationEnvironment.uri, "version"]))?.succeeded ?? false }) else {
             throw TestGuestError("qemu:///system does not answer after restarting libvirtd")

@@ -44,8 +44,10 @@ final class TestGuest: @unchecked Sendable {
     /// guest at /mnt/data (`kvmsnap.ext4=`), for filesystem-freeze tests.
     /// `uefi`: boots through OVMF with a per-guest NVRAM file (``nvramPath``) made from
     /// ``ovmfVarsTemplate``; the kernel is still loaded directly.
-    init(tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
-         uefi: Bool = false, start: Bool = true) throws {
+    init(
+        tag: String, diskMiB: [Int] = [64], memoryMiB: Int = 256, cmdline: String = "", ext4MiB: Int? = nil,
+        uefi: Bool = false, start: Bool = true
+    ) throws {
         gate = try LibvirtdGate.shared()
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         name = "kvmsnap-guesttest-\(tag)-\(id)"
@@ -77,7 +79,8 @@ final class TestGuest: @unchecked Sendable {
             cmdline += " kvmsnap.ext4=\(target)"
         }
         let template = try String(contentsOfFile: IntegrationEnvironment.packageRoot + "/Fixtures/test-guest.xml", encoding: .utf8)
-        let xml = template
+        let xml =
+            template
             .replacingOccurrences(of: "@NAME@", with: name)
             .replacingOccurrences(of: "@TYPE@", with: "qemu")
             .replacingOccurrences(of: "@MEMORY_MIB@", with: "\(memoryMiB)")
@@ -86,11 +89,14 @@ final class TestGuest: @unchecked Sendable {
             .replacingOccurrences(of: "@CMDLINE_EXTRA@", with: cmdline)
             .replacingOccurrences(of: "@CONSOLE_LOG@", with: consoleLog)
             .replacingOccurrences(of: "@DISKS@", with: disksXML)
-            .replacingOccurrences(of: "<type arch='x86_64' machine='pc'>hvm</type>", with: uefi ? """
-                <type arch='x86_64' machine='pc'>hvm</type>
-                    <loader readonly='yes' type='pflash'>\(Self.ovmfCode)</loader>
-                    <nvram template='\(Self.ovmfVarsTemplate)'>\(directory)/nvram_VARS.fd</nvram>
-                """ : "<type arch='x86_64' machine='pc'>hvm</type>")
+            .replacingOccurrences(
+                of: "<type arch='x86_64' machine='pc'>hvm</type>",
+                with: uefi
+                    ? """
+                    <type arch='x86_64' machine='pc'>hvm</type>
+                        <loader readonly='yes' type='pflash'>\(Self.ovmfCode)</loader>
+                        <nvram template='\(Self.ovmfVarsTemplate)'>\(directory)/nvram_VARS.fd</nvram>
+                    """ : "<type arch='x86_64' machine='pc'>hvm</type>")
         nvramPath = uefi ? "\(directory)/nvram_VARS.fd" : nil
         domain = try connection.defineDomain(xml: xml)
         if start { try domain.start() }
@@ -175,7 +181,8 @@ final class TestGuest: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let xml = try? connection.lookupDomain(name: name).xml(flags: []),
-               xml.components(separatedBy: "<channel").contains(where: { $0.contains("org.qemu.guest_agent.0") && $0.contains("state='connected'") }) {
+                xml.components(separatedBy: "<channel").contains(where: { $0.contains("org.qemu.guest_agent.0") && $0.contains("state='connected'") })
+            {
                 return
             }
             usleep(300_000)

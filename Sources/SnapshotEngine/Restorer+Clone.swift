@@ -4,21 +4,23 @@ import Libvirt
 import SnapshotCatalog
 import Synchronization
 
-extension SnapshotEngine {
+/// One lab VM's reset: how long it took and why it failed, if it did.
+public struct LabResetResult: Sendable, Encodable {
+    public var vm: String
+    public var baseline: String?
+    public var seconds: Double
+    public var error: String?
+}
+
+extension Restorer {
     /// Restores snapshot `name` of `vm` into a new VM `newName`: new UUID, new MAC addresses,
     /// standalone disk copies (so the original's later deletions can never touch it), its own
-    /// NVRAM and console files. The original VM and its snapshots are not touched.
+    /// NVRAM and console files. The original VM and its snapshots are not touched. The caller
+    /// checked `newName` and holds the VM's lock.
     ///
     /// libvirt refuses to load a memory image under another UUID ("Target domain uuid … does not
     /// match source"), so the new VM boots from the snapshot's disks; a notice says so.
-    public func restoreAsNewVM(vm nameOrUUID: String, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (uuid: String, notices: [String]) {
-        try Self.validateVMName(newName)
-        if (try? connection.lookupDomain(name: newName)) != nil {
-            throw EngineError(.conflict, "a VM named '\(newName)' already exists")
-        }
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
+    func restoreAsNewVM(vm: VMRecord, snapshot name: String, newName: String, start: StartMode) throws(EngineError) -> (uuid: String, notices: [String]) {
         let snapshot = try readySnapshot(vm: vm, name: name)
         try validateRestorable(vm: vm, snapshot: snapshot)
         var notices: [String] = []
@@ -80,7 +82,7 @@ extension SnapshotEngine {
             if try created.isActive { try created.destroy() }
             try created.undefine(flags: [.nvram])
             return nil
-        } catch where error.code == .noDomain {
+        } catch  where error.code == .noDomain {
             return nil
         } catch {
             return EngineError(.libvirt, error.message)
@@ -88,15 +90,8 @@ extension SnapshotEngine {
     }
 
     /// Writes disk `disk` as it was at snapshot `name` to `destination` as a standalone image.
-    public func exportDisk(vm nameOrUUID: String, snapshot name: String, disk: String, to destination: String, format: String) throws(EngineError) {
-        guard format == "qcow2" || format == "raw" else { throw EngineError(.invalidInput, "--format must be qcow2 or raw") }
-        if FileManager.default.fileExists(atPath: destination) {
-            throw EngineError(.conflict, "\(destination) already exists; kvmsnap does not overwrite files")
-        }
-        // Under the VM's lock: a delete or prune meanwhile could merge the layers being read.
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
+    /// The caller checked `format` and `destination` and holds the VM's lock.
+    func exportDisk(vm: VMRecord, snapshot name: String, disk: String, to destination: String, format: String) throws(EngineError) {
         let snapshot = try readySnapshot(vm: vm, name: name)
         let (records, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
@@ -111,52 +106,45 @@ extension SnapshotEngine {
 
     // MARK: Labs
 
-    /// Declares `vm` a disposable lab VM whose baseline is snapshot `name`.
-    public func markLab(vm nameOrUUID: String, baseline name: String) throws(EngineError) {
-        // Under the VM's lock: a delete of the snapshot meanwhile would leave a dangling baseline.
-        let (vm, domain) = try vmForCatalogWork(nameOrUUID)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
+    /// Makes snapshot `name` the lab baseline of `vm`; the caller holds the VM's lock.
+    func markLab(vm: VMRecord, baseline name: String) throws(EngineError) {
         let snapshot = try readySnapshot(vm: vm, name: name)
+        try setLabBaseline(snapshot.id, vm: vm)
+    }
+
+    func unmarkLab(vm: VMRecord) throws(EngineError) {
+        try setLabBaseline(nil, vm: vm)
+    }
+
+    private func setLabBaseline(_ id: String?, vm: VMRecord) throws(EngineError) {
         try db { () throws(CatalogError) in
             try catalog.write { db in
                 guard var record = try db.vm(uuid: vm.uuid) else { return }
-                record.labBaselineID = snapshot.id
+                record.labBaselineID = id
                 try db.save(record)
             }
         }
     }
 
-    public func unmarkLab(vm nameOrUUID: String) throws(EngineError) {
-        let vm = try catalogVM(nameOrUUID)
-        try db { () throws(CatalogError) in
-            try catalog.write { db in
-                guard var record = try db.vm(uuid: vm.uuid) else { return }
-                record.labBaselineID = nil
-                try db.save(record)
-            }
+    /// The lab VM's baseline snapshot; refused (conflict) for a VM that is not a lab VM.
+    func labBaseline(of vm: VMRecord) throws(EngineError) -> SnapshotRecord {
+        guard let baselineID = vm.labBaselineID,
+            let baseline = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: baselineID) } })
+        else {
+            throw EngineError(
+                .conflict,
+                "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'"
+            )
         }
+        return baseline
     }
 
-    public struct ResetResult: Sendable, Encodable {
-        public var vm: String
-        public var baseline: String?
-        public var seconds: Double
-        public var error: String?
-    }
-
-    /// Puts lab VMs back to their baselines, in parallel, without confirmation or safety snapshot.
-    /// A VM that is not a lab VM is refused before anything runs.
-    public func resetLabs(_ names: [String]) throws(EngineError) -> [ResetResult] {
-        var targets: [(VMRecord, SnapshotRecord)] = []
-        for name in names {
-            let vm = try catalogVM(name)
-            guard let baselineID = vm.labBaselineID,
-                  let baseline = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: baselineID) } }) else {
-                throw EngineError(.conflict, "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'")
-            }
-            targets.append((vm, baseline))
-        }
+    /// Reverts each lab VM to its baseline, in parallel, through `revert` (which takes the VM's
+    /// lock and runs the revert job); a failure is that VM's result, not an error.
+    func resetLabs(
+        _ targets: [(VMRecord, SnapshotRecord)],
+        revert: @escaping @Sendable (VMRecord, SnapshotRecord) throws(EngineError) -> Void
+    ) -> [LabResetResult] {
         let results = ResultBox(count: targets.count)
         let work = targets
         // One thread per VM: a reset mostly waits (QEMU exiting, libvirt, reading the memory
@@ -164,14 +152,14 @@ extension SnapshotEngine {
         let group = DispatchGroup()
         for index in work.indices {
             group.enter()
-            let thread = Thread { [self] in
+            let thread = Thread {
                 let (vm, baseline) = work[index]
                 let began = ContinuousClock.now
                 var failure: String?
                 do throws(EngineError) {
-                    _ = try revert(vm: vm.uuid, to: baseline.name, start: .running)
+                    try revert(vm, baseline)
                 } catch { failure = error.message }
-                results.set(index, ResetResult(vm: vm.name, baseline: baseline.name, seconds: (ContinuousClock.now - began).seconds, error: failure))
+                results.set(index, LabResetResult(vm: vm.name, baseline: baseline.name, seconds: (ContinuousClock.now - began).seconds, error: failure))
                 group.leave()
             }
             thread.start()
@@ -183,8 +171,8 @@ extension SnapshotEngine {
 
 /// The lab reset's per-VM results, written from one thread per VM.
 private final class ResultBox: Sendable {
-    private let storage: Mutex<[SnapshotEngine.ResetResult?]>
+    private let storage: Mutex<[LabResetResult?]>
     init(count: Int) { storage = Mutex(Array(repeating: nil, count: count)) }
-    func set(_ index: Int, _ value: SnapshotEngine.ResetResult) { storage.withLock { $0[index] = value } }
-    var values: [SnapshotEngine.ResetResult] { storage.withLock { $0.compactMap { $0 } } }
+    func set(_ index: Int, _ value: LabResetResult) { storage.withLock { $0[index] = value } }
+    var values: [LabResetResult] { storage.withLock { $0.compactMap { $0 } } }
 }

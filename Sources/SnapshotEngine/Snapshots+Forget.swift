@@ -14,18 +14,15 @@ public struct ForgetResult: Sendable, Encodable {
     public var keptDirectory: String?
 }
 
-extension SnapshotEngine {
+extension Snapshots {
     /// Drops the catalog rows of a VM that libvirt no longer has (undefined outside kvmsnap):
     /// its snapshots, layers, schedule state and own policy. Its jobs stay in the journal (the
     /// history of what was done), and a `forget` job records this. Store files are kept unless
     /// `deleteFiles`; then only files in the VM's store directory that the catalog names go
     /// (never an original image, never a file outside the store), and its directories when empty.
-    /// Refused (conflict, nothing changed) while libvirt still has the VM.
-    public func forget(vm nameOrUUID: String, deleteFiles: Bool) throws(EngineError) -> ForgetResult {
-        let vm = try vanishedVM(nameOrUUID)
-        let lock = try lockVM(vm, domain: nil)
-        defer { withExtendedLifetime(lock) {} }
-        _ = try vanishedVM(vm.uuid)   // still gone now that we hold it
+    /// The caller found `vm` with ``vanishedVM(_:)`` and holds its lock.
+    func forget(vm: VMRecord, deleteFiles: Bool) throws(EngineError) -> ForgetResult {
+        _ = try vanishedVM(vm.uuid)  // still gone now that we hold it
         let (snapshots, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.snapshots(vmUUID: vm.uuid), try db.layers(vmUUID: vm.uuid)) }
         }
@@ -41,23 +38,29 @@ extension SnapshotEngine {
             let used = try imagesVMsUse()
             if let file = files.first(where: { used[$0] != nil || used[($0 as NSString).standardizingPath] != nil }) {
                 let user = used[file] ?? used[(file as NSString).standardizingPath] ?? "?"
-                throw EngineError(.conflict, "cannot delete the files of \(vm.name): VM \(user) uses \(file); nothing was changed ('kvmsnap forget \(forgetArgument(vm))' without --delete-files keeps the files)")
+                throw EngineError(
+                    .conflict,
+                    "cannot delete the files of \(vm.name): VM \(user) uses \(file); nothing was changed ('kvmsnap forget \(forgetArgument(vm))' without --delete-files keeps the files)"
+                )
             }
             for file in files {
-                if unlink(file) == 0 { deleted.append(file) } else if errno != ENOENT {
+                if unlink(file) == 0 {
+                    deleted.append(file)
+                } else if errno != ENOENT {
                     throw EngineError(.io, "cannot delete \(file): \(String(cString: strerror(errno))); nothing was forgotten")
                 }
             }
             for dir in [store.layersDirectory(vm.uuid), store.memoryDirectory(vm.uuid), store.nvramDirectory(vm.uuid), store.vmDirectory(vm.uuid)] {
-                rmdir(dir)   // only when empty: files the catalog did not name stay
+                rmdir(dir)  // only when empty: files the catalog did not name stay
             }
         }
-        let note = "forgot VM \(vm.name) (\(vm.uuid)): \(snapshots.count) snapshot(s), \(layers.count) layer(s)"
+        let note =
+            "forgot VM \(vm.name) (\(vm.uuid)): \(snapshots.count) snapshot(s), \(layers.count) layer(s)"
             + (deleteFiles ? ", \(deleted.count) store file(s) deleted" : ", store files kept")
         let now = clock.now()
         try db { () throws(CatalogError) in
             try catalog.write { db in
-                _ = try db.forgetVM(uuid: vm.uuid, policyScope: Self.policyScope(vmUUID: vm.uuid))
+                _ = try db.forgetVM(uuid: vm.uuid, policyScope: SnapshotEngine.policyScope(vmUUID: vm.uuid))
                 var job = JobRecord(kind: JobKind.forget, vmUUID: vm.uuid, vmName: vm.name, state: .succeeded, startedAt: now, pid: getpid())
                 job.endedAt = now
                 job.progress = 1
@@ -66,8 +69,9 @@ extension SnapshotEngine {
             }
         }
         let directory = store.vmDirectory(vm.uuid)
-        return ForgetResult(vm: vm.name, uuid: vm.uuid, snapshots: snapshots.count, layers: layers.count, deletedFiles: deleted,
-                            keptDirectory: FileManager.default.fileExists(atPath: directory) ? directory : nil)
+        return ForgetResult(
+            vm: vm.name, uuid: vm.uuid, snapshots: snapshots.count, layers: layers.count, deletedFiles: deleted,
+            keptDirectory: FileManager.default.fileExists(atPath: directory) ? directory : nil)
     }
 
     /// Every image a VM libvirt has may open, with that VM's name: what its definitions and live
@@ -78,7 +82,7 @@ extension SnapshotEngine {
         var used: [String: String] = [:]
         for domain in domains {
             let images: Set<String>
-            do { images = try imagesInUse(domain) } catch {
+            do { images = try layerStore.imagesInUse(domain) } catch {
                 // Undefined since the listing (a VM being removed): it uses nothing any more.
                 if let uuid = try? domain.uuidString, try !libvirtHas(VMRecord(uuid: uuid, name: domain.name, createdAt: clock.now())) { continue }
                 throw error
@@ -101,10 +105,15 @@ extension SnapshotEngine {
         var vanished: [VMRecord] = []
         for vm in candidates where try !libvirtHas(vm) { vanished.append(vm) }
         guard let vm = vanished.first else {
-            throw EngineError(.conflict, "VM \(nameOrUUID) (\(candidates[0].uuid)) is still defined in libvirt: forget is only for VMs undefined outside kvmsnap (delete its snapshots with 'kvmsnap delete'); nothing was changed")
+            throw EngineError(
+                .conflict,
+                "VM \(nameOrUUID) (\(candidates[0].uuid)) is still defined in libvirt: forget is only for VMs undefined outside kvmsnap (delete its snapshots with 'kvmsnap delete'); nothing was changed"
+            )
         }
         guard vanished.count == 1 else {
-            throw EngineError(.conflict, "several vanished VMs are named '\(nameOrUUID)': give the UUID (\(vanished.map(\.uuid).joined(separator: ", "))); nothing was changed")
+            throw EngineError(
+                .conflict,
+                "several vanished VMs are named '\(nameOrUUID)': give the UUID (\(vanished.map(\.uuid).joined(separator: ", "))); nothing was changed")
         }
         return vm
     }
@@ -118,9 +127,15 @@ extension EngineService {
             return EngineError(.conflict, "disk \(disk) of \(vm.name): \(layer.path) is recorded for VM \(layer.vmUUID) in the catalog; run 'kvmsnap check'")
         }
         if try libvirtHas(owner) {
-            return EngineError(.conflict, "disk \(disk) of \(vm.name): \(layer.path) is a layer of VM \(owner.name) (\(owner.uuid)), which libvirt still has; two VMs cannot share an image; nothing was changed")
+            return EngineError(
+                .conflict,
+                "disk \(disk) of \(vm.name): \(layer.path) is a layer of VM \(owner.name) (\(owner.uuid)), which libvirt still has; two VMs cannot share an image; nothing was changed"
+            )
         }
-        return EngineError(.conflict, "disk \(disk) of \(vm.name) uses \(layer.path), still recorded for VM \(owner.name) (\(owner.uuid)), which is no longer defined in libvirt: run 'kvmsnap forget \(forgetArgument(owner))' first; nothing was changed")
+        return EngineError(
+            .conflict,
+            "disk \(disk) of \(vm.name) uses \(layer.path), still recorded for VM \(owner.name) (\(owner.uuid)), which is no longer defined in libvirt: run 'kvmsnap forget \(forgetArgument(owner))' first; nothing was changed"
+        )
     }
 
     /// Whether libvirt still has the VM (by UUID); a failure that cannot tell is an error.

@@ -17,8 +17,8 @@ public struct GuardOptions: Sendable {
     public var description = ""
     public var onFailure: GuardFailurePolicy = .keep
     public var quiesce: QuiesceMode = .off
-    /// Seconds after which the command is killed (SIGTERM, then SIGKILL) and counted as failed.
-    public var timeout: Double?
+    /// After this long the command is killed (SIGTERM, then SIGKILL) and counted as failed.
+    public var timeout: Duration?
     public init(command: [String]) { self.command = command }
 }
 
@@ -51,55 +51,59 @@ public struct GuardReport: Sendable, Codable {
     }
 }
 
-extension SnapshotEngine {
-    /// Snapshot (pinned, labelled `before-change`) → run the command with the terminal → on
-    /// failure restore or keep. The VM stays locked throughout, and the whole run is one `guard`
-    /// job. `onSnapshot` is called once the snapshot stands, before the command starts.
-    public func guardCommand(vm nameOrUUID: String, options: GuardOptions,
-                             onSnapshot: ((SnapshotRecord, [String]) -> Void)? = nil) throws(EngineError) -> GuardReport {
-        guard let program = options.command.first, !program.isEmpty else {
-            throw EngineError(.invalidInput, "guard needs a command after --")
-        }
-        // Before the snapshot: a command that cannot start would only leave a pinned snapshot.
-        guard ExternalProcess.resolve(program) != nil else {
-            throw EngineError(.invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
-        }
-        if let timeout = options.timeout {
-            do { try TimeoutSpec.validate(timeout, what: "--timeout") } catch { throw EngineError(error) }
-        }
-        if let name = options.name { try Self.validateName(name) }
-        let domain = try domain(nameOrUUID)
-        let vm = try vmRecord(for: domain)
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
+/// The guard service: snapshot (pinned, labelled `before-change`) → run a command with the
+/// terminal → on failure restore the snapshot or keep the VM, all as one `guard` job.
+///
+/// State: none of its own; the run's report travels in a value and is the job's journal. A
+/// value built per call by the engine (``SnapshotEngine/guardService``), reading the engine's
+/// configuration at each step. Calls: ``Capture`` (the snapshot), ``Restorer`` (the rollback),
+/// ``JobJournal``, ``ExternalProcess`` (the command). The caller resolves the VM and holds its lock.
+struct Guard: EngineService, Sendable {
+    let restorer: Restorer
+
+    var connection: Connection { restorer.connection }
+    var catalog: Catalog { restorer.catalog }
+    var configuration: EngineConfiguration { restorer.configuration }
+    var clock: any EngineClock { configuration.clock }
+    var jobJournal: JobJournal { restorer.jobJournal }
+    var capture: Capture { restorer.capture }
+
+    /// The guard itself (documented at ``SnapshotEngine/guardCommand(vm:options:onSnapshot:)``);
+    /// the caller checked the options and holds the VM's lock.
+    func run(
+        domain: Domain, vm: VMRecord, options: GuardOptions,
+        onSnapshot: ((SnapshotRecord, [String]) -> Void)?
+    ) throws(EngineError) -> GuardReport {
+        guard let program = options.command.first else { throw EngineError(.invalidInput, "guard needs a command after --") }
         // The default name is chosen under the lock, so two guards in the same second differ.
         let name: String
-        if let given = options.name { name = given } else { name = try uniqueName("before-change-" + Self.stamp(clock.now()), vm: vm) }
+        if let given = options.name { name = given } else { name = try uniqueName("before-change-" + SnapshotEngine.stamp(clock.now()), vm: vm) }
 
-        var report = GuardReport(vm: vm.name, snapshot: name, command: options.command, exitStatus: 0, signalled: false,
-                                 timedOut: false, launchError: nil, onFailure: options.onFailure, rolledBack: false,
-                                 rollbackError: nil, jobID: nil, notices: [])
+        var report = GuardReport(
+            vm: vm.name, snapshot: name, command: options.command, exitStatus: 0, signalled: false,
+            timedOut: false, launchError: nil, onFailure: options.onFailure, rolledBack: false,
+            rollbackError: nil, jobID: nil, notices: [])
         // The guard job is written once the snapshot passed its checks (right before the create
         // job): a refused guard leaves no job behind.
         var started: JobRecord?
         func stage(_ stage: GuardStage) {
             guard var job = started else { return }
             job.stage = stage.rawValue
-            job.journal = Self.encode(report)
+            job.journal = SnapshotEngine.encode(report)
             started = job
             jobJournal.note(job, "guard stage \(stage.rawValue)")
         }
         func finish(_ error: EngineError?, note: String? = nil) {
-            if let job = started { finishJob(job, error: error, note: note) }
+            if let job = started { jobJournal.finish(job, error: error, note: note) }
         }
 
         // 1. The snapshot.
         let createOptions = Self.guardSnapshotOptions(options, name: name)
         let created: CreateResult
         do {
-            created = try nested { () throws(EngineError) in
-                try create(domain: domain, vm: try currentVM(vm), options: createOptions) { () throws(EngineError) in
-                    started = try self.startJob(kind: .guard, vm: vm, snapshotName: name, journal: Self.encode(report))
+            created = try OperationContext.nested { () throws(EngineError) in
+                try capture.create(domain: domain, vm: try currentVM(vm), options: createOptions) { () throws(EngineError) in
+                    started = try jobJournal.start(kind: .guard, vm: vm, snapshotName: name, journal: SnapshotEngine.encode(report))
                     report.jobID = started?.id
                     stage(.snapshot)
                 }
@@ -150,9 +154,10 @@ extension SnapshotEngine {
     /// Runs the guarded command with kvmsnap's terminal; records how it ended in `report`.
     static func runGuarded(_ program: String, options: GuardOptions, vm: VMRecord, snapshot: String, into report: inout GuardReport) {
         do {
-            let outcome = try ExternalProcess.run(program, Array(options.command.dropFirst()),
-                                                  environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
-                                                  captureOutput: false, timeout: options.timeout)
+            let outcome = try ExternalProcess.run(
+                program, Array(options.command.dropFirst()),
+                environment: ["KVMSNAP_VM": vm.name, "KVMSNAP_SNAPSHOT": snapshot],
+                captureOutput: false, timeout: options.timeout)
             report.exitStatus = outcome.status
             report.signalled = outcome.wasSignalled
             report.timedOut = outcome.timedOut
@@ -169,8 +174,8 @@ extension SnapshotEngine {
         restoreOptions.safetySnapshot = false
         do {
             let current = try currentVM(vm)
-            let restored = try nested { () throws(EngineError) in
-                try restoreLocked(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
+            let restored = try OperationContext.nested { () throws(EngineError) in
+                try restorer.restore(domain: domain, vm: current, snapshotName: name, options: restoreOptions, onStage: nil)
             }
             report.rolledBack = true
             report.notices += restored.notices
@@ -181,17 +186,43 @@ extension SnapshotEngine {
         }
     }
 
-    /// `base`, or `base-2`, `base-3`, … when the VM already has a snapshot of that name.
-    func uniqueName(_ base: String, vm: VMRecord) throws(EngineError) -> String {
-        let taken = Set(try db { () throws(CatalogError) in try catalog.read { try $0.snapshots(vmUUID: vm.uuid) } }.map(\.name))
-        if !taken.contains(base) { return base }
-        var suffix = 2
-        while taken.contains("\(base)-\(suffix)") { suffix += 1 }
-        return "\(base)-\(suffix)"
+    /// A guard whose process died: the pinned snapshot stays, and the job says how to roll back.
+    func recover(_ job: JobRecord, vm: VMRecord, domain: Domain?) throws(EngineError) -> RecoveryOutcome {
+        try restorer.layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
+        let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
+        return .abandoned(
+            "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong"
+        )
     }
+}
 
-    /// Jobs, newest first, optionally of one VM (name or UUID, also VMs that no longer exist).
-    public func jobs(vm: String? = nil, failedOnly: Bool = false, limit: Int = 200) throws(EngineError) -> [JobRecord] {
-        try jobJournal.list(vm: vm, failedOnly: failedOnly, limit: limit)
+extension SnapshotEngine {
+    /// The guard service, reading the engine's configuration as it is at each step.
+    var guardService: Guard { Guard(restorer: restorer) }
+
+    /// Snapshot (pinned, labelled `before-change`) → run the command with the terminal → on
+    /// failure restore or keep. The VM stays locked throughout, and the whole run is one `guard`
+    /// job. `onSnapshot` is called once the snapshot stands, before the command starts.
+    public func guardCommand(
+        vm nameOrUUID: String, options: GuardOptions,
+        onSnapshot: ((SnapshotRecord, [String]) -> Void)? = nil
+    ) throws(EngineError) -> GuardReport {
+        guard let program = options.command.first, !program.isEmpty else {
+            throw EngineError(.invalidInput, "guard needs a command after --")
+        }
+        // Before the snapshot: a command that cannot start would only leave a pinned snapshot.
+        guard ExternalProcess.resolve(program) != nil else {
+            throw EngineError(
+                .invalidInput, "cannot run \(program): \(program.contains("/") ? "not an executable file" : "not found in PATH"); nothing was done")
+        }
+        if let timeout = options.timeout {
+            do { try TimeoutSpec.validate(timeout, what: "--timeout") } catch { throw EngineError(error) }
+        }
+        if let name = options.name { try Self.validateName(name) }
+        let domain = try domain(nameOrUUID)
+        let vm = try vmRecord(for: domain)
+        let lock = try lockVM(vm, domain: domain)
+        defer { withExtendedLifetime(lock) {} }
+        return try guardService.run(domain: domain, vm: vm, options: options, onSnapshot: onSnapshot)
     }
 }

@@ -3,68 +3,37 @@ import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
 
-/// What state the VM is left in after a revert.
-public enum StartMode: String, Sendable, CaseIterable, Codable {
-    /// Running (memory snapshots resume where they were; disk-only snapshots boot).
-    case running
-    /// Paused right after restore/boot.
-    case paused
-    /// Left shut off.
-    case off
-}
-
-/// What recovery needs to finish a revert (or lab reset) whose process died.
-struct RevertJournal: Codable {
-    var snapshotID: String
-    var start: StartMode
-    /// The VM's disk sources and whether it ran, before the revert touched anything.
-    var previousSources: [String: String]
-    var wasActive: Bool
-}
-
-extension SnapshotEngine {
-    /// Puts the VM back to snapshot `name`: disks (new overlays on the snapshot's frozen layers),
-    /// configuration (domain XML, NVRAM) and memory (when the snapshot has it and `start` is not `.off`).
-    ///
-    /// The VM's current state is discarded: callers that want a safety net take a snapshot first
-    /// (the restore pipeline does). On failure the VM is redefined with its previous disks.
-    public func revert(vm nameOrUUID: String, to name: String, start: StartMode = .running) throws(EngineError) -> SnapshotRecord {
-        let domain = try domain(nameOrUUID)
-        let vm = try unsavedRecord(for: domain)   // a VM the catalog does not know has nothing to restore
-        let lock = try lockVM(vm, domain: domain)
-        defer { withExtendedLifetime(lock) {} }
+extension Restorer {
+    /// Reverts the VM to snapshot `name` as a `revert` job (``SnapshotEngine/revert(vm:to:start:)``);
+    /// the caller holds the VM's lock. When libvirt stops answering, the job is left pending for
+    /// the next command.
+    func revert(domain: Domain, vm: VMRecord, snapshotName name: String, start: StartMode) throws(EngineError) -> SnapshotRecord {
         let snapshot = try readySnapshot(vm: vm, name: name)
-        let journal = RevertJournal(snapshotID: snapshot.id, start: start,
-                                    previousSources: try currentDiskSources(domain), wasActive: try isActiveChecked(domain))
-        let job = try startJob(kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
-                               journal: Self.encode(journal))
+        let journal = RevertJournal(
+            snapshotID: snapshot.id, start: start,
+            previousSources: try layerStore.currentDiskSources(domain),
+            wasActive: try layerStore.isActiveChecked(domain))
+        let job = try jobJournal.start(
+            kind: .revert, vm: vm, snapshotID: snapshot.id, snapshotName: snapshot.name,
+            journal: SnapshotEngine.encode(journal))
         do {
             try revertLocked(domain: domain, vm: vm, snapshot: snapshot, start: start)
-            finishJob(job, error: nil)
+            jobJournal.finish(job, error: nil)
         } catch {
             if !libvirtAnswers {
-                let message = "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
-                try markPending(job, message)
+                let message =
+                    "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                try jobJournal.markPending(job, message)
                 throw EngineError(error.code, message)
             }
-            finishJob(job, error: error)
+            jobJournal.finish(job, error: error)
             throw error
         }
         return snapshot
     }
 
-    func readySnapshot(vm: VMRecord, name: String) throws(EngineError) -> SnapshotRecord {
-        guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(vmUUID: vm.uuid, name: name) } }) else {
-            throw EngineError(.notFound, "VM \(vm.name) has no snapshot named '\(name)'")
-        }
-        guard snapshot.state == .ready else {
-            throw EngineError(.conflict, "snapshot '\(name)' of \(vm.name) is \(snapshot.state.rawValue), not ready")
-        }
-        return snapshot
-    }
-
     /// Checks that everything a revert to `snapshot` reads exists and is readable.
-    public func validateRestorable(vm: VMRecord, snapshot: SnapshotRecord) throws(EngineError) {
+    func validateRestorable(vm: VMRecord, snapshot: SnapshotRecord) throws(EngineError) {
         let (disks, layers) = try db { () throws(CatalogError) in
             try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
         }
@@ -89,7 +58,7 @@ extension SnapshotEngine {
     /// Stops a VM a failed revert may have started. Best effort: the caller decides from what
     /// libvirt reports afterwards, never from this succeeding.
     func stopAfterFailedRevert(_ domain: Domain) {
-        guard Self.isActive(domain) else { return }
+        guard SnapshotEngine.isActive(domain) else { return }
         do throws(EngineError) {
             try inject(.revertRollbackDestroy)
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
@@ -116,8 +85,12 @@ extension SnapshotEngine {
         for disk in disks {
             guard let base = byID[disk.layerID] else { continue }
             let id = Identifier.make("l-")
-            planned.append((LayerRecord(id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
-                                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base))
+            planned.append(
+                (
+                    LayerRecord(
+                        id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
+                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base
+                ))
         }
         let overlays = planned.map(\.overlay)
         try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
@@ -141,7 +114,9 @@ extension SnapshotEngine {
                 try config.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2")
             }
             if useMemory, let memoryPath = snapshot.memoryPath {
-                let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in try connection.saveImageXML(path: memoryPath, flags: [.secure]) }
+                let saved = try lv("cannot read the saved memory image") { () throws(LibvirtError) in
+                    try connection.saveImageXML(path: memoryPath, flags: [.secure])
+                }
                 var live = try DomainDefinition(xml: saved)
                 for overlay in overlays { try live.setDiskSource(target: overlay.diskTarget, path: overlay.path, format: "qcow2") }
                 restoreDefinition = live
@@ -160,8 +135,9 @@ extension SnapshotEngine {
             // Forget the new overlays only once the previous definition is back and libvirt says
             // the VM uses none of them: if it cannot say (libvirt gone) or the VM could not be
             // stopped, the VM may still write to them, so they stay catalogued.
-            if (try? connection.defineDomain(xml: previousXML)) != nil, let inUse = try? imagesInUse(domain),
-               !overlays.contains(where: { inUse.contains($0.path) }) {
+            if (try? connection.defineDomain(xml: previousXML)) != nil, let inUse = try? layerStore.imagesInUse(domain),
+                !overlays.contains(where: { inUse.contains($0.path) })
+            {
                 forgetOverlays()
             }
             throw error
@@ -170,17 +146,19 @@ extension SnapshotEngine {
         try markCurrent(snapshot.id, vm: vm)
         // The layers the VM ran on before are now unreferenced: reclaim them.
         guard reclaimNow else { return }
-        do { try reclaim(vmUUID: vm.uuid, domain: domain) } catch {
+        do { try layerStore.reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             progress?("reclaim failed: \(error.message)", nil)
         }
     }
 
     /// Step 3 of a revert: stop, define the snapshot's configuration, put NVRAM back, then
     /// restore memory or boot. The caller puts the previous definition back on failure.
-    private func switchToSnapshot(domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
-                                  restoreDefinition: DomainDefinition?, start: StartMode) throws(EngineError) {
+    private func switchToSnapshot(
+        domain: Domain, snapshot: SnapshotRecord, config: DomainDefinition,
+        restoreDefinition: DomainDefinition?, start: StartMode
+    ) throws(EngineError) {
         try inject(.revertBeforeStop)
-        if Self.isActive(domain) {
+        if SnapshotEngine.isActive(domain) {
             try lv("cannot stop VM") { () throws(LibvirtError) in try domain.destroy() }
         }
         _ = try lv("cannot define the snapshot's configuration") { () throws(LibvirtError) in try connection.defineDomain(xml: config.xml) }

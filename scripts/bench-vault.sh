@@ -1,0 +1,262 @@
+# Sourced by scripts/bench.sh: the vault section (issue 13). kvmsnap's vault send and restore
+# against the filesystem's limits (dd O_DIRECT), borg 1.2 and restic, side by side in the same
+# run, on the same data: the benchmark guest's three snapshots. kvmsnap reads its own qcow2
+# chains and memory images; borg, restic and dd read the same snapshots exported as raw files
+# (`kvmsnap export-disk --format raw`, plus a hard link of the memory image) on the same
+# filesystem. Every timed step starts with a cold page cache (sync; drop_caches); the order of
+# the sides rotates run by run; medians over VAULT_RUNS runs, each into fresh repositories.
+# Uses bench.sh's helpers (log die sample cond secs jget drop_caches wait_ready guest_write) and
+# its $K $P $WORK $TYPE $GUEST_DIR $PY $NOTES $MEM_MIB $FILL.
+
+VAULT_RUNS=${KVMSNAP_BENCH_VAULT_RUNS:-$((QUICK ? 1 : 3))}   # about 2.5 min per run + 1.5 min setup, baselines only
+VAULT_RANDOM_MIB=768 VAULT_TEXT_MIB=256   # vdb's data before s1: incompressible + log-like text
+VAULT_VDB_MIB=1088                        # 1 MiB guest header + 1024 MiB data + 63 MiB never written
+VAULT_WRITE_MIB=64                        # the guest's writes between s1→s2 and s2→s3
+VW=$WORK/vault V=$P-vault
+export RESTIC_PASSWORD=kvmsnap-bench RESTIC_CACHE_DIR=$VW/restic-cache BORG_BASE_DIR=$VW/borg-home
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+
+# ---- the kvmsnap side: the only lines that spell the vault CLI (issue 13) ------------------
+# Each *_cmd sets KV_CMD to the command line (measure runs it as a child process).
+# Built when `kvmsnap send --help` shows send's own usage (ArgumentParser answers an unknown
+# subcommand's --help with the root help and exit status 0).
+kv_vault_built() { "$K" send --help 2>/dev/null | grep '^USAGE: kvmsnap send ' >/dev/null; }   # no -q: no SIGPIPE under pipefail
+kv_vault_add() { "$K" vault add "$1" "$2" >/dev/null; }                                # NAME PATH
+kv_send_cmd() { KV_CMD=("$K" send "$V" "$1" --to "$2" --json); }                       # SNAP VAULT
+kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# Restore SNAP from VAULT, disks written raw into DIR, as a new VM NEW (destroyed and undefined
+# afterwards). The lead settles the restore-to-files form: change only this line.
+kv_restore_cmd() { KV_CMD=("$K" restore --from-vault "$1" "$V" "$2" --as "$3" --disk-dir "$4" --raw --json); }   # VAULT SNAP NEW DIR
+NOT_BUILT="not measured: kvmsnap send not built"
+
+# measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes
+# the command and every child it reaped read from / wrote to storage (/proc/self/io
+# read_bytes / write_bytes of a wrapper: reaped children's counts are added to their parent's).
+measure() {
+  local out=$1
+  shift
+  $PY - "$out" "$@" >"$VW/measure" <<'EOF' || die "vault: '$*' failed"
+import subprocess, sys, time
+def io():
+    return {k: int(v) for k, v in (l.split(": ") for l in open("/proc/self/io").read().splitlines())}
+a = io(); t0 = time.monotonic()
+rc = subprocess.call(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=open(sys.argv[1], "wb"))
+t1 = time.monotonic(); b = io()
+if rc: sys.exit("exit status %d" % rc)
+print("%.6f %d %d" % (t1 - t0, b["read_bytes"] - a["read_bytes"], b["write_bytes"] - a["write_bytes"]))
+EOF
+  read -r M_SECS M_READ M_WRITE <"$VW/measure"
+}
+mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
+bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# Sides in run $1: the list rotated by run, so no side always goes first.
+vault_order() {
+  local sides=(kvmsnap dd borg restic) i n=4
+  ((VAULT_BUILT)) || { sides=(dd borg restic); n=3; }
+  for ((i = 0; i < n; i++)); do printf '%s ' "${sides[$(((i + $1 - 1) % n))]}"; done
+}
+# src_state S: $VW/src holds snapshot S's files (hard links: same bytes, a new inode and mtime
+# per snapshot, as a VM directory's files look to a backup tool after the guest wrote).
+src_state() { rm -rf "$VW/src"; mkdir -p "$VW/src"; ln "$VW/data/$1"/* "$VW/src/"; }
+
+vault_setup() {
+  log "vault: guest $V ($MEM_MIB MiB, fillmem=$FILL) with vdb holding $((VAULT_RANDOM_MIB + VAULT_TEXT_MIB)) MiB of data"
+  mkdir -p "$VW/data" "$VW/repos"
+  local seed=$VW/seed.raw disks s id mem
+  truncate -s "${VAULT_VDB_MIB}M" "$seed"
+  dd if=/dev/urandom of="$seed" bs=1M seek=1 count=$VAULT_RANDOM_MIB conv=notrunc status=none
+  # Log-like text (zstd compresses it about 5-10x), after the random part.
+  $PY - "$seed" $((1 + VAULT_RANDOM_MIB)) $VAULT_TEXT_MIB <<'EOF'
+import random, sys
+rnd = random.Random(13); words = "disk cache user login session request ok failed retry backup sync kernel net".split()
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]) << 20); left, n = int(sys.argv[3]) << 20, 0
+    while left > 0:
+        lines = []
+        for _ in range(20000):
+            n += 1
+            lines.append("2026-12-01T%02d:%02d:%02d host%d svc[%d]: %s %s id=%d ms=%d\n" % (n // 3600 % 24, n // 60 % 60, n % 60,
+                         rnd.randrange(8), rnd.randrange(40000), rnd.choice(words), rnd.choice(words), n, rnd.randrange(5000)))
+        buf = "".join(lines).encode()[:left]; f.write(buf); left -= len(buf)
+EOF
+  disks=$(test_guest_disks "$WORK/images/$V-" 64M "${VAULT_VDB_MIB}M" " cache='none'")
+  qemu-img convert -f raw -O qcow2 "$seed" "$WORK/images/$V-vdb.qcow2"   # the disk's content before the VM first boots
+  rm -f "$seed"
+  define_test_guest "$V" "$TYPE" "$MEM_MIB" "$GUEST_DIR" "kvmsnap.fillmem=$FILL" "$WORK/$V.console" "$disks" "$WORK/$V.xml"
+  wait_ready "$V"
+  sleep 2
+  for s in s1 s2 s3; do
+    [[ $s == s1 ]] || guest_write "$V" $VAULT_WRITE_MIB "vault-$s"
+    "$K" create "$V" --name "$s" --full-every 0 --json >"$VW/$s.json"
+  done
+  virsh -q destroy "$V" >/dev/null   # an idle TCG guest still takes CPU: none runs while timing
+  for s in s1 s2 s3; do
+    mkdir -p "$VW/data/$s"
+    "$K" export-disk "$V" "$s" --disk vda --to "$VW/data/$s/vda.raw" --format raw >/dev/null
+    "$K" export-disk "$V" "$s" --disk vdb --to "$VW/data/$s/vdb.raw" --format raw >/dev/null
+    id=$(jget "$VW/$s.json" 'd["id"]')
+    mem=$(sqlite3 "$KVMSNAP_CATALOG" "SELECT memoryPath FROM snapshot WHERE id = '$id'")
+    [[ -f $mem ]] || die "vault: no memory image for $s ($mem)"
+    ln "$mem" "$VW/data/$s/memory.img"
+  done
+  echo "vault: vdb holds $VAULT_RANDOM_MIB MiB of random data (incompressible, like most VM data) + $VAULT_TEXT_MIB MiB of log-like text written before the VM's first boot; the guest writes $VAULT_WRITE_MIB MiB of random data (control channel) before s2 and before s3; s1..s3 are kvmsnap snapshots with memory; files per snapshot (raw vda + vdb + memory image): $(for s in s1 s2 s3; do printf '%s %s bytes, ' $s "$(bytes_of "$VW/data/$s")"; done | sed 's/, $//')" >>"$NOTES"
+}
+
+# One timed step of SIDE on run I: full (s1), inc (s2/s3), restore (s3); samples recorded here.
+vault_full() {   # vault_full SIDE I
+  local side=$1 i=$2 r=$VW/repos/$1-$2 bytes
+  src_state s1; bytes=$(bytes_of "$VW/src")
+  case $side in
+    kvmsnap) kv_vault_add "bench$i" "$r"; kv_send_cmd s1 "bench$i"; drop_caches; measure "$VW/send-$i-s1.json" "${KV_CMD[@]}" ;;
+    dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/* ;;
+    borg) borg init --encryption none "$r"; drop_caches; measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::s1" "$VW/src" ;;
+    restic) restic -q -r "$r" init --repository-version 2 >/dev/null; drop_caches; measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
+  esac
+  sample vault_send_full_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
+  sample vault_send_full_MBps:bytes_read "$side" "$M_READ"
+}
+vault_inc() {   # vault_inc SIDE I SNAP
+  local side=$1 i=$2 s=$3 r=$VW/repos/$1-$2
+  drop_caches
+  case $side in
+    kvmsnap) kv_send_cmd "$s" "bench$i"; measure "$VW/send-$i-$s.json" "${KV_CMD[@]}"
+             sample vault_send_incremental_bytes_read:reported kvmsnap "$(jget "$VW/send-$i-$s.json" 'd["bytesRead"]')" ;;
+    borg) measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::$s" "$VW/src" ;;
+    restic) measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
+    dd) return 0 ;;
+  esac
+  sample vault_send_incremental_seconds "$side" "$M_SECS"
+  sample vault_send_incremental_bytes_read "$side" "$M_READ"
+}
+vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, timed until synced
+  local side=$1 i=$2 r=$VW/repos/$1-$2 d=$VW/restore-$1 bytes
+  rm -rf "$d"; mkdir -p "$d"
+  drop_caches
+  case $side in
+    kvmsnap) kv_restore_cmd "bench$i" s3 "$V-restored$i" "$d"; measure "$VW/restore-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
+    dd) bytes=$(bytes_of "$VW/data/s3")
+        measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304)) ;;
+    borg) measure /dev/null sh -c 'cd "$0" && borg extract "$1" && sync' "$d" "$r::s3" ;;
+    restic) measure /dev/null sh -c 'restic -q -r "$1" restore latest --target "$0" && sync' "$d" "$r" ;;
+  esac
+  bytes=$(bytes_of "$d")
+  if [[ $i == 1 && $side == @(borg|restic) ]]; then vault_check_restored "$side" "$d"; fi
+  sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
+  sample vault_restore_MBps:bytes "$side" "$bytes"
+  if [[ $side == kvmsnap ]]; then
+    virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
+    virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$d"
+}
+
+# Sanity (untimed): every repository holds 3 snapshots; borg's and restic's restored vdb is s3's.
+vault_check() {   # vault_check I
+  local i=$1 n
+  if ((VAULT_BUILT)); then
+    n=$(kv_vault_snapshot_count "bench$i"); [[ $n == 3 ]] || die "vault: kvmsnap vault holds $n snapshots, not 3"
+    # An incremental that silently fell back to a full read would be measured as the wrong thing.
+    [[ $(jget "$VW/send-$i-s1.json" 'd.get("baseSnapshot")') == None && $(jget "$VW/send-$i-s2.json" 'd.get("baseSnapshot")') == s1 &&
+       $(jget "$VW/send-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's sends of run $i are not s1 full, s2 on s1, s3 on s2"
+    echo "vault run $i, kvmsnap send (its JSON): $(for s in s1 s2 s3; do jget "$VW/send-$i-$s.json" '"%s: bytesRead %d, bytesStored %d, chunksNew %d, chunksReused %d, %.2f s; " % (d["snapshot"], d["bytesRead"], d["bytesStored"], d["chunksNew"], d["chunksReused"], d["seconds"])'; done | tr "\n" " ")" >>"$NOTES"
+  fi
+  n=$(borg list --short "$VW/repos/borg-$i" | wc -l); [[ $n == 3 ]] || die "vault: borg repository holds $n archives, not 3"
+  n=$(restic -q -r "$VW/repos/restic-$i" snapshots --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+  [[ $n == 3 ]] || die "vault: restic holds $n snapshots, not 3"
+}
+vault_check_restored() {   # vault_check_restored SIDE DIR
+  local f
+  f=$(find "$2" -name vdb.raw | head -n1)
+  [[ -n $f ]] && cmp -s "$f" "$VW/data/s3/vdb.raw" || die "vault: $1 restored no vdb.raw equal to s3's"
+}
+
+vault_section() {
+  VAULT_BUILT=0
+  if kv_vault_built; then VAULT_BUILT=1; else
+    log "vault: kvmsnap send --help shows no send command: the kvmsnap side is $NOT_BUILT; measuring the baselines"
+    echo "vault: kvmsnap side $NOT_BUILT (kvmsnap send --help shows no send command)" >>"$NOTES"
+  fi
+  vault_setup
+  local i side s
+  log "vault: $VAULT_RUNS runs, sides in rotating order ($(vault_order 1)), fresh repositories each run"
+  for i in $(seq 1 "$VAULT_RUNS"); do
+    for side in $(vault_order "$i"); do vault_full "$side" "$i"; done
+    for s in s2 s3; do
+      src_state "$s"
+      for side in $(vault_order "$i"); do vault_inc "$side" "$i" "$s"; done
+    done
+    vault_check "$i"
+    for side in $(vault_order "$i"); do
+      [[ $side == dd ]] && continue
+      sample vault_stored_bytes_after_3 "$side" "$(bytes_of "$VW/repos/$side-$i")"
+      sample vault_stored_bytes_after_3:allocated "$side" "$(du -sB1 "$VW/repos/$side-$i" | cut -f1)"
+    done
+    for side in $(vault_order "$i"); do vault_restore "$side" "$i"; done
+    rm -rf "$VW/repos/"*"-$i" "$VW/restic-cache" "$VW/borg-home"
+    log "  run $i: full MB/s, incremental s, restore MB/s: $(vault_run_line)"
+  done
+  VAULT_HOW="cold page cache before every timed step on every side (sync; echo 3 >/proc/sys/vm/drop_caches); sides in rotating order run by run; fresh repositories each run, on the same filesystem; kvmsnap reads its qcow2 chains + memory image, borg/restic/dd read the same snapshots as raw files (kvmsnap export-disk --format raw) + the memory image; borg 1.2: --encryption none --chunker-params fixed,4194304 --compression lz4 (its default codec); restic 0.14: repository format 2, compression auto (zstd), always encrypted (RESTIC_PASSWORD)"
+  local how=$VAULT_HOW
+  cond vault_send_full_MBps "first send of s1 into an empty repository; MB/s = apparent bytes of s1's files (raw vda + vdb + memory image, the same numerator for every side) / wall seconds; limit: dd bs=4M iflag=direct over the same files; $how"
+  cond vault_send_incremental_seconds "second and third sends (s2, s3; $VAULT_WRITE_MIB MiB written by the guest before each) into the repository of the first; borg and restic re-read every changed file; wall seconds; $how"
+  cond vault_send_incremental_bytes_read "the same sends; bytes read from storage, measured (/proc/self/io read_bytes of a wrapper process, reaped children included; kvmsnap's own bytesRead in 'reported'); $how"
+  cond vault_stored_bytes_after_3 "repository size after s1..s3: du -sb --apparent-size (sum of file sizes; allocated bytes in 'allocated'); $how"
+  cond vault_restore_MBps "restore of s3 into an empty directory on the same filesystem, timed until 'sync' returns; MB/s = apparent bytes written / seconds; borg extract and restic restore write files without holes; limit: dd if=/dev/zero bs=4M oflag=direct of the same size; $how"
+}
+# The last run's figures, one line for the log.
+vault_run_line() {
+  awk -F'\t' '$1 ~ /^vault_(send_full_MBps|send_incremental_seconds|restore_MBps)$/ { v[$1" "$2] = $3 }
+    END { for (k in v) printf "%s=%s ", k, v[k] }' "$SAMPLES" | sed 's/vault_send_full_MBps/full/g; s/vault_send_incremental_seconds/inc/g; s/vault_restore_MBps/restore/g'
+}
+
+# vault_summary OUT RUNS: the vault table (kvmsnap against each baseline); rows appended to OUT.
+vault_summary() {
+  $PY - "$SAMPLES" "$1" "$2" "$CONDS" "${VAULT_BUILT:-0}" "$NOT_BUILT" "$VAULT_HOW" <<'EOF'
+import json, statistics, sys
+samples, out, runs, conds, built, not_built, how = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6], sys.argv[7]
+vals = {}
+for line in open(samples):
+    m, side, v = line.rstrip("\n").split("\t")
+    if v not in ("", "None"): vals.setdefault(m, {}).setdefault(side, []).append(float(v))
+conditions = dict(line.rstrip("\n").split("\t", 1) for line in open(conds))
+med = lambda xs: statistics.median(xs) if xs else None
+fmt = lambda x: "-" if x is None else ("%.4g" % x)
+names = {"dd": "dd O_DIRECT (filesystem limit)", "borg": "borg 1.2", "restic": "restic 0.14"}
+spec = [  # metric, unit, primary baseline, target text, target check on {baseline: ratio}
+    ("vault_send_full_MBps", "MB/s", "dd", "kvmsnap/limit >= 0.7", lambda r: r["dd"] >= 0.7),
+    ("vault_send_incremental_seconds", "s", "borg", "kvmsnap/borg and kvmsnap/restic <= 0.2 (5x faster)", lambda r: r["borg"] <= 0.2 and r["restic"] <= 0.2),
+    ("vault_send_incremental_bytes_read", "bytes", "borg", "report", None),
+    ("vault_stored_bytes_after_3", "bytes", "borg", "kvmsnap/borg <= 1.0", lambda r: r["borg"] <= 1.0),
+    ("vault_restore_MBps", "MB/s", "dd", "kvmsnap/limit >= 0.5", lambda r: r["dd"] >= 0.5),
+]
+doc = json.load(open(out))
+print("\n| metric | kvmsnap | limit (dd) | borg | restic | kvmsnap/limit | kvmsnap/borg | kvmsnap/restic | unit | runs | target | met |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for metric, unit, primary, ttext, check in spec:
+    v = vals.get(metric, {})
+    base = {s: med(v[s]) for s in ("dd", "borg", "restic") if s in v}
+    k = med(v.get("kvmsnap", []))
+    ratios = {s: (k / b if k is not None and b else None) for s, b in base.items()}
+    n = min(len(xs) for xs in v.values()) if v else 0   # incremental rows: 2 sends per run
+    if n < runs: sys.exit("bench: %s has %d of %d samples on a side: a missing sample is an error" % (metric, n, runs))
+    met = "-" if check is None or k is None else ("yes" if check(ratios) else "**no**")
+    row = {"metric": metric, "kvmsnap": k, "baseline": base.get(primary), "baselineName": names[primary], "ratio": ratios.get(primary),
+           "unit": unit, "runs": runs, "samples": n, "baselines": {names[s]: b for s, b in base.items()}, "ratios": {names[s]: r for s, r in ratios.items()},
+           "target": ttext, "met": None if met == "-" else met == "yes", "conditions": conditions[metric]}
+    for extra in ("bytes_read", "reported", "allocated", "bytes"):
+        e = vals.get(metric + ":" + extra)
+        if e: row[extra] = {s: med(xs) for s, xs in e.items()}
+    if not built: row["kvmsnapNote"] = not_built
+    doc["results"].append(row)
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k) if built else not_built, fmt(base.get("dd")),
+          fmt(base.get("borg")), fmt(base.get("restic")), fmt(ratios.get("dd")), fmt(ratios.get("borg")), fmt(ratios.get("restic")), unit, runs, ttext, met))
+json.dump(doc, open(out, "w"), indent=2)
+print("\nMedians over %d runs (incremental rows: over the 2nd and 3rd send of every run); ratio = kvmsnap / that baseline." % runs)
+print("All vault rows: " + how)
+for row in doc["results"]:
+    if row["metric"].startswith("vault_"):
+        print("- %s: %s" % (row["metric"], row["conditions"].replace("; " + how, "")))
+        for extra in ("bytes_read", "reported", "allocated", "bytes"):
+            if extra in row: print("  %s (medians): %s" % (extra, ", ".join("%s %s" % (s, fmt(x)) for s, x in sorted(row[extra].items()))))
+EOF
+}
