@@ -8,7 +8,9 @@ import Musl
 import Darwin
 #endif
 
-/// A local key file: 32 random bytes (the key-encryption key of `keys/wrapped`), mode 0600.
+/// A local key file, mode 0600: 32 random bytes (the key-encryption key of `keys/wrapped`), or
+/// the 64-byte master key itself (written when a vault is attached with its paper key or
+/// passphrase, so later commands need neither).
 public enum VaultKeyFile {
     public static func generate() -> [UInt8] { randomBytes(32) }
 
@@ -25,7 +27,12 @@ public enum VaultKeyFile {
         guard fsync(fd) == 0 else { throw .backend(key: path, operation: "fsync", errno: errno) }
     }
 
-    /// Reads a key file; refuses one readable by group or others, or not 32 bytes long.
+    /// What a key file's bytes open: 64 bytes are the master key, 32 a key-encryption key.
+    public static func source(_ bytes: [UInt8]) -> VaultKeySource {
+        bytes.count == VaultKeys.masterKeyLength ? .masterKey(bytes) : .keyFile(bytes)
+    }
+
+    /// Reads a key file; refuses one readable by group or others, or not 32 or 64 bytes long.
     public static func read(from path: String) throws(VaultError) -> [UInt8] {
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -33,8 +40,8 @@ public enum VaultKeyFile {
             throw .backend(key: path, operation: "stat", errno: errno)
         }
         guard st.st_mode & 0o077 == 0 else { throw .crypto(reason: "key file \(path) is accessible by others (mode must be 0600)") }
-        guard let data = FileManager.default.contents(atPath: path), data.count == 32 else {
-            throw .crypto(reason: "key file \(path) must hold exactly 32 bytes")
+        guard let data = FileManager.default.contents(atPath: path), data.count == 32 || data.count == VaultKeys.masterKeyLength else {
+            throw .crypto(reason: "key file \(path) must hold exactly 32 or 64 bytes")
         }
         return Array(data)
     }

@@ -1,0 +1,24 @@
+import Foundation
+import SnapshotCatalog
+import Vault
+
+// The vault tier (issue 13): the facade forwards to ``Vaults``.
+extension SnapshotEngine {
+    var vaults: Vaults { Vaults(catalog: catalog, store: store, clock: clock) }
+
+    /// Creates a vault at `options.location`, or attaches the one there, and registers it.
+    public func addVault(_ options: VaultAddOptions) throws(EngineError) -> VaultAddResult { try vaults.add(options) }
+
+    public func vaultRecords() throws(EngineError) -> [VaultRecord] { try vaults.list() }
+
+    /// Forgets a vault on this host; its contents and key file stay.
+    public func removeVault(_ name: String) throws(EngineError) { try vaults.remove(name) }
+
+    /// The vault's master key as a paper key (`vault key export --paper`).
+    public func vaultPaperKey(_ name: String) throws(EngineError) -> String { try vaults.paperKey(name) }
+
+    /// Opens a registered vault (without its key when `needKey` is false).
+    public func openVault(_ name: String, needKey: Bool = true) throws(EngineError) -> VaultRepository {
+        try vaults.open(name, needKey: needKey).1
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import KVMSnapCore
+import SnapshotCatalog
+import Vault
+
+/// How `kvmsnap vault add` creates or attaches a vault.
+public struct VaultAddOptions: Sendable {
+    public var name: String
+    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk).
+    public var location: String
+    /// Create the vault encrypted (ignored when attaching: the vault's config decides).
+    public var encrypt = false
+    /// A key file to use instead of a new one: 32 bytes (the key-encryption key) or 64 (the master key).
+    public var keyFile: String?
+    /// The paper key printed when the vault was created (attaching on another host).
+    public var paperKey: String?
+    /// A passphrase that protects (create) or opens (attach) the vault's master key.
+    public var passphrase: String?
+
+    public init(name: String, location: String) {
+        self.name = name
+        self.location = location
+    }
+}
+
+public struct VaultAddResult: Sendable {
+    public var vault: VaultRecord
+    /// False when an existing vault was attached.
+    public var created: Bool
+    /// The master key as a paper key, shown once when an encrypted vault is created.
+    public var paperKey: String?
+}
+
+/// The vaults this host knows: their registry in the catalog, their local key files, and opening
+/// a ``VaultRepository`` for the send, restore and maintenance commands.
+///
+/// State: none of its own (the catalog's `vault` table and the key files under
+/// `<store>/keys/`). Calls: the Vault module (format, backends, keys); no libvirt.
+struct Vaults: CatalogService, Sendable {
+    let catalog: Catalog
+    let store: StoreLayout
+    let clock: any EngineClock
+
+    var keysDirectory: String { "\(store.root)/keys" }
+    func localKeyPath(_ name: String) -> String { "\(keysDirectory)/\(name).key" }
+
+    func list() throws(EngineError) -> [VaultRecord] {
+        try db { () throws(CatalogError) in try catalog.read { try $0.vaults() } }
+    }
+
+    func record(named name: String) throws(EngineError) -> VaultRecord {
+        guard let record = try db({ () throws(CatalogError) in try catalog.read { try $0.vault(named: name) } }) else {
+            throw EngineError(.notFound, "no vault named '\(name)': add it with 'kvmsnap vault add \(name) PATH'")
+        }
+        return record
+    }
+
+    /// Opens a registered vault. `needKey` false opens an encrypted vault without its key
+    /// (verify can still check that chunks exist and carry their tags).
+    func open(_ name: String, needKey: Bool = true) throws(EngineError) -> (VaultRecord, VaultRepository) {
+        let record = try record(named: name)
+        return (record, try open(record, needKey: needKey))
+    }
+
+    func open(_ record: VaultRecord, needKey: Bool = true) throws(EngineError) -> VaultRepository {
+        try vault { () throws(VaultError) in
+            let backend = try DirectoryBackend(root: record.location)
+            var key: VaultKeySource?
+            if let path = record.keyFile {
+                do throws(VaultError) { key = VaultKeyFile.source(try VaultKeyFile.read(from: path)) } catch { if needKey { throw error } }
+            }
+            let repository = try VaultRepository.open(backend: backend, key: key)
+            if needKey && repository.config.isEncrypted && key == nil { throw VaultError.keyRequired }
+            return repository
+        }
+    }
+
+    /// Creates a vault at the location, or attaches the one already there, and registers it.
+    /// A refused add registers nothing; a killed one leaves at most a vault without a registry
+    /// entry, which the next add of the same location attaches.
+    func add(_ options: VaultAddOptions) throws(EngineError) -> VaultAddResult {
+        if let problem = NameRules.problem(with: options.name, what: "vault name") { throw EngineError(.invalidInput, problem) }
+        guard options.location.hasPrefix("/") else {
+            throw EngineError(.invalidInput, "vault location must be an absolute directory path, not '\(options.location)'")
+        }
+        if try db({ () throws(CatalogError) in try catalog.read { try $0.vault(named: options.name) } }) != nil {
+            throw EngineError(.conflict, "a vault named '\(options.name)' exists already (see 'kvmsnap vault list')")
+        }
+        let exists = FileManager.default.fileExists(atPath: options.location + "/" + VaultLayout.config)
+        let (keyFile, created, paper, encrypted) = try exists ? attach(options) : create(options)
+        let record = VaultRecord(name: options.name, location: options.location, keyFile: keyFile, encrypted: encrypted, addedAt: clock.now())
+        try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
+        return VaultAddResult(vault: record, created: created, paperKey: paper)
+    }
+
+    private func create(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
+        let encrypt = options.encrypt || options.keyFile != nil || options.passphrase != nil
+        guard options.paperKey == nil else { throw EngineError(.invalidInput, "--paper-key attaches an existing vault; \(options.location) holds none") }
+        return try vault { () throws(VaultError) in
+            let backend = try DirectoryBackend(root: options.location, create: true)
+            guard encrypt else {
+                _ = try VaultRepository.create(backend: backend, protection: nil, now: clock.now())
+                return (nil, true, nil, false)
+            }
+            var keyPath = options.keyFile
+            let protection: VaultKeyProtection
+            if let passphrase = options.passphrase {
+                protection = .passphrase(passphrase)
+            } else if let given = options.keyFile {
+                protection = .keyFile(try VaultKeyFile.read(from: given))
+            } else {
+                let kek = VaultKeyFile.generate()
+                try prepareKeysDirectory()
+                let path = localKeyPath(options.name)
+                try VaultKeyFile.write(kek, to: path)
+                keyPath = path
+                protection = .keyFile(kek)
+            }
+            let repository = try VaultRepository.create(backend: backend, protection: protection, now: clock.now())
+            if options.passphrase != nil, let paper = repository.paperKey {
+                // Later commands open the vault with the master key kept locally (0600).
+                keyPath = try storeMasterKey(try PaperKey.decode(paper), name: options.name)
+            }
+            return (keyPath, true, repository.paperKey, true)
+        }
+    }
+
+    private func attach(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
+        try vault { () throws(VaultError) in
+            let backend = try DirectoryBackend(root: options.location)
+            let plain = try VaultRepository.open(backend: backend, key: nil)
+            guard plain.config.isEncrypted else { return (nil, false, nil, false) }
+            let source: VaultKeySource
+            if let paper = options.paperKey {
+                source = .masterKey(try PaperKey.decode(paper))
+            } else if let passphrase = options.passphrase {
+                source = .passphrase(passphrase)
+            } else if let path = options.keyFile {
+                source = VaultKeyFile.source(try VaultKeyFile.read(from: path))
+            } else {
+                throw VaultError.keyRequired
+            }
+            let repository = try VaultRepository.open(backend: backend, key: source)
+            if let path = options.keyFile { return (path, false, nil, true) }
+            guard let paper = repository.paperKey else { throw VaultError.keyRequired }
+            return (try storeMasterKey(try PaperKey.decode(paper), name: options.name), false, nil, true)
+        }
+    }
+
+    private func storeMasterKey(_ master: [UInt8], name: String) throws(VaultError) -> String {
+        try prepareKeysDirectory()
+        let path = localKeyPath(name)
+        try VaultKeyFile.write(master, to: path)
+        return path
+    }
+
+    private func prepareKeysDirectory() throws(VaultError) {
+        do { try store.prepare([(keysDirectory, 0o700)]) } catch { throw VaultError.sink(error.message) }
+    }
+
+    /// Forgets a vault on this host (its contents and key file stay).
+    func remove(_ name: String) throws(EngineError) {
+        _ = try record(named: name)
+        try db { () throws(CatalogError) in try catalog.write { _ = try $0.deleteVault(named: name) } }
+    }
+
+    /// The master key as a paper key.
+    func paperKey(_ name: String) throws(EngineError) -> String {
+        let (_, repository) = try open(name)
+        guard let paper = repository.paperKey else { throw EngineError(.invalidInput, "vault '\(name)' is not encrypted: it has no key") }
+        return paper
+    }
+}
+
+/// Runs a Vault-module call, turning its error into the engine's.
+func vault<T>(_ body: () throws(VaultError) -> T) throws(EngineError) -> T {
+    do { return try body() } catch { throw EngineError(error) }
+}
+
+extension EngineError {
+    init(_ error: VaultError) {
+        let code: Code =
+            switch error {
+            case .wrongKey, .keyRequired, .badPaperKey, .invalidName: .invalidInput
+            case .alreadyExists: .conflict
+            case .busy: .busy
+            case .unsupportedFormat: .unsupported
+            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink: .io
+            }
+        self.init(code, error.description)
+    }
+}
