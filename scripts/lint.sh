@@ -3,7 +3,7 @@
 # repository's .swift-format, and checks the libvirt.org links in Sources/Libvirt.
 # Exit status 0 when clean; 1 on any finding (each printed as file:line: ...).
 #
-#   scripts/lint.sh        # what scripts/test.sh runs with KVMSNAP_LINT=1
+#   scripts/lint.sh        # what scripts/test.sh runs after host setup (unless KVMSNAP_LINT=0)
 #
 # To fix formatting findings: swift format format -i --recursive --parallel \
 #   --configuration .swift-format Sources Tests Package.swift

@@ -95,7 +95,8 @@ struct Context {
         if let host = uri.host, LocalAddresses.resolvesHere(host) { return }
         let host = uri.host ?? "?"
         throw CommandFailure(
-            "\(uri.text) reaches the hypervisor on \(host), another machine: kvmsnap keeps its store and catalog next to the VMs' images, so run it on \(host) itself (nothing was changed)",
+            "\(uri.text) reaches the hypervisor on \(host), another machine: kvmsnap keeps its store and catalog next to the VMs' images, so run it on \(host) "
+                + "itself (nothing was changed)",
             exitCode: 64)
     }
 

@@ -119,7 +119,8 @@ public enum Output {
             if let fraction {
                 let filled = Int((fraction * Double(width)).rounded())
                 text =
-                    "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) [\(String(repeating: "#", count: filled))\(String(repeating: "-", count: max(0, width - filled)))] \(Int(fraction * 100))%"
+                    "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                    + "[\(String(repeating: "#", count: filled))\(String(repeating: "-", count: max(0, width - filled)))] \(Int(fraction * 100))%"
             } else {
                 text = "\r\(stage.padding(toLength: 16, withPad: " ", startingAt: 0)) ..." + String(repeating: " ", count: width)
             }

@@ -127,7 +127,8 @@ public final class Catalog: Sendable {
             guard try queue.read({ try migrator.hasCompletedMigrations($0) }) else {
                 throw CatalogError(
                     .migrationFailed,
-                    "catalog \(path) was made by an older kvmsnap and needs upgrading, but it is read-only: run a command that writes as a user who can write it"
+                    "catalog \(path) was made by an older kvmsnap and needs upgrading, but it is read-only: "
+                        + "run a command that writes as a user who can write it"
                 )
             }
             return Catalog(path: path, writer: queue, readOnly: true)

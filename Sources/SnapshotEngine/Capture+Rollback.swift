@@ -76,7 +76,8 @@ extension Capture {
     func leaveRollbackToRecovery(_ job: JobRecord, journal: CreateJournal, vm: VMRecord, error: EngineError, unfinished: EngineError) -> EngineError {
         let failure = EngineError(
             error.code,
-            "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: the next kvmsnap command on \(vm.name) completes it"
+            "\(error.message); the rollback could not finish (\(unfinished.message)) and stays in the journal: "
+                + "the next kvmsnap command on \(vm.name) completes it"
         )
         var open = job, marked = journal
         marked.rollBack = true

@@ -308,7 +308,8 @@ struct Capture: EngineService, Sendable {
             guard definition.agentChannel == .connected else {
                 throw EngineError(
                     .conflict,
-                    "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop --quiesce; nothing was changed"
+                    "cannot quiesce \(vm.name): no QEMU guest agent is connected (channel org.qemu.guest_agent.0); start qemu-guest-agent in the guest or drop "
+                        + "--quiesce; nothing was changed"
                 )
             }
             if withMemory {
@@ -349,7 +350,8 @@ extension EngineService {
             if xml.contains("snapshot='internal'") || xml.contains("snapshot=\"internal\"") {
                 throw EngineError(
                     .unsupported,
-                    "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: delete them with 'virsh snapshot-delete' first"
+                    "VM \(vmName) has internal snapshots (e.g. '\(snapshot.name)'); kvmsnap uses external snapshots and mixing the two kinds loses data: "
+                        + "delete them with 'virsh snapshot-delete' first"
                 )
             }
         }

@@ -191,7 +191,8 @@ struct Guard: EngineService, Sendable {
         try restorer.layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
         let snapshot = job.snapshotName.map { "'\($0)'" } ?? "its pinned snapshot"
         return .abandoned(
-            "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) \(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong"
+            "interrupted (kvmsnap process \(job.pid) died) while the guarded command ran; \(snapshot) stays pinned: run 'kvmsnap restore \(vm.name) "
+                + "\(job.snapshotName ?? "SNAP") --confirm \(vm.name)' if the change went wrong"
         )
     }
 }

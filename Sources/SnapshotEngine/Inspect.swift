@@ -202,7 +202,8 @@ struct Inspect: EngineService, Sendable {
                 } else {
                     // Nobody holds the VM's lock: the job's kvmsnap process is gone.
                     problems.append(
-                        "job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command on \(vm.name) finishes it"
+                        "job \(job.id ?? 0) (\(job.kind)) was left running by a kvmsnap process that died (since \(job.startedAt)); the next kvmsnap command "
+                            + "on \(vm.name) finishes it"
                     )
                 }
             }

@@ -54,7 +54,8 @@ extension LayerStore {
     static func foreignBlockJob(_ job: DiskBlockJob, disk: String, vmName: String) -> EngineError {
         EngineError(
             .conflict,
-            "disk \(disk) of \(vmName) has a block job kvmsnap did not start (\(job.description)); nothing was changed: let it finish or cancel it ('virsh blockjob \(vmName) \(disk) --abort'), then retry"
+            "disk \(disk) of \(vmName) has a block job kvmsnap did not start (\(job.description)); nothing was changed: let it finish or cancel it ('virsh "
+                + "blockjob \(vmName) \(disk) --abort'), then retry"
         )
     }
 }

@@ -37,7 +37,8 @@ extension LayerStore {
             func broken(_ why: String) -> EngineError {
                 EngineError(
                     .conflict,
-                    "cannot snapshot \(vm.name): the backing chain of disk \(disk.target) is broken (\(why)); nothing was changed, see 'kvmsnap check \(vm.name)'"
+                    "cannot snapshot \(vm.name): the backing chain of disk \(disk.target) is broken (\(why)); nothing was changed, see 'kvmsnap check "
+                        + "\(vm.name)'"
                 )
             }
             var expected: [LayerRecord] = []

@@ -61,7 +61,8 @@ struct LayerStore: EngineService, Sendable {
     static func changedOutside(vm: VMRecord, disk: String, path: String) -> EngineError {
         EngineError(
             .conflict,
-            "disk \(disk) of \(vm.name) now uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'; nothing was changed"
+            "disk \(disk) of \(vm.name) now uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap?); run 'kvmsnap check \(vm.name)'; nothing "
+                + "was changed"
         )
     }
 

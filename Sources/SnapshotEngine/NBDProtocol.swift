@@ -38,7 +38,10 @@ enum NBDProtocol {
 
     /// Commands.
     enum Command: UInt16 {
-        case read = 0, write = 1, disconnect = 2, flush = 3
+        case read = 0
+        case write = 1
+        case disconnect = 2
+        case flush = 3
     }
 
     /// qemu-nbd's (and the protocol's recommended) largest payload of one request.

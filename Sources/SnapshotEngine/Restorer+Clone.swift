@@ -133,7 +133,8 @@ extension Restorer {
         else {
             throw EngineError(
                 .conflict,
-                "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) --baseline SNAPSHOT'"
+                "VM \(vm.name) is not a lab VM (no baseline): use 'kvmsnap restore \(vm.name) SNAPSHOT' instead, or mark it with 'kvmsnap lab mark \(vm.name) "
+                    + "--baseline SNAPSHOT'"
             )
         }
         return baseline

@@ -80,7 +80,8 @@ extension Restorer {
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
             return .stands(
                 note:
-                    "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM \(journal.target.rawValue) on the snapshot's layers), so it stands"
+                    "interrupted at stage \(stage.rawValue) (\(died)); the restore to '\(target.name)' had taken effect (verified afterwards: VM "
+                    + "\(journal.target.rawValue) on the snapshot's layers), so it stands"
             )
         }
         var safety: SnapshotRecord?

@@ -22,7 +22,8 @@ extension Restorer {
         } catch {
             if !libvirtAnswers {
                 let message =
-                    "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once libvirt answers again (see 'kvmsnap check \(vm.name)')"
+                    "\(error.message); libvirt stopped answering, so the next kvmsnap command on \(vm.name) finishes the revert to '\(snapshot.name)' once "
+                    + "libvirt answers again (see 'kvmsnap check \(vm.name)')"
                 try jobJournal.markPending(job, message)
                 throw EngineError(error.code, message)
             }
@@ -71,27 +72,13 @@ extension Restorer {
     ///   pipeline defers this until it has verified the result, so it can still roll back.
     func revertLocked(domain: Domain, vm: VMRecord, snapshot: SnapshotRecord, start: StartMode, reclaim reclaimNow: Bool = true) throws(EngineError) {
         try validateRestorable(vm: vm, snapshot: snapshot)
-        let (disks, layers) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
-        }
-        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
         let previousXML = try lv("cannot read VM configuration") { () throws(LibvirtError) in try domain.xml(flags: [.inactive, .secure]) }
         try store.prepare(vmUUID: vm.uuid)
 
         // 1. New overlays on the snapshot's frozen layers: the snapshot's own layers stay untouched.
         // They go into the catalog before their files are made: if kvmsnap dies from here on,
         // reclaim sees them (kept when the VM runs on them, deleted otherwise), no stray files.
-        var planned: [(overlay: LayerRecord, base: LayerRecord)] = []
-        for disk in disks {
-            guard let base = byID[disk.layerID] else { continue }
-            let id = Identifier.make("l-")
-            planned.append(
-                (
-                    LayerRecord(
-                        id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
-                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base
-                ))
-        }
+        let planned = try plannedOverlays(vm: vm, snapshot: snapshot)
         let overlays = planned.map(\.overlay)
         try db { () throws(CatalogError) in try catalog.write { db in for overlay in overlays { try db.insert(overlay) } } }
         func forgetOverlays() {
@@ -149,6 +136,27 @@ extension Restorer {
         do { try layerStore.reclaim(vmUUID: vm.uuid, domain: domain) } catch {
             progress?("reclaim failed: \(error.message)", nil)
         }
+    }
+
+    /// Step 1 of a revert: one new overlay record per disk of `snapshot`, on the snapshot's
+    /// frozen layer for that disk (its `base`). Nothing is written yet.
+    private func plannedOverlays(vm: VMRecord, snapshot: SnapshotRecord) throws(EngineError) -> [(overlay: LayerRecord, base: LayerRecord)] {
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        let byID = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0) })
+        var planned: [(overlay: LayerRecord, base: LayerRecord)] = []
+        for disk in disks {
+            guard let base = byID[disk.layerID] else { continue }
+            let id = Identifier.make("l-")
+            planned.append(
+                (
+                    LayerRecord(
+                        id: id, vmUUID: vm.uuid, diskTarget: disk.diskTarget, path: store.layerPath(vmUUID: vm.uuid, layerID: id),
+                        format: "qcow2", parentLayerID: base.id, role: .overlay, createdAt: clock.now()), base
+                ))
+        }
+        return planned
     }
 
     /// Step 3 of a revert: stop, define the snapshot's configuration, put NVRAM back, then

@@ -40,7 +40,8 @@ extension Snapshots {
                 let user = used[file] ?? used[(file as NSString).standardizingPath] ?? "?"
                 throw EngineError(
                     .conflict,
-                    "cannot delete the files of \(vm.name): VM \(user) uses \(file); nothing was changed ('kvmsnap forget \(forgetArgument(vm))' without --delete-files keeps the files)"
+                    "cannot delete the files of \(vm.name): VM \(user) uses \(file); nothing was changed ('kvmsnap forget \(forgetArgument(vm))' without "
+                        + "--delete-files keeps the files)"
                 )
             }
             for file in files {
@@ -107,7 +108,8 @@ extension Snapshots {
         guard let vm = vanished.first else {
             throw EngineError(
                 .conflict,
-                "VM \(nameOrUUID) (\(candidates[0].uuid)) is still defined in libvirt: forget is only for VMs undefined outside kvmsnap (delete its snapshots with 'kvmsnap delete'); nothing was changed"
+                "VM \(nameOrUUID) (\(candidates[0].uuid)) is still defined in libvirt: forget is only for VMs undefined outside kvmsnap (delete its snapshots "
+                    + "with 'kvmsnap delete'); nothing was changed"
             )
         }
         guard vanished.count == 1 else {
@@ -129,12 +131,14 @@ extension EngineService {
         if try libvirtHas(owner) {
             return EngineError(
                 .conflict,
-                "disk \(disk) of \(vm.name): \(layer.path) is a layer of VM \(owner.name) (\(owner.uuid)), which libvirt still has; two VMs cannot share an image; nothing was changed"
+                "disk \(disk) of \(vm.name): \(layer.path) is a layer of VM \(owner.name) (\(owner.uuid)), which libvirt still has; two VMs cannot share an "
+                    + "image; nothing was changed"
             )
         }
         return EngineError(
             .conflict,
-            "disk \(disk) of \(vm.name) uses \(layer.path), still recorded for VM \(owner.name) (\(owner.uuid)), which is no longer defined in libvirt: run 'kvmsnap forget \(forgetArgument(owner))' first; nothing was changed"
+            "disk \(disk) of \(vm.name) uses \(layer.path), still recorded for VM \(owner.name) (\(owner.uuid)), which is no longer defined in libvirt: run "
+                + "'kvmsnap forget \(forgetArgument(owner))' first; nothing was changed"
         )
     }
 

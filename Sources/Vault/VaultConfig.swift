@@ -61,7 +61,7 @@ enum ManifestCodec {
         do {
             let json = try m.canonicalJSON()
             guard let keys else {
-                return Array(json) + Array("\nsha256:\(Hex.encode(SHA256Digest(json)))".utf8)
+                return Array(json) + Array("\nsha256:\(Hex.encode(sha256Digest(json)))".utf8)
             }
             let box = try AES.GCM.seal(json, using: keys.encKey, authenticating: associatedData)
             guard let combined = box.combined else { throw VaultError.crypto(reason: "no combined box") }
@@ -78,7 +78,7 @@ enum ManifestCodec {
         let body = Data(bytes[..<nl])
         let trailer = String(decoding: bytes[(nl + 1)...], as: UTF8.self)
         if !encrypted {
-            guard trailer == "sha256:\(Hex.encode(SHA256Digest(body)))" else {
+            guard trailer == "sha256:\(Hex.encode(sha256Digest(body)))" else {
                 throw .badManifest(key: key, reason: "checksum mismatch (truncated or modified)")
             }
             let m = try parse(body, key: key)
@@ -110,4 +110,4 @@ enum ManifestCodec {
     }
 }
 
-func SHA256Digest(_ d: Data) -> [UInt8] { Array(SHA256.hash(data: d)) }
+func sha256Digest(_ d: Data) -> [UInt8] { Array(SHA256.hash(data: d)) }

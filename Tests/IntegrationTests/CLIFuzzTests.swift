@@ -71,7 +71,8 @@ struct CLIFuzzTests {
             statuses[result.status, default: 0] += 1
             if verbose {
                 print(
-                    "CLIFuzzTests case \(index): exit \(result.status): \(line.args.map(\.debugDescription).joined(separator: " ").prefix(300)) | \(result.stderr.prefix(200).debugDescription)"
+                    "CLIFuzzTests case \(index): exit \(result.status): \(line.args.map(\.debugDescription).joined(separator: " ").prefix(300)) | "
+                        + "\(result.stderr.prefix(200).debugDescription)"
                 )
             }
             let shown =
@@ -94,7 +95,8 @@ struct CLIFuzzTests {
             }
             if !problems.isEmpty {
                 let report =
-                    "\(shown)\n    → \(problems.joined(separator: "; "))\n    stderr: \(result.stderr.prefix(400).debugDescription)\n    stdout: \(result.stdout.prefix(400).debugDescription)"
+                    "\(shown)\n    → \(problems.joined(separator: "; "))\n    stderr: \(result.stderr.prefix(400).debugDescription)\n    stdout: "
+                    + "\(result.stdout.prefix(400).debugDescription)"
                 failures.append(report)
                 print("CLIFuzzTests FAILURE \(report)")
             }
@@ -217,7 +219,8 @@ struct CLIFuzzTests {
             if otherCatalogs != other.otherCatalogs {
                 let keys = Set(otherCatalogs.keys).union(other.otherCatalogs.keys).filter { otherCatalogs[$0] != other.otherCatalogs[$0] }.sorted()
                 changes.append(
-                    "files at --catalog paths changed (\(keys.map { "\($0): \(otherCatalogs[$0] ?? "-") → \(other.otherCatalogs[$0] ?? "-")" }.joined(separator: ", ")))"
+                    "files at --catalog paths changed "
+                        + "(\(keys.map { "\($0): \(otherCatalogs[$0] ?? "-") → \(other.otherCatalogs[$0] ?? "-")" }.joined(separator: ", ")))"
                 )
             }
             if store != other.store {
@@ -405,7 +408,8 @@ struct Fuzzer {
         case .writePath:
             // Relative (the case runs in the scratch directory) or inside it: never a host path.
             return pick([
-                "out.img", "-h", "--x", "sub/none/out", "a\nb", "名前.img", "metrics.prom", String(repeating: "p", count: 300), scratch + "/abs.prom", scratch,
+                "out.img", "-h", "--x", "sub/none/out", "a\nb", "名前.img", "metrics.prom",
+                String(repeating: "p", count: 300), scratch + "/abs.prom", scratch,
             ])
         case .cron:
             return pick(["0 3 * * *", "@daily", "* * * * *", "61 * * * *", "*/0 * * * *", "@reboot", "0 0 31 2 *", "", "1-99999999999999999999 * * * *"])

@@ -246,7 +246,8 @@ struct HardeningBoundsTests {
             "/bin/sh",
             [
                 "-c",
-                "/usr/bin/time -f '%M %U %S' -o \(timeFile) \(CLI.binary) retention simulate --timeline \(timeline) --keep-daily 7 --now 2100-01-01T00:00:00Z > \(out)",
+                "/usr/bin/time -f '%M %U %S' -o \(timeFile) \(CLI.binary) retention simulate --timeline \(timeline) --keep-daily 7 --now 2100-01-01T00:00:00Z "
+                    + "> \(out)",
             ],
             environment: ["TZ": "Europe/Berlin"], timeout: .seconds(600))
         let elapsed = clock.now - started

@@ -68,7 +68,8 @@ struct HardeningFaultCampaignTests {
                 let problems = campaign.problems()
                 #expect(problems.isEmpty, "\(fault) (exit \(killed.status): \(killed.stderr)): \(problems)")
                 print(
-                    "HardeningFaultCampaignTests: \(fault): exit \(killed.status) \(killed.stderr.trimmingCharacters(in: .newlines)); after: \(after.values.sorted())"
+                    "HardeningFaultCampaignTests: \(fault): exit \(killed.status) \(killed.stderr.trimmingCharacters(in: .newlines)); after: "
+                        + "\(after.values.sorted())"
                 )
             }
             try campaign.restoreEverySnapshot()

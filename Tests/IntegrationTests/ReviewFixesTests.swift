@@ -11,9 +11,10 @@ struct ReviewFixesTests {
         let dir = try Hardening.tempDir("simulate-escape")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let timeline = dir + "/t.json"
-        try
-            #"[{"name": "a\u001b[31mred\nforged   2020-01-01 00:00:00  keep", "createdAt": "2020-01-01T00:00:00Z"}, {"name": "b", "createdAt": "2020-01-02T00:00:00Z"}]"#
-            .write(toFile: timeline, atomically: true, encoding: .utf8)
+        let timelineJSON =
+            #"[{"name": "a\u001b[31mred\nforged   2020-01-01 00:00:00  keep", "createdAt": "2020-01-01T00:00:00Z"}, "#
+            + #"{"name": "b", "createdAt": "2020-01-02T00:00:00Z"}]"#
+        try timelineJSON.write(toFile: timeline, atomically: true, encoding: .utf8)
         let result = try CLI.runBare(
             ["retention", "simulate", "--timeline", timeline, "--keep-last", "1", "--now", "2024-06-15T12:00:00Z"],
             environment: ["TZ": "UTC"], timeout: 30)

@@ -200,7 +200,8 @@ struct BorgOracleTests {
                 let byName = Dictionary(uniqueKeysWithValues: c.snapshots.map { ($0.name, $0.us) })
                 let diff = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted { byName[$0]! > byName[$1]! }
                     .map {
-                        "\($0) @\(Timestamp.format(Date(timeIntervalSince1970: Double(byName[$0]!) / 1e6))): borg=\(expected[$0] ?? "prune") kvmsnap=\(actual[$0] ?? "prune")"
+                        "\($0) @\(Timestamp.format(Date(timeIntervalSince1970: Double(byName[$0]!) / 1e6))): borg=\(expected[$0] ?? "prune") "
+                            + "kvmsnap=\(actual[$0] ?? "prune")"
                     }
                 mismatches.append((c, diff))
             }

@@ -21,7 +21,8 @@ struct CheckCommand: ParsableCommand {
         if !drifted.isEmpty {
             let count = drifted.reduce(0) { $0 + $1.problems.count }
             throw CommandFailure(
-                "check found \(count) problem\(count == 1 ? "" : "s") in \(drifted.map(\.vm).joined(separator: ", ")) (listed \(global.json ? "in the JSON" : "above"))",
+                "check found \(count) problem\(count == 1 ? "" : "s") in \(drifted.map(\.vm).joined(separator: ", ")) (listed "
+                    + "\(global.json ? "in the JSON" : "above"))",
                 exitCode: 1)
         }
     }

@@ -21,7 +21,8 @@ struct ForgetCommand: ParsableCommand {
         let result = try Context(global).engine(.existing).forget(vm: vm, deleteFiles: deleteFiles)
         if global.json { Output.json(result); return }
         var line =
-            "forgot VM \(result.vm) (\(result.uuid)): \(result.snapshots) snapshot\(result.snapshots == 1 ? "" : "s"), \(result.layers) layer\(result.layers == 1 ? "" : "s")"
+            "forgot VM \(result.vm) (\(result.uuid)): \(result.snapshots) snapshot\(result.snapshots == 1 ? "" : "s"), \(result.layers) "
+            + "layer\(result.layers == 1 ? "" : "s")"
         if deleteFiles { line += "; deleted \(result.deletedFiles.count) store file\(result.deletedFiles.count == 1 ? "" : "s")" }
         if let kept = result.keptDirectory { line += "; \(deleteFiles ? "files the catalog did not name stay" : "its store files stay") in \(kept)" }
         Output.line(line)

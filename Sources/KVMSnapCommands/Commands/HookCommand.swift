@@ -13,7 +13,8 @@ struct HookCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a hook (no shell; env KVMSNAP_VM, _SNAPSHOT, _KIND, _PHASE, _JOB, and _ERROR for on-failure).",
             discussion:
-                "A failing pre- hook aborts the operation with nothing changed; a failing post- hook is reported and the operation stands. A hook killed by its timeout counts as failed."
+                "A failing pre- hook aborts the operation with nothing changed; a failing post- hook is reported and the operation stands. A hook killed by "
+                + "its timeout counts as failed."
         )
         @OptionGroup var global: GlobalOptions
         @Option(

@@ -71,7 +71,8 @@ public struct HypervisorURI: Sendable, Equatable {
                 Self.allowedParameters.contains(name)
             else {
                 return
-                    "connection URI '\(shown)': parameter '\(TerminalText.escape(String(rawName)))' is not accepted (kvmsnap accepts \(Self.allowedParameters.sorted().joined(separator: ", ")))"
+                    "connection URI '\(shown)': parameter '\(TerminalText.escape(String(rawName)))' is not accepted (kvmsnap accepts "
+                    + "\(Self.allowedParameters.sorted().joined(separator: ", ")))"
             }
         }
         return nil
