@@ -32,12 +32,14 @@ struct SendCheckpointTests {
             let resumed = try session.resumableStream("memory")
             let tail = Array(memory[Int(resumed?.offset ?? 0)...])
             var offset = 0
-            m.memory = try session.storeStream(name: "memory", resumed: resumed, read: { b in
-                let n = min(b.count, tail.count - offset)
-                tail.withUnsafeBytes { b.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
-                offset += n
-                return n
-            })
+            m.memory = try session.storeStream(
+                name: "memory", resumed: resumed,
+                read: { b in
+                    let n = min(b.count, tail.count - offset)
+                    tail.withUnsafeBytes { b.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+                    offset += n
+                    return n
+                })
             return (session, try session.commit(m))
         } catch {
             try session.abandon()

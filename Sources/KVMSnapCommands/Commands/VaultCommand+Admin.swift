@@ -67,7 +67,8 @@ struct VaultPruneCommand: ParsableCommand {
             })
         let pruned = results.reduce(0) { $0 + $1.plan.pruned.count }
         let kept = results.reduce(0) { $0 + $1.plan.kept.count }
-        Output.line("total: \(kept) kept, \(pruned) \(dryRun ? "to prune (dry run, nothing deleted)" : "pruned; run 'kvmsnap vault gc \(name)' to reclaim chunks")")
+        Output.line(
+            "total: \(kept) kept, \(pruned) \(dryRun ? "to prune (dry run, nothing deleted)" : "pruned; run 'kvmsnap vault gc \(name)' to reclaim chunks")")
     }
 }
 

@@ -28,7 +28,9 @@ struct VaultCommand: ParsableCommand {
         var paperKey: String?
         @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("A file whose first line is the passphrase.", valueName: "F"))
         var passphraseFile: String?
-        @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Disk chunk size of a new vault in KiB (256 to 4096, a power of two; default 4096).", valueName: "KIB"))
+        @Option(
+            name: .customLong("chunk-size"),
+            help: ArgumentHelp("Disk chunk size of a new vault in KiB (256 to 4096, a power of two; default 4096).", valueName: "KIB"))
         var chunkKiB: Int64?
 
         func run() throws {
