@@ -11,13 +11,13 @@ struct VaultSendTests {
 
     /// The figures: s1 (full), 32 MiB written, s2, 8 MiB written, s3; each later send
     /// reads about what the guest wrote plus the memory image, and the vault grows by about
-    /// what was written plus the new memory chunks. A 1 MiB chunk vault: the guest writes from
-    /// offset 1 MiB, so 4 MiB slots would add a partial slot at each end.
+    /// what was written plus the new memory chunks. The vault has the default 1 MiB slots: the
+    /// guest writes from offset 1 MiB, so 4 MiB slots would add a partial slot at each end.
     @Test func incrementalSendsReadAndStoreAboutWhatTheGuestWrote() throws {
         let fixture = try EngineFixture(tag: "vsend", diskMiB: [64, 128])
         defer { fixture.destroy() }
         let cli = CLI(fixture), vm = fixture.guest.name, vaultDir = fixture.guest.directory + "/vault"
-        let add = try cli.run(["vault", "add", "v", vaultDir, "--chunk-size", "1024"])
+        let add = try cli.run(["vault", "add", "v", vaultDir])
         #expect(add.status == 0, "\(add.stderr)")
         try fixture.guest.waitForCounter(atLeast: 1)
         try expectOK(cli.run(["create", vm, "--name", "s1"]))
