@@ -7,6 +7,8 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case create, delete, restore, revert, forget
     case `guard`
     case runDue = "run-due"
+    /// `restore --from-vault`: materialize, import, define or restore.
+    case vaultRestore = "vault-restore"
 }
 
 extension JobRecord {
@@ -76,6 +78,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case revertRollbackDestroy = "revert.rollback.destroy"
     case runDueLocked = "run-due:locked"
     case runDueStarted = "run-due.started"
+    /// A vault restore wrote its first file (a `.partial`) and goes on with the next.
+    case vaultRestoreMaterialize = "vault-restore.materialize"
 }
 
 /// What recovering an interrupted job did. Mapped to the job's error and note in one place

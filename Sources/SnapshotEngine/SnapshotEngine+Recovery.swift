@@ -60,6 +60,8 @@ extension SnapshotEngine {
             }
         case .guard:
             return try guardService.recover(job, vm: vm, domain: domain)
+        case .vaultRestore:
+            return recoverVaultRestore(job)
         case .forget, .runDue, nil:
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (kvmsnap process \(job.pid) died)")
