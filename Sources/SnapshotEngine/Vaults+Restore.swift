@@ -60,6 +60,7 @@ extension SnapshotEngine {
                 clone: target.isClone ? options.newName : nil)
         } catch {
             VaultMaterializer.remove(targets)
+            removeEmptyStoreDirectories(vmUUID: target.vm.uuid)
             jobJournal.finish(job, error: EngineError(error.code, "\(error.message); nothing was changed"))
             throw EngineError(error.code, "\(error.message); nothing was changed on this host")
         }
@@ -149,5 +150,12 @@ extension SnapshotEngine {
             disks: disks,
             memory: manifest.memory != nil && manifest.hasMemory && !clone ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil,
             nvram: manifest.nvram != nil ? store.nvramPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil)
+    }
+
+    /// Removes the VM's store directories when they are empty (a refused restore made them).
+    func removeEmptyStoreDirectories(vmUUID: String) {
+        for dir in [store.layersDirectory(vmUUID), store.memoryDirectory(vmUUID), store.nvramDirectory(vmUUID), store.vmDirectory(vmUUID), store.root + "/vms"] {
+            rmdir(dir)  // only empty ones go
+        }
     }
 }

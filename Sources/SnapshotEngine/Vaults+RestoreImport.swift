@@ -66,6 +66,7 @@ extension SnapshotEngine {
                 throw EngineError(error.code, "\(error.message); the restored VM \(vm.name) could not be removed (\(kept.message)), so its files were kept")
             }
             forgetVaultImport(vmUUID: vm.uuid, snapshotID: snapshot.id, targets: targets)
+            removeEmptyStoreDirectories(vmUUID: vm.uuid)
             throw EngineError(error.code, "\(error.message); the restored VM was removed again")
         }
     }
@@ -135,8 +136,8 @@ extension SnapshotEngine {
             return .abandoned(
                 "interrupted (kvmsnap process \(job.pid) died) after the vault snapshot was imported as snapshot '\(imported.name)'; restore or revert to it with kvmsnap")
         }
-        _ = uuid
         VaultMaterializer.remove(journal.targets)
+        removeEmptyStoreDirectories(vmUUID: uuid)
         return .rolledBack("interrupted (kvmsnap process \(job.pid) died) while writing its files; they were removed")
     }
 }
