@@ -26,7 +26,7 @@ kv_send_cmd() { KV_CMD=("$K" send "$V" "$1" --to "$2" --json); }                
 kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 # Restore SNAP from VAULT, disks written raw into DIR, as a new VM NEW (destroyed and undefined
 # afterwards). The lead settles the restore-to-files form: change only this line.
-kv_restore_cmd() { KV_CMD=("$K" restore --from-vault "$1" "$V" "$2" --as "$3" --disk-dir "$4" --raw --json); }   # VAULT SNAP NEW DIR
+kv_restore_cmd() { KV_CMD=("$K" vault extract "$1" "$V" "$2" --to "$4" --raw --json); }   # VAULT SNAP NEW DIR (NEW unused: extract defines no VM, like borg extract / restic restore)
 NOT_BUILT="not measured: kvmsnap send not built"
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes

@@ -123,6 +123,16 @@ struct VaultRestoreTests {
         // The VM exists now: replacing it needs its typed name.
         let refused = try host.run(["restore", "--from-vault", "v", g.name, "s1"])
         #expect(refused.status != 0 && refused.stderr.contains("--confirm"), "\(refused.stderr)")
+        #expect(try host.snapshotStates(g.name).keys.sorted() == ["after-dr", "s2"], "the refused restore imported something")
+        // With it: the restore pipeline (safety snapshot first), back at s1's memory.
+        let replaced = try host.run(["restore", "--from-vault", "v", g.name, "s1", "--confirm", g.name, "--json"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(((replaced.json as? [String: Any])?["restore"] as? [String: Any])?["safetySnapshot"] is String, "\(replaced.stdout)")
+        let s1 = try #require(s.counters["s1"])
+        let back = try g.waitForFirstCounter()
+        #expect(back >= s1 && back <= s1 + 2, "resumed at \(back); s1's disk held \(s1)")
+        #expect(try host.snapshotStates(g.name).count == 4, "s2, after-dr, s1 and the safety snapshot")
+        try host.expectCheckPasses(g.name, "after replacing the VM from the vault: ")
     }
 
     @Test func aDamagedVaultIsRefusedByNameAndTheHostIsUnchanged() throws {
