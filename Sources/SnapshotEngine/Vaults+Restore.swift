@@ -119,7 +119,8 @@ extension SnapshotEngine {
         }
         guard let confirm = options.confirm else {
             throw EngineError(
-                .invalidInput, "VM \(domain.name) exists on this host and the restore replaces its current state: pass --confirm \(domain.name); nothing was changed")
+                .invalidInput,
+                "VM \(domain.name) exists on this host and the restore replaces its current state: pass --confirm \(domain.name); nothing was changed")
         }
         guard RestorePlan.confirmationMatches(typed: confirm, vmName: domain.name) else {
             throw EngineError(.invalidInput, "--confirm '\(confirm)' does not match the VM name '\(domain.name)'; nothing was changed")
@@ -154,7 +155,8 @@ extension SnapshotEngine {
 
     /// Removes the VM's store directories when they are empty (a refused restore made them).
     func removeEmptyStoreDirectories(vmUUID: String) {
-        for dir in [store.layersDirectory(vmUUID), store.memoryDirectory(vmUUID), store.nvramDirectory(vmUUID), store.vmDirectory(vmUUID), store.root + "/vms"] {
+        for dir in [store.layersDirectory(vmUUID), store.memoryDirectory(vmUUID), store.nvramDirectory(vmUUID), store.vmDirectory(vmUUID), store.root + "/vms"]
+        {
             rmdir(dir)  // only empty ones go
         }
     }

@@ -134,7 +134,8 @@ extension SnapshotEngine {
         let imported = (try? db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) ?? nil
         if let imported {
             return .abandoned(
-                "interrupted (kvmsnap process \(job.pid) died) after the vault snapshot was imported as snapshot '\(imported.name)'; restore or revert to it with kvmsnap")
+                "interrupted (kvmsnap process \(job.pid) died) after the vault snapshot was imported as snapshot '\(imported.name)'; restore or revert to it with kvmsnap"
+            )
         }
         VaultMaterializer.remove(journal.targets)
         removeEmptyStoreDirectories(vmUUID: uuid)

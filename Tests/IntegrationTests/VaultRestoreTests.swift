@@ -87,11 +87,27 @@ struct VaultRestoreTests {
         try s.disaster()
         let host = try s.newHost("dr")
 
+        // vault extract: files only (raw here), no domain, no catalog change.
+        let extracted = g.directory + "/extract"
+        let report = try VaultExtraction.extract(
+            catalog: try Catalog(path: host.catalog), store: StoreLayout(root: host.store), vault: "v", vm: g.name, snapshot: "s3",
+            to: extracted, raw: true)
+        #expect(Set(report.files.map { ($0 as NSString).lastPathComponent }) == ["vda.raw", "vdb.raw", "memory.img", "domain.xml"])
+        #expect(try ["vda", "vdb"].map { try contentDigest(extracted + "/\($0).raw", scratch: g.directory) } == s.digests["s3"])
+        #expect((try? g.connection.lookupDomain(name: g.name)) == nil)
+        #expect(try Catalog(path: host.catalog).read { try $0.allVMs() }.isEmpty)
+        #expect(throws: EngineError.self) {
+            _ = try VaultExtraction.extract(
+                catalog: try Catalog(path: host.catalog), store: StoreLayout(root: host.store), vault: "v", vm: g.name, snapshot: "s3",
+                to: extracted, raw: true)
+        }
+        try FileManager.default.removeItem(atPath: extracted)
+
         // s2: memory and both disks as they were.
         let restored = try host.run(["restore", "--from-vault", "v", g.name, "s2", "--json"])
         #expect(restored.status == 0, "\(restored.stderr)")
-        let report = restored.json as? [String: Any]
-        #expect(report?["restoredMemory"] as? Bool == true && report?["createdVM"] as? Bool == true, "\(restored.stdout)")
+        let json = restored.json as? [String: Any]
+        #expect(json?["restoredMemory"] as? Bool == true && json?["createdVM"] as? Bool == true, "\(restored.stdout)")
         try g.refresh()
         #expect(g.isRunning)
         let s2 = try #require(s.counters["s2"])
