@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "SnapshotEngineTests",
             dependencies: [
-                "SnapshotEngine", "SnapshotCatalog", "KVMSnapCore", "Libvirt",
+                "SnapshotEngine", "SnapshotCatalog", "KVMSnapCore", "Libvirt", "Vault",
                 .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),

@@ -9,6 +9,8 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case runDue = "run-due"
     /// A copy of a snapshot into a vault (`kvmsnap send`).
     case send
+    /// `restore --from-vault`: materialize, import, define or restore.
+    case vaultRestore = "vault-restore"
 }
 
 extension JobRecord {
@@ -85,6 +87,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     /// After a batch of memory-image chunks was stored and the checkpoint written.
     case sendMemoryChunk = "send.memoryChunk"
     case sendBeforeManifest = "send.beforeManifest"
+    /// A vault restore wrote its first file (a `.partial`) and goes on with the next.
+    case vaultRestoreMaterialize = "vault-restore.materialize"
 }
 
 /// What recovering an interrupted job did. Mapped to the job's error and note in one place

@@ -49,3 +49,15 @@ extension SnapshotEngine {
         try vaults.setPinned(pinned, vault: name, vm: vm, snapshot: snapshot)
     }
 }
+
+// Disaster recovery from a vault (`restore --from-vault`, `vault extract`).
+extension SnapshotEngine {
+    /// Restores a vault snapshot on this host (see ``restoreFromVaultLocked(_:)``): a VM not
+    /// defined here is defined and started from it (memory under the same UUID), `--as` makes a
+    /// new VM that boots from its disks, a VM defined here is replaced through the restore
+    /// pipeline only with `confirm` equal to its name. Refuses before touching the host when
+    /// the manifest or a chunk is damaged or missing (naming it), or the key is wrong.
+    public func restoreFromVault(_ options: VaultRestoreOptions) throws(EngineError) -> VaultRestoreReport {
+        try restoreFromVaultLocked(options)
+    }
+}
