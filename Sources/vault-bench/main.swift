@@ -2,6 +2,8 @@
 //   vault-bench FILE [VAULT_DIR]
 // Prints MB/s (10^6 bytes per second) for CDC, hashing, compression, and a whole store
 // (plain and encrypted) plus a restore. Not part of kvmsnap; run from a release build.
+// VAULT_BENCH_QUICK=1 skips the in-memory stages; VAULT_BENCH_DROP=1 (root) syncs and drops the
+// page cache before each store and restore; VAULT_BENCH_PLAIN_ONLY=1 skips the encrypted vault.
 import Foundation
 import KVMSnapCore
 import Vault
@@ -18,16 +20,34 @@ func report(_ name: String, _ bytes: Int64, _ s: Double) {
     print(padded + String(format: "%9.1f MB/s  (%.2f s)", Double(bytes) / s / 1e6, s))
 }
 
+let env = ProcessInfo.processInfo.environment
+let quick = env["VAULT_BENCH_QUICK"] == "1"
+
+/// Drops the page cache (VAULT_BENCH_DROP=1, needs root) so a stage reads from the device.
+func dropCaches() {
+    guard env["VAULT_BENCH_DROP"] == "1" else { return }
+    sync()
+    let fd = open("/proc/sys/vm/drop_caches", O_WRONLY)
+    guard fd >= 0 else { print("  (cannot drop caches: errno \(errno))"); return }
+    _ = write(fd, "3\n", 2)
+    close(fd)
+}
+
 let args = CommandLine.arguments
 guard args.count >= 2 else { print("usage: vault-bench FILE [VAULT_DIR]"); exit(2) }
 let path = args[1]
 let vaultDir = args.count > 2 ? args[2] : NSTemporaryDirectory() + "/vault-bench-\(getpid())"
-guard let sample = FileManager.default.contents(atPath: path).map({ Array($0.prefix(256 << 20)) }) else {
+let sampleFD = open(path, O_RDONLY)
+guard sampleFD >= 0, let sample = try? FileBlockDevice(fd: sampleFD).read(offset: 0, length: quick ? 0 : 256 << 20) else {
     print("cannot read \(path)"); exit(1)
 }
-let n = Int64(sample.count)
+close(sampleFD)
+let n = Int64(max(1, sample.count))
 print("sample: first \(n >> 20) MiB of \(path) (in memory)")
 
+if !quick { microStages() }
+
+func microStages() {
 var chunker = ContentDefinedChunker()
 var cuts = 0
 report("cdc (1 core)", n, seconds { sample.withUnsafeBytes { cuts = chunker.feed($0).count } })
@@ -47,13 +67,14 @@ report(
     seconds {
         DispatchQueue.concurrentPerform(iterations: slices.count) { i in _ = try! plain.encode(slices[i], id: plain.id(of: slices[i])) }
     })
+}
 
 // Whole store of the file as a disk, then a restore.
 let fd = open(path, O_RDONLY)
 var st = stat()
 fstat(fd, &st)
 let size = Int64(st.st_size)
-for encrypted in [false, true] {
+for encrypted in env["VAULT_BENCH_PLAIN_ONLY"] == "1" ? [false] : [false, true] {
     let dir = vaultDir + (encrypted ? "-enc" : "-plain")
     let repo = try VaultRepository.create(
         backend: try DirectoryBackend(root: dir, create: true),
@@ -68,6 +89,7 @@ for encrypted in [false, true] {
         vm: "bench", vmUUID: "bench", snapshot: "s1", kind: "disk-only", createdAt: Date(), host: "bench",
         kvmsnapVersion: "bench", hasMemory: false, domainXML: "")
     let label = (encrypted ? "encrypted" : "plain") + ", batch \(batch)"
+    dropCaches()
     report(
         "store disk, \(label) (all cores)", size,
         try seconds {
@@ -75,6 +97,7 @@ for encrypted in [false, true] {
             m = try session.commit(m)
         })
     print("  stored \(session.stats.bytesStored >> 20) MiB in \(session.stats.chunksNew) chunks")
+    dropCaches()
     let s2 = try repo.beginSend()
     report(
         "store stream (CDC), \(label)", size,
@@ -90,6 +113,7 @@ for encrypted in [false, true] {
     let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     ftruncate(out, off_t(size))
     let index = try repo.diskIndex(try repo.manifest(vmUUID: "bench", snapshot: "s1").disks[0].index)
+    dropCaches()
     report(
         "restore disk, \(label) (all cores)", size,
         try seconds {
