@@ -9,7 +9,8 @@ import Synchronization
 public final class SendSession: @unchecked Sendable {
     public let id: String
     public let repository: VaultRepository
-    /// Chunks processed in parallel per batch (reading stays serial under a lock).
+    /// Chunks read ahead of the store workers (the pipeline's queue length; memory is about
+    /// `batchSize` × 4 MiB). Reading stays on the caller's thread, one call at a time.
     public var batchSize = 8
     var refs = Set<ChunkID>()
     public internal(set) var stats = SendStats()
@@ -64,33 +65,33 @@ public final class SendSession: @unchecked Sendable {
             }
         }
         var slots = [ChunkID](repeating: .zero, count: plan.slotCount)
-        let sourceLock = Mutex(())
-        var start = 0
-        while start < plan.slotCount {
-            let end = min(plan.slotCount, start + max(1, batchSize))
-            var toRead: [Int] = []
-            for i in start..<end {
+        // This thread reads the source in order (one call at a time); the workers hash and store.
+        let pipeline = StorePipeline(session: self, capacity: max(2, batchSize), detectZero: true)
+        var readSlots: [Int] = []
+        do {
+            for i in 0..<plan.slotCount {
                 switch plan.slots[i] {
                 case .zero: slots[i] = .zero
                 case .reuse:
                     let id = previous?.slots[i] ?? .zero
                     slots[i] = id
                     if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
-                case .read: toRead.append(i)
+                case .read:
+                    let r = plan.range(ofSlot: i)
+                    try pipeline.submit(i, try source.read(offset: r.offset, length: Int(r.length)))
+                    readSlots.append(i)
+                    stats.bytesRead += r.length
+                    progress?(stats.bytesRead)
+                    try refreshMark()
                 }
             }
-            let ids = try storeParallel(count: toRead.count, detectZero: true) { (k) throws(VaultError) in
-                let r = plan.range(ofSlot: toRead[k])
-                return try sourceLock.withLock { (_) throws(VaultError) in try source.read(offset: r.offset, length: Int(r.length)) }
-            }
-            for (k, i) in toRead.enumerated() {
-                slots[i] = ids[k]
-                stats.bytesRead += plan.range(ofSlot: i).length
-            }
-            progress?(stats.bytesRead)
-            try refreshMark()
-            start = end
+        } catch {
+            pipeline.cancel()
+            throw error
         }
+        let outcomes = try pipeline.finish()
+        let ids = try apply(readSlots.map { outcomes[$0] ?? Outcome() })
+        for (k, i) in readSlots.enumerated() { slots[i] = ids[k] }
         let index = DiskIndex(virtualSize: plan.virtualSize, chunkSize: plan.chunkSize, slots: slots)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += plan.virtualSize
@@ -109,44 +110,40 @@ public final class SendSession: @unchecked Sendable {
         var chunker = ContentDefinedChunker(repository.config.cdc)
         var pending: [UInt8] = []  // bytes since the last cut
         var pendingStart: Int64 = 0
-        var ready: [[UInt8]] = []
-        var entries: [StreamIndex.Entry] = []
+        var lengths: [Int] = []
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
-        // One batch is stored in the background while the next is read and cut.
-        var inflight: InflightBatch?
-        func collect() throws(VaultError) {
-            guard let batch = inflight else { return }
-            inflight = nil
-            let ids = try apply(batch.wait())
-            for (k, id) in ids.enumerated() { entries.append(.init(id: id, length: batch.lengths[k])) }
-            try refreshMark()
+        // This thread reads and cuts; the workers hash and store meanwhile.
+        let pipeline = StorePipeline(session: self, capacity: max(2, batchSize), detectZero: false)
+        func submit(_ chunk: [UInt8]) throws(VaultError) {
+            try pipeline.submit(lengths.count, chunk)
+            lengths.append(chunk.count)
         }
-        func flushReady() throws(VaultError) {
-            try collect()
-            if !ready.isEmpty { inflight = InflightBatch(session: self, chunks: ready) }
-            ready.removeAll(keepingCapacity: true)
-        }
-        defer { _ = inflight?.wait() }
-        while true {
-            let n = try withMutableBytes(&buffer) { (b) throws(VaultError) in try read(b) }
-            guard n > 0 else { break }
-            let cuts = buffer.withUnsafeBytes { chunker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            pending.append(contentsOf: buffer[0..<n])
-            var consumed = 0
-            for cut in cuts {
-                let len = Int(cut - pendingStart) - consumed
-                ready.append(Array(pending[consumed..<(consumed + len)]))
-                consumed += len
+        do {
+            while true {
+                let n = try withMutableBytes(&buffer) { (b) throws(VaultError) in try read(b) }
+                guard n > 0 else { break }
+                let cuts = buffer.withUnsafeBytes { chunker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                pending.append(contentsOf: buffer[0..<n])
+                var consumed = 0
+                for cut in cuts {
+                    let len = Int(cut - pendingStart) - consumed
+                    try submit(Array(pending[consumed..<(consumed + len)]))
+                    consumed += len
+                }
+                pending.removeFirst(consumed)
+                pendingStart += Int64(consumed)
+                stats.bytesRead += Int64(n)
+                progress?(stats.bytesRead)
+                try refreshMark()
             }
-            pending.removeFirst(consumed)
-            pendingStart += Int64(consumed)
-            stats.bytesRead += Int64(n)
-            progress?(stats.bytesRead)
-            if ready.count >= batchSize { try flushReady() }
+            if chunker.finish() != nil { try submit(pending) }
+        } catch {
+            pipeline.cancel()
+            throw error
         }
-        if chunker.finish() != nil { ready.append(pending) }
-        try flushReady()
-        try collect()
+        let outcomes = try pipeline.finish()
+        let ids = try apply(lengths.indices.map { outcomes[$0] ?? Outcome() })
+        let entries = lengths.indices.map { StreamIndex.Entry(id: ids[$0], length: lengths[$0]) }
         let index = StreamIndex(entries: entries)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += index.totalLength
