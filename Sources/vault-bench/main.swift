@@ -3,7 +3,8 @@
 // Prints MB/s (10^6 bytes per second) for CDC, hashing, compression, and a whole store
 // (plain and encrypted) plus a restore. Not part of kvmsnap; run from a release build.
 // VAULT_BENCH_QUICK=1 skips the in-memory stages; VAULT_BENCH_DROP=1 (root) syncs and drops the
-// page cache before each store and restore; VAULT_BENCH_PLAIN_ONLY=1 skips the encrypted vault.
+// page cache before each store and restore; VAULT_BENCH_PLAIN_ONLY=1 skips the encrypted vault;
+// VAULT_BENCH_SAMPLE_AT=OFFSET takes the in-memory sample from there (default 0).
 import Foundation
 import KVMSnapCore
 import Vault
@@ -38,12 +39,13 @@ guard args.count >= 2 else { print("usage: vault-bench FILE [VAULT_DIR]"); exit(
 let path = args[1]
 let vaultDir = args.count > 2 ? args[2] : NSTemporaryDirectory() + "/vault-bench-\(getpid())"
 let sampleFD = open(path, O_RDONLY)
-guard sampleFD >= 0, let sample = try? FileBlockDevice(fd: sampleFD).read(offset: 0, length: quick ? 0 : 256 << 20) else {
+guard sampleFD >= 0, let sample = try? FileBlockDevice(fd: sampleFD).read(
+    offset: Int64(env["VAULT_BENCH_SAMPLE_AT"] ?? "") ?? 0, length: quick ? 0 : 256 << 20) else {
     print("cannot read \(path)"); exit(1)
 }
 close(sampleFD)
 let n = Int64(max(1, sample.count))
-print("sample: first \(n >> 20) MiB of \(path) (in memory)")
+print("sample: \(n >> 20) MiB of \(path) (in memory)")
 
 if !quick { microStages() }
 
@@ -60,6 +62,10 @@ let enc = ChunkCodec(keys: VaultKeys.generate())
 report("hmac-sha256 id (1 core)", n, seconds { for s in slices { _ = enc.id(of: s) } })
 var stored = 0
 report("zstd-3 encode (1 core)", n, seconds { for s in slices { stored += try! plain.encode(s, id: plain.id(of: s)).count } })
+print("  compressed to \(stored * 100 / Int(n))%")
+stored = 0
+let level1 = ChunkCodec(keys: nil, level: 1)
+report("zstd-1 encode (1 core)", n, seconds { for s in slices { stored += try! level1.encode(s, id: level1.id(of: s)).count } })
 print("  compressed to \(stored * 100 / Int(n))%")
 report("hash+zstd+aes (1 core)", n, seconds { for s in slices { _ = try! enc.encode(s, id: enc.id(of: s)) } })
 report(
@@ -88,15 +94,16 @@ for encrypted in env["VAULT_BENCH_PLAIN_ONLY"] == "1" ? [false] : [false, true] 
     var m = VaultManifest(
         vm: "bench", vmUUID: "bench", snapshot: "s1", kind: "disk-only", createdAt: Date(), host: "bench",
         kvmsnapVersion: "bench", hasMemory: false, domainXML: "")
+    var commitSeconds = 0.0
     let label = (encrypted ? "encrypted" : "plain") + ", batch \(batch)"
     dropCaches()
     report(
         "store disk, \(label) (all cores)", size,
         try seconds {
             m.disks = [try session.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
-            m = try session.commit(m)
+            commitSeconds = try seconds { m = try session.commit(m) }
         })
-    print("  stored \(session.stats.bytesStored >> 20) MiB in \(session.stats.chunksNew) chunks")
+    print(String(format: "  stored %d MiB in %d chunks; commit (flush + manifest) %.2f s", session.stats.bytesStored >> 20, session.stats.chunksNew, commitSeconds))
     dropCaches()
     let s2 = try repo.beginSend()
     report(
