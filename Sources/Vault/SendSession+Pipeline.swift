@@ -107,9 +107,11 @@ final class StorePipeline: @unchecked Sendable {
         return outcomes
     }
 
-    /// Stops the workers (pending plaintexts are dropped) and waits for them.
-    func cancel() {
-        queue.close(drop: true)
+    /// Stops the workers and waits for them; with `drop`, plaintexts not yet taken are dropped
+    /// (a worker failed), else they are stored first (the source failed: what was read is kept
+    /// for the next send to reuse).
+    func cancel(drop: Bool = true) {
+        queue.close(drop: drop)
         group.wait()
     }
 }

@@ -86,7 +86,7 @@ public final class SendSession: @unchecked Sendable {
                 }
             }
         } catch {
-            pipeline.cancel()
+            pipeline.cancel(drop: false)
             throw error
         }
         let outcomes = try pipeline.finish()
@@ -138,7 +138,7 @@ public final class SendSession: @unchecked Sendable {
             }
             if chunker.finish() != nil { try submit(pending) }
         } catch {
-            pipeline.cancel()
+            pipeline.cancel(drop: false)
             throw error
         }
         let outcomes = try pipeline.finish()
