@@ -116,6 +116,17 @@ for encrypted in env["VAULT_BENCH_PLAIN_ONLY"] == "1" ? [false] : [false, true] 
             _ = try s2.commit(m)
         })
     print("  stored \(s2.stats.bytesStored >> 20) MiB new in \(s2.stats.chunksNew) chunks")
+    dropCaches()
+    let s3 = try repo.beginSend()
+    report(
+        "store disk again (chunks present)", size,
+        try seconds {
+            m.snapshot = "s3"
+            m.memory = nil
+            m.disks = [try s3.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
+            _ = try s3.commit(m)
+        })
+    print("  stored \(s3.stats.bytesStored >> 20) MiB new, \(s3.stats.chunksReused) chunks reused")
     let outPath = dir + "/restored.img"
     let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     ftruncate(out, off_t(size))
