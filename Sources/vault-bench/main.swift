@@ -39,8 +39,10 @@ guard args.count >= 2 else { print("usage: vault-bench FILE [VAULT_DIR]"); exit(
 let path = args[1]
 let vaultDir = args.count > 2 ? args[2] : NSTemporaryDirectory() + "/vault-bench-\(getpid())"
 let sampleFD = open(path, O_RDONLY)
-guard sampleFD >= 0, let sample = try? FileBlockDevice(fd: sampleFD).read(
-    offset: Int64(env["VAULT_BENCH_SAMPLE_AT"] ?? "") ?? 0, length: quick ? 0 : 256 << 20) else {
+guard sampleFD >= 0,
+    let sample = try? FileBlockDevice(fd: sampleFD).read(
+        offset: Int64(env["VAULT_BENCH_SAMPLE_AT"] ?? "") ?? 0, length: quick ? 0 : 256 << 20)
+else {
     print("cannot read \(path)"); exit(1)
 }
 close(sampleFD)
@@ -50,29 +52,29 @@ print("sample: \(n >> 20) MiB of \(path) (in memory)")
 if !quick { microStages() }
 
 func microStages() {
-var chunker = ContentDefinedChunker()
-var cuts = 0
-report("cdc (1 core)", n, seconds { sample.withUnsafeBytes { cuts = chunker.feed($0).count } })
-print("  chunks: \(cuts), average \(n / Int64(max(1, cuts))) bytes")
+    var chunker = ContentDefinedChunker()
+    var cuts = 0
+    report("cdc (1 core)", n, seconds { sample.withUnsafeBytes { cuts = chunker.feed($0).count } })
+    print("  chunks: \(cuts), average \(n / Int64(max(1, cuts))) bytes")
 
-let plain = ChunkCodec(keys: nil)
-let slices = stride(from: 0, to: sample.count, by: 4 << 20).map { Array(sample[$0..<min(sample.count, $0 + (4 << 20))]) }
-report("sha-256 (1 core)", n, seconds { for s in slices { _ = plain.id(of: s) } })
-let enc = ChunkCodec(keys: VaultKeys.generate())
-report("hmac-sha256 id (1 core)", n, seconds { for s in slices { _ = enc.id(of: s) } })
-var stored = 0
-report("zstd-3 encode (1 core)", n, seconds { for s in slices { stored += try! plain.encode(s, id: plain.id(of: s)).count } })
-print("  compressed to \(stored * 100 / Int(n))%")
-stored = 0
-let level1 = ChunkCodec(keys: nil, level: 1)
-report("zstd-1 encode (1 core)", n, seconds { for s in slices { stored += try! level1.encode(s, id: level1.id(of: s)).count } })
-print("  compressed to \(stored * 100 / Int(n))%")
-report("hash+zstd+aes (1 core)", n, seconds { for s in slices { _ = try! enc.encode(s, id: enc.id(of: s)) } })
-report(
-    "hash+zstd (all cores)", n,
-    seconds {
-        DispatchQueue.concurrentPerform(iterations: slices.count) { i in _ = try! plain.encode(slices[i], id: plain.id(of: slices[i])) }
-    })
+    let plain = ChunkCodec(keys: nil)
+    let slices = stride(from: 0, to: sample.count, by: 4 << 20).map { Array(sample[$0..<min(sample.count, $0 + (4 << 20))]) }
+    report("sha-256 (1 core)", n, seconds { for s in slices { _ = plain.id(of: s) } })
+    let enc = ChunkCodec(keys: VaultKeys.generate())
+    report("hmac-sha256 id (1 core)", n, seconds { for s in slices { _ = enc.id(of: s) } })
+    var stored = 0
+    report("zstd-3 encode (1 core)", n, seconds { for s in slices { stored += try! plain.encode(s, id: plain.id(of: s)).count } })
+    print("  compressed to \(stored * 100 / Int(n))%")
+    stored = 0
+    let level1 = ChunkCodec(keys: nil, level: 1)
+    report("zstd-1 encode (1 core)", n, seconds { for s in slices { stored += try! level1.encode(s, id: level1.id(of: s)).count } })
+    print("  compressed to \(stored * 100 / Int(n))%")
+    report("hash+zstd+aes (1 core)", n, seconds { for s in slices { _ = try! enc.encode(s, id: enc.id(of: s)) } })
+    report(
+        "hash+zstd (all cores)", n,
+        seconds {
+            DispatchQueue.concurrentPerform(iterations: slices.count) { i in _ = try! plain.encode(slices[i], id: plain.id(of: slices[i])) }
+        })
 }
 
 // Whole store of the file as a disk, then a restore.
@@ -103,7 +105,10 @@ for encrypted in env["VAULT_BENCH_PLAIN_ONLY"] == "1" ? [false] : [false, true] 
             m.disks = [try session.storeDisk(target: "vda", format: "raw", from: FileBlockDevice(fd: fd), plan: plan, previous: nil)]
             commitSeconds = try seconds { m = try session.commit(m) }
         })
-    print(String(format: "  stored %d MiB in %d chunks; commit (flush + manifest) %.2f s", session.stats.bytesStored >> 20, session.stats.chunksNew, commitSeconds))
+    print(
+        String(
+            format: "  stored %d MiB in %d chunks; commit (flush + manifest) %.2f s",
+            session.stats.bytesStored >> 20, session.stats.chunksNew, commitSeconds))
     dropCaches()
     let s2 = try repo.beginSend()
     report(
