@@ -12,12 +12,8 @@ import Darwin
 #if os(Linux)
 /// syncfs(2): glibc declares it only under _GNU_SOURCE, which the Glibc module does not expose.
 @_silgen_name("syncfs") private func vaultSyncfs(_ fd: Int32) -> Int32
-/// sync_file_range(2), same reason; flag 2 = SYNC_FILE_RANGE_WRITE (start writeback, no wait).
-@_silgen_name("sync_file_range") private func vaultSyncFileRange(_ fd: Int32, _ offset: Int64, _ count: Int64, _ flags: UInt32) -> Int32
-private func startWriteback(_ fd: Int32) { _ = vaultSyncFileRange(fd, 0, 0, 2) }
 #else
 private func vaultSyncfs(_ fd: Int32) -> Int32 { sync(); return 0 }
-private func startWriteback(_ fd: Int32) {}
 #endif
 
 /// A vault in a local directory (local disk, NFS/SMB mount, USB disk). Objects are written to
