@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "SnapshotEngineTests",
             dependencies: [
-                "SnapshotEngine", "SnapshotCatalog", "KVMSnapCore", "Libvirt",
+                "SnapshotEngine", "SnapshotCatalog", "KVMSnapCore", "Libvirt", "Vault",
                 .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
@@ -98,7 +98,7 @@ let package = Package(
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport"]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport", "Vault"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -24,9 +24,11 @@ kv_vault_built() { "$K" send --help 2>/dev/null | grep '^USAGE: kvmsnap send ' >
 kv_vault_add() { "$K" vault add "$1" "$2" >/dev/null; }                                # NAME PATH
 kv_send_cmd() { KV_CMD=("$K" send "$V" "$1" --to "$2" --json); }                       # SNAP VAULT
 kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-# Restore SNAP from VAULT, disks written raw into DIR, as a new VM NEW (destroyed and undefined
-# afterwards). The lead settles the restore-to-files form: change only this line.
-kv_restore_cmd() { KV_CMD=("$K" restore --from-vault "$1" "$V" "$2" --as "$3" --disk-dir "$4" --raw --json); }   # VAULT SNAP NEW DIR
+# Restore SNAP from VAULT into DIR: disks raw, memory image, NVRAM, domain XML, with no VM
+# defined and no catalog change: files only, like borg extract and restic restore (NEW unused;
+# the cleanup below tolerates no VM). `restore --from-vault --as NEW --disk-dir DIR --raw`
+# measures the same writes plus define and boot.
+kv_restore_cmd() { KV_CMD=("$K" vault extract "$1" "$V" "$2" --to "$4" --raw --json); }   # VAULT SNAP NEW DIR
 NOT_BUILT="not measured: kvmsnap send not built"
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes

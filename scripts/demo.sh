@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kvmsnap demo: sets up the host, builds kvmsnap, defines a small demo VM (the test guest,
 # TCG) and runs the main job on it: a full snapshot, guest changes, an incremental snapshot,
-# a listing with sizes, a restore (safety snapshot, stop, revert, start, verify) that brings the guest's memory and disks back, and a prune dry run.
+# a listing with sizes, two sends to a vault (the second incremental), a restore (safety snapshot, stop, revert, start, verify) that brings the guest's memory and disks back, and a prune dry run.
 #
 # Uses its own catalog and store under /var/lib/kvmsnap-demo, so it never touches real data.
 # `scripts/demo.sh --cleanup` removes the demo VM and its files.
@@ -54,6 +54,19 @@ step "incremental snapshot 'after-write' (only what changed since 'base')"
 step "snapshots with sizes"
 "$K" list "$VM"
 "$K" usage "$VM"
+
+step "vault: add a vault (a directory standing in for a NAS or USB disk) and send 'base' to it (first send: reads everything)"
+"$K" vault add demo-vault "$DEMO/vault"
+"$K" send "$VM" base --to demo-vault
+
+step "vault: send 'after-write' (incremental: reads only the clusters written since 'base', plus the memory image)"
+"$K" send "$VM" after-write --to demo-vault --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("sent %s to %s, incremental to %s: read %.1f MiB, vault grew %.1f MiB (%d new chunks, %d reused) in %.2f s"
+      % (r["snapshot"], r["vault"], r["baseSnapshot"], r["bytesRead"] / 2**20, r["bytesStored"] / 2**20,
+         r["chunksNew"], r["chunksReused"], r["seconds"]))'
+"$K" vault snapshots demo-vault
 
 step "restore 'base' (typed name passed with --confirm): memory and disks go back, the counter continues from the snapshot"
 before=$(counter)

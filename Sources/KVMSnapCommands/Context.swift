@@ -71,6 +71,9 @@ struct Context {
             }
         let engine = SnapshotEngine(connection: connection, catalog: catalog, store: StoreLayout(root: options.resolvedStore))
         engine.progress = progress
+        engine.productVersion = KVMSnap.version
+        // A `restore --from-vault` killed while writing its files: the next command removes them.
+        if use != .read { engine.recoverVaultRestores() }
         // Benchmark-only: measure create without fsyncs (scripts/bench.sh's create_durability_overhead_seconds).
         if ProcessInfo.processInfo.environment["KVMSNAP_UNSAFE_NO_FSYNC"] == "1" { engine.durability = .unsafeNone }
         #if KVMSNAP_TESTING

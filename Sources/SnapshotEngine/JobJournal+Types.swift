@@ -7,6 +7,10 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case create, delete, restore, revert, forget
     case `guard`
     case runDue = "run-due"
+    /// A copy of a snapshot into a vault (`kvmsnap send`).
+    case send
+    /// `restore --from-vault`: materialize, import, define or restore.
+    case vaultRestore = "vault-restore"
 }
 
 extension JobRecord {
@@ -76,6 +80,15 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case revertRollbackDestroy = "revert.rollback.destroy"
     case runDueLocked = "run-due:locked"
     case runDueStarted = "run-due.started"
+    /// After a batch of disk chunks was stored and the send's checkpoint written.
+    case sendDiskChunk = "send.diskChunk"
+    /// The first disk checkpoint after half of the disk bytes to read were read.
+    case sendDiskHalf = "send.diskHalf"
+    /// After a batch of memory-image chunks was stored and the checkpoint written.
+    case sendMemoryChunk = "send.memoryChunk"
+    case sendBeforeManifest = "send.beforeManifest"
+    /// A vault restore wrote its first file (a `.partial`) and goes on with the next.
+    case vaultRestoreMaterialize = "vault-restore.materialize"
 }
 
 /// What recovering an interrupted job did. Mapped to the job's error and note in one place

@@ -16,15 +16,24 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
     public var schedule: String?
     /// Guest-agent quiesce for scheduled snapshots (`auto`: use the agent when present); nil = off.
     public var quiesce: QuiesceMode?
+    /// The vault `run-due` sends each scheduled snapshot to (phase 2); nil = none.
+    public var vault: String?
+    /// Retention applied to the VM's snapshots in ``vault`` after each scheduled send; nil = none.
+    public var vaultRetention: RetentionPolicy?
 
-    public init(retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil, quiesce: QuiesceMode? = nil) {
+    public init(
+        retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil, quiesce: QuiesceMode? = nil,
+        vault: String? = nil, vaultRetention: RetentionPolicy? = nil
+    ) {
         self.retention = retention
         self.fullEvery = fullEvery
         self.schedule = schedule
         self.quiesce = quiesce
+        self.vault = vault
+        self.vaultRetention = vaultRetention
     }
 
-    enum CodingKeys: String, CodingKey { case fullEvery, schedule, quiesce }
+    enum CodingKeys: String, CodingKey { case fullEvery, schedule, quiesce, vault, vaultRetention }
 
     public init(from decoder: any Decoder) throws {
         retention = try RetentionPolicy(from: decoder)
@@ -32,6 +41,8 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         fullEvery = try c.decodeIfPresent(Int.self, forKey: .fullEvery)
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
         quiesce = try c.decodeIfPresent(QuiesceMode.self, forKey: .quiesce)
+        vault = try c.decodeIfPresent(String.self, forKey: .vault)
+        vaultRetention = try c.decodeIfPresent(RetentionPolicy.self, forKey: .vaultRetention)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -40,6 +51,8 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         try c.encodeIfPresent(fullEvery, forKey: .fullEvery)
         try c.encodeIfPresent(schedule, forKey: .schedule)
         try c.encodeIfPresent(quiesce, forKey: .quiesce)
+        try c.encodeIfPresent(vault, forKey: .vault)
+        try c.encodeIfPresent(vaultRetention, forKey: .vaultRetention)
     }
 
     /// The parsed schedule; nil when there is none.
@@ -56,6 +69,10 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
             throw EngineError(.invalidInput, "--full-every \(fullEvery) is invalid: it must be 0 (never) or a positive number")
         }
         _ = try cron()
+        if let vaultRetention {
+            guard vault != nil else { throw EngineError(.invalidInput, "--vault-keep-... needs --vault NAME") }
+            do { try vaultRetention.validate() } catch { throw EngineError(.invalidInput, "vault retention: \(error.description)") }
+        }
     }
 }
 

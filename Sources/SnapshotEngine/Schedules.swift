@@ -26,6 +26,10 @@ public struct ScheduledRun: Sendable {
     public var snapshotName: String?
     /// Snapshots the prune after the capture deleted.
     public var pruned: [String] = []
+    /// The send to the policy's vault (nil: no vault, or the vault held the snapshot already).
+    public var sent: SendReport?
+    /// Vault snapshots the vault prune after the send deleted.
+    public var vaultPruned: [String] = []
     /// Why it failed or was skipped, or a notice.
     public var message: String?
 }
@@ -65,6 +69,8 @@ protocol ScheduledRunSteps {
     ) throws(EngineError) -> CreateResult
     func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult
     func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord
+    func sendHoldingLock(vm: VMRecord, snapshotName: String, vaultName: String, ifAbsent: Bool) throws(EngineError) -> SendReport?
+    func pruneVault(_ name: String, vm: String?, policy: RetentionPolicy, dryRun: Bool) throws(EngineError) -> [VaultPruneResult]
 }
 
 /// The schedules service: `run-due`, which takes the snapshots a VM's policy schedule says are
@@ -187,6 +193,13 @@ struct Schedules: EngineService, Sendable {
             run.outcome = .snapshot
             if !policy.retention.isEmpty {
                 run.pruned = try steps.pruneLocked(vm: try steps.currentVM(vm), domain: domain, policyOverride: nil, now: configuration.clock.now()).deleted
+            }
+            // Phase 2: the vault. A failed send fails the run (the local snapshot stays).
+            if let vaultName = policy.vault {
+                run.sent = try steps.sendHoldingLock(vm: vm, snapshotName: name, vaultName: vaultName, ifAbsent: true)
+                if let keep = policy.vaultRetention, !keep.isEmpty {
+                    run.vaultPruned = try steps.pruneVault(vaultName, vm: vm.uuid, policy: keep, dryRun: false).flatMap { $0.plan.pruned.map(\.name) }
+                }
             }
             journal.finish(job, error: nil)
         } catch {

@@ -60,6 +60,12 @@ extension SnapshotEngine {
             }
         case .guard:
             return try guardService.recover(job, vm: vm, domain: domain)
+        case .send:
+            // A send changes nothing locally; its chunks and checkpoint in the vault make the
+            // next send of the same snapshot resume.
+            return .rolledBack("interrupted (kvmsnap process \(job.pid) died); nothing changed locally, send again to resume")
+        case .vaultRestore:
+            return recoverVaultRestore(job)
         case .forget, .runDue, nil:
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (kvmsnap process \(job.pid) died)")

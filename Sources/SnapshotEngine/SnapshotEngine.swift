@@ -37,6 +37,8 @@ public struct EngineConfiguration: Sendable {
     public var durability: Durability = .durable
     /// Where failures go that an operation does not throw.
     public var diagnostics: Diagnostics = .standardError
+    /// kvmsnap's version, recorded in vault manifests.
+    public var productVersion = "unknown"
 
     public init(store: StoreLayout, clock: any EngineClock = SystemClock()) {
         self.store = store
@@ -118,6 +120,10 @@ public final class SnapshotEngine: Sendable, EngineService {
     public var durability: Durability {
         get { configuration.durability }
         set { update { $0.durability = newValue } }
+    }
+    public var productVersion: String {
+        get { configuration.productVersion }
+        set { update { $0.productVersion = newValue } }
     }
 
     // MARK: Shared helpers

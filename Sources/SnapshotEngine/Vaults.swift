@@ -16,6 +16,8 @@ public struct VaultAddOptions: Sendable {
     public var paperKey: String?
     /// A passphrase that protects (create) or opens (attach) the vault's master key.
     public var passphrase: String?
+    /// Disk chunk size of a new vault (a power of two, 256 KiB to 4 MiB; default 4 MiB).
+    public var chunkSize: Int64 = DiskChunkPlan.defaultChunkSize
 
     public init(name: String, location: String) {
         self.name = name
@@ -95,11 +97,14 @@ struct Vaults: CatalogService, Sendable {
 
     private func create(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
         let encrypt = options.encrypt || options.keyFile != nil || options.passphrase != nil
+        guard options.chunkSize >= 256 << 10, options.chunkSize <= 4 << 20, options.chunkSize & (options.chunkSize - 1) == 0 else {
+            throw EngineError(.invalidInput, "chunk size must be a power of two from 256 KiB to 4 MiB")
+        }
         guard options.paperKey == nil else { throw EngineError(.invalidInput, "--paper-key attaches an existing vault; \(options.location) holds none") }
         return try vault { () throws(VaultError) in
             let backend = try DirectoryBackend(root: options.location, create: true)
             guard encrypt else {
-                _ = try VaultRepository.create(backend: backend, protection: nil, now: clock.now())
+                _ = try VaultRepository.create(backend: backend, protection: nil, chunkSize: options.chunkSize, now: clock.now())
                 return (nil, true, nil, false)
             }
             var keyPath = options.keyFile
@@ -116,7 +121,7 @@ struct Vaults: CatalogService, Sendable {
                 keyPath = path
                 protection = .keyFile(kek)
             }
-            let repository = try VaultRepository.create(backend: backend, protection: protection, now: clock.now())
+            let repository = try VaultRepository.create(backend: backend, protection: protection, chunkSize: options.chunkSize, now: clock.now())
             if options.passphrase != nil, let paper = repository.paperKey {
                 // Later commands open the vault with the master key kept locally (0600).
                 keyPath = try storeMasterKey(try PaperKey.decode(paper), name: options.name)

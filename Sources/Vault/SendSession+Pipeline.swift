@@ -91,6 +91,13 @@ final class StorePipeline: @unchecked Sendable {
         }
     }
 
+    /// The outcomes known so far (for checkpoints: which chunks are stored).
+    func completedOutcomes() -> [Int: SendSession.Outcome] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
+
     private func currentFailure() -> VaultError? {
         lock.lock()
         defer { lock.unlock() }
@@ -138,5 +145,62 @@ extension SendSession {
             o.error = error
         }
         return o
+    }
+}
+
+/// A stream's checkpoint state: the entries already in the checkpoint (resumed ones first) and
+/// the lengths of the chunks handed to the pipeline, by sequence number.
+struct StreamProgress {
+    var saved: [StreamIndex.Entry]
+    var resumedCount: Int
+    var lengths: [Int] = []
+    init(entries: [StreamIndex.Entry]) {
+        saved = entries
+        resumedCount = entries.count
+    }
+}
+
+extension SendSession {
+    var checkpointDue: Bool { checkpoint != nil && ContinuousClock.now - lastCheckpointSave >= checkpointInterval }
+
+    /// When a checkpoint is due: extends the disk's checkpointed prefix over the slots before
+    /// `end` that are decided (holes, reused, resumed, or stored by the workers), then saves
+    /// (which flushes the chunks first).
+    func checkpointDisk(
+        _ target: String, slots: [ChunkID], submitted: Set<Int>, stored: () -> [Int: Outcome], upTo end: Int, saved: inout Int
+    ) throws(VaultError) {
+        guard checkpointDue else { return }
+        let done = stored()
+        var ids = Array(checkpoint?.disks[target]?.prefix(saved) ?? [])
+        let before = saved
+        while saved < end {
+            if submitted.contains(saved) {  // read by this send: decided once a worker stored it
+                guard let o = done[saved], o.error == nil else { break }
+                ids.append(o.isZero ? .zero : o.id)
+            } else {
+                ids.append(slots[saved])
+            }
+            saved += 1
+        }
+        guard saved > before else { return }  // nothing new is decided: no save
+        checkpoint?.disks[target] = ids
+        try saveCheckpoint()
+    }
+
+    /// When a checkpoint is due: extends the stream's checkpointed entries over the chunks the
+    /// workers stored, in order, then saves.
+    func checkpointStream(_ name: String, _ p: inout StreamProgress, stored: () -> [Int: Outcome]) throws(VaultError) {
+        guard checkpointDue else { return }
+        let done = stored()
+        let before = p.saved.count - p.resumedCount
+        var k = before
+        while k < p.lengths.count, let o = done[k], o.error == nil {
+            p.saved.append(.init(id: o.id, length: p.lengths[k]))
+            k += 1
+        }
+        guard k > before else { return }
+        checkpoint?.streams[name] = SendCheckpoint.Stream(
+            offset: p.saved.reduce(0) { $0 + Int64($1.length) }, ids: p.saved.map(\.id), lengths: p.saved.map(\.length))
+        try saveCheckpoint()
     }
 }

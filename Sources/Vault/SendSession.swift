@@ -10,13 +10,22 @@ public final class SendSession: @unchecked Sendable {
     public let id: String
     public let repository: VaultRepository
     /// Chunks read ahead of the store workers (the pipeline's queue length; memory is about
-    /// `batchSize` × 4 MiB). Reading stays on the caller's thread, one call at a time.
+    /// `batchSize` chunks). Reading stays on the caller's thread, one call at a time.
     public var batchSize = 8
     var refs = Set<ChunkID>()
     public internal(set) var stats = SendStats()
     private var lastMarkRefresh = ContinuousClock.now
     private let markKey: String
     private var finished = false
+    // Checkpoints (SendSession+Checkpoint.swift).
+    var checkpointKey: String?
+    var checkpoint: SendCheckpoint?
+    var resumeFrom: SendCheckpoint?
+    var lastCheckpointSave = ContinuousClock.now
+    /// The shortest time between two checkpoint saves.
+    public var checkpointInterval: Duration = .seconds(1)
+    /// Called after each checkpoint save (a test's fault point stalls or fails here).
+    public var afterCheckpoint: (() throws(VaultError) -> Void)?
 
     init(repository: VaultRepository, id: String) {
         self.repository = repository
@@ -65,9 +74,12 @@ public final class SendSession: @unchecked Sendable {
             }
         }
         var slots = [ChunkID](repeating: .zero, count: plan.slotCount)
+        let resumable = try resumableSlots(target, slotCount: plan.slotCount)
         // This thread reads the source in order (one call at a time); the workers hash and store.
         let pipeline = StorePipeline(session: self, capacity: max(2, batchSize), detectZero: true)
         var readSlots: [Int] = []
+        var submitted = Set<Int>()
+        var saved = 0  // slots[0..<saved] are in the checkpoint
         do {
             for i in 0..<plan.slotCount {
                 switch plan.slots[i] {
@@ -77,12 +89,20 @@ public final class SendSession: @unchecked Sendable {
                     slots[i] = id
                     if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
                 case .read:
+                    if i < resumable.count, let id = resumable[i] {
+                        slots[i] = id  // stored by the killed send this one resumes
+                        if !id.isZero { refs.insert(id); stats.chunksReused += 1 }
+                        continue
+                    }
                     let r = plan.range(ofSlot: i)
                     try pipeline.submit(i, try source.read(offset: r.offset, length: Int(r.length)))
                     readSlots.append(i)
+                    if checkpoint != nil { submitted.insert(i) }
                     stats.bytesRead += r.length
                     progress?(stats.bytesRead)
                     try refreshMark()
+                    try checkpointDisk(
+                        target, slots: slots, submitted: submitted, stored: pipeline.completedOutcomes, upTo: i, saved: &saved)
                 }
             }
         } catch {
@@ -92,6 +112,8 @@ public final class SendSession: @unchecked Sendable {
         let outcomes = try pipeline.finish()
         let ids = try apply(readSlots.map { outcomes[$0] ?? Outcome() })
         for (k, i) in readSlots.enumerated() { slots[i] = ids[k] }
+        checkpoint?.disks[target] = slots
+        try saveCheckpoint(force: true)
         let index = DiskIndex(virtualSize: plan.virtualSize, chunkSize: plan.chunkSize, slots: slots)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += plan.virtualSize
@@ -104,19 +126,27 @@ public final class SendSession: @unchecked Sendable {
 
     /// Stores a byte stream cut by the vault's content-defined chunker. `read` fills the buffer
     /// it is given and returns the byte count, 0 at the end.
+    /// With `name` and checkpoints on, `resumed` is where the caller positioned `read` (from
+    /// ``resumableStream(_:)``): its entries are taken as stored and the chunker starts there.
     public func storeStream(
+        name: String? = nil, resumed: SendCheckpoint.Stream? = nil,
         read: (UnsafeMutableRawBufferPointer) throws(VaultError) -> Int, progress: ((Int64) -> Void)? = nil
     ) throws(VaultError) -> VaultStreamRef {
         var chunker = ContentDefinedChunker(repository.config.cdc)
         var pending: [UInt8] = []  // bytes since the last cut
-        var pendingStart: Int64 = 0
-        var lengths: [Int] = []
+        var pendingStart: Int64 = 0  // in the chunker's offsets, which start where `read` starts
+        var entries: [StreamIndex.Entry] = []  // the resumed ones, then the new ones at the end
+        if let resumed {
+            for (id, length) in zip(resumed.ids, resumed.lengths) { entries.append(.init(id: id, length: length)); refs.insert(id) }
+            stats.chunksReused += resumed.ids.count
+        }
+        var progressed = StreamProgress(entries: entries)
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
         // This thread reads and cuts; the workers hash and store meanwhile.
         let pipeline = StorePipeline(session: self, capacity: max(2, batchSize), detectZero: false)
         func submit(_ chunk: [UInt8]) throws(VaultError) {
-            try pipeline.submit(lengths.count, chunk)
-            lengths.append(chunk.count)
+            try pipeline.submit(progressed.lengths.count, chunk)
+            progressed.lengths.append(chunk.count)
         }
         do {
             while true {
@@ -135,6 +165,7 @@ public final class SendSession: @unchecked Sendable {
                 stats.bytesRead += Int64(n)
                 progress?(stats.bytesRead)
                 try refreshMark()
+                if let name { try checkpointStream(name, &progressed, stored: pipeline.completedOutcomes) }
             }
             if chunker.finish() != nil { try submit(pending) }
         } catch {
@@ -142,8 +173,8 @@ public final class SendSession: @unchecked Sendable {
             throw error
         }
         let outcomes = try pipeline.finish()
-        let ids = try apply(lengths.indices.map { outcomes[$0] ?? Outcome() })
-        let entries = lengths.indices.map { StreamIndex.Entry(id: ids[$0], length: lengths[$0]) }
+        let ids = try apply(progressed.lengths.indices.map { outcomes[$0] ?? Outcome() })
+        entries += progressed.lengths.indices.map { StreamIndex.Entry(id: ids[$0], length: progressed.lengths[$0]) }
         let index = StreamIndex(entries: entries)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += index.totalLength
@@ -151,8 +182,12 @@ public final class SendSession: @unchecked Sendable {
     }
 
     /// Stores a stream read from a file descriptor until its end.
-    public func storeStream(fileDescriptor fd: Int32, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
-        try storeStream(
+    /// With `name` and a checkpoint of that stream, seeks past what the killed send stored.
+    public func storeStream(fileDescriptor fd: Int32, name: String? = nil, progress: ((Int64) -> Void)? = nil) throws(VaultError) -> VaultStreamRef {
+        var resumed = try name.flatMap { (n) throws(VaultError) in try resumableStream(n) }
+        if let r = resumed, lseek(fd, off_t(r.offset), SEEK_SET) != off_t(r.offset) { resumed = nil; lseek(fd, 0, SEEK_SET) }
+        return try storeStream(
+            name: name, resumed: resumed,
             read: { (b) throws(VaultError) in
                 while true {
                     let n = Foundation.read(fd, b.baseAddress, b.count)
@@ -192,6 +227,7 @@ public final class SendSession: @unchecked Sendable {
         if try repository.backend.exists(key) { throw .alreadyExists(key: key) }
         try repository.backend.flush()
         try repository.backend.writeAtomic(key, try ManifestCodec.encode(m, keys: repository.keys))
+        try dropCheckpoint()
         try abandon()
         return m
     }

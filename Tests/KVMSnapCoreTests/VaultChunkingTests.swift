@@ -121,7 +121,8 @@ struct VaultChunkingTests {
     /// A grown disk reads its new slots even when unchanged.
     @Test func grownDiskReadsNewSlots() {
         let all = ByteRangeSet([ByteRange(offset: 0, length: 20 * Self.mib)])
-        let plan = DiskChunkPlan(virtualSize: 20 * Self.mib, changed: ByteRangeSet(), allocated: all, previousVirtualSize: 10 * Self.mib)
+        let plan = DiskChunkPlan(
+            virtualSize: 20 * Self.mib, chunkSize: 4 * Self.mib, changed: ByteRangeSet(), allocated: all, previousVirtualSize: 10 * Self.mib)
         #expect(plan.slots == [.reuse, .reuse, .read, .read, .read])
         #expect(plan.bytesToRead == 12 * Self.mib)
     }

@@ -124,14 +124,16 @@ struct VaultPipelineTests {
         let dir = TempDir()
         let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir.path), protection: nil)
         var bytes = Data2.mixed(50 << 20 + 777, seed: 15)
-        bytes.replaceSubrange((8 << 20)..<(16 << 20), with: [UInt8](repeating: 0, count: 8 << 20))  // slots 2 and 3: holes
+        bytes.replaceSubrange((8 << 20)..<(16 << 20), with: [UInt8](repeating: 0, count: 8 << 20))  // holes
+        bytes[bytes.count - 1] = 1  // the short last slot is not a hole
         let (m, _) = try send(repo, MemoryDisk(bytes), "s1")
         let sink = OrderSink(size: bytes.count)
         var progress: [Int64] = []
         try repo.restoreDisk(try repo.diskIndex(m.disks[0].index), into: sink, batchSize: 3) { progress.append($0) }
         #expect(sink.disk.bytes == bytes)
-        let slots = sink.offsets.map { $0 >> 22 }
-        #expect(slots == [0, 1] + Array(4...12))
+        let slot = DiskChunkPlan.defaultChunkSize
+        let holes = (8 << 20) / slot..<(16 << 20) / slot
+        #expect(sink.offsets.map { $0 / slot } == (0...Int64(bytes.count) / slot).filter { !holes.contains($0) })
         #expect(progress.last == Int64(bytes.count - (8 << 20)))
     }
 
@@ -140,12 +142,13 @@ struct VaultPipelineTests {
         let repo = try VaultRepository.create(backend: try DirectoryBackend(root: dir.path), protection: nil)
         let disk = MemoryDisk(Data2.mixed(12 << 20, seed: 16))
         // What a power loss can leave of a chunk linked but not yet flushed: an empty file.
-        let key = VaultLayout.chunk(ChunkCodec(keys: nil).id(of: Array(disk.bytes[(4 << 20)..<(8 << 20)])))
+        let slot = Int(DiskChunkPlan.defaultChunkSize)
+        let key = VaultLayout.chunk(ChunkCodec(keys: nil).id(of: Array(disk.bytes[slot..<(2 * slot)])))
         let path = "\(dir.path)/\(key)"
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: path, contents: Data()))
         let (m, stats) = try send(repo, disk, "s1")
-        #expect(stats.chunksNew == 4)  // three slots and the index: the empty one counted as absent
+        #expect(stats.chunksNew == (12 << 20) / slot + 1)  // every slot and the index: the empty one counts as absent
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0 > 0)
         #expect(try repo.verify(readData: true).ok)
         #expect(try restoreFirstDisk(repo, m) == disk.bytes)

@@ -41,11 +41,16 @@ struct PolicySetCommand: ParsableCommand {
             "Guest-agent quiesce for scheduled snapshots: off, auto (use the agent when present, note when absent) or required.", valueName: "MODE"),
         transform: QuiesceMode.parser("--quiesce"))
     var quiesce: QuiesceMode?
+    @Option(help: ArgumentHelp("After each scheduled snapshot, send it to this vault (run-due's phase 2).", valueName: "NAME"))
+    var vault: String?
+    @OptionGroup var vaultKeep: VaultRetentionOptions
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
-        let policy = SnapshotPolicy(retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce)
+        let policy = SnapshotPolicy(
+            retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce, vault: vault,
+            vaultRetention: vaultKeep.options.isGiven ? try vaultKeep.options.policy() : nil)
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -116,5 +121,31 @@ struct PolicyClearCommand: ParsableCommand {
         if global.json { Output.json(["removed": removed]); return }
         let whose = target.vm.map { "VM \($0)'s own policy" } ?? "the default policy"
         Output.line(removed ? "removed \(whose)" : "\(whose) was not set; nothing removed")
+    }
+}
+
+/// `--vault-keep-...`: the vault tier's retention in `policy set` (same rules as `--keep-...`).
+struct VaultRetentionOptions: ParsableArguments {
+    @Option(name: .customLong("vault-keep-within"), help: ArgumentHelp("Vault: keep every snapshot younger than this.", valueName: "D"))
+    var keepWithin: String?
+    @Option(name: .customLong("vault-keep-last"), parsing: .unconditional, help: ArgumentHelp("Vault: keep the N newest.", valueName: "N"))
+    var keepLast: Int?
+    @Option(name: .customLong("vault-keep-hourly"), parsing: .unconditional, help: ArgumentHelp("Vault: hourly tier.", valueName: "N"))
+    var keepHourly: Int?
+    @Option(name: .customLong("vault-keep-daily"), parsing: .unconditional, help: ArgumentHelp("Vault: daily tier.", valueName: "N"))
+    var keepDaily: Int?
+    @Option(name: .customLong("vault-keep-weekly"), parsing: .unconditional, help: ArgumentHelp("Vault: weekly tier.", valueName: "N"))
+    var keepWeekly: Int?
+    @Option(name: .customLong("vault-keep-monthly"), parsing: .unconditional, help: ArgumentHelp("Vault: monthly tier.", valueName: "N"))
+    var keepMonthly: Int?
+    @Option(name: .customLong("vault-keep-yearly"), parsing: .unconditional, help: ArgumentHelp("Vault: yearly tier.", valueName: "N"))
+    var keepYearly: Int?
+
+    /// The same values as ``RetentionOptions`` (for its parsing and validation).
+    var options: RetentionOptions {
+        var o = RetentionOptions()
+        o.keepWithin = keepWithin; o.keepLast = keepLast; o.keepHourly = keepHourly; o.keepDaily = keepDaily
+        o.keepWeekly = keepWeekly; o.keepMonthly = keepMonthly; o.keepYearly = keepYearly
+        return o
     }
 }

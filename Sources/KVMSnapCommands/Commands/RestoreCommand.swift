@@ -10,7 +10,11 @@ struct RestoreCommand: ParsableCommand {
         discussion: """
             Current data will be lost. Interactively you type the VM's name to confirm; scripts pass \
             --confirm VM. Without a terminal and without --confirm, the restore is refused. With --as \
-            NEWNAME the snapshot becomes a new VM and the original is not touched.
+            NEWNAME the snapshot becomes a new VM and the original is not touched. With --from-vault \
+            NAME, VM and SNAP name a snapshot in that vault (disaster recovery on any host): its disks \
+            (qcow2, or --raw), memory image and NVRAM are written to the store (or --disk-dir), it becomes \
+            the VM's first local snapshot, and the VM is defined and started from it; a VM that exists \
+            here is replaced only with --confirm.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -21,13 +25,20 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .customLong("no-start"), help: "Leave the VM shut off.") var noStart = false
     @Flag(help: "Leave the VM paused.") var paused = false
     @Option(name: .customLong("as"), help: ArgumentHelp("Restore into a new VM with this name instead.", valueName: "NEWNAME")) var asName: String?
+    @Option(name: .customLong("from-vault"), help: ArgumentHelp("Restore VM's snapshot SNAP from this vault.", valueName: "NAME"))
+    var fromVault: String?
+    @Option(name: .customLong("disk-dir"), help: ArgumentHelp("With --from-vault: write the disks here, not into the store.", valueName: "DIR"))
+    var diskDirectory: String?
+    @Flag(help: "With --from-vault: raw disk images instead of qcow2.") var raw = false
 
     func validate() throws {
         if noStart && paused { throw ValidationError("--no-start and --paused exclude each other") }
+        if fromVault == nil && (diskDirectory != nil || raw) { throw ValidationError("--disk-dir and --raw need --from-vault") }
     }
 
     func run() throws {
         if let asName { try SnapshotEngine.validateVMName(asName) }  // before the catalog is opened
+        if let fromVault { return try restoreFromVault(fromVault) }
         let progress = Output.progressBar(json: global.json)
         let engine = try Context(global).engine(progress: progress, .existing)
         let info = try engine.snapshot(vm: vm, name: snapshot)

@@ -10,8 +10,12 @@ struct PolicyJSON: Encodable {
         var fullEvery: Int?
         var schedule: String?
         var quiesce: String?
+        /// Only present when the policy sends to a vault (`--vault`).
+        var vault: String?
+        /// The vault retention rules, e.g. `["keep-daily 7"]` (only with a vault).
+        var vaultKeep: [String]?
         enum CodingKeys: String, CodingKey {
-            case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce
+            case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce, vault, vaultKeep
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -22,6 +26,8 @@ struct PolicyJSON: Encodable {
             try c.encode(fullEvery, forKey: .fullEvery)
             try c.encode(schedule, forKey: .schedule)
             try c.encode(quiesce, forKey: .quiesce)
+            try c.encodeIfPresent(vault, forKey: .vault)
+            try c.encodeIfPresent(vaultKeep, forKey: .vaultKeep)
         }
     }
     var vm: String?
@@ -41,7 +47,8 @@ struct PolicyJSON: Encodable {
             return Rules(
                 keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
                 keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
-                schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue)
+                schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue, vault: e.policy.vault,
+                vaultKeep: e.policy.vault == nil ? nil : e.policy.vaultRetention?.ruleDescriptions ?? [])
         }
     }
 

@@ -9,7 +9,9 @@
 public struct DiskChunkPlan: Sendable, Equatable {
     public enum Slot: Sendable, Equatable { case zero, reuse, read }
 
-    public static let defaultChunkSize: Int64 = 4 << 20
+    /// 1 MiB: fine enough that an incremental reads little more than the guest wrote (unaligned
+    /// writes cost at most one partial slot at each end), coarse enough for 1024 objects per GiB.
+    public static let defaultChunkSize: Int64 = 1 << 20
 
     public let virtualSize: Int64
     public let chunkSize: Int64

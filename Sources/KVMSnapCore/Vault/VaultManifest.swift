@@ -138,6 +138,8 @@ public enum VaultLayout {
     public static let snapshotsPrefix = "snapshots/"
     public static let marksPrefix = "marks/"
     public static let pinsPrefix = "pins/"
+    /// Checkpoints of unfinished sends (`partial/<vmUUID>/<snapshot>`), read by a resumed send.
+    public static let partialsPrefix = "partial/"
     public static let manifestSuffix = ".manifest"
 
     public static func chunk(_ id: ChunkID) -> String {
@@ -157,6 +159,7 @@ public enum VaultLayout {
 
     public static func pin(vmUUID: String, snapshot: String) -> String { "pins/\(vmUUID)/\(snapshot)" }
     public static func mark(_ id: String) -> String { "marks/\(id)" }
+    public static func partial(vmUUID: String, snapshot: String) -> String { "partial/\(vmUUID)/\(snapshot)" }
 
     /// A name usable as one path component: non-empty, no `/`, no NUL, not `.`/`..`, ≤ 255 bytes.
     public static func isSafeComponent(_ s: String) -> Bool {

@@ -241,3 +241,44 @@ struct TestGuestError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension TestGuest {
+    /// The guest writes `mib` MiB of random data to vdb from offset 1 MiB (`write N TAG` on its
+    /// control channel `org.kvmsnap.control.0`); returns once it reports the data is in the image.
+    func guestWrite(mib: Int, tag: String, timeout: Int = 300) throws {
+        let xml = try domain.xml()
+        guard let range = xml.range(of: "name='org.kvmsnap.control.0'"),
+            let pathStart = xml[..<range.lowerBound].range(of: "path='", options: .backwards)
+        else { throw GuestControlError("no control channel in the live XML") }
+        let path = String(xml[pathStart.upperBound...].prefix { $0 != "'" })
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw GuestControlError("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw GuestControlError("connect \(path): errno \(errno)") }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let command = Array("write \(mib) \(tag)\n".utf8)
+        guard write(fd, command, command.count) == command.count else { throw GuestControlError("write: errno \(errno)") }
+        var reply: [UInt8] = []
+        var byte: UInt8 = 0
+        while reply.last != UInt8(ascii: "\n") {
+            guard read(fd, &byte, 1) == 1 else { throw GuestControlError("no reply to write \(mib) \(tag)") }
+            reply.append(byte)
+        }
+        let text = String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text == "wrote=\(tag)" else { throw GuestControlError("guest answered '\(text)' to write \(mib) \(tag)") }
+    }
+}
+
+struct GuestControlError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
