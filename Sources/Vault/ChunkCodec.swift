@@ -37,7 +37,9 @@ public struct ChunkCodec: Sendable {
     public func id(of plaintext: [UInt8]) -> ChunkID { plaintext.withUnsafeBytes { id(of: $0) } }
 
     public func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID) throws(VaultError) -> [UInt8] {
-        let compressed = Zstd.compress(plaintext, level: level)
+        // Random-looking data (most of a VM disk's used blocks are compressed or encrypted
+        // already) is stored raw without paying for a full compression that would not shrink it.
+        let compressed = Zstd.looksIncompressible(plaintext) ? nil : Zstd.compress(plaintext, level: level)
         var object = Self.magic
         object.append(compressed == nil ? 0 : 1)
         object.append(keys == nil ? 0 : 1)

@@ -9,12 +9,23 @@ import Musl
 import Darwin
 #endif
 
+#if os(Linux)
+/// syncfs(2): glibc declares it only under _GNU_SOURCE, which the Glibc module does not expose.
+@_silgen_name("syncfs") private func vaultSyncfs(_ fd: Int32) -> Int32
+#else
+private func vaultSyncfs(_ fd: Int32) -> Int32 { sync(); return 0 }
+#endif
+
 /// A vault in a local directory (local disk, NFS/SMB mount, USB disk). Objects are written to
-/// `<dir>/.tmp-<random>` files, fsynced and renamed into place; directories renamed into are
-/// fsynced by `flush()` (and at once by `writeAtomic`).
+/// `<dir>/.tmp-<random>` files and linked/renamed into place, so no reader sees a partial object.
+/// `writeAtomic` fsyncs the file and its directory at once. `putIfAbsent` does not fsync each
+/// chunk: `flush()` makes every chunk put so far durable in one go (one `syncfs` of the vault's
+/// filesystem) and then fsyncs the directories linked into.
 public final class DirectoryBackend: VaultBackend {
     public let root: String
     private let dirtyDirectories = Mutex<Set<String>>([])
+    /// Keys put since the last `flush()` whose data may not be on stable storage yet.
+    private let unsynced = Mutex<[String]>([])
 
     /// Opens (and with `create`, makes) the directory.
     public init(root: String, create: Bool = false) throws(VaultError) {
@@ -42,8 +53,8 @@ public final class DirectoryBackend: VaultBackend {
         }
     }
 
-    /// Writes `bytes` to a new temp file next to `key`, fsynced; returns its path.
-    private func writeTemp(_ key: String, _ bytes: [UInt8]) throws(VaultError) -> String {
+    /// Writes `bytes` to a new temp file next to `key` (fsynced when `sync`); returns its path.
+    private func writeTemp(_ key: String, _ bytes: [UInt8], sync: Bool = true) throws(VaultError) -> String {
         try makeParents(key)
         let dir = parent(key).isEmpty ? root : "\(root)/\(parent(key))"
         let tmp = "\(dir)/.tmp-\(UInt64.random(in: 0...UInt64.max))"
@@ -61,7 +72,9 @@ public final class DirectoryBackend: VaultBackend {
             }
             done += n
         }
-        guard fsync(fd) == 0 else {
+        // Unsynced: start the writeback now so that `flush()` finds little left to write.
+        if !sync { startWriteback(fd) }
+        guard !sync || fsync(fd) == 0 else {
             let e = errno
             unlink(tmp)
             throw .backend(key: key, operation: "fsync", errno: e)
@@ -71,18 +84,39 @@ public final class DirectoryBackend: VaultBackend {
 
     public func putIfAbsent(_ key: String, _ bytes: [UInt8]) throws(VaultError) -> Bool {
         if try exists(key) { return false }
-        let tmp = try writeTemp(key, bytes)
+        let tmp = try writeTemp(key, bytes, sync: false)
         // link() fails with EEXIST when another writer won the race: put-if-absent, never replace.
         if link(tmp, path(key)) != 0 {
             let e = errno
+            // An empty chunk is what a crash can leave of one put but never flushed: replace it.
+            if e == EEXIST, isEmptyChunk(key) {
+                guard rename(tmp, path(key)) == 0 else {
+                    let e = errno
+                    unlink(tmp)
+                    throw .backend(key: key, operation: "rename", errno: e)
+                }
+                return markUnsynced(key)
+            }
             unlink(tmp)
             if e == EEXIST { return false }
             throw .backend(key: key, operation: "link", errno: e)
         }
         unlink(tmp)
+        return markUnsynced(key)
+    }
+
+    private func markUnsynced(_ key: String) -> Bool {
         let dir = parent(key)
         dirtyDirectories.withLock { _ = $0.insert(dir) }
+        unsynced.withLock { $0.append(key) }
         return true
+    }
+
+    /// A zero-length object under `chunks/` (no valid chunk is empty): after a power loss, the
+    /// remains of a chunk that was linked but not yet flushed. It counts as absent.
+    private func isEmptyChunk(_ key: String) -> Bool {
+        var st = stat()
+        return key.hasPrefix("chunks/") && stat(path(key), &st) == 0 && st.st_size == 0
     }
 
     public func writeAtomic(_ key: String, _ bytes: [UInt8]) throws(VaultError) {
@@ -104,11 +138,30 @@ public final class DirectoryBackend: VaultBackend {
     }
 
     public func flush() throws(VaultError) {
+        let keys = unsynced.withLock { k in
+            defer { k.removeAll() }; return k
+        }
+        do throws(VaultError) {
+            try syncData(keys)
+        } catch {
+            unsynced.withLock { $0 += keys }  // still not known durable: a later flush retries
+            throw error
+        }
         let dirs = dirtyDirectories.withLock { d in
             defer { d.removeAll() }; return d
         }
         // A new `chunks/xx` directory is itself an entry of `chunks`.
         for dir in dirs.union(dirs.map { parent($0) }).sorted() { try fsyncDirectory(dir) }
+    }
+
+    /// Puts the data of `keys` on stable storage with one `syncfs` of the vault's filesystem
+    /// (cheaper than an fsync per chunk). It runs even when this backend put nothing: a chunk
+    /// another process put and not yet synced may be referenced by our manifest too.
+    private func syncData(_ keys: [String]) throws(VaultError) {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .backend(key: root, operation: "open", errno: errno) }
+        defer { close(fd) }
+        guard vaultSyncfs(fd) == 0 else { throw .backend(key: keys.first ?? root, operation: "syncfs", errno: errno) }
     }
 
     public func get(_ key: String) throws(VaultError) -> [UInt8] {
@@ -135,7 +188,7 @@ public final class DirectoryBackend: VaultBackend {
 
     public func exists(_ key: String) throws(VaultError) -> Bool {
         var st = stat()
-        if stat(path(key), &st) == 0 { return true }
+        if stat(path(key), &st) == 0 { return st.st_size > 0 || !key.hasPrefix("chunks/") }
         if errno == ENOENT || errno == ENOTDIR { return false }
         throw .backend(key: key, operation: "stat", errno: errno)
     }

@@ -27,20 +27,7 @@ extension SendSession {
         outcomes.withUnsafeMutableBufferPointer { out in
             parallelFor(count) { k in
                 do throws(VaultError) {
-                    let plain = try produce(k)
-                    if detectZero, plain.withUnsafeBytes({ isAllZero($0) }) {
-                        out[k].isZero = true
-                        return
-                    }
-                    let id = codec.id(of: plain)
-                    out[k].id = id
-                    let key = VaultLayout.chunk(id)
-                    if try backend.exists(key) { return }
-                    let object = try codec.encode(plain, id: id)
-                    if try backend.putIfAbsent(key, object) {
-                        out[k].isNew = true
-                        out[k].storedBytes = object.count
-                    }
+                    out[k] = Self.store(try produce(k), detectZero: detectZero, codec: codec, backend: backend)
                 } catch {
                     out[k].error = error
                 }
@@ -62,27 +49,5 @@ extension SendSession {
             }
         }
         return outcomes.map(\.id)
-    }
-}
-
-/// A batch being stored on a background queue while the caller reads and cuts the next one.
-final class InflightBatch: @unchecked Sendable {
-    let lengths: [Int]
-    private let group = DispatchGroup()
-    private var outcomes: [SendSession.Outcome] = []
-
-    init(session: SendSession, chunks: [[UInt8]]) {
-        lengths = chunks.map(\.count)
-        group.enter()
-        DispatchQueue.global().async { [self] in
-            outcomes = session.process(count: chunks.count, detectZero: false) { k in chunks[k] }
-            group.leave()
-        }
-    }
-
-    /// Waits for the batch; its outcomes (read only after the group's leave).
-    func wait() -> [SendSession.Outcome] {
-        group.wait()
-        return outcomes
     }
 }

@@ -16,7 +16,8 @@ public struct VaultObjectInfo: Sendable, Equatable {
 /// Implementations must be safe to call from several threads at once.
 public protocol VaultBackend: Sendable {
     /// Stores `bytes` under `key` unless it exists; true when this call created it. A reader
-    /// never sees a partial object (temp name + fsync + rename).
+    /// never sees a partial object (temp name + link/rename); the object may be durable only
+    /// after `flush()`.
     func putIfAbsent(_ key: String, _ bytes: [UInt8]) throws(VaultError) -> Bool
     /// Replaces (or creates) `key` atomically and durably (config, manifests, marks).
     func writeAtomic(_ key: String, _ bytes: [UInt8]) throws(VaultError)
@@ -29,6 +30,7 @@ public protocol VaultBackend: Sendable {
     func delete(_ key: String) throws(VaultError)
     /// Sets the object's modification time to now.
     func touch(_ key: String) throws(VaultError)
-    /// Makes every `putIfAbsent` so far durable (e.g. fsync of the directories renamed into).
+    /// Makes every object `putIfAbsent` created so far durable (their data and the directory
+    /// entries); a send calls it before writing its manifest.
     func flush() throws(VaultError)
 }
