@@ -176,6 +176,12 @@ public final class SendSession: @unchecked Sendable {
         let outcomes = try pipeline.finish()
         let ids = try apply(progressed.lengths.indices.map { outcomes[$0] ?? Outcome() })
         entries += progressed.lengths.indices.map { StreamIndex.Entry(id: ids[$0], length: progressed.lengths[$0]) }
+        if let name, checkpoint != nil {
+            // The whole stream is stored: a send killed from here on resumes without reading it.
+            checkpoint?.streams[name] = SendCheckpoint.Stream(
+                offset: entries.reduce(0) { $0 + Int64($1.length) }, ids: entries.map(\.id), lengths: entries.map(\.length))
+            try saveCheckpoint(force: true)
+        }
         let index = StreamIndex(entries: entries)
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += index.totalLength
