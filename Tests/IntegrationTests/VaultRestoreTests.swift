@@ -166,6 +166,13 @@ struct VaultRestoreTests {
         let victimPath = s.vaultDir + "/" + VaultLayout.chunk(victim), missingPath = s.vaultDir + "/" + VaultLayout.chunk(missing)
 
         func expectRefused(_ snapshot: String, naming name: String, _ what: String) throws {
+            // `vault verify --read-data` finds the damage and names the object.
+            let verify = try host.run(["vault", "verify", "v", "--read-data", "--json"])
+            #expect(verify.status != 0, "\(what): verify passed: \(verify.stdout)")
+            let report = try #require(verify.json as? [String: Any], "\(what): \(verify.stdout)\(verify.stderr)")
+            #expect(report["ok"] as? Bool == false, "\(what): \(verify.stdout)")
+            let problems = (report["problems"] as? [[String: Any]] ?? []).map { "\($0)" }.joined(separator: " | ")
+            #expect(problems.contains(name), "\(what): verify's problems do not name \(name): \(problems)")
             let before = filesUnder(host.store)
             let catalogBefore = try Catalog(path: host.catalog).read { db in (try db.allVMs(), try db.snapshots(states: [.ready, .pending, .failed])) }
             let result = try host.run(["restore", "--from-vault", "v", g.name, snapshot])
