@@ -58,9 +58,16 @@ struct Context {
         case existing
     }
 
-    func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write) throws -> SnapshotEngine {
+    /// `vm`: the VM a `.write` command acts on; when there is no catalog yet, a VM libvirt does
+    /// not know is refused before one is created (a refused command creates nothing).
+    func engine(progress: ProgressHandler? = nil, _ use: CatalogUse = .write, vm: String? = nil) throws -> SnapshotEngine {
         try Self.requireLocalHypervisor(options.resolvedURI)
         let connection = try connection  // before the catalog: an unreachable libvirt creates no catalog
+        if use == .write, let vm, !FileManager.default.fileExists(atPath: options.resolvedCatalog) {
+            let probe = SnapshotEngine(
+                connection: connection, catalog: try Catalog.empty(path: options.resolvedCatalog), store: StoreLayout(root: options.resolvedStore))
+            _ = try probe.domain(vm)
+        }
         let catalog: Catalog =
             switch use {
             case .write: try self.catalog()

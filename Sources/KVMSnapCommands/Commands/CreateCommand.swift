@@ -33,7 +33,7 @@ struct CreateCommand: ParsableCommand {
         let expiresAt = try expires.map { spec throws(SpecError) in try ExpirySpec.parse(spec, now: Date()) }
         let context = try Context(global)
         let progress = Output.progressBar(json: global.json)
-        let engine = try context.engine(progress: progress)
+        let engine = try context.engine(progress: progress, vm: vm)
         var options = CreateOptions(name: name)
         options.description = description
         options.full = full

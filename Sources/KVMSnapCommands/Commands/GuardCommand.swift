@@ -46,7 +46,7 @@ struct GuardCommand: ParsableCommand {
         options.onFailure = onFailure
         options.quiesce = quiesce ? .required : .off
         options.timeout = try timeout.map { text throws(SpecError) in try TimeoutSpec.duration(text) }
-        let engine = try Context(global).engine()
+        let engine = try Context(global).engine(vm: vm)
         let report = try engine.guardCommand(vm: vm, options: options) { snapshot, notices in
             notices.forEach(Output.notice)
             Output.notice("snapshot '\(snapshot.name)' taken (pinned, label before-change); running: \(command.joined(separator: " "))")
