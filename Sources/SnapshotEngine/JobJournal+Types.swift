@@ -87,6 +87,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     /// After a batch of memory-image chunks was stored and the checkpoint written.
     case sendMemoryChunk = "send.memoryChunk"
     case sendBeforeManifest = "send.beforeManifest"
+    /// The manifest is written; the catalog has not recorded the send yet.
+    case sendAfterManifest = "send.afterManifest"
     /// A vault restore wrote its first file (a `.partial`) and goes on with the next.
     case vaultRestoreMaterialize = "vault-restore.materialize"
 }

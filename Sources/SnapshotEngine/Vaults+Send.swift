@@ -38,7 +38,7 @@ extension SnapshotEngine {
     ///
     /// Incremental when an earlier send of this VM to the vault is still on both sides (local
     /// snapshot ready, vault manifest present) and its layers are ancestors of this snapshot's:
-    /// only the 4 MiB slots the layers in between touch are read; otherwise everything is read
+    /// only the disk slots (1 MiB by default) the layers in between touch are read; otherwise everything is read
     /// and ``SendReport/fullReadReason`` says why. The VM's lock is held while reading, so no
     /// delete, prune or reclaim changes the layers being read. A killed send leaves the vault
     /// consistent (the manifest is written last) and a checkpoint in it: the next send of the
@@ -56,6 +56,20 @@ extension SnapshotEngine {
         return report
     }
 
+    /// A send killed after its manifest was written but before the catalog recorded it: the vault
+    /// holds this very snapshot (same local id), so record it now; it becomes the anchor of the
+    /// next incremental send instead of forcing a full read.
+    private func recordCompletedSend(repository: VaultRepository, vm: VMRecord, snapshot: SnapshotRecord, vaultName: String) throws(EngineError) {
+        let recorded = try db { () throws(CatalogError) in
+            try catalog.read { try $0.localSends(vaultName: vaultName, vmUUID: vm.uuid).contains { $0.snapshotID == snapshot.id } }
+        }
+        guard !recorded else { return }
+        let manifest = try vault { () throws(VaultError) in try repository.manifest(vmUUID: vm.uuid, snapshot: snapshot.name) }
+        guard manifest.localSnapshotID == snapshot.id else { return }
+        let sent = VaultSendRecord(vaultName: vaultName, vmUUID: vm.uuid, snapshotID: snapshot.id, snapshotName: snapshot.name, sentAt: clock.now())
+        try db { () throws(CatalogError) in try catalog.write { try $0.save(sent) } }
+    }
+
     /// ``send(vm:snapshot:to:)`` for a caller holding the VM's lock (run-due). With `ifAbsent`,
     /// a snapshot the vault holds already is not sent again: nil.
     func sendHoldingLock(vm: VMRecord, snapshotName name: String, vaultName: String, ifAbsent: Bool) throws(EngineError) -> SendReport? {
@@ -63,12 +77,14 @@ extension SnapshotEngine {
         let (_, repository) = try vaults.open(vaultName)
         let snapshot = try sendableSnapshot(vm: vm, name: name)
         if try vault({ () throws(VaultError) in try repository.backend.exists(VaultLayout.manifest(vmUUID: vm.uuid, snapshot: name)) }) {
+            try recordCompletedSend(repository: repository, vm: vm, snapshot: snapshot, vaultName: vaultName)
             if ifAbsent { return nil }
             throw EngineError(.conflict, "vault '\(vaultName)' holds \(vm.name)/\(name) already")
         }
         let job = try startJob(kind: .send, vm: vm, snapshotID: snapshot.id, snapshotName: name)
         do {
             var report = try sendLocked(vm: vm, snapshot: snapshot, vaultName: vaultName, repository: repository, job: job)
+            try inject(.sendAfterManifest)
             report.seconds = (ContinuousClock.now - started).seconds
             let sent = VaultSendRecord(vaultName: vaultName, vmUUID: vm.uuid, snapshotID: snapshot.id, snapshotName: name, sentAt: clock.now())
             try db { () throws(CatalogError) in try catalog.write { try $0.save(sent) } }

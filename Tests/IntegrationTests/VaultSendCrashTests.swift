@@ -45,6 +45,24 @@ struct VaultSendCrashTests {
         }
     }
 
+    /// A send killed after its manifest but before the catalog recorded it: the next send of that
+    /// snapshot records it (the vault holds it), and a later send is incremental to it.
+    @Test func aSendKilledAfterItsManifestStillBecomesTheAnchor() throws {
+        let fixture = try EngineFixture(tag: "vanc", diskMiB: [64, 64])
+        defer { fixture.destroy() }
+        let cli = CLI(fixture), vm = fixture.guest.name, dir = fixture.guest.directory
+        try fixture.guest.waitForCounter(atLeast: 1)
+        try expectOK(cli.run(["create", vm, "--name", "a1"]))
+        try expectOK(cli.run(["vault", "add", "a", dir + "/vault"]))
+        try cli.killAt("send.afterManifest", ["send", vm, "a1", "--to", "a"], marker: dir + "/a.stalled")
+        let again = try cli.run(["send", vm, "a1", "--to", "a"])
+        #expect(again.status != 0 && again.stderr.contains("already"), "\(again.stderr)")
+        try fixture.guest.guestWrite(mib: 4, tag: "w4")
+        try expectOK(cli.run(["create", vm, "--name", "a2"]))
+        let next = try #require(try cli.run(["send", vm, "a2", "--to", "a", "--json"]).json as? [String: Any])
+        #expect(next["baseSnapshot"] as? String == "a1", "\(next)")
+    }
+
     /// A gc while a send is stalled deletes nothing that send needs: the send goes on and the
     /// vault verifies with every chunk re-hashed.
     @Test func gcDuringASendDeletesNothingItNeeds() throws {
