@@ -121,7 +121,14 @@ struct Vaults: CatalogService, Sendable {
                 keyPath = path
                 protection = .keyFile(kek)
             }
-            let repository = try VaultRepository.create(backend: backend, protection: protection, chunkSize: options.chunkSize, now: clock.now())
+            let repository: VaultRepository
+            do throws(VaultError) {
+                repository = try VaultRepository.create(backend: backend, protection: protection, chunkSize: options.chunkSize, now: clock.now())
+            } catch {
+                // A refused create (full disk, no permission) leaves no key file of ours behind.
+                if keyPath != options.keyFile, let keyPath { unlink(keyPath) }
+                throw error
+            }
             if options.passphrase != nil, let paper = repository.paperKey {
                 // Later commands open the vault with the master key kept locally (0600).
                 keyPath = try storeMasterKey(try PaperKey.decode(paper), name: options.name)
@@ -140,16 +147,24 @@ struct Vaults: CatalogService, Sendable {
                 source = .masterKey(try PaperKey.decode(paper))
             } else if let passphrase = options.passphrase {
                 source = .passphrase(passphrase)
-            } else if let path = options.keyFile {
+            } else if let path = options.keyFile ?? existingLocalKey(options.name) {
+                // Without a key given: the key file an earlier add of this name made (an add
+                // killed between creating the vault and registering it).
                 source = VaultKeyFile.source(try VaultKeyFile.read(from: path))
             } else {
                 throw VaultError.keyRequired
             }
             let repository = try VaultRepository.open(backend: backend, key: source)
-            if let path = options.keyFile { return (path, false, nil, true) }
+            if let path = options.keyFile ?? (options.paperKey == nil && options.passphrase == nil ? existingLocalKey(options.name) : nil) {
+                return (path, false, nil, true)
+            }
             guard let paper = repository.paperKey else { throw VaultError.keyRequired }
             return (try storeMasterKey(try PaperKey.decode(paper), name: options.name), false, nil, true)
         }
+    }
+
+    private func existingLocalKey(_ name: String) -> String? {
+        FileManager.default.fileExists(atPath: localKeyPath(name)) ? localKeyPath(name) : nil
     }
 
     private func storeMasterKey(_ master: [UInt8], name: String) throws(VaultError) -> String {
