@@ -66,7 +66,7 @@ struct Vaults: CatalogService, Sendable {
 
     func open(_ record: VaultRecord, needKey: Bool = true) throws(EngineError) -> VaultRepository {
         try vault { () throws(VaultError) in
-            let backend = try DirectoryBackend(root: record.location)
+            let backend = try backend(for: record.location)
             var key: VaultKeySource?
             if let path = record.keyFile {
                 do throws(VaultError) { key = VaultKeyFile.source(try VaultKeyFile.read(from: path)) } catch { if needKey { throw error } }
@@ -82,13 +82,15 @@ struct Vaults: CatalogService, Sendable {
     /// entry, which the next add of the same location attaches.
     func add(_ options: VaultAddOptions) throws(EngineError) -> VaultAddResult {
         if let problem = NameRules.problem(with: options.name, what: "vault name") { throw EngineError(.invalidInput, problem) }
-        guard options.location.hasPrefix("/") else {
-            throw EngineError(.invalidInput, "vault location must be an absolute directory path, not '\(options.location)'")
-        }
+        _ = try vault { () throws(VaultError) in try VaultLocation(parsing: options.location) }
         if try db({ () throws(CatalogError) in try catalog.read { try $0.vault(named: options.name) } }) != nil {
             throw EngineError(.conflict, "a vault named '\(options.name)' exists already (see 'kvmsnap vault list')")
         }
-        let exists = FileManager.default.fileExists(atPath: options.location + "/" + VaultLayout.config)
+        let exists = try vault { () throws(VaultError) in
+            let location = try VaultLocation(parsing: options.location)
+            if case .directory(let path) = location { return FileManager.default.fileExists(atPath: path + "/" + VaultLayout.config) }
+            return try backend(for: options.location).exists(VaultLayout.config)
+        }
         let (keyFile, created, paper, encrypted) = try exists ? attach(options) : create(options)
         let record = VaultRecord(name: options.name, location: options.location, keyFile: keyFile, encrypted: encrypted, addedAt: clock.now())
         try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
@@ -102,7 +104,7 @@ struct Vaults: CatalogService, Sendable {
         }
         guard options.paperKey == nil else { throw EngineError(.invalidInput, "--paper-key attaches an existing vault; \(options.location) holds none") }
         return try vault { () throws(VaultError) in
-            let backend = try DirectoryBackend(root: options.location, create: true)
+            let backend = try backend(for: options.location, create: true)
             guard encrypt else {
                 _ = try VaultRepository.create(backend: backend, protection: nil, chunkSize: options.chunkSize, now: clock.now())
                 return (nil, true, nil, false)
@@ -139,7 +141,7 @@ struct Vaults: CatalogService, Sendable {
 
     private func attach(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
         try vault { () throws(VaultError) in
-            let backend = try DirectoryBackend(root: options.location)
+            let backend = try backend(for: options.location)
             let plain = try VaultRepository.open(backend: backend, key: nil)
             guard plain.config.isEncrypted else { return (nil, false, nil, false) }
             let source: VaultKeySource
@@ -160,6 +162,14 @@ struct Vaults: CatalogService, Sendable {
             }
             guard let paper = repository.paperKey else { throw VaultError.keyRequired }
             return (try storeMasterKey(try PaperKey.decode(paper), name: options.name), false, nil, true)
+        }
+    }
+
+    /// The one place that turns a vault location into a backend.
+    func backend(for location: String, create: Bool = false) throws(VaultError) -> any VaultBackend {
+        switch try VaultLocation(parsing: location) {
+        case .directory(let path): return try DirectoryBackend(root: path, create: create)
+        case .ssh, .s3: throw .badLocation(reason: "\(location): this kvmsnap has no backend for it yet")
         }
     }
 
@@ -201,7 +211,7 @@ extension EngineError {
     init(_ error: VaultError) {
         let code: Code =
             switch error {
-            case .wrongKey, .keyRequired, .badPaperKey, .invalidName: .invalidInput
+            case .wrongKey, .keyRequired, .badPaperKey, .invalidName, .badLocation: .invalidInput
             case .alreadyExists: .conflict
             case .busy: .busy
             case .unsupportedFormat: .unsupported

@@ -11,6 +11,8 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An index chunk decodes but its layout is wrong.
     case badIndex(key: String, reason: String)
     case badConfig(reason: String)
+    /// A vault location that is not a directory path, ssh:// or s3:// location.
+    case badLocation(reason: String)
     case unsupportedFormat(key: String, version: Int)
     /// The key given does not open this vault.
     case wrongKey
@@ -36,6 +38,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badManifest(let key, let reason): "vault: bad manifest \(key): \(reason)"
         case .badIndex(let key, let reason): "vault: bad index \(key): \(reason)"
         case .badConfig(let reason): "vault: bad config: \(reason)"
+        case .badLocation(let reason): "vault: \(reason)"
         case .unsupportedFormat(let key, let version): "vault: \(key) has format version \(version), this kvmsnap reads version 1"
         case .wrongKey: "vault: the key does not open this vault (key check failed)"
         case .keyRequired: "vault: this vault is encrypted; a key is required"
