@@ -30,12 +30,23 @@ public struct NotifyTargets: Sendable {
 
     public init(catalog: Catalog, now: @escaping @Sendable () -> Date = { Date() }) { self.catalog = catalog; self.now = now }
 
-    /// Checks `spec` (name, URL or host, addresses, secret file modes) and records it. A refusal
-    /// writes nothing.
+    /// Checks `spec` and records it. A refusal writes nothing.
     @discardableResult
     public func add(_ spec: NotifyTargetSpec) throws(NotifyError) -> NotifyTargetRecord {
+        let record = try Self.check(spec, at: now())
+        try write { db in
+            if try db.notifyTarget(named: spec.name) != nil { throw NotifyError(.conflict, "a target named '\(spec.name)' exists") }
+            try db.insert(record)
+        }
+        return record
+    }
+
+    /// Checks `spec` without the catalog (name, URL or host, addresses, secret file modes) and
+    /// returns the record ``add(_:)`` would write.
+    @discardableResult
+    public static func check(_ spec: NotifyTargetSpec, at date: Date = Date()) throws(NotifyError) -> NotifyTargetRecord {
         if let problem = NameRules.problem(with: spec.name, what: "target name") { throw NotifyError(.invalidInput, problem) }
-        var record = NotifyTargetRecord(name: spec.name, kind: spec.kind.rawValue, endpoint: spec.endpoint, addedAt: now())
+        var record = NotifyTargetRecord(name: spec.name, kind: spec.kind.rawValue, endpoint: spec.endpoint, addedAt: date)
         switch spec.kind {
         case .webhook, .ntfy, .gotify:
             _ = try HTTPEndpoint.parse(spec.endpoint)
@@ -47,21 +58,17 @@ public struct NotifyTargets: Sendable {
             }
             record.secretFile = try spec.tokenFile.map { path throws(NotifyError) in try checkedSecretFile(path) }
         case .smtp:
-            record.endpoint = try Self.mailServer(spec.endpoint).text
+            record.endpoint = try mailServer(spec.endpoint).text
             if spec.tokenFile != nil { throw NotifyError(.invalidInput, "--token-file belongs to HTTP targets; mail uses --password-file") }
             guard let from = spec.mailFrom, let to = spec.mailTo else { throw NotifyError(.invalidInput, "an smtp target needs --from and --to") }
-            record.mailFrom = try Self.mailAddress(from, "--from")
-            record.mailTo = try Self.recipients(to).joined(separator: ",")
+            record.mailFrom = try mailAddress(from, "--from")
+            record.mailTo = try recipients(to).joined(separator: ",")
             if spec.startTLS || spec.user != nil || spec.passwordFile != nil {
                 throw NotifyError(
                     .unsupported,
                     "STARTTLS and SMTP AUTH are not supported yet (kvmsnap has no TLS client so far, and sends no password in clear): "
                         + "use a relay on this host or your LAN that accepts mail from it")
             }
-        }
-        try write { db in
-            if try db.notifyTarget(named: spec.name) != nil { throw NotifyError(.conflict, "a target named '\(spec.name)' exists") }
-            try db.insert(record)
         }
         return record
     }
@@ -86,12 +93,7 @@ public struct NotifyTargets: Sendable {
     /// stale-restore-point threshold (default 36h) and refused with other events.
     @discardableResult
     public func addRule(target: String, event: AlertEventType, vm: String?, olderThanSeconds: Double?) throws(NotifyError) -> NotifyRuleRecord {
-        guard event != .test else { throw NotifyError(.invalidInput, "'test' is not an event a rule can name (use notify test)") }
-        if olderThanSeconds != nil && event != .staleRestorePoint {
-            throw NotifyError(.invalidInput, "--older-than belongs to --on stale-restore-point")
-        }
-        if let seconds = olderThanSeconds, seconds < 60 { throw NotifyError(.invalidInput, "--older-than must be at least 1min") }
-        if let vm, let problem = NameRules.problem(with: vm, what: "VM name") { throw NotifyError(.invalidInput, problem) }
+        try Self.checkRule(event: event, vm: vm, olderThanSeconds: olderThanSeconds)
         let threshold = event == .staleRestorePoint ? olderThanSeconds ?? AlertRuleSpec.defaultStaleSeconds : nil
         var rule = NotifyRuleRecord(target: target, event: event.rawValue, vm: vm, olderThanSeconds: threshold, createdAt: now())
         try write { db in
@@ -99,6 +101,16 @@ public struct NotifyTargets: Sendable {
             try db.insert(&rule)
         }
         return rule
+    }
+
+    /// Checks a rule's values without the catalog.
+    public static func checkRule(event: AlertEventType, vm: String?, olderThanSeconds: Double?) throws(NotifyError) {
+        guard event != .test else { throw NotifyError(.invalidInput, "'test' is not an event a rule can name (use notify test)") }
+        if olderThanSeconds != nil && event != .staleRestorePoint {
+            throw NotifyError(.invalidInput, "--older-than belongs to --on stale-restore-point")
+        }
+        if let seconds = olderThanSeconds, seconds < 60 { throw NotifyError(.invalidInput, "--older-than must be at least 1min") }
+        if let vm, let problem = NameRules.problem(with: vm, what: "VM name") { throw NotifyError(.invalidInput, problem) }
     }
 
     public func rules() throws(NotifyError) -> [NotifyRuleRecord] { try read { try $0.notifyRules() } }
@@ -111,7 +123,7 @@ public struct NotifyTargets: Sendable {
 
     // MARK: Checks
 
-    func checkedSecretFile(_ path: String) throws(NotifyError) -> String {
+    static func checkedSecretFile(_ path: String) throws(NotifyError) -> String {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         _ = try SecretFile.read(absolute)
         return (absolute as NSString).standardizingPath

@@ -103,3 +103,8 @@ public struct Outbox: Sendable {
         return recorded
     }
 }
+
+extension Outbox {
+    /// The recorded event's title (nil when its payload cannot be read).
+    public static func title(of record: NotifyEventRecord) -> String? { try? decode(record).title }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import Notify
+import SnapshotCatalog
+import Synchronization
+
+/// Delivers the alert outbox after a command (``KVMSnap/runMain(_:)``, success or failure) and
+/// after each run-due (``Scheduler``), so what a command recorded (a failed job) reaches its
+/// targets without waiting for the next run-due. Only a catalog the command opened is looked
+/// at, and only when it exists and can be written.
+enum AlertDelivery {
+    /// The catalog path the command opened (set by ``Context``).
+    private static let openedCatalog = Mutex<String?>(nil)
+
+    static func noteCatalog(_ path: String) { openedCatalog.withLock { $0 = path } }
+
+    /// Delivers the due deliveries of the command's catalog, within a few seconds; a failure is
+    /// one warning line on standard error (it stays in the outbox for the next try).
+    static func deliverAtExit() {
+        guard let path = openedCatalog.withLock({ $0 }), FileManager.default.fileExists(atPath: path) else { return }
+        guard let catalog = try? Catalog.openForReading(path: path), !catalog.isReadOnly else { return }
+        deliver(catalog: catalog, now: { Date() })
+    }
+
+    static func deliver(catalog: Catalog, now: @escaping @Sendable () -> Date) {
+        let report = Deliverer(catalog: catalog, now: now).deliverDue()
+        for error in report.errors { Output.notice("warning: \(error) (kept; retried later, see 'kvmsnap notify log')") }
+    }
+}
