@@ -99,7 +99,7 @@ struct NotifyTests {
         defer { http.stop() }
         let token = "tok-\(tag)-VERYSECRET"
         let loose = try secretFile("loose.token", token, mode: 0o640)
-        expectOK(try kvmsnap(["notify", "list"]))  // makes the catalog
+        expectOK(try kvmsnap(["notify", "add", "other", "--webhook", "http://\(http.address)/\(tag)/other"]))  // makes the catalog
         let before = try String(contentsOfFile: catalogPath, encoding: .isoLatin1)
         let refused = try kvmsnap(["notify", "add", "g", "--gotify", "http://\(http.address)/x", "--token-file", loose])
         #expect(refused.status == 64 && refused.stderr.contains("chmod 600"), "\(refused.stderr)")
@@ -223,7 +223,7 @@ struct NotifyFailedJobTests {
             let made = try cli.run(args)
             #expect(made.status == 0, "\(made.stderr)")
         }
-        let failed = try cli.run(["create", guest.name, "doomed"], environment: ["KVMSNAP_TEST_FAIL_AT": "create.beforeCapture"])
+        let failed = try cli.run(["create", guest.name, "--name", "doomed"], environment: ["KVMSNAP_TEST_FAIL_AT": "create.beforeCapture"])
         #expect(failed.status == 1, "\(failed.status) \(failed.stderr)")
         // Another command afterwards delivers nothing twice.
         #expect(try cli.run(["jobs"]).status == 0)
