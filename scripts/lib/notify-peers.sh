@@ -21,15 +21,17 @@ notify_peers_install() {
   fi
 }
 
-# Starts `notify-receiver.py KIND DIR` and waits (10 s at most) for DIR/port; prints the port.
+# Starts `notify-receiver.py KIND DIR` and waits (10 s at most) for DIR/port; sets
+# NOTIFY_PEER_PORT (not a command substitution: the pid must be kept by this shell to stop it).
 notify_peer_start_one() {
-  local kind=$1 dir=$2 i
+  local kind=$1 dir=$2 i pid
   mkdir -p "$dir"; rm -f "$dir/port"
   /usr/bin/python3 "$NOTIFY_RECEIVER" "$kind" "$dir" </dev/null >"$dir.log" 2>&1 &
-  NOTIFY_PEER_PIDS+=($!)
+  pid=$!
+  NOTIFY_PEER_PIDS+=("$pid")
   for ((i = 0; i < 100; i++)); do
-    [[ -s "$dir/port" ]] && { cat "$dir/port"; return 0; }
-    kill -0 "$!" 2>/dev/null || break
+    [[ -s "$dir/port" ]] && { NOTIFY_PEER_PORT=$(<"$dir/port"); return 0; }
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "notify-peers: the $kind receiver did not start:" >&2; cat "$dir.log" >&2
@@ -37,17 +39,17 @@ notify_peer_start_one() {
 }
 
 notify_peers_start() {
-  local root=$1 port
-  port=$(notify_peer_start_one http "$root/http") || return 1
-  export KVMSNAP_TEST_NOTIFY_HTTP="127.0.0.1:$port" KVMSNAP_TEST_NOTIFY_HTTP_DIR="$root/http"
-  port=$(notify_peer_start_one smtp "$root/smtp") || return 1
-  export KVMSNAP_TEST_NOTIFY_SMTP="127.0.0.1:$port" KVMSNAP_TEST_NOTIFY_SMTP_DIR="$root/smtp"
+  local root=$1
+  notify_peer_start_one http "$root/http" || return 1
+  export KVMSNAP_TEST_NOTIFY_HTTP="127.0.0.1:$NOTIFY_PEER_PORT" KVMSNAP_TEST_NOTIFY_HTTP_DIR="$root/http"
+  notify_peer_start_one smtp "$root/smtp" || return 1
+  export KVMSNAP_TEST_NOTIFY_SMTP="127.0.0.1:$NOTIFY_PEER_PORT" KVMSNAP_TEST_NOTIFY_SMTP_DIR="$root/smtp"
 }
 
 notify_peers_stop() {
   local pid
-  for pid in "${NOTIFY_PEER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${NOTIFY_PEER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${NOTIFY_PEER_PIDS[@]+"${NOTIFY_PEER_PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${NOTIFY_PEER_PIDS[@]+"${NOTIFY_PEER_PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
   NOTIFY_PEER_PIDS=()
 }
 
