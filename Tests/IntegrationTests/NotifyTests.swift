@@ -91,6 +91,29 @@ struct NotifyTests {
         #expect(down.status == 1 && down.stderr.contains("Connection refused"), "\(down.stderr)")
     }
 
+    /// Refused targets and rules change nothing: no catalog is created by a refusal, and what is
+    /// not supported yet (https, STARTTLS, SMTP AUTH) says so (exit 3).
+    @Test func refusedTargetsAndRulesCreateNothing() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [([String], Int32, String)] = [
+            (["notify", "add", "a", "--webhook", "https://hooks.example/x"], 3, "https URLs are not supported yet"),
+            (["notify", "add", "a", "--smtp", "127.0.0.1:25", "--from", "a@b", "--to", "c@d", "--starttls"], 3, "STARTTLS"),
+            (["notify", "add", "a", "--webhook", "http://user:pw@127.0.0.1/x"], 64, "credentials"),
+            (["notify", "add", "a", "--webhook", "http://127.0.0.1/x?token=abc"], 64, "token="),
+            (["notify", "add", "a", "--gotify", "http://127.0.0.1/"], 64, "--token-file"),
+            (["notify", "add", "a", "--webhook", "http://127.0.0.1/x", "--ntfy", "http://127.0.0.1/y"], 64, "exactly one"),
+            (["notify", "add", "a", "--smtp", "127.0.0.1", "--from", "not-an-address", "--to", "c@d"], 64, "--from"),
+            (["notify", "rule", "add", "a", "--on", "failed-job", "--older-than", "2h"], 64, "--older-than belongs"),
+            (["notify", "rule", "add", "a", "--on", "stale-restore-point"], 2, "no target named 'a'"),
+            (["notify", "remove", "a"], 2, "no target named 'a'"),
+        ]
+        for (args, status, message) in cases {
+            let result = try kvmsnap(args)
+            #expect(result.status == status && result.stderr.contains(message), "\(args): \(result.status) \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: catalogPath))
+    }
+
     /// Secrets stay in their 0600 file: not in the catalog's bytes, not in any process's arguments
     /// while a delivery runs; a group-readable token file is refused and changes nothing.
     @Test func tokenIsNeitherInTheCatalogNorInProcessArguments() throws {

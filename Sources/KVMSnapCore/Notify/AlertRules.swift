@@ -59,6 +59,9 @@ public struct StaleFinding: Sendable, Equatable {
     /// Its age at the check (nil: there is none).
     public var ageSeconds: Double?
     public var thresholdSeconds: Double
+    public init(tier: RestorePointTier, newestID: String?, newestName: String?, ageSeconds: Double?, thresholdSeconds: Double) {
+        self.tier = tier; self.newestID = newestID; self.newestName = newestName; self.ageSeconds = ageSeconds; self.thresholdSeconds = thresholdSeconds
+    }
 }
 
 /// The newest restore point of one VM in one tier, as the check reads it from the catalog.
