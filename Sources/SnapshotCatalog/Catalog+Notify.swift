@@ -223,3 +223,23 @@ extension CatalogAccess {
 extension CatalogAccess {
     public func notifyDelivery(id: Int64) throws -> NotifyDeliveryRecord? { try NotifyDeliveryRecord.fetchOne(db, key: id) }
 }
+
+extension Catalog {
+    /// Alert deliveries by state in the catalog at `path`, opened read-only as by
+    /// ``integrityCheck(path:)`` (no migration, nothing created). Nil when there is no catalog or
+    /// it has no alert tables yet.
+    public static func notifyDeliveryCounts(path: String) throws(CatalogError) -> [NotifyDeliveryState: Int]? {
+        guard try identify(path) != nil else { return nil }
+        var config = Configuration()
+        config.readonly = true
+        do {
+            let hasWAL = FileManager.default.fileExists(atPath: path + "-wal")
+            let queue = try DatabaseQueue(path: hasWAL ? path : immutableURI(path), configuration: config)
+            defer { try? queue.close() }
+            return try queue.read { db -> [NotifyDeliveryState: Int]? in
+                guard try db.tableExists("notifyDelivery") else { return nil }
+                return try CatalogAccess(db: db).notifyDeliveryCounts()
+            }
+        } catch { throw CatalogError.wrapping(error, "cannot read alert deliveries of \(path)") }
+    }
+}

@@ -215,6 +215,10 @@ struct NotifyTests {
         let text = try kvmsnap(["notify", "log"])
         #expect(text.stdout.contains("pending") && text.stdout.contains("Connection refused"), "\(text.stdout)")
 
+        let doctor = try kvmsnap(["doctor", "--json"])
+        let alertsCheck = (doctor.json as? [String: Any]).flatMap { $0["checks"] as? [[String: Any]] }?.first { $0["name"] as? String == "alerts" }
+        #expect(alertsCheck?["status"] as? String == "warn" && (alertsCheck?["detail"] as? String)?.contains("1 pending") == true, "\(doctor.stdout)")
+
         let receiver = try NotifyReceiver.start("http", directory: dir + "/later", port: port)
         defer { receiver.stop() }
         expectOK(try kvmsnap(["run-due", "--now", ISO8601DateFormatter().string(from: t0.addingTimeInterval(3 * 86_400))]))
