@@ -259,7 +259,8 @@ struct NotifyFailedJobTests {
         #expect(posts.count == 1, "\(posts.count) webhook POSTs")
         #expect(posts.first?["method"] as? String == "POST" && (posts.first?["headers"] as? [String: String])?["Content-Type"] == "application/json")
         let payload = (posts.first?["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any] ?? [:]
-        #expect(Set(payload.keys) == ["version", "event", "vm", "vmUUID", "snapshot", "job", "vault", "tier", "ageSeconds", "host", "time", "title", "message"])
+        #expect(
+            Set(payload.keys) == ["version", "event", "vm", "vmUUID", "snapshot", "job", "vault", "tier", "ageSeconds", "host", "time", "title", "message"])
         #expect(payload["version"] as? Int == 1 && payload["event"] as? String == "failed-job" && payload["vm"] as? String == guest.name)
         #expect(payload["snapshot"] as? String == "doomed" && payload["title"] as? String == "job failed: create on \(guest.name)")
         let job = payload["job"] as? [String: Any] ?? [:]

@@ -35,9 +35,12 @@ struct AlertTests {
 
     @Test func dedupKeysSeparateJobsAndStalenessEpisodes() throws {
         #expect(AlertDedupKey.failedJob(jobID: 7) != AlertDedupKey.failedJob(jobID: 8))
-        let a = try #require(Staleness.decide(tier: .local, newest: RestorePoint(id: "s1", name: "a", time: t0), now: t0.addingTimeInterval(100), thresholdSeconds: 10))
-        let later = try #require(Staleness.decide(tier: .local, newest: RestorePoint(id: "s1", name: "a", time: t0), now: t0.addingTimeInterval(900), thresholdSeconds: 10))
-        let next = try #require(Staleness.decide(tier: .local, newest: RestorePoint(id: "s2", name: "b", time: t0), now: t0.addingTimeInterval(900), thresholdSeconds: 10))
+        let a = try #require(
+            Staleness.decide(tier: .local, newest: RestorePoint(id: "s1", name: "a", time: t0), now: t0.addingTimeInterval(100), thresholdSeconds: 10))
+        let later = try #require(
+            Staleness.decide(tier: .local, newest: RestorePoint(id: "s1", name: "a", time: t0), now: t0.addingTimeInterval(900), thresholdSeconds: 10))
+        let next = try #require(
+            Staleness.decide(tier: .local, newest: RestorePoint(id: "s2", name: "b", time: t0), now: t0.addingTimeInterval(900), thresholdSeconds: 10))
         // The same episode (same newest restore point) has one key however late the check runs.
         #expect(AlertDedupKey.stale(ruleID: 1, vmUUID: "U", finding: a) == AlertDedupKey.stale(ruleID: 1, vmUUID: "u", finding: later))
         #expect(AlertDedupKey.stale(ruleID: 1, vmUUID: "u", finding: a) != AlertDedupKey.stale(ruleID: 1, vmUUID: "u", finding: next))

@@ -60,7 +60,8 @@ struct NotifyCommand: ParsableCommand {
             Output.table(
                 ["NAME", "KIND", "ENDPOINT", "DETAIL"],
                 targets.map { target in
-                    let detail = target.kind == "smtp" ? "from \(target.mailFrom ?? "?") to \(target.mailTo ?? "?")" : target.secretFile.map { "token file \($0)" } ?? ""
+                    let detail =
+                        target.kind == "smtp" ? "from \(target.mailFrom ?? "?") to \(target.mailTo ?? "?")" : target.secretFile.map { "token file \($0)" } ?? ""
                     return [target.name, target.kind, target.endpoint, detail]
                 })
         }

@@ -74,12 +74,12 @@ public struct AlertEvent: Sendable, Equatable, Codable {
     /// A stale restore point found by ``Staleness``.
     public static func stale(_ finding: StaleFinding, vm: String, vmUUID: String, host: String, time: Date) -> AlertEvent {
         let threshold = Staleness.describe(seconds: finding.thresholdSeconds)
-        let where_ = finding.tier == .local ? "local snapshot" : "vault copy"
+        let kindOfPoint = finding.tier == .local ? "local snapshot" : "vault copy"
         let detail: String
         if let age = finding.ageSeconds, let newest = finding.newestName {
-            detail = "The newest \(where_) of \(vm) is '\(newest)', \(Staleness.describe(seconds: age)) old (threshold \(threshold))."
+            detail = "The newest \(kindOfPoint) of \(vm) is '\(newest)', \(Staleness.describe(seconds: age)) old (threshold \(threshold))."
         } else {
-            detail = "\(vm) has no ready \(where_) at all (threshold \(threshold))."
+            detail = "\(vm) has no ready \(kindOfPoint) at all (threshold \(threshold))."
         }
         var event = AlertEvent(
             type: .staleRestorePoint, host: host, time: time, title: "stale restore point: \(vm) (\(finding.tier.rawValue))",
