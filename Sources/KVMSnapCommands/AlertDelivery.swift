@@ -22,7 +22,22 @@ enum AlertDelivery {
     }
 
     static func deliver(catalog: Catalog, now: @escaping @Sendable () -> Date) {
+        #if KVMSNAP_TESTING
+        stallBeforeDelivery()
+        #endif
         let report = Deliverer(catalog: catalog, now: now).deliverDue()
         for error in report.errors { Output.notice("warning: \(error) (kept; retried later, see 'kvmsnap notify log')") }
     }
+
+    #if KVMSNAP_TESTING
+    /// Test-only (debug builds): `KVMSNAP_TEST_STALL_AT=notify.deliver` touches
+    /// `KVMSNAP_TEST_STALL_MARKER` and sleeps before the outbox is delivered, so a test can
+    /// SIGKILL kvmsnap between "event recorded" and "delivered".
+    private static func stallBeforeDelivery() {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["KVMSNAP_TEST_STALL_AT"] == "notify.deliver" else { return }
+        if let marker = environment["KVMSNAP_TEST_STALL_MARKER"] { FileManager.default.createFile(atPath: marker, contents: Data("notify.deliver".utf8)) }
+        sleep(600)
+    }
+    #endif
 }

@@ -126,7 +126,9 @@ public struct NotifyDeliveryRecord: Codable, Sendable, Equatable, FetchableRecor
     public var createdAt: Date
     public init(eventID: Int64, target: String, createdAt: Date) {
         self.eventID = eventID; self.target = target; self.state = .pending; self.attempts = 0
-        self.nextAttemptAt = createdAt; self.createdAt = createdAt
+        // Due at once by any clock (not at `createdAt`: run-due's --now may lie ahead of the clock
+        // of the command that delivers it).
+        self.nextAttemptAt = Date(timeIntervalSince1970: 0); self.createdAt = createdAt
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

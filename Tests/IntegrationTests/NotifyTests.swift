@@ -195,6 +195,36 @@ struct NotifyTests {
         #expect(try deliveries().allSatisfy { $0["state"] as? String == "sent" })
     }
 
+    /// The outbox: kvmsnap SIGKILLed after the event was recorded and before it was delivered
+    /// leaves a pending delivery, and the next command (any one) delivers it, once.
+    @Test func anEventRecordedByAKilledCommandIsDeliveredByTheNextOne() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let http = try NotifyReceiver.shared("http", scratch: dir)
+        defer { http.stop() }
+        let t0 = Date(timeIntervalSince1970: 1_900_000_000)
+        _ = try recordVM("app-\(tag)", snapshotAt: t0, id: "s1-\(tag)")
+        expectOK(try kvmsnap(["notify", "add", "hook", "--webhook", "http://\(http.address)/\(tag)/killed"]))
+        expectOK(try kvmsnap(["notify", "rule", "add", "hook", "--on", "stale-restore-point", "--older-than", "1d"]))
+        let marker = dir + "/stalled"
+        let victim = try ExternalProcess.start(
+            CLI.binary,
+            [
+                "run-due", "--now", ISO8601DateFormatter().string(from: t0.addingTimeInterval(2 * 86_400)),
+                "--connect", "test:///default", "--catalog", catalogPath, "--store", dir + "/store",
+            ],
+            environment: ["KVMSNAP_TEST_STALL_AT": "notify.deliver", "KVMSNAP_TEST_STALL_MARKER": marker])
+        try waitForFile(marker, timeout: 60)
+        victim.signal(SIGKILL)
+        victim.wait()
+        #expect(http.requests(pathPrefix: "/\(tag)/killed").isEmpty)
+        let pending = try CLI.runBare(["notify", "log", "--json", "--catalog", catalogPath])  // reads, then delivers at its exit
+        #expect((pending.json as? [[String: Any]])?.first?["state"] as? String == "pending", "\(pending.stdout)")
+        #expect(http.requests(pathPrefix: "/\(tag)/killed").count == 1)
+        expectOK(try kvmsnap(["notify", "log"]))
+        #expect(http.requests(pathPrefix: "/\(tag)/killed").count == 1)
+        #expect(try deliveries().first?["state"] as? String == "sent")
+    }
+
     /// A receiver that is down: the failure is recorded (notify log shows it pending with its
     /// error), nothing hangs, and a later run-due delivers it once the receiver is back.
     @Test func deliveryToADownReceiverIsRecordedAndSentByALaterRunDue() throws {
