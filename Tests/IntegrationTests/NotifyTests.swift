@@ -225,6 +225,25 @@ struct NotifyTests {
         #expect(try deliveries().first?["state"] as? String == "sent")
     }
 
+    /// `vault verify` that cannot read the vault alerts vault-verify-failed, once per verify run.
+    @Test func aFailedVaultVerifyAlerts() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let http = try NotifyReceiver.shared("http", scratch: dir)
+        defer { http.stop() }
+        expectOK(try kvmsnap(["vault", "add", "nas", dir + "/vault"]))
+        expectOK(try kvmsnap(["notify", "add", "hook", "--webhook", "http://\(http.address)/\(tag)/verify"]))
+        expectOK(try kvmsnap(["notify", "rule", "add", "hook", "--on", "vault-verify-failed"]))
+        expectOK(try kvmsnap(["vault", "verify", "nas"]))
+        #expect(http.requests(pathPrefix: "/\(tag)/verify").isEmpty)
+        unlink(dir + "/vault/config")
+        let failed = try kvmsnap(["vault", "verify", "nas"])
+        #expect(failed.status == 1, "\(failed.stderr)")
+        let posts = http.requests(pathPrefix: "/\(tag)/verify")
+        let payload = (posts.first?["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        #expect(posts.count == 1 && payload?["event"] as? String == "vault-verify-failed" && payload?["vault"] as? String == "nas", "\(posts)")
+        #expect((payload?["message"] as? String)?.contains("missing object config") == true, "\(String(describing: payload))")
+    }
+
     /// A receiver that is down: the failure is recorded (notify log shows it pending with its
     /// error), nothing hangs, and a later run-due delivers it once the receiver is back.
     @Test func deliveryToADownReceiverIsRecordedAndSentByALaterRunDue() throws {
