@@ -51,9 +51,15 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        // Alerts: targets, rules, the outbox of events and deliveries, and the senders (HTTP and
-        // SMTP over plain TCP). No libvirt, no processes.
-        .target(name: "Notify", dependencies: ["KVMSnapCore", "SnapshotCatalog"]),
+        // The only place that mentions OpenSSL's C headers (TLS for alert targets).
+        .systemLibrary(
+            name: "CTLS",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Alerts: targets, rules, the outbox of events and deliveries, and the senders (HTTP/1.1
+        // and SMTP over TCP, TLS through OpenSSL). No libvirt, no processes.
+        .target(name: "Notify", dependencies: ["KVMSnapCore", "SnapshotCatalog", "CTLS"]),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",

@@ -11,7 +11,7 @@ fi
 
 PACKAGES=(
   # build
-  libvirt-dev libsqlite3-dev libzstd-dev pkg-config
+  libvirt-dev libsqlite3-dev libzstd-dev libssl-dev pkg-config
   # run
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils tini
   # test guest build

@@ -107,15 +107,15 @@ public struct Deliverer: Sendable {
             guard let secret else { throw NotifyError(.invalidInput, "gotify target \(target.name) has no token file") }
             try HTTPPost.send(AlertRendering.gotify(event, serverURL: target.endpoint, token: secret), timeout: timeout)
         case .smtp:
-            guard target.startTLS == false, target.user == nil else {
-                throw NotifyError(.unsupported, "target \(target.name) asks for STARTTLS/AUTH, which this kvmsnap does not support yet")
-            }
             let server = try NotifyTargets.mailServer(target.endpoint)
             let from = target.mailFrom ?? "kvmsnap@\(event.host)"
             let recipients = (target.mailTo ?? "").split(separator: ",").map(String.init)
             let id = "kvmsnap.\(UUID().uuidString.lowercased())@\(event.host)"
             let message = AlertRendering.mail(event, from: from, to: recipients.joined(separator: ", "), messageID: id)
-            try SMTPClient(host: server.host, port: server.port, timeout: timeout).send(
+            var client = SMTPClient(host: server.host, port: server.port, timeout: timeout)
+            client.startTLS = target.startTLS
+            if let user = target.user, let secret { client.credentials = (user, secret) }
+            try client.send(
                 from: from, to: recipients, message: message, heloName: event.host.isEmpty ? "localhost" : event.host)
         }
     }

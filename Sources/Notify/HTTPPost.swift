@@ -1,12 +1,13 @@
 import Foundation
 import KVMSnapCore
 
-/// An `http://host[:port]/path` URL taken apart. `https://` is refused as not supported yet
-/// (no TLS client in kvmsnap so far); credentials in the URL are refused (they would land in
-/// the catalog and in `notify list`: use a token file).
+/// An `http(s)://host[:port]/path` URL taken apart. Credentials in the URL are refused (they
+/// would land in the catalog and in `notify list`: use a token file).
 public struct HTTPEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int
+    /// https: TLS with the host's certificate verified.
+    public var tls: Bool
     /// Path and query, at least `/`.
     public var target: String
 
@@ -15,14 +16,10 @@ public struct HTTPEndpoint: Sendable, Equatable {
             throw NotifyError(.invalidInput, "bad URL '\(Bounds.clip(text))': no spaces or control characters")
         }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
-            throw NotifyError(.invalidInput, "bad URL '\(Bounds.clip(text))': expected http://HOST[:PORT]/PATH")
+            throw NotifyError(.invalidInput, "bad URL '\(Bounds.clip(text))': expected http(s)://HOST[:PORT]/PATH")
         }
-        if scheme == "https" {
-            throw NotifyError(
-                .unsupported, "https URLs are not supported yet (kvmsnap has no TLS client so far): use an http:// receiver on this host or your LAN")
-        }
-        guard scheme == "http", let host = components.host, !host.isEmpty else {
-            throw NotifyError(.invalidInput, "bad URL '\(Bounds.clip(text))': expected http://HOST[:PORT]/PATH")
+        guard scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+            throw NotifyError(.invalidInput, "bad URL '\(Bounds.clip(text))': expected http(s)://HOST[:PORT]/PATH")
         }
         guard components.user == nil, components.password == nil else {
             throw NotifyError(.invalidInput, "the URL holds credentials: put a token in a 0600 file and give --token-file instead")
@@ -31,11 +28,12 @@ public struct HTTPEndpoint: Sendable, Equatable {
         if let item = components.queryItems?.first(where: { secretNames.contains($0.name.lowercased()) }) {
             throw NotifyError(.invalidInput, "the URL's query holds '\(item.name)=': put the secret in a 0600 file and give --token-file instead")
         }
-        let port = components.port ?? 80
+        let port = components.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65_535).contains(port) else { throw NotifyError(.invalidInput, "bad port \(port) in '\(Bounds.clip(text))'") }
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         let query = components.percentEncodedQuery.map { "?" + $0 } ?? ""
-        return HTTPEndpoint(host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host, port: port, target: path + query)
+        return HTTPEndpoint(
+            host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host, port: port, tls: scheme == "https", target: path + query)
     }
 }
 
@@ -47,7 +45,8 @@ enum HTTPPost {
         let endpoint = try HTTPEndpoint.parse(request.url)
         let connection = try TCPConnection.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
         defer { connection.close() }
-        let hostHeader = endpoint.port == 80 ? endpoint.host : "\(endpoint.host):\(endpoint.port)"
+        if endpoint.tls { try connection.startTLS(host: endpoint.host) }
+        let hostHeader = endpoint.port == (endpoint.tls ? 443 : 80) ? endpoint.host : "\(endpoint.host):\(endpoint.port)"
         var head = "\(request.method) \(endpoint.target) HTTP/1.1\r\nHost: \(hostHeader)\r\n"
         for (name, value) in request.headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(request.body.count)\r\nConnection: close\r\n\r\n"

@@ -63,11 +63,19 @@ public struct NotifyTargets: Sendable {
             guard let from = spec.mailFrom, let to = spec.mailTo else { throw NotifyError(.invalidInput, "an smtp target needs --from and --to") }
             record.mailFrom = try mailAddress(from, "--from")
             record.mailTo = try recipients(to).joined(separator: ",")
-            if spec.startTLS || spec.user != nil || spec.passwordFile != nil {
-                throw NotifyError(
-                    .unsupported,
-                    "STARTTLS and SMTP AUTH are not supported yet (kvmsnap has no TLS client so far, and sends no password in clear): "
-                        + "use a relay on this host or your LAN that accepts mail from it")
+            record.startTLS = spec.startTLS
+            guard (spec.user == nil) == (spec.passwordFile == nil) else {
+                throw NotifyError(.invalidInput, "--user and --password-file go together")
+            }
+            if let user = spec.user, let passwordFile = spec.passwordFile {
+                guard spec.startTLS else {
+                    throw NotifyError(.invalidInput, "SMTP AUTH needs --starttls: kvmsnap sends a password only over TLS")
+                }
+                guard !user.isEmpty, user.count <= 256, !user.contains(where: { $0.asciiValue.map { $0 < 0x20 } ?? false }) else {
+                    throw NotifyError(.invalidInput, "bad --user")
+                }
+                record.user = user
+                record.secretFile = try checkedSecretFile(passwordFile)
             }
         }
         return record

@@ -1,13 +1,16 @@
 import Foundation
 import KVMSnapCore
 
-/// A small SMTP client (RFC 5321): EHLO, MAIL FROM, RCPT TO for each recipient, DATA with
-/// dot-stuffing, QUIT. Plain TCP only so far: STARTTLS and AUTH (which kvmsnap sends only
-/// over TLS) are refused when a target is added, so a password never crosses the wire in clear.
+/// A small SMTP client (RFC 5321): EHLO, optional STARTTLS (RFC 3207; the certificate is
+/// verified, then EHLO again), optional AUTH PLAIN (only over TLS, so a password never crosses
+/// the wire in clear), MAIL FROM, RCPT TO for each recipient, DATA with dot-stuffing, QUIT.
 struct SMTPClient {
     let host: String
     let port: Int
     let timeout: Double
+    var startTLS = false
+    /// User and password for AUTH PLAIN (needs ``startTLS``).
+    var credentials: (user: String, password: String)?
 
     /// Sends `message` (headers and body, CRLF line ends, not yet dot-stuffed).
     func send(from: String, to recipients: [String], message: String, heloName: String) throws(NotifyError) {
@@ -15,6 +18,17 @@ struct SMTPClient {
         defer { connection.close() }
         try expect(connection, [220], "greeting")
         try command(connection, "EHLO \(heloName)", [250])
+        if startTLS {
+            try command(connection, "STARTTLS", [220])
+            try connection.startTLS(host: host)
+            try command(connection, "EHLO \(heloName)", [250])
+        }
+        if let credentials {
+            guard connection.isTLS else { throw NotifyError(.invalidInput, "SMTP AUTH is sent only over TLS (--starttls)") }
+            let token = Data(([0] + Array(credentials.user.utf8) + [0] + Array(credentials.password.utf8))).base64EncodedString()
+            try connection.send("AUTH PLAIN \(token)\r\n")
+            try expect(connection, [235], "AUTH")
+        }
         try command(connection, "MAIL FROM:<\(from)>", [250])
         for recipient in recipients { try command(connection, "RCPT TO:<\(recipient)>", [250, 251]) }
         try command(connection, "DATA", [354])

@@ -1,12 +1,23 @@
 import Foundation
 
 /// A TCP connection with a deadline on connect, each send and each receive (SO_SNDTIMEO /
-/// SO_RCVTIMEO), so an unreachable or silent receiver fails a delivery instead of hanging it.
+/// SO_RCVTIMEO), so an unreachable or silent receiver fails a delivery instead of hanging it;
+/// optionally upgraded to TLS (``startTLS(host:)``: https, SMTP STARTTLS).
 /// Owns its descriptor (close-on-exec); `close` is idempotent.
 final class TCPConnection {
     private var fd: Int32
     private var buffer: [UInt8] = []
+    private var tls: TLSSession?
     let peer: String
+
+    var isTLS: Bool { tls != nil }
+
+    /// Runs a TLS handshake on this connection; from then on every send and read is encrypted.
+    /// Refused while unread plaintext is buffered (it would be a response injected before TLS).
+    func startTLS(host: String) throws(NotifyError) {
+        guard buffer.isEmpty else { throw NotifyError(.delivery, "\(peer) sent data before the TLS handshake; refusing it") }
+        tls = try TLSSession(fd: fd, host: host, peer: peer)
+    }
 
     private init(fd: Int32, peer: String) { self.fd = fd; self.peer = peer }
     deinit { close() }
@@ -45,6 +56,11 @@ final class TCPConnection {
     func send(_ bytes: [UInt8]) throws(NotifyError) {
         var offset = 0
         while offset < bytes.count {
+            if let tls {
+                let written = bytes[offset...].withUnsafeBytes { raw in Result { () throws(NotifyError) in try tls.write(raw) } }
+                offset += try written.get()
+                continue
+            }
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if sent < 0 {
                 if errno == EINTR { continue }
@@ -73,6 +89,12 @@ final class TCPConnection {
     /// Reads more into the buffer; false at end of stream.
     private func fill() throws(NotifyError) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 16_384)
+        if let tls {
+            let read = chunk.withUnsafeMutableBytes { raw in Result { () throws(NotifyError) in try tls.read(raw) } }
+            let count = try read.get()
+            buffer.append(contentsOf: chunk[..<count])
+            return count > 0
+        }
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
@@ -86,6 +108,7 @@ final class TCPConnection {
     }
 
     func close() {
+        tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 

@@ -9,6 +9,10 @@
 
 The port (0 or omitted: a free one) is written to DIR/port once the server listens. Runs until
 killed (SIGTERM).
+
+With NOTIFY_TLS_CERT and NOTIFY_TLS_KEY (PEM files) set, the HTTP server speaks https and the
+SMTP server requires STARTTLS; with NOTIFY_SMTP_USER and NOTIFY_SMTP_PASSWORD it also requires
+AUTH (over TLS only) with exactly those, and records the login.
 """
 import base64
 import itertools
@@ -39,6 +43,16 @@ def write_port(directory, port):
     os.rename(tmp, os.path.join(directory, "port"))
 
 
+def tls_context():
+    cert, key = os.environ.get("NOTIFY_TLS_CERT"), os.environ.get("NOTIFY_TLS_KEY")
+    if not cert:
+        return None
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def serve_http(directory, port):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -66,6 +80,9 @@ def serve_http(directory, port):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    context = tls_context()
+    if context:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     write_port(directory, server.server_address[1])
     server.serve_forever()
 
@@ -76,17 +93,33 @@ def serve_smtp(directory, port):
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
+            login = session.auth_data.login.decode() if session.authenticated and session.auth_data else None
             save(directory, "mail", {
                 "mailFrom": envelope.mail_from, "rcptTos": list(envelope.rcpt_tos),
                 "data": envelope.original_content.decode("utf-8", "replace"),
+                "tls": session.ssl is not None, "authLogin": login,
             })
             return "250 Message accepted for delivery"
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+    user, password = os.environ.get("NOTIFY_SMTP_USER"), os.environ.get("NOTIFY_SMTP_PASSWORD")
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
+        return AuthResult(success=ok, handled=False)
+
+    context = tls_context()
+    options = {}
+    if context:
+        options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+    if user:
+        options.update(authenticator=authenticator, auth_required=True)
 
     if port == 0:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **options)
     controller.start()
     write_port(directory, port)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
