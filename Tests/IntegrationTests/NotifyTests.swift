@@ -91,13 +91,16 @@ struct NotifyTests {
         #expect(down.status == 1 && down.stderr.contains("Connection refused"), "\(down.stderr)")
     }
 
-    /// Refused targets and rules change nothing: no catalog is created by a refusal, and what is
-    /// not supported yet (https, STARTTLS, SMTP AUTH) says so (exit 3).
+    /// Refused targets and rules change nothing: no catalog is created by a refusal.
     @Test func refusedTargetsAndRulesCreateNothing() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cases: [([String], Int32, String)] = [
-            (["notify", "add", "a", "--webhook", "https://hooks.example/x"], 3, "https URLs are not supported yet"),
-            (["notify", "add", "a", "--smtp", "127.0.0.1:25", "--from", "a@b", "--to", "c@d", "--starttls"], 3, "STARTTLS"),
+            (["notify", "add", "a", "--webhook", "ftp://hooks.example/x"], 64, "expected http(s)://"),
+            (["notify", "add", "a", "--smtp", "127.0.0.1:25", "--from", "a@b", "--to", "c@d", "--user", "u"], 64, "go together"),
+            (
+                ["notify", "add", "a", "--smtp", "127.0.0.1:25", "--from", "a@b", "--to", "c@d", "--user", "u", "--password-file", "/etc/hostname"],
+                64, "needs --starttls"
+            ),
             (["notify", "add", "a", "--webhook", "http://user:pw@127.0.0.1/x"], 64, "credentials"),
             (["notify", "add", "a", "--webhook", "http://127.0.0.1/x?token=abc"], 64, "token="),
             (["notify", "add", "a", "--gotify", "http://127.0.0.1/"], 64, "--token-file"),
@@ -112,6 +115,46 @@ struct NotifyTests {
             #expect(result.status == status && result.stderr.contains(message), "\(args): \(result.status) \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: catalogPath))
+    }
+
+    /// TLS: https to a webhook and SMTP with STARTTLS and AUTH, against receivers with a
+    /// certificate of their own; it is verified (refused until trusted through SSL_CERT_FILE),
+    /// and the password reaches the mail server only inside TLS.
+    @Test func httpsAndSMTPStartTLSWithAuthVerifyTheCertificate() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cert = dir + "/cert.pem", key = dir + "/key.pem"
+        let made = try ExternalProcess.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cert,
+            ], timeout: .seconds(60))
+        #expect(made.succeeded, "\(made.standardError)")
+        let tlsEnvironment = ["NOTIFY_TLS_CERT": cert, "NOTIFY_TLS_KEY": key]
+        let https = try NotifyReceiver.start("http", directory: dir + "/https", environment: tlsEnvironment)
+        let password = "pw-\(tag)-SECRET"
+        let smtp = try NotifyReceiver.start(
+            "smtp", directory: dir + "/smtps", environment: tlsEnvironment.merging(["NOTIFY_SMTP_USER": "kvmsnap", "NOTIFY_SMTP_PASSWORD": password]) { a, _ in a })
+        defer { https.stop(); smtp.stop() }
+        let passwordFile = try secretFile("smtp.password", password)
+        expectOK(try kvmsnap(["notify", "add", "hook", "--webhook", "https://localhost:\(https.port)/\(tag)/tls"]))
+        expectOK(
+            try kvmsnap([
+                "notify", "add", "mail", "--smtp", "localhost:\(smtp.port)", "--from", "kvmsnap@host.test", "--to", "ops@example.test",
+                "--starttls", "--user", "kvmsnap", "--password-file", passwordFile,
+            ]))
+        for target in ["hook", "mail"] {
+            let untrusted = try kvmsnap(["notify", "test", target])
+            #expect(untrusted.status == 1 && untrusted.stderr.contains("certificate verify failed"), "\(untrusted.stderr)")
+        }
+        #expect(https.records().isEmpty && smtp.records().isEmpty)
+        for target in ["hook", "mail"] { expectOK(try kvmsnap(["notify", "test", target], environment: ["SSL_CERT_FILE": cert])) }
+        #expect(https.requests(pathPrefix: "/\(tag)/tls").count == 1)
+        let mail = smtp.records().first
+        #expect(smtp.records().count == 1 && mail?["tls"] as? Bool == true && mail?["authLogin"] as? String == "kvmsnap", "\(smtp.records())")
+        #expect((mail?["data"] as? String)?.contains("Subject: [kvmsnap] test notification") == true)
+        let bytes = FileManager.default.contents(atPath: catalogPath) ?? Data()
+        #expect(bytes.range(of: Data(password.utf8)) == nil)
     }
 
     /// Secrets stay in their 0600 file: not in the catalog's bytes, not in any process's arguments

@@ -93,7 +93,7 @@ def serve_smtp(directory, port):
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
-            login = session.auth_data.login.decode() if session.authenticated and session.auth_data else None
+            login = getattr(session, "kvmsnap_login", None) if session.authenticated else None
             save(directory, "mail", {
                 "mailFrom": envelope.mail_from, "rcptTos": list(envelope.rcpt_tos),
                 "data": envelope.original_content.decode("utf-8", "replace"),
@@ -106,6 +106,8 @@ def serve_smtp(directory, port):
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
+        if ok:
+            session.kvmsnap_login = user
         return AuthResult(success=ok, handled=False)
 
     context = tls_context()

@@ -30,10 +30,11 @@ final class NotifyReceiver {
     }
 
     /// Starts a receiver (on `port`, or a free one) and waits until it listens.
-    static func start(_ kind: String, directory: String, port: Int = 0) throws -> NotifyReceiver {
+    /// `environment`: NOTIFY_TLS_CERT/KEY for https and STARTTLS, NOTIFY_SMTP_USER/PASSWORD for AUTH.
+    static func start(_ kind: String, directory: String, port: Int = 0, environment: [String: String] = [:]) throws -> NotifyReceiver {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         unlink(directory + "/port")
-        let child = try ExternalProcess.start("/usr/bin/python3", [script, kind, directory, String(port)])
+        let child = try ExternalProcess.start("/usr/bin/python3", [script, kind, directory, String(port)], environment: environment)
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: directory + "/port", encoding: .utf8), let bound = Int(text) {
