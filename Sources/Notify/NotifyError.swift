@@ -7,7 +7,7 @@ public struct NotifyError: Error, CustomStringConvertible, Sendable, Equatable {
         case notFound
         /// A target of that name exists.
         case conflict
-        /// Asked for something not supported yet (https, STARTTLS).
+        /// A target kind this version does not know (a newer kvmsnap recorded it).
         case unsupported
         /// The catalog could not be read or written.
         case catalog

@@ -134,7 +134,8 @@ struct NotifyTests {
         let https = try NotifyReceiver.start("http", directory: dir + "/https", environment: tlsEnvironment)
         let password = "pw-\(tag)-SECRET"
         let smtp = try NotifyReceiver.start(
-            "smtp", directory: dir + "/smtps", environment: tlsEnvironment.merging(["NOTIFY_SMTP_USER": "kvmsnap", "NOTIFY_SMTP_PASSWORD": password]) { a, _ in a })
+            "smtp", directory: dir + "/smtps",
+            environment: tlsEnvironment.merging(["NOTIFY_SMTP_USER": "kvmsnap", "NOTIFY_SMTP_PASSWORD": password]) { a, _ in a })
         defer { https.stop(); smtp.stop() }
         let passwordFile = try secretFile("smtp.password", password)
         expectOK(try kvmsnap(["notify", "add", "hook", "--webhook", "https://localhost:\(https.port)/\(tag)/tls"]))

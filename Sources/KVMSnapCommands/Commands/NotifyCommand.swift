@@ -14,20 +14,21 @@ struct NotifyCommand: ParsableCommand {
             abstract: "Add a target: --webhook URL | --ntfy URL | --gotify URL --token-file F | --smtp HOST[:PORT] --from A --to B.",
             discussion:
                 "Secrets live in files readable by their owner only (chmod 600), never in the catalog or on the command line. "
-                + "Plain http:// and SMTP without TLS only so far: https, --starttls and SMTP AUTH are refused as not supported yet.")
+                + "https and --starttls verify the server's certificate (system trust store; SSL_CERT_FILE for a private CA); "
+                + "SMTP AUTH needs --starttls.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Target name.") var name: String
         @Option(help: ArgumentHelp("POST the documented JSON (README 'Alerts') to this URL.", valueName: "URL")) var webhook: String?
-        @Option(help: ArgumentHelp("Publish to this ntfy topic URL (http://HOST/TOPIC).", valueName: "URL")) var ntfy: String?
+        @Option(help: ArgumentHelp("Publish to this ntfy topic URL (http(s)://HOST/TOPIC).", valueName: "URL")) var ntfy: String?
         @Option(help: ArgumentHelp("Send to this Gotify server (POST /message); needs --token-file.", valueName: "URL")) var gotify: String?
         @Option(help: ArgumentHelp("Mail through this server (port 25 when omitted).", valueName: "HOST[:PORT]")) var smtp: String?
         @Option(help: ArgumentHelp("0600 file with the token (Gotify app token; Bearer token for webhook/ntfy).", valueName: "FILE"))
         var tokenFile: String?
         @Option(help: ArgumentHelp("Mail sender address.", valueName: "ADDRESS")) var from: String?
         @Option(help: ArgumentHelp("Mail recipient(s), comma-separated.", valueName: "ADDRESS")) var to: String?
-        @Flag(help: "Use STARTTLS (not supported yet: refused).") var starttls = false
-        @Option(help: ArgumentHelp("SMTP user (AUTH; not supported yet: refused).", valueName: "USER")) var user: String?
-        @Option(help: ArgumentHelp("0600 file with the SMTP password (not supported yet: refused).", valueName: "FILE")) var passwordFile: String?
+        @Flag(help: "Upgrade the mail connection to TLS (STARTTLS); the certificate is verified.") var starttls = false
+        @Option(help: ArgumentHelp("SMTP user for AUTH PLAIN (needs --starttls and --password-file).", valueName: "USER")) var user: String?
+        @Option(help: ArgumentHelp("0600 file with the SMTP password.", valueName: "FILE")) var passwordFile: String?
 
         func spec() throws -> NotifyTargetSpec {
             let given: [(NotifyTargetKind, String)] = [(.webhook, webhook), (.ntfy, ntfy), (.gotify, gotify), (.smtp, smtp)].compactMap { kind, value in
