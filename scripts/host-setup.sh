@@ -17,7 +17,7 @@ PACKAGES=(
   # test guest build
   busybox-static cpio e2fsprogs
   # tests and benchmarks
-  borgbackup restic sqlite3 tmux time procps
+  borgbackup restic sqlite3 tmux time procps openssl
   # UEFI firmware for the NVRAM test guest
   ovmf
 )
