@@ -20,6 +20,13 @@ KVMSNAP_TEST_GUEST_DIR="$(scripts/build-test-guest.sh | tail -n1)"
 export KVMSNAP_TEST_GUEST_DIR
 # Integration tests must run here; they fail (not skip) when libvirtd or the guest is missing.
 export KVMSNAP_REQUIRE_INTEGRATION=1
+# Real alert receivers on loopback for NotifyTests (HTTP: webhook/ntfy/Gotify; SMTP: aiosmtpd),
+# stopped at exit whatever happens.
+source scripts/lib/notify-peers.sh
+notify_peers_install
+notify_peers_root="$(mktemp -d /tmp/kvmsnap-notify-peers.XXXXXX)"
+trap 'notify_peers_stop; rm -rf "$notify_peers_root"' EXIT
+notify_peers_start "$notify_peers_root"
 
 # Test guests are named kvmsnap-guesttest-*; VMs tests make from them (restore --as, fuzzed
 # names) have their disks under /var/lib/kvmsnap-tests. A run that was killed can leave some behind.
