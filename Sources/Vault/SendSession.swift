@@ -13,6 +13,13 @@ public final class SendSession: @unchecked Sendable {
     /// `batchSize` chunks, 32 MiB at 1 MiB slots). Reading stays on the caller's thread, one call
     /// at a time. 32 measured better than 8 with 1 MiB slots (it absorbs write stalls).
     public var batchSize = 32
+    /// Store workers (hash, compress, put) running at once; nil: one per core. A remote
+    /// backend gains from more: its puts wait on the network, not the CPU.
+    public var storeWorkers: Int?
+    /// Cleanups after the manifest was written that failed (the checkpoint's and the mark's
+    /// delete, e.g. with an append-only key that may not delete): the send stands; the caller
+    /// reports them.
+    public internal(set) var cleanupFailures: [VaultError] = []
     var refs = Set<ChunkID>()
     public internal(set) var stats = SendStats()
     private var lastMarkRefresh = ContinuousClock.now
@@ -234,8 +241,10 @@ public final class SendSession: @unchecked Sendable {
         if try repository.backend.exists(key) { throw .alreadyExists(key: key) }
         try repository.backend.flush()
         try repository.backend.writeAtomic(key, try ManifestCodec.encode(m, keys: repository.keys))
-        try dropCheckpoint()
-        try abandon()
+        // The manifest is the commit. A failed cleanup (an append-only key may not delete) leaves
+        // a checkpoint no send resumes (its snapshot is in the vault) and a mark that expires.
+        do { try dropCheckpoint() } catch { cleanupFailures.append(error) }
+        do { try abandon() } catch { cleanupFailures.append(error) }
         return m
     }
 
