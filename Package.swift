@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "KVMSnapCore", "TestSupport"]),
         // SigV4 against AWS's published vectors; the S3 backend against a real S3 server (moto).
-        .testTarget(name: "VaultS3Tests", dependencies: ["VaultS3", "Vault", "KVMSnapCore"], resources: [.copy("Resources")]),
+        .testTarget(name: "VaultS3Tests", dependencies: ["VaultS3", "Vault", "KVMSnapCore"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",

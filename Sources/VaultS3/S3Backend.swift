@@ -127,7 +127,7 @@ enum S3HTTP {
         shared.withLock { client in
             if let client { return client }
             var configuration = HTTPClient.Configuration(
-                timeout: .init(connect: .seconds(5), read: .seconds(60)),
+                timeout: .init(connect: .seconds(3), read: .seconds(60)),
                 connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, maxConnections)))
             configuration.decompression = .disabled
             let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
