@@ -4,6 +4,7 @@
 at once, as a dropped network link would; starting it again on the same port heals the link
 while the server behind it keeps its state (the S3 tests cut moto off mid-send this way)."""
 import asyncio
+import signal
 import sys
 
 
@@ -33,4 +34,6 @@ async def main(listen_port, target_port):
         await server.serve_forever()
 
 
+# A parent's blocked signals are inherited: let SIGTERM end the proxy.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
