@@ -5,9 +5,10 @@
 # Source it, then:
 #   s3_peer_start   installs moto if missing, starts it, creates two users and a bucket, and
 #                   writes KVMSNAP_S3_ENV (exported; default /tmp/kvmsnap-s3-peer/env) with
-#                   KVMSNAP_S3_ENDPOINT, KVMSNAP_S3_BUCKET, KVMSNAP_S3_{FULL,APPEND}_{KEY,SECRET},
-#                   KVMSNAP_S3_PROXY_PORT_FILE and KVMSNAP_S3_PYTHON. The append-only user may
-#                   only s3:PutObject, s3:GetObject and s3:ListBucket.
+#                   KVMSNAP_S3_ENDPOINT, KVMSNAP_S3_BUCKET and KVMSNAP_S3_{FULL,APPEND}_{KEY,SECRET}.
+#                   The append-only user may only s3:PutObject, s3:GetObject and s3:ListBucket.
+#                   moto keeps its state in memory only: a restarted moto is empty (the tests cut
+#                   the link with scripts/lib/tcp-proxy.py instead of stopping the server).
 #   s3_peer_stop    stops it (pid file) and removes its directory.
 
 S3_PEER_DIR="${KVMSNAP_S3_PEER_DIR:-/tmp/kvmsnap-s3-peer}"
