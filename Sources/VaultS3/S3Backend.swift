@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Vault
 
 /// A vault in an S3-compatible bucket (MinIO, Ceph RGW, Garage, AWS), under a key prefix,
@@ -136,5 +137,3 @@ enum S3HTTP {
         }
     }
 }
-
-import Synchronization
