@@ -34,7 +34,7 @@ extension S3Backend {
             switch outcome {
             case .success(let r):
                 if accept.contains(r.status) { return r }
-                let error = S3XML.error(r.body) ?? S3XML.Failure(code: Self.statusText(r.status), message: "")
+                let error = S3XML.error(r.body) ?? explainHead(method, key: key, bucketLevel: bucketLevel, status: r.status)
                 failure = remoteError(method, key: key, status: r.status, error: error)
                 let retryable = r.status >= 500 || r.status == 429 || ["SlowDown", "RequestTimeout", "InternalError"].contains(error.code)
                 guard retryable else { throw failure }
@@ -45,6 +45,20 @@ extension S3Backend {
             Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
             backoff *= 2
         }
+    }
+
+    /// A HEAD answer has no body: on a failed HEAD, a one-byte GET of the same object fetches the
+    /// server's error code (`SignatureDoesNotMatch`, `AccessDenied`), else the status text.
+    private func explainHead(_ method: String, key: String, bucketLevel: Bool, status: Int) -> S3XML.Failure {
+        let fallback = S3XML.Failure(code: Self.statusText(status), message: "")
+        guard method == "HEAD", status >= 400, status != 404 else { return fallback }
+        let path = bucketLevel ? "/\(bucket)" : path(key)
+        let url = baseURL + SigV4Signer.uriEncode(path, keepSlash: true)
+        let headers = signer.signedHeaders(
+            method: "GET", host: hostHeader, path: path, query: [], headers: [("Range", "bytes=0-0")],
+            payloadHash: SigV4Signer.emptyPayloadHash, date: Date())
+        guard case .success(let r) = perform("GET", url: url, headers: headers, body: []) else { return fallback }
+        return S3XML.error(r.body) ?? fallback
     }
 
     func remoteError(_ operation: String, key: String, status: Int, error: S3XML.Failure) -> VaultError {

@@ -36,6 +36,41 @@ enum S3TestPeer {
     }
 }
 
+/// `vault add` of an S3 vault: refused inputs change nothing, a wrong secret writes nothing.
+@Suite(.enabled(if: IntegrationEnvironment.available))
+struct VaultS3AddTests {
+    @Test func refusedS3AddsNameTheProblemAndRegisterAndWriteNothing() throws {
+        let v = try S3TestPeer.settings()
+        let dir = NSTemporaryDirectory() + "s3add-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cli = CLI(catalog: dir + "/c.sqlite", store: dir + "/store")
+        let location = try S3TestPeer.location()
+        let endpoint = try #require(v["KVMSNAP_S3_ENDPOINT"])
+
+        let noEndpoint = try cli.run(["vault", "add", "v", location])
+        #expect(noEndpoint.status == 64 && noEndpoint.stderr.contains("--endpoint"), "\(noEndpoint.stderr)")
+
+        let readable = try S3TestPeer.credentialsFile("FULL", in: dir)
+        chmod(readable, 0o644)
+        let open = try cli.run(["vault", "add", "v", location, "--endpoint", endpoint, "--credentials-file", readable])
+        #expect(open.status != 0 && open.stderr.contains("chmod 600"), "\(open.stderr)")
+
+        let wrong = dir + "/wrong.credentials"
+        let text = "[default]\naws_access_key_id = \(v["KVMSNAP_S3_FULL_KEY"] ?? "")\naws_secret_access_key = wrong\n"
+        #expect(FileManager.default.createFile(atPath: wrong, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+        let refused = try cli.run(["vault", "add", "v", location, "--endpoint", endpoint, "--credentials-file", wrong])
+        #expect(refused.status != 0 && refused.stderr.contains("SignatureDoesNotMatch") && refused.stderr.contains(location), "\(refused.stderr)")
+
+        let listed = try cli.run(["vault", "list", "--json"])
+        #expect(listed.status == 0 && (listed.json as? [Any])?.count == 0, "a refused add registered a vault: \(listed.stdout)")
+        // Nothing reached the bucket under that prefix: a full-key add attaches nothing, it creates.
+        chmod(readable, 0o600)
+        let created = try cli.run(["vault", "add", "v", location, "--endpoint", endpoint, "--credentials-file", readable, "--json"])
+        #expect(created.status == 0 && (created.json as? [String: Any])?["created"] as? Bool == true, "\(created.stdout)\(created.stderr)")
+    }
+}
+
 /// Issue 13's disaster recovery with the vault in S3: three sends, the host dies, a fresh
 /// catalog and store restore from the bucket (memory, counter and disks checked); then an
 /// append-only key (no delete permission) sends and its cleanup deletes are reported, not fatal.
