@@ -4,6 +4,14 @@ import NIOCore
 import NIOHTTP1
 import Vault
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension S3Backend {
     struct Response {
         var status: Int
@@ -142,12 +150,20 @@ enum S3XML {
             .replacingOccurrences(of: "&#13;", with: "\r").replacingOccurrences(of: "&amp;", with: "&")
     }
 
-    /// `2026-12-01T23:43:56.000Z` (fractional seconds optional).
+    /// `2026-12-01T23:43:56.000Z` (UTC; fractional seconds optional). Parsed by hand with timegm:
+    /// Foundation's date formatters link ICU's data into the binary.
     static func parseDate(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s)
+        let parts = s.split(whereSeparator: { "-T:Z".contains($0) })
+        guard parts.count >= 6, let y = Int32(parts[0]), let mo = Int32(parts[1]), let d = Int32(parts[2]), let h = Int32(parts[3]),
+            let mi = Int32(parts[4]), let sec = Double(parts[5])
+        else { return nil }
+        var c = tm()
+        c.tm_year = y - 1900
+        c.tm_mon = mo - 1
+        c.tm_mday = d
+        c.tm_hour = h
+        c.tm_min = mi
+        c.tm_sec = Int32(sec)
+        return Date(timeIntervalSince1970: Double(timegm(&c)) + sec - sec.rounded(.down))
     }
 }

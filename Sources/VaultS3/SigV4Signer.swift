@@ -1,6 +1,14 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An access key pair (and the session token of temporary credentials).
 public struct S3Credentials: Sendable, Equatable {
     public var accessKeyID: String
@@ -33,10 +41,13 @@ public struct SigV4Signer: Sendable {
         self.service = service
     }
 
-    /// `20150830T123600Z`
+    /// `20150830T123600Z` (gmtime, not Calendar: Calendar links ICU's data into the binary).
     public static func amzDate(_ date: Date) -> String {
-        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var c = tm()
+        gmtime_r(&t, &c)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(c.tm_year + 1900)\(two(c.tm_mon + 1))\(two(c.tm_mday))T\(two(c.tm_hour))\(two(c.tm_min))\(two(c.tm_sec))Z"
     }
 
     /// RFC 3986 percent-encoding of everything but the unreserved characters (and `/` in paths).
@@ -47,7 +58,8 @@ public struct SigV4Signer: Sendable {
             if c.isASCII && (c.isLetter || c.isNumber || "-._~".contains(c)) || (keepSlash && c == "/") {
                 out.append(c)
             } else {
-                out += String(format: "%%%02X", byte)
+                let hex = Array("0123456789ABCDEF")
+                out += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])"
             }
         }
         return out

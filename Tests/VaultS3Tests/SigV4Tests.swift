@@ -102,5 +102,8 @@ struct SigV4Tests {
     func encoding() {
         #expect(SigV4Signer.uriEncode("/b/chunks/ab/x y$ü", keepSlash: true) == "/b/chunks/ab/x%20y%24%C3%BC")
         #expect(SigV4Signer.canonicalQuery([("prefix", "p/chunks/"), ("list-type", "2")]) == "list-type=2&prefix=p%2Fchunks%2F")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 1_440_938_160.9)) == "20150830T123600Z")
+        #expect(S3XML.parseDate("2013-05-24T00:00:01.500Z") == Date(timeIntervalSince1970: 1_369_353_601.5))
+        #expect(S3XML.parseDate("2013-05-24T00:00:01Z") == Date(timeIntervalSince1970: 1_369_353_601))
     }
 }
