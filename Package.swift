@@ -18,6 +18,8 @@ let package = Package(
         // nothing of it is built into kvmsnap.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The S3 vault backend's HTTP client (VaultS3 only; the Vault module stays free of NIO).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -60,10 +62,21 @@ let package = Package(
         // Alerts: targets, rules, the outbox of events and deliveries, and the senders (HTTP/1.1
         // and SMTP over TCP, TLS through OpenSSL). No libvirt, no processes.
         .target(name: "Notify", dependencies: ["KVMSnapCore", "SnapshotCatalog", "CTLS"]),
+        // The S3 vault backend: SigV4 signing (pure) and a synchronous VaultBackend over
+        // async-http-client.
+        .target(
+            name: "VaultS3",
+            dependencies: [
+                "Vault", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", "Notify", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", "VaultS3", "Notify", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
@@ -104,6 +117,8 @@ let package = Package(
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "KVMSnapCore", "TestSupport"]),
+        // SigV4 against AWS's published vectors; the S3 backend against a real S3 server (moto).
+        .testTarget(name: "VaultS3Tests", dependencies: ["VaultS3", "Vault", "KVMSnapCore"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",

@@ -55,6 +55,11 @@ remove_stale_test_guests() {
 }
 remove_stale_test_guests
 
+# The S3 server of the vault tests (moto, SigV4 and IAM checked), stopped when this script exits.
+source scripts/lib/s3-peer.sh
+s3_peer_start
+PEER_STOPS+=(s3_peer_stop)
+
 swift build --build-tests
 # The release binary, built as scripts/install.sh builds it (an install afterwards reuses it):
 # ReleaseBinaryTests checks that it ignores the KVMSNAP_TEST_* fault-injection variables.

@@ -5,7 +5,7 @@ extension Catalog {
     /// Issue 15 (alerts): targets, rules, and the outbox of events and their deliveries.
     /// Secrets are never stored here: a target keeps the path of its 0600 secret file.
     static func registerNotifyMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v6-notify") { db in
+        migrator.registerMigration("v7-notify") { db in
             try db.create(table: "notifyTarget") { t in
                 t.primaryKey("name", .text)
                 t.column("kind", .text).notNull()

@@ -10,12 +10,14 @@ struct VaultRecordJSON: Encodable {
     var encrypted: Bool
     var keyFile: String?
     var addedAt: Date
+    /// Remote vaults: endpoint, region, credentials file path, jobs.
+    var options: VaultOptions?
     /// Only from `vault add` of a new encrypted vault: the paper key, shown this once.
     var paperKey: String?
     var created: Bool?
     init(_ record: VaultRecord, created: Bool? = nil, paperKey: String? = nil) {
         name = record.name; location = record.location; encrypted = record.encrypted; keyFile = record.keyFile
-        addedAt = record.addedAt; self.created = created; self.paperKey = paperKey
+        addedAt = record.addedAt; self.created = created; self.paperKey = paperKey; options = record.options
     }
 }
 
