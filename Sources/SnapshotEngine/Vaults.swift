@@ -169,7 +169,10 @@ struct Vaults: CatalogService, Sendable {
     func backend(for location: String, create: Bool = false) throws(VaultError) -> any VaultBackend {
         switch try VaultLocation(parsing: location) {
         case .directory(let path): return try DirectoryBackend(root: path, create: create)
-        case .ssh, .s3: throw .badLocation(reason: "\(location): this kvmsnap has no backend for it yet")
+        case .ssh(let user, let host, let port, let path):
+            // `create` needs nothing more: the server makes the vault directory (its parent must exist).
+            return RemoteBackend(transport: SSHTransport(user: user, host: host, port: port, path: path), connections: SSHTransport.connections())
+        case .s3: throw .badLocation(reason: "\(location): this kvmsnap has no backend for it yet")
         }
     }
 
@@ -213,9 +216,10 @@ extension EngineError {
             switch error {
             case .wrongKey, .keyRequired, .badPaperKey, .invalidName, .badLocation: .invalidInput
             case .alreadyExists: .conflict
+            case .appendOnly: .conflict
             case .busy: .busy
             case .unsupportedFormat: .unsupported
-            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink: .io
+            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink, .remote: .io
             }
         self.init(code, error.description)
     }

@@ -29,6 +29,10 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     case sink(String)
     /// The gc did not run because a send or another gc holds a live mark.
     case busy(String)
+    /// A remote backend (`ssh://…`) failed: the connection, the transport or the far side.
+    case remote(backend: String, key: String, reason: String)
+    /// The far side runs append-only and refused to delete, overwrite or gc (`operation`) `key`.
+    case appendOnly(backend: String, key: String, operation: String)
 
     public var description: String {
         switch self {
@@ -50,6 +54,9 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .source(let message): "vault: reading the source failed: \(message)"
         case .sink(let message): "vault: writing the target failed: \(message)"
         case .busy(let message): "vault: busy: \(message)"
+        case .remote(let backend, let key, let reason): "vault \(backend): \(key): \(reason)"
+        case .appendOnly(let backend, let key, let operation):
+            "vault \(backend): \(operation) of \(key) refused: the server is append-only (prune and gc need a full-access key)"
         }
     }
 }
