@@ -142,7 +142,7 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
     }
 
     static func diagnostic(_ transportText: String, _ failure: ChannelFailure) -> String {
-        let said = transportText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let said = transportText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var text = said.isEmpty ? failure.text : said.suffix(3).joined(separator: "; ")
         if text.contains("Host key verification failed") || text.contains("No ED25519 host key is known") || text.contains("host key for") {
             text += " (kvmsnap never accepts an unknown or changed host key: check it and add it to known_hosts first)"
