@@ -11,7 +11,7 @@ import Vault
 /// Environment: `KVMSNAP_SSH_CONFIG` names an ssh config file (`ssh -F`), `KVMSNAP_REMOTE_COMMAND`
 /// the far side's kvmsnap (default `kvmsnap`), `KVMSNAP_SSH_CONNECTIONS` the connections used for
 /// parallel transfers (default 4, 1 to 16).
-struct SSHTransport: VaultTransport {
+public struct SSHTransport: VaultTransport {
     let user: String?
     let host: String
     let port: Int?
@@ -19,7 +19,7 @@ struct SSHTransport: VaultTransport {
     let configFile: String?
     let remoteCommand: String
 
-    init(user: String?, host: String, port: Int?, path: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(user: String?, host: String, port: Int?, path: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.user = user
         self.host = host
         self.port = port
@@ -28,11 +28,11 @@ struct SSHTransport: VaultTransport {
         remoteCommand = environment["KVMSNAP_REMOTE_COMMAND"].flatMap { $0.isEmpty ? nil : $0 } ?? "kvmsnap"
     }
 
-    static func connections(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+    public static func connections(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
         min(16, max(1, environment["KVMSNAP_SSH_CONNECTIONS"].flatMap { Int($0) } ?? 4))
     }
 
-    var name: String { VaultLocation.ssh(user: user, host: host, port: port, path: path).description }
+    public var name: String { VaultLocation.ssh(user: user, host: host, port: port, path: path).description }
 
     /// The ssh command line (no shell on this side; the far side's shell reads the last word).
     var arguments: [String] {
@@ -51,7 +51,7 @@ struct SSHTransport: VaultTransport {
         s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    func connect() throws(VaultError) -> any VaultChannel {
+    public func connect() throws(VaultError) -> any VaultChannel {
         do {
             let started = try ExternalProcess.startConnected("ssh", arguments)
             return SSHChannel(child: started.child, requestFD: started.input, responseFD: started.output)
