@@ -24,7 +24,7 @@ log() { printf 'ssh-peer: %s\n' "$*" >&2; }
 
 install_packages() {
   local missing=() p
-  for p in openssh-server openssh-client iproute2; do
+  for p in openssh-server openssh-sftp-server openssh-client iproute2; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -73,6 +73,7 @@ StrictModes no
 MaxStartups 64:30:128
 MaxSessions 64
 LogLevel VERBOSE
+Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
   local name key hosts
   for name in "" _append _unknown _stranger; do
