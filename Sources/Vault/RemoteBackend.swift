@@ -203,7 +203,8 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
         let message = String(decoding: r.rest(), as: UTF8.self)
         switch kind {
         case .missing: return .missingObject(key: key)
-        case .backend where errno != 0: return .remote(backend: transport.name, key: key, reason: "\(operation) failed on the server: \(String(cString: strerror(errno)))")
+        case .backend where errno != 0:
+            return .remote(backend: transport.name, key: key, reason: "\(operation) failed on the server: \(String(cString: strerror(errno)))")
         case .refused: return .appendOnly(backend: transport.name, key: key, operation: operation)
         default: return .remote(backend: transport.name, key: key, reason: message)
         }

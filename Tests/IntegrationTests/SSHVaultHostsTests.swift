@@ -62,7 +62,8 @@ struct SSHVaultHostsTests {
         // Every host's VMs, with their host ids.
         let listed = try #require(try cliC.run(["vault", "snapshots", "v", "--json"]).json as? [[String: Any]])
         let ids = Set(listed.compactMap { $0["hostID"] as? String })
-        let expected = try Set([a, b].map { try String(contentsOfFile: $0.storePath + "/host-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) })
+        let expected = try Set(
+            [a, b].map { try String(contentsOfFile: $0.storePath + "/host-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) })
         #expect(ids == expected && ids.count == 2, "\(listed)")
         #expect(Set(listed.compactMap { $0["vm"] as? String }) == [a.guest.name, b.guest.name])
         let table = try cliC.run(["vault", "snapshots", "v"]).stdout
@@ -71,7 +72,10 @@ struct SSHVaultHostsTests {
         // The template is stored once: together the two sends stored little more than one copy.
         let storedA = (ra.json as? [String: Any])?["bytesStored"] as? Int64 ?? -1
         let storedB = (rb.json as? [String: Any])?["bytesStored"] as? Int64 ?? -1
-        print("ssh vault: two VMs from one 32 MiB template: host A stored \(storedA) B, host B \(storedB) B, together \(storedA + storedB) B (\(gcRuns) gc runs meanwhile)")
+        print(
+            "ssh vault: two VMs from one 32 MiB template: host A stored \(storedA) B, host B \(storedB) B, "
+                + "together \(storedA + storedB) B (\(gcRuns) gc runs meanwhile)"
+        )
         #expect(storedA >= 0 && storedB >= 0 && storedA + storedB < 44 << 20, "without sharing the two sends store at least 64 MiB")
 
         // Host B restores what host A sent (as a new VM: A's still runs): it boots from A's disks.

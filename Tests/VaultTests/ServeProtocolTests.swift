@@ -1,7 +1,7 @@
 import Foundation
 import KVMSnapCore
-import Testing
 import TestSupport
+import Testing
 import Vault
 
 /// A `vault serve` session in this process: the server on a thread, talking over two pipes.
