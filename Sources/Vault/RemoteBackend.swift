@@ -130,9 +130,16 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
             throw .remote(backend: transport.name, key: key, reason: "cannot connect: \(Self.diagnostic(c.channel.close(), error))")
         }
         var r = FrameReader(answer)
-        guard r.u8() == ServeProtocol.Status.ok.rawValue, r.u32() == ServeProtocol.version, let flag = r.u8() else {
-            let text = String(decoding: answer.dropFirst(), as: UTF8.self).filter { !$0.isASCII || $0.isPrintableASCII }
+        let status = r.u8()
+        guard status == ServeProtocol.Status.ok.rawValue, r.u32() == ServeProtocol.version, let flag = r.u8() else {
             _ = c.channel.close()
+            // The server refused (it cannot open the vault directory, another protocol version).
+            if status == ServeProtocol.Status.failed.rawValue {
+                let refused = failure(&r, key: key)
+                if case .missingObject = refused { throw .remote(backend: transport.name, key: key, reason: "the server cannot open the vault") }
+                throw refused
+            }
+            let text = String(decoding: answer.dropFirst(), as: UTF8.self).filter { !$0.isASCII || $0.isPrintableASCII }
             throw .remote(backend: transport.name, key: key, reason: "the far side is not a kvmsnap vault server of version \(ServeProtocol.version) (\(text))")
         }
         lock.lock()
@@ -204,7 +211,8 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
         switch kind {
         case .missing: return .missingObject(key: key)
         case .backend where errno != 0:
-            return .remote(backend: transport.name, key: key, reason: "\(operation) failed on the server: \(String(cString: strerror(errno)))")
+            let object = message == key || message.isEmpty ? "" : " \(message)"
+            return .remote(backend: transport.name, key: key, reason: "\(operation)\(object) failed on the server: \(String(cString: strerror(errno)))")
         case .refused: return .appendOnly(backend: transport.name, key: key, operation: operation)
         default: return .remote(backend: transport.name, key: key, reason: message)
         }

@@ -59,6 +59,25 @@ extension SSHVaultSuites {
             #expect(!FileManager.default.fileExists(atPath: path), "nothing reached the far side")
         }
 
+        /// A vault on another port; a far side without kvmsnap; a vault directory whose parent is missing.
+        @Test func portsAndFarSideProblemsAreReportedClearly() throws {
+            try SSHPeer.require()
+            let path = SSHPeer.vaultPath("port")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let onPort = RemoteBackend(transport: SSHTransport(user: "root", host: SSHPeer.address, port: 2222, path: path), connections: 1)
+            try onPort.writeAtomic("config", [1])
+            #expect(FileManager.default.fileExists(atPath: path + "/config"), "served through port 2222")
+            let cli = CLI(catalog: NSTemporaryDirectory() + "ssh-fs-\(UUID().uuidString).sqlite", store: NSTemporaryDirectory() + "ssh-fs-store")
+            defer { unlink(cli.catalog) }
+            var noKvmsnap = SSHPeer.environment()
+            noKvmsnap["KVMSNAP_REMOTE_COMMAND"] = "/nonexistent/kvmsnap"
+            let missing = try cli.run(["vault", "add", "v", SSHPeer.location(path + "-x")], environment: noKvmsnap)
+            #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/kvmsnap") && missing.stderr.contains("ssh://"), "\(missing.stderr)")
+            let noParent = try cli.run(["vault", "add", "v", SSHPeer.location(path + "/no/such/parent")])
+            #expect(noParent.status != 0 && noParent.stderr.contains("No such file or directory") && noParent.stderr.contains("ssh://"), "\(noParent.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: path + "-x"))
+        }
+
         /// 96 chunks of 512 KiB put through 1 and through 4 warm connections (all cores putting at
         /// once), and the same files uploaded by sftp (one `put` each, no fsync) for comparison.
         @Test func parallelConnectionsMeasured() throws {

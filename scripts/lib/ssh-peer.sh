@@ -2,7 +2,7 @@
 # A second host for the ssh:// vault tests: Debian's sshd in its own network namespace, reached
 # over a veth pair with addresses of our own (10.213.0.1/30 here, 10.213.0.2 in the namespace).
 # Key authentication only, a generated host key, and client files under $KVMSNAP_SSH_PEER_DIR:
-#   ssh_config          full-access key, the right known_hosts       (ssh -F; KVMSNAP_SSH_CONFIG)
+#   ssh_config          full-access key, the right known_hosts (ssh -F; KVMSNAP_SSH_CONFIG); ports 22 and 2222
 #   ssh_config_append   the append-only key (forced command: vault serve --append-only vaults/append)
 #   ssh_config_unknown  the full key, but a known_hosts without the peer (must be refused)
 #   ssh_config_stranger a key the peer does not authorize (must be refused)
@@ -19,6 +19,7 @@ PEER_DEV=ksnssh1
 HOST_ADDR=10.213.0.1
 PEER_ADDR=10.213.0.2
 DIR=${KVMSNAP_SSH_PEER_DIR:-/var/lib/kvmsnap-ssh-peer}
+CONFIG_CHANGED=0
 
 log() { printf 'ssh-peer: %s\n' "$*" >&2; }
 
@@ -46,7 +47,9 @@ make_keys() {
   for k in host_ed25519 id_full id_append id_stranger; do
     [[ -f $DIR/$k ]] || ssh-keygen -q -t ed25519 -N '' -C "kvmsnap-test-$k" -f "$DIR/$k"
   done
-  printf '%s %s\n' "$PEER_ADDR" "$(cut -d' ' -f1,2 "$DIR/host_ed25519.pub")" >"$DIR/known_hosts"
+  local key
+  key=$(cut -d' ' -f1,2 "$DIR/host_ed25519.pub")
+  printf '%s %s\n[%s]:2222 %s\n' "$PEER_ADDR" "$key" "$PEER_ADDR" "$key" >"$DIR/known_hosts"
   : >"$DIR/known_hosts_empty"
 }
 
@@ -58,9 +61,10 @@ write_configs() {
     printf 'command="%s vault serve --stdio --append-only %s/vaults/append",restrict %s\n' "$bin" "$DIR" "$(cat "$DIR/id_append.pub")"
   } >"$DIR/authorized_keys"
   chmod 600 "$DIR/authorized_keys"
-  cat >"$DIR/sshd_config" <<EOF
+  cat >"$DIR/sshd_config.new" <<EOF
 ListenAddress $PEER_ADDR
 Port 22
+Port 2222
 HostKey $DIR/host_ed25519
 PidFile $DIR/sshd.pid
 AuthorizedKeysFile $DIR/authorized_keys
@@ -75,6 +79,11 @@ MaxSessions 64
 LogLevel VERBOSE
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
+  # A running sshd started with another configuration is restarted by start.
+  if cmp -s "$DIR/sshd_config.new" "$DIR/sshd_config"; then rm -f "$DIR/sshd_config.new"; else
+    mv "$DIR/sshd_config.new" "$DIR/sshd_config"
+    CONFIG_CHANGED=1
+  fi
   local name key hosts
   for name in "" _append _unknown _stranger; do
     key=id_full; hosts=known_hosts
@@ -114,6 +123,10 @@ start() {
   write_configs "$bin"
   start_network
   mkdir -p /run/sshd
+  if ((CONFIG_CHANGED)) && sshd_running; then
+    kill "$(cat "$DIR/sshd.pid")"
+    sleep 0.5
+  fi
   if ! sshd_running; then
     ip netns exec "$NS" /usr/sbin/sshd -f "$DIR/sshd_config" -E "$DIR/sshd.log"
   fi
