@@ -37,6 +37,9 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
     public init(transport: any VaultTransport, connections: Int = 4) {
         self.transport = transport
         self.connections = max(1, connections)
+        // A write to a connection whose far end died must be an error naming the object, not a
+        // silent death by SIGPIPE (children get the default back: ExternalProcess resets it).
+        signal(SIGPIPE, SIG_IGN)
     }
 
     deinit { for c in idle { _ = c.channel.close() } }

@@ -25,6 +25,7 @@ public struct VaultServer: Sendable {
     /// Serves requests until the client hangs up. Returns the process's exit status: 0 after a
     /// clean hang-up, 2 after a protocol violation (version mismatch, oversized or cut frame).
     public func serve(input: Int32, output: Int32) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)  // a client that hung up ends the session with an error, not a signal
         let channel = FrameChannel(input: input, output: output)
         guard let backend = handshake(channel) else { return 2 }
         while true {

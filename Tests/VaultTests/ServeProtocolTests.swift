@@ -11,19 +11,31 @@ final class PipeChannel: VaultChannel, @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     nonisolated(unsafe) var status: Int32 = -1
 
-    init(server: VaultServer) {
+    /// The server's ends (for a hand-made server, `serve: false`).
+    let serverInput: Int32
+    let serverOutput: Int32
+
+    init(server: VaultServer, serve: Bool = true) {
         var request: [Int32] = [-1, -1], response: [Int32] = [-1, -1]
         _ = pipe(&request)
         _ = pipe(&response)
         requestFD = request[1]
         responseFD = response[0]
         let input = request[0], output = response[1]
+        serverInput = input
+        serverOutput = output
+        guard serve else { return }
         Thread.detachNewThread { [self] in
             status = server.serve(input: input, output: output)
             Glibc.close(input)
             Glibc.close(output)
             done.signal()
         }
+    }
+
+    func closeServerSide() {
+        Glibc.close(serverInput)
+        Glibc.close(serverOutput)
     }
 
     /// Waits for the server to end (after the client closed, or after a protocol violation).
@@ -74,12 +86,41 @@ struct RawClient {
         return exactly(Int(h.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
     }
 
+    /// Plays the server's part of the hello: reads one frame, answers ok (version 1, not append-only).
+    func serverSide() -> Bool {
+        var header = [UInt8](repeating: 0, count: 4)
+        guard read(channel.serverInput, &header, 4) == 4 else { return false }
+        var body = [UInt8](repeating: 0, count: Int(header.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+        var done = 0
+        while done < body.count {
+            let n = body.withUnsafeMutableBytes { read(channel.serverInput, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { return false }
+            done += n
+        }
+        let ok: [UInt8] = [0, 0, 0, 6, 0, 0, 0, 0, 1, 0]
+        return ok.withUnsafeBytes { Glibc.write(channel.serverOutput, $0.baseAddress, $0.count) } == ok.count
+    }
+
     static func request(op: UInt8, key: String, payload: [UInt8] = []) -> [UInt8] {
         let k = Array(key.utf8)
         return [op, UInt8(k.count >> 8), UInt8(k.count & 0xff)] + k + payload
     }
 
     static let hello = request(op: 0, key: "", payload: [0, 0, 0, 1] + Array("kvmsnap-vault-serve".utf8))
+}
+
+/// A server that answers the hello and then hangs up (its process died).
+struct HangUpTransport: VaultTransport {
+    var name: String { "pipe://hang-up" }
+    func connect() throws(VaultError) -> any VaultChannel {
+        let channel = PipeChannel(server: VaultServer(root: "/nonexistent", appendOnly: false), serve: false)
+        Thread.detachNewThread {
+            let raw = RawClient(channel: channel)
+            _ = raw.serverSide()
+            channel.closeServerSide()
+        }
+        return channel
+    }
 }
 
 @Suite("vault serve protocol")
@@ -145,6 +186,17 @@ struct ServeProtocolTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == before, "nothing written outside the vault")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/vault").isEmpty)
         #expect(try b.exists("config") == false, "the session goes on after a refusal")
+    }
+
+    @Test func aServerThatHangsUpMidRequestIsAnErrorNamingTheObject() throws {
+        let b = RemoteBackend(transport: HangUpTransport(), connections: 1)
+        do {
+            _ = try b.putIfAbsent("chunks/ab/big", [UInt8](repeating: 7, count: 5 << 20))
+            Issue.record("a put to a server that hung up succeeded")
+        } catch {
+            guard case .remote(let backend, let key, let reason) = error else { throw error }
+            #expect(backend == "pipe://hang-up" && key == "chunks/ab/big" && reason.contains("closed"), "\(error)")
+        }
     }
 
     @Test func hostileFramesGetAnErrorOrEndTheSessionWithoutACrash() throws {
