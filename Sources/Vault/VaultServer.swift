@@ -22,43 +22,54 @@ public struct VaultServer: Sendable {
         self.appendOnly = appendOnly
     }
 
-    /// Serves requests until the client hangs up. Returns the process's exit status: 0 after a
-    /// clean hang-up, 2 after a protocol violation (version mismatch, oversized or cut frame).
-    public func serve(input: Int32, output: Int32) -> Int32 {
+    /// Serves requests until the client hangs up. Returns nil after a clean hang-up, else why the
+    /// session ended (a version mismatch, an oversized or cut frame, a vault it cannot open);
+    /// the command prints that on stderr (stdout carries the protocol only) and exits 2.
+    public func serve(input: Int32, output: Int32) -> String? {
         signal(SIGPIPE, SIG_IGN)  // a client that hung up ends the session with an error, not a signal
         let channel = FrameChannel(input: input, output: output)
-        guard let backend = handshake(channel) else { return 2 }
+        let backend: DirectoryBackend
+        switch handshake(channel) {
+        case .success(let opened): backend = opened
+        case .failure(let problem): return problem.reason
+        }
         while true {
             let body: [UInt8]
-            do { body = try channel.receive() } catch { return error == .closed(clean: true) ? 0 : 2 }
-            do { try handle(body, backend: backend, channel: channel) } catch { return 2 }
+            do { body = try channel.receive() } catch { return error == .closed(clean: true) ? nil : error.text }
+            do { try handle(body, backend: backend, channel: channel) } catch { return error.text }
         }
     }
 
-    private func handshake(_ channel: FrameChannel) -> DirectoryBackend? {
-        guard let body = try? channel.receive() else { return nil }
+    struct Refusal: Error {
+        var reason: String
+    }
+
+    private func handshake(_ channel: FrameChannel) -> Result<DirectoryBackend, Refusal> {
+        let body: [UInt8]
+        do { body = try channel.receive() } catch { return .failure(Refusal(reason: "no hello from the client: \(error.text)")) }
         var r = FrameReader(body)
         guard r.u8() == ServeProtocol.Op.hello.rawValue, r.string16() == "", let version = r.u32(),
             String(decoding: r.rest(), as: UTF8.self) == ServeProtocol.greeting
         else {
             try? reply(channel, failure: .badRequest, message: "not a kvmsnap vault client")
-            return nil
+            return .failure(Refusal(reason: "not a kvmsnap vault client (this command is run by ssh for an ssh:// vault)"))
         }
         guard version == ServeProtocol.version else {
-            try? reply(channel, failure: .badRequest, message: "protocol version \(version); this server speaks \(ServeProtocol.version)")
-            return nil
+            let text = "protocol version \(version); this server speaks \(ServeProtocol.version)"
+            try? reply(channel, failure: .badRequest, message: text)
+            return .failure(Refusal(reason: text))
         }
         let backend: DirectoryBackend
         do { backend = try DirectoryBackend(root: root, create: true) } catch {
             try? reply(channel, error: error)
-            return nil
+            return .failure(Refusal(reason: error.description))
         }
         var ok = FrameWriter()
         ok.u8(ServeProtocol.Status.ok.rawValue)
         ok.u32(ServeProtocol.version)
         ok.u8(appendOnly ? 1 : 0)
-        do { try channel.send(ok.bytes) } catch { return nil }
-        return backend
+        do { try channel.send(ok.bytes) } catch { return .failure(Refusal(reason: error.text)) }
+        return .success(backend)
     }
 
     private func handle(_ body: [UInt8], backend: DirectoryBackend, channel: FrameChannel) throws(ChannelFailure) {

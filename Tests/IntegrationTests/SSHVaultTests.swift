@@ -76,6 +76,10 @@ extension SSHVaultSuites {
             let noParent = try cli.run(["vault", "add", "v", SSHPeer.location(path + "/no/such/parent")])
             #expect(noParent.status != 0 && noParent.stderr.contains("No such file or directory") && noParent.stderr.contains("ssh://"), "\(noParent.stderr)")
             #expect(!FileManager.default.fileExists(atPath: path + "-x"))
+            // Run by hand (no client on stdin): one error line, exit 2, nothing made.
+            let byHand = try CLI.runBare(["vault", "serve", "--stdio", path + "-hand"])
+            #expect(byHand.status == 2 && byHand.stderr.hasPrefix("kvmsnap: error: vault serve: no hello") && byHand.stdout.isEmpty, "\(byHand)")
+            #expect(!FileManager.default.fileExists(atPath: path + "-hand"))
         }
 
         /// 96 chunks of 512 KiB put through 1 and through 4 warm connections (all cores putting at

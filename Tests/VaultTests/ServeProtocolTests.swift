@@ -9,7 +9,7 @@ final class PipeChannel: VaultChannel, @unchecked Sendable {
     let requestFD: Int32
     let responseFD: Int32
     let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var status: Int32 = -1
+    nonisolated(unsafe) var problem: String?
 
     /// The server's ends (for a hand-made server, `serve: false`).
     let serverInput: Int32
@@ -26,7 +26,7 @@ final class PipeChannel: VaultChannel, @unchecked Sendable {
         serverOutput = output
         guard serve else { return }
         Thread.detachNewThread { [self] in
-            status = server.serve(input: input, output: output)
+            problem = server.serve(input: input, output: output)
             Glibc.close(input)
             Glibc.close(output)
             done.signal()
@@ -38,11 +38,11 @@ final class PipeChannel: VaultChannel, @unchecked Sendable {
         Glibc.close(serverOutput)
     }
 
-    /// Waits for the server to end (after the client closed, or after a protocol violation).
-    func serverStatus() -> Int32 {
+    /// Waits for the server to end (after the client closed, or after a protocol violation): why it ended, nil when cleanly.
+    func serverProblem() -> String? {
         done.wait()
         done.signal()
-        return status
+        return problem
     }
 
     func close() -> String {
@@ -206,14 +206,14 @@ struct ServeProtocolTests {
         let c1 = PipeChannel(server: server)
         RawClient(channel: c1).frame(RawClient.request(op: 1, key: "chunks/x", payload: [1]))
         #expect(RawClient(channel: c1).answer()?.first == 1)
-        #expect(c1.serverStatus() == 2)
+        #expect(c1.serverProblem()?.contains("not a kvmsnap vault client") == true)
         _ = c1.close()
         // Another version: refused with a message naming both versions.
         let c2 = PipeChannel(server: server)
         RawClient(channel: c2).frame(RawClient.request(op: 0, key: "", payload: [0, 0, 0, 9] + Array("kvmsnap-vault-serve".utf8)))
         let refusal = String(decoding: RawClient(channel: c2).answer() ?? [], as: UTF8.self)
         #expect(refusal.contains("protocol version 9") && refusal.contains("speaks 1"), "\(refusal)")
-        #expect(c2.serverStatus() == 2)
+        #expect(c2.serverProblem()?.contains("protocol version 9") == true)
         _ = c2.close()
         // A frame over the limit: the server hangs up without reading (or allocating) it.
         let c3 = PipeChannel(server: server)
@@ -221,7 +221,7 @@ struct ServeProtocolTests {
         raw3.frame(RawClient.hello)
         #expect(raw3.answer()?.first == 0)
         raw3.write([0xff, 0xff, 0xff, 0xff])
-        #expect(c3.serverStatus() == 2)
+        #expect(c3.serverProblem()?.contains("over the limit") == true, "\(c3.serverProblem() ?? "")")
         _ = c3.close()
         // Malformed and random requests get error answers; the session still serves afterwards.
         let c4 = PipeChannel(server: server)
@@ -239,7 +239,7 @@ struct ServeProtocolTests {
         raw.frame(RawClient.request(op: 4, key: "config"))
         #expect(raw.answer() == [0, 0], "exists(config) still answered")
         _ = c4.close()
-        #expect(c4.serverStatus() == 0)
+        #expect(c4.serverProblem() == nil)
         let escaped = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(escaped == ["vault"], "\(escaped)")
     }

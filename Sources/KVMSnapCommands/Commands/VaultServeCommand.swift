@@ -23,7 +23,8 @@ struct VaultServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let status = VaultServer(root: path, appendOnly: appendOnly).serve(input: 0, output: 1)
-        if status != 0 { throw ExitCode(status) }
+        if let problem = VaultServer(root: path, appendOnly: appendOnly).serve(input: 0, output: 1) {
+            throw CommandFailure("vault serve: \(problem)", exitCode: 2)
+        }
     }
 }
