@@ -30,6 +30,16 @@ kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import js
 # measures the same writes plus define and boot.
 kv_restore_cmd() { KV_CMD=("$K" vault extract "$1" "$V" "$2" --to "$4" --raw --json); }   # VAULT SNAP NEW DIR
 NOT_BUILT="not measured: kvmsnap send not built"
+# The ssh:// side (issue 14): the same sends into a vault on scripts/lib/ssh-peer.sh's second host
+# (sshd in a network namespace over a veth pair; the vault directory is on this filesystem, so
+# the numbers are the protocol's and ssh's cost, not a network's). VAULT_SSH=1 once it answers.
+SSH_PEER_ADDR=10.213.0.2 VAULT_SSH=0
+kv_ssh_location() { echo "ssh://root@$SSH_PEER_ADDR$1"; }                               # PATH
+vault_ssh_setup() {
+  scripts/lib/ssh-peer.sh status || { scripts/lib/ssh-peer.sh start "$K" >/dev/null && SSH_PEER_STARTED=1; } || return 0
+  export KVMSNAP_SSH_CONFIG=${KVMSNAP_SSH_PEER_DIR:-/var/lib/kvmsnap-ssh-peer}/ssh_config KVMSNAP_REMOTE_COMMAND=$K
+  VAULT_SSH=1
+}
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes
 # the command and every child it reaped read from / wrote to storage (/proc/self/io
@@ -53,8 +63,10 @@ mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
 bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # Sides in run $1: the list rotated by run, so no side always goes first.
 vault_order() {
-  local sides=(kvmsnap dd borg restic) i n=4
-  ((VAULT_BUILT)) || { sides=(dd borg restic); n=3; }
+  local sides=(dd borg restic) i n
+  ((VAULT_BUILT)) && sides=(kvmsnap "${sides[@]}")
+  ((VAULT_SSH)) && sides=(kvmsnap-ssh "${sides[@]}")
+  n=${#sides[@]}
   for ((i = 0; i < n; i++)); do printf '%s ' "${sides[$(((i + $1 - 1) % n))]}"; done
 }
 # src_state S: $VW/src holds snapshot S's files (hard links: same bytes, a new inode and mtime
@@ -110,6 +122,8 @@ vault_full() {   # vault_full SIDE I
   src_state s1; bytes=$(bytes_of "$VW/src")
   case $side in
     kvmsnap) kv_vault_add "bench$i" "$r"; kv_send_cmd s1 "bench$i"; drop_caches; measure "$VW/send-$i-s1.json" "${KV_CMD[@]}" ;;
+    kvmsnap-ssh) kv_vault_add "benchssh$i" "$(kv_ssh_location "$r")"; kv_send_cmd s1 "benchssh$i"; drop_caches
+                 measure "$VW/sendssh-$i-s1.json" "${KV_CMD[@]}" ;;
     dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/* ;;
     borg) borg init --encryption none "$r"; drop_caches; measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::s1" "$VW/src" ;;
     restic) restic -q -r "$r" init --repository-version 2 >/dev/null; drop_caches; measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
@@ -123,6 +137,7 @@ vault_inc() {   # vault_inc SIDE I SNAP
   case $side in
     kvmsnap) kv_send_cmd "$s" "bench$i"; measure "$VW/send-$i-$s.json" "${KV_CMD[@]}"
              sample vault_send_incremental_bytes_read:reported kvmsnap "$(jget "$VW/send-$i-$s.json" 'd["bytesRead"]')" ;;
+    kvmsnap-ssh) kv_send_cmd "$s" "benchssh$i"; measure "$VW/sendssh-$i-$s.json" "${KV_CMD[@]}" ;;
     borg) measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::$s" "$VW/src" ;;
     restic) measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
     dd) return 0 ;;
@@ -136,6 +151,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   drop_caches
   case $side in
     kvmsnap) kv_restore_cmd "bench$i" s3 "$V-restored$i" "$d"; measure "$VW/restore-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
+    kvmsnap-ssh) kv_restore_cmd "benchssh$i" s3 "$V-restored$i" "$d"; measure "$VW/restoressh-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
     dd) bytes=$(bytes_of "$VW/data/s3")
         measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304)) ;;
     borg) measure /dev/null sh -c 'cd "$0" && borg extract "$1" && sync' "$d" "$r::s3" ;;
@@ -145,7 +161,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   if [[ $i == 1 && $side == @(borg|restic) ]]; then vault_check_restored "$side" "$d"; fi
   sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_restore_MBps:bytes "$side" "$bytes"
-  if [[ $side == kvmsnap ]]; then
+  if [[ $side == kvmsnap* ]]; then
     virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
     virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
   fi
@@ -161,6 +177,10 @@ vault_check() {   # vault_check I
     [[ $(jget "$VW/send-$i-s1.json" 'd.get("baseSnapshot")') == None && $(jget "$VW/send-$i-s2.json" 'd.get("baseSnapshot")') == s1 &&
        $(jget "$VW/send-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's sends of run $i are not s1 full, s2 on s1, s3 on s2"
     echo "vault run $i, kvmsnap send (its JSON): $(for s in s1 s2 s3; do jget "$VW/send-$i-$s.json" '"%s: bytesRead %d, bytesStored %d, chunksNew %d, chunksReused %d, %.2f s; " % (d["snapshot"], d["bytesRead"], d["bytesStored"], d["chunksNew"], d["chunksReused"], d["seconds"])'; done | tr "\n" " ")" >>"$NOTES"
+  fi
+  if ((VAULT_SSH)); then
+    n=$(kv_vault_snapshot_count "benchssh$i"); [[ $n == 3 ]] || die "vault: kvmsnap's ssh vault holds $n snapshots, not 3"
+    [[ $(jget "$VW/sendssh-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's ssh send of s3 in run $i is not incremental to s2"
   fi
   n=$(borg list --short "$VW/repos/borg-$i" | wc -l); [[ $n == 3 ]] || die "vault: borg repository holds $n archives, not 3"
   n=$(restic -q -r "$VW/repos/restic-$i" snapshots --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -178,6 +198,7 @@ vault_section() {
     log "vault: kvmsnap send --help shows no send command: the kvmsnap side is $NOT_BUILT; measuring the baselines"
     echo "vault: kvmsnap side $NOT_BUILT (kvmsnap send --help shows no send command)" >>"$NOTES"
   fi
+  ((VAULT_BUILT)) && vault_ssh_setup
   vault_setup
   local i side s
   log "vault: $VAULT_RUNS runs, sides in rotating order ($(vault_order 1)), fresh repositories each run"
@@ -249,12 +270,19 @@ for metric, unit, primary, ttext, check in spec:
         e = vals.get(metric + ":" + extra)
         if e: row[extra] = {s: med(xs) for s, xs in e.items()}
     if not built: row["kvmsnapNote"] = not_built
+    ssh = med(v.get("kvmsnap-ssh", []))
+    if ssh is not None: row["kvmsnapSSH"] = {"value": ssh, "ratioToDirectory": ssh / k if k else None}
     doc["results"].append(row)
     print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k) if built else not_built, fmt(base.get("dd")),
           fmt(base.get("borg")), fmt(base.get("restic")), fmt(ratios.get("dd")), fmt(ratios.get("borg")), fmt(ratios.get("restic")), unit, runs, ttext, met))
 json.dump(doc, open(out, "w"), indent=2)
 print("\nMedians over %d runs (incremental rows: over the 2nd and 3rd send of every run); ratio = kvmsnap / that baseline." % runs)
 print("All vault rows: " + how)
+ssh_rows = [r for r in doc["results"] if r["metric"].startswith("vault_") and "kvmsnapSSH" in r]
+if ssh_rows:
+    print("kvmsnap into an ssh:// vault (scripts/lib/ssh-peer.sh: sshd in a network namespace on this host, same filesystem), "
+          "next to the directory vault: " + "; ".join("%s %s (%s x the directory's)" % (r["metric"], fmt(r["kvmsnapSSH"]["value"]),
+          fmt(r["kvmsnapSSH"]["ratioToDirectory"])) for r in ssh_rows))
 for row in doc["results"]:
     if row["metric"].startswith("vault_"):
         print("- %s: %s" % (row["metric"], row["conditions"].replace("; " + how, "")))

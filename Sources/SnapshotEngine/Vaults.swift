@@ -6,7 +6,8 @@ import Vault
 /// How `kvmsnap vault add` creates or attaches a vault.
 public struct VaultAddOptions: Sendable {
     public var name: String
-    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk).
+    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk) or
+    /// `ssh://[user@]host[:port]/path` (see ``VaultLocation``).
     public var location: String
     /// Create the vault encrypted (ignored when attaching: the vault's config decides).
     public var encrypt = false
