@@ -51,16 +51,25 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The only place that mentions OpenSSL's C headers (TLS for alert targets).
+        .systemLibrary(
+            name: "CTLS",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Alerts: targets, rules, the outbox of events and deliveries, and the senders (HTTP/1.1
+        // and SMTP over TCP, TLS through OpenSSL). No libvirt, no processes.
+        .target(name: "Notify", dependencies: ["KVMSnapCore", "SnapshotCatalog", "CTLS"]),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", "Notify", .product(name: "Logging", package: "swift-log")]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
             name: "KVMSnapCommands",
             dependencies: [
-                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "Notify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -98,7 +107,7 @@ let package = Package(
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport", "Vault"]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport", "Vault", "Notify"]
         ),
     ],
     swiftLanguageModes: [.v6]

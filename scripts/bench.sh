@@ -67,6 +67,12 @@ cleanup() {
   set +e
   # Another session's test may restart libvirtd: wait for it rather than leave domains behind.
   for _ in $(seq 1 30); do virsh version >/dev/null 2>&1 && break; sleep 1; done
+  # KVMSNAP_BENCH_KEEP=1 (development): keep the work directory and the domains for manual runs.
+  if [[ -n ${KVMSNAP_BENCH_KEEP:-} ]]; then
+    log "kept $WORK and the domains $P-* (KVMSNAP_BENCH_KEEP)"
+    [[ -n ${LOCKED:-} && $(cat "$LOCK" 2>/dev/null) == "bench.sh $$" ]] && rm -f "$LOCK"
+    exit $rc
+  fi
   for d in $(virsh list --all --name 2>/dev/null | grep "^$P-"); do
     virsh -q destroy "$d" >/dev/null 2>&1
     virsh -q undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 || virsh -q undefine "$d" >/dev/null 2>&1

@@ -20,6 +20,17 @@ KVMSNAP_TEST_GUEST_DIR="$(scripts/build-test-guest.sh | tail -n1)"
 export KVMSNAP_TEST_GUEST_DIR
 # Integration tests must run here; they fail (not skip) when libvirtd or the guest is missing.
 export KVMSNAP_REQUIRE_INTEGRATION=1
+# Real peers the tests talk to register their stop command in PEER_STOPS; one EXIT trap runs
+# them all, whatever happens (a second `trap ... EXIT` would replace the first).
+PEER_STOPS=()
+stop_peers() { local c; for c in "${PEER_STOPS[@]}"; do eval "$c" || true; done; }
+trap stop_peers EXIT
+# Real alert receivers on loopback for NotifyTests (HTTP: webhook/ntfy/Gotify; SMTP: aiosmtpd).
+source scripts/lib/notify-peers.sh
+notify_peers_install
+notify_peers_root="$(mktemp -d /tmp/kvmsnap-notify-peers.XXXXXX)"
+PEER_STOPS+=('notify_peers_stop; rm -rf "$notify_peers_root"')
+notify_peers_start "$notify_peers_root"
 
 # Test guests are named kvmsnap-guesttest-*; VMs tests make from them (restore --as, fuzzed
 # names) have their disks under /var/lib/kvmsnap-tests. A run that was killed can leave some behind.
@@ -52,8 +63,8 @@ KVMSNAP_RELEASE_BINARY="$(swift build -c release --static-swift-stdlib --show-bi
 export KVMSNAP_RELEASE_BINARY
 # The second host for the ssh:// vault tests: sshd in its own network namespace, serving with
 # the kvmsnap just built; stopped (namespace and veth removed) when this script exits.
+PEER_STOPS+=('scripts/lib/ssh-peer.sh stop')
 scripts/lib/ssh-peer.sh start "$(swift build --show-bin-path)/kvmsnap"
-trap 'scripts/lib/ssh-peer.sh stop || true' EXIT
 
 limit_min="${KVMSNAP_TEST_TIMEOUT_MIN:-45}"
 watchdog() {

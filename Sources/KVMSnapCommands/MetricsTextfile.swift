@@ -23,6 +23,12 @@ enum MetricsTextfile {
             gauge("snapshot", "bytes", "Bytes of memory images and disk layers kvmsnap keeps for the VM (as 'kvmsnap usage').", labels)
                 .set(vm.bytes)
         }
+        for age in metrics.restorePointAges {
+            gauge(
+                "newest_restore_point_age", "seconds", "Age of the VM's newest ready restore point (tier local: snapshot; vault: copy in a vault).",
+                [("vm", age.vm), ("tier", age.tier)]
+            ).set(age.seconds)
+        }
         // The usual kinds are always present, so an alert can compare against 0.
         var failed = metrics.failedJobs
         for kind in ["create", "delete", "revert", "restore", "run-due"] where failed[kind] == nil { failed[kind] = 0 }

@@ -96,6 +96,7 @@ extension Catalog {
                     """)
         }
         registerVaultMigrations(&migrator)
+        registerNotifyMigrations(&migrator)
         return migrator
     }
 }

@@ -125,6 +125,9 @@ struct Schedules: EngineService, Sendable {
         for vm in try CatalogVMs(catalog: catalog).all() {
             if let run = schedules.run(vm: vm, now: now, timeZone: timeZone, steps: steps) { runs.append(run) }
         }
+        // After this run's snapshots: a VM whose newest restore point is still too old alerts
+        // (once per staleness episode; the commands deliver the outbox).
+        Alerts(catalog: catalog, clock: shifted.clock, diagnostics: configuration.diagnostics).checkStaleness(now: shifted.clock.now())
         return .ran(RunDueReport(now: now, runs: runs, duration: (ContinuousClock.now - realStart).seconds))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Notify
 import SnapshotCatalog
 
 extension SnapshotEngine {
@@ -17,9 +18,13 @@ extension SnapshotEngine {
         public var vms: [VM]
         /// Failed jobs in the journal, by kind.
         public var failedJobs: [String: Int]
+        /// Age of each VM's newest restore point per tier (`local`; `vault` for VMs a vault holds);
+        /// a VM with none in a tier has no entry.
+        public var restorePointAges: [(vm: String, tier: String, seconds: Double)] = []
     }
 
-    public func metrics() throws(EngineError) -> Metrics {
+    /// `now`: the time ages are measured at (run-due's `--now`; default the engine's clock).
+    public func metrics(now: Date? = nil) throws(EngineError) -> Metrics {
         let usage = try usage(vm: nil)
         let bytes = Dictionary(usage.map { ($0.uuid, $0.totalBytes) }, uniquingKeysWith: { a, _ in a })
         let (vms, snapshots, failedJobs) = try db { () throws(CatalogError) in
@@ -34,6 +39,13 @@ extension SnapshotEngine {
                 name: vm.name, uuid: vm.uuid, snapshots: ready.count, bytes: bytes[vm.uuid] ?? 0,
                 lastSnapshotAt: ready.map(\.createdAt).max())
         }
-        return Metrics(vms: rows, failedJobs: failedJobs)
+        var result = Metrics(vms: rows, failedJobs: failedJobs)
+        let at = now ?? clock.now()
+        do {
+            result.restorePointAges = try Outbox(catalog: catalog).newestRestorePoints().compactMap { point in
+                point.newest.map { (point.vm.name, point.tier.rawValue, max(0, at.timeIntervalSince($0.time))) }
+            }
+        } catch { throw EngineError(.catalog, error.message) }
+        return result
     }
 }

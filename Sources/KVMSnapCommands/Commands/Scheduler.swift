@@ -28,8 +28,12 @@ enum Scheduler {
                 for run in report.runs { Output.line(describe(run)) }
                 if report.runs.isEmpty { Output.line("no VM has a scheduled policy ('kvmsnap policy set VM|--default --schedule CRON ...')") }
             }
+            // The run's alerts (stale restore points, failed jobs), on the run's clock (--now).
+            let base = report.now.addingTimeInterval(report.duration), start = ContinuousClock.now
+            AlertDelivery.deliver(catalog: engine.catalog) { base.addingTimeInterval(Double((ContinuousClock.now - start).components.seconds)) }
             if let metricsTextfile {
-                let text = MetricsTextfile.render(try engine.metrics(), runDueDuration: report.duration)
+                let now = report.now.addingTimeInterval(report.duration)
+                let text = MetricsTextfile.render(try engine.metrics(now: now), runDueDuration: report.duration)
                 try MetricsTextfile.write(text, to: metricsTextfile)
             }
             return report.failed.count
