@@ -36,6 +36,16 @@ kv_vault_add_s3() {   # NAME PREFIX
   ( umask 077; printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$KVMSNAP_S3_FULL_KEY" "$KVMSNAP_S3_FULL_SECRET" >"$cred" )
   "$K" vault add "$1" "s3://$KVMSNAP_S3_BUCKET/$2" --endpoint "$KVMSNAP_S3_ENDPOINT" --credentials-file "$cred" --jobs 8 >/dev/null
 }
+# The ssh:// side (issue 14): the same sends into a vault on scripts/lib/ssh-peer.sh's second host
+# (sshd in a network namespace over a veth pair; the vault directory is on this filesystem, so
+# the numbers are the protocol's and ssh's cost, not a network's). VAULT_SSH=1 once it answers.
+SSH_PEER_ADDR=10.213.0.2 VAULT_SSH=0
+kv_ssh_location() { echo "ssh://root@$SSH_PEER_ADDR$1"; }                               # PATH
+vault_ssh_setup() {
+  scripts/lib/ssh-peer.sh status || { scripts/lib/ssh-peer.sh start "$K" >/dev/null && SSH_PEER_STARTED=1; } || return 0
+  export KVMSNAP_SSH_CONFIG=${KVMSNAP_SSH_PEER_DIR:-/var/lib/kvmsnap-ssh-peer}/ssh_config KVMSNAP_REMOTE_COMMAND=$K
+  VAULT_SSH=1
+}
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes
 # the command and every child it reaped read from / wrote to storage (/proc/self/io
@@ -59,9 +69,11 @@ mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
 bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # Sides in run $1: the list rotated by run, so no side always goes first.
 vault_order() {
-  local sides=(kvmsnap dd borg restic) i n=4
-  ((VAULT_BUILT)) || { sides=(dd borg restic); n=3; }
-  ((VAULT_S3)) && { sides+=(kvmsnap-s3); n=$((n + 1)); }
+  local sides=(dd borg restic) i n
+  ((VAULT_BUILT)) && sides=(kvmsnap "${sides[@]}")
+  ((VAULT_SSH)) && sides=(kvmsnap-ssh "${sides[@]}")
+  ((VAULT_S3)) && sides+=(kvmsnap-s3)
+  n=${#sides[@]}
   for ((i = 0; i < n; i++)); do printf '%s ' "${sides[$(((i + $1 - 1) % n))]}"; done
 }
 # src_state S: $VW/src holds snapshot S's files (hard links: same bytes, a new inode and mtime
@@ -119,6 +131,8 @@ vault_full() {   # vault_full SIDE I
     kvmsnap) kv_vault_add "bench$i" "$r"; kv_send_cmd s1 "bench$i"; drop_caches; measure "$VW/send-$i-s1.json" "${KV_CMD[@]}" ;;
     kvmsnap-s3) kv_vault_add_s3 "bench-s3-$i" "bench-$ID-$i"; kv_send_cmd s1 "bench-s3-$i"; drop_caches; measure "$VW/send-s3-$i-s1.json" "${KV_CMD[@]}"
                 sample vault_send_full_MBps_s3 kvmsnap "$(mbps "$bytes" "$M_SECS")"; return 0 ;;
+    kvmsnap-ssh) kv_vault_add "benchssh$i" "$(kv_ssh_location "$r")"; kv_send_cmd s1 "benchssh$i"; drop_caches
+                 measure "$VW/sendssh-$i-s1.json" "${KV_CMD[@]}" ;;
     dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/* ;;
     borg) borg init --encryption none "$r"; drop_caches; measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::s1" "$VW/src" ;;
     restic) restic -q -r "$r" init --repository-version 2 >/dev/null; drop_caches; measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
@@ -134,6 +148,7 @@ vault_inc() {   # vault_inc SIDE I SNAP
              sample vault_send_incremental_bytes_read:reported kvmsnap "$(jget "$VW/send-$i-$s.json" 'd["bytesRead"]')" ;;
     kvmsnap-s3) kv_send_cmd "$s" "bench-s3-$i"; measure "$VW/send-s3-$i-$s.json" "${KV_CMD[@]}"
                 sample vault_send_incremental_seconds_s3 kvmsnap "$M_SECS"; return 0 ;;
+    kvmsnap-ssh) kv_send_cmd "$s" "benchssh$i"; measure "$VW/sendssh-$i-$s.json" "${KV_CMD[@]}" ;;
     borg) measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::$s" "$VW/src" ;;
     restic) measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
     dd) return 0 ;;
@@ -148,6 +163,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   case $side in
     kvmsnap-s3) return 0 ;;   # the S3 side measures sends only
     kvmsnap) kv_restore_cmd "bench$i" s3 "$V-restored$i" "$d"; measure "$VW/restore-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
+    kvmsnap-ssh) kv_restore_cmd "benchssh$i" s3 "$V-restored$i" "$d"; measure "$VW/restoressh-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
     dd) bytes=$(bytes_of "$VW/data/s3")
         measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304)) ;;
     borg) measure /dev/null sh -c 'cd "$0" && borg extract "$1" && sync' "$d" "$r::s3" ;;
@@ -157,7 +173,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   if [[ $i == 1 && $side == @(borg|restic) ]]; then vault_check_restored "$side" "$d"; fi
   sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_restore_MBps:bytes "$side" "$bytes"
-  if [[ $side == kvmsnap ]]; then
+  if [[ $side == kvmsnap* ]]; then
     virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
     virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
   fi
@@ -177,6 +193,10 @@ vault_check() {   # vault_check I
       [[ $(jget "$VW/send-s3-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's S3 send of s3 in run $i is not incremental on s2"
     fi
     echo "vault run $i, kvmsnap send (its JSON): $(for s in s1 s2 s3; do jget "$VW/send-$i-$s.json" '"%s: bytesRead %d, bytesStored %d, chunksNew %d, chunksReused %d, %.2f s; " % (d["snapshot"], d["bytesRead"], d["bytesStored"], d["chunksNew"], d["chunksReused"], d["seconds"])'; done | tr "\n" " ")" >>"$NOTES"
+  fi
+  if ((VAULT_SSH)); then
+    n=$(kv_vault_snapshot_count "benchssh$i"); [[ $n == 3 ]] || die "vault: kvmsnap's ssh vault holds $n snapshots, not 3"
+    [[ $(jget "$VW/sendssh-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's ssh send of s3 in run $i is not incremental to s2"
   fi
   n=$(borg list --short "$VW/repos/borg-$i" | wc -l); [[ $n == 3 ]] || die "vault: borg repository holds $n archives, not 3"
   n=$(restic -q -r "$VW/repos/restic-$i" snapshots --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -204,6 +224,7 @@ vault_section() {
       echo "vault: S3 side not measured: the moto peer did not start" >>"$NOTES"
     fi
   fi
+  ((VAULT_BUILT)) && vault_ssh_setup
   vault_setup
   local i side s
   log "vault: $VAULT_RUNS runs, sides in rotating order ($(vault_order 1)), fresh repositories each run"
@@ -278,6 +299,8 @@ for metric, unit, primary, ttext, check in spec:
         e = vals.get(metric + ":" + extra)
         if e: row[extra] = {s: med(xs) for s, xs in e.items()}
     if not built: row["kvmsnapNote"] = not_built
+    ssh = med(v.get("kvmsnap-ssh", []))
+    if ssh is not None: row["kvmsnapSSH"] = {"value": ssh, "ratioToDirectory": ssh / k if k else None}
     doc["results"].append(row)
     print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k) if built else not_built, fmt(base.get("dd")),
           fmt(base.get("borg")), fmt(base.get("restic")), fmt(ratios.get("dd")), fmt(ratios.get("borg")), fmt(ratios.get("restic")), unit, runs, ttext, met))
@@ -290,6 +313,11 @@ for metric, local, unit in (("vault_send_full_MBps_s3", "vault_send_full_MBps", 
 json.dump(doc, open(out, "w"), indent=2)
 print("\nMedians over %d runs (incremental rows: over the 2nd and 3rd send of every run); ratio = kvmsnap / that baseline." % runs)
 print("All vault rows: " + how)
+ssh_rows = [r for r in doc["results"] if r["metric"].startswith("vault_") and "kvmsnapSSH" in r]
+if ssh_rows:
+    print("kvmsnap into an ssh:// vault (scripts/lib/ssh-peer.sh: sshd in a network namespace on this host, same filesystem), "
+          "next to the directory vault: " + "; ".join("%s %s (%s x the directory's)" % (r["metric"], fmt(r["kvmsnapSSH"]["value"]),
+          fmt(r["kvmsnapSSH"]["ratioToDirectory"])) for r in ssh_rows))
 for row in doc["results"]:
     if row["metric"].startswith("vault_"):
         print("- %s: %s" % (row["metric"], row["conditions"].replace("; " + how, "")))

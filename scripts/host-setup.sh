@@ -18,6 +18,8 @@ PACKAGES=(
   busybox-static cpio e2fsprogs
   # tests and benchmarks
   borgbackup restic sqlite3 tmux time procps openssl
+  # the ssh:// vault tests' second host (scripts/lib/ssh-peer.sh)
+  openssh-server openssh-sftp-server openssh-client iproute2
   # UEFI firmware for the NVRAM test guest
   ovmf
 )

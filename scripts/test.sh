@@ -66,6 +66,10 @@ swift build --build-tests
 swift build -c release --static-swift-stdlib --product kvmsnap
 KVMSNAP_RELEASE_BINARY="$(swift build -c release --static-swift-stdlib --show-bin-path)/kvmsnap"
 export KVMSNAP_RELEASE_BINARY
+# The second host for the ssh:// vault tests: sshd in its own network namespace, serving with
+# the kvmsnap just built; stopped (namespace and veth removed) when this script exits.
+PEER_STOPS+=('scripts/lib/ssh-peer.sh stop')
+scripts/lib/ssh-peer.sh start "$(swift build --show-bin-path)/kvmsnap"
 
 limit_min="${KVMSNAP_TEST_TIMEOUT_MIN:-45}"
 watchdog() {

@@ -140,11 +140,12 @@ extension SnapshotEngine {
         session.afterCheckpoint = { () throws(VaultError) in try self.faultAsVaultError(.sendMemoryChunk) }
         let memory = try snapshot.memoryPath.map { (path) throws(EngineError) in try sendFile(path, name: "memory", session: session, meter: meter) }
         let nvram = try snapshot.nvramPath.map { (path) throws(EngineError) in try sendFile(path, name: "nvram", session: session, meter: meter) }
-        let manifest = VaultManifest(
+        var manifest = VaultManifest(
             vm: vm.name, vmUUID: vm.uuid, snapshot: snapshot.name, localSnapshotID: snapshot.id, kind: snapshot.kind.rawValue,
             createdAt: snapshot.createdAt, host: ProcessInfo.processInfo.hostName, kvmsnapVersion: configuration.productVersion,
             hasMemory: memory != nil, domainXML: snapshot.configXML, nvram: nvram, disks: disks, memory: memory,
             baseSnapshot: base?.manifest.snapshot)
+        manifest.hostID = try HostIdentity.id(store)
         try inject(.sendBeforeManifest)
         _ = try vault { () throws(VaultError) in try session.commit(manifest) }
         committed = true

@@ -7,7 +7,8 @@ import VaultS3
 /// How `kvmsnap vault add` creates or attaches a vault.
 public struct VaultAddOptions: Sendable {
     public var name: String
-    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk).
+    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk) or
+    /// `ssh://[user@]host[:port]/path` (see ``VaultLocation``).
     public var location: String
     /// Create the vault encrypted (ignored when attaching: the vault's config decides).
     public var encrypt = false
@@ -199,7 +200,9 @@ struct Vaults: CatalogService, Sendable {
             let backend = try S3Backend(bucket: bucket, prefix: prefix, options: s3, credentials: try s3.credentials())
             if create { try backend.ensureBucket() }
             return backend
-        case .ssh: throw .badLocation(reason: "\(location): this kvmsnap has no backend for it yet")
+        case .ssh(let user, let host, let port, let path):
+            // `create` needs nothing more: the server makes the vault directory (its parent must exist).
+            return RemoteBackend(transport: SSHTransport(user: user, host: host, port: port, path: path), connections: SSHTransport.connections())
         }
     }
 
@@ -243,9 +246,10 @@ extension EngineError {
             switch error {
             case .wrongKey, .keyRequired, .badPaperKey, .invalidName, .badLocation: .invalidInput
             case .alreadyExists: .conflict
+            case .appendOnly: .conflict
             case .busy: .busy
             case .unsupportedFormat: .unsupported
-            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink, .remote: .io
+            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink, .remote, .connection: .io
             }
         self.init(code, error.description)
     }
