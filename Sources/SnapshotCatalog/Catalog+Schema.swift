@@ -96,6 +96,7 @@ extension Catalog {
                     """)
         }
         registerVaultMigrations(&migrator)
+        registerDrillMigrations(&migrator)
         return migrator
     }
 }
