@@ -22,14 +22,28 @@ extension SnapshotEngine {
 
     /// Drill reports, newest first, of one VM (name or UUID, also a VM that no longer exists) or all.
     public func drillReports(vm nameOrUUID: String? = nil, limit: Int = 100) throws(EngineError) -> [DrillRecord] {
-        let all = try db { () throws(CatalogError) in try catalog.read { try $0.drills(limit: nameOrUUID == nil ? limit : 100_000) } }
+        try DrillReports(catalog: catalog).list(vm: nameOrUUID, limit: limit)
+    }
+}
+
+/// The drill reports in the catalog, for `drill report` (also while libvirtd is down) and for the
+/// alert sender. Needs no libvirt connection.
+public struct DrillReports: CatalogService, Sendable {
+    public let catalog: Catalog
+
+    public init(catalog: Catalog) { self.catalog = catalog }
+
+    /// Reports, newest first, of one VM (name or UUID, also a VM that no longer exists) or all.
+    public func list(vm nameOrUUID: String? = nil, limit: Int = 100) throws(EngineError) -> [DrillRecord] {
+        let all = try db { () throws(CatalogError) in try catalog.read { try $0.drills(limit: nameOrUUID == nil ? limit : 1_000_000) } }
         guard let nameOrUUID else { return all }
         return Array(all.filter { $0.vmName == nameOrUUID || $0.vmUUID.lowercased() == nameOrUUID.lowercased() }.prefix(limit))
     }
 
-    /// Drill reports recorded after report `id`, oldest first (``CatalogAccess/drills(after:)``):
-    /// for the alert sender's drill-passed / drill-failed events.
-    public func drillReports(after id: Int64?) throws(EngineError) -> [DrillRecord] {
+    /// Reports recorded after report `id` (every report when nil), oldest first: what an alert
+    /// sender has not handled yet. It keeps the last id it handled and emits drill-passed or
+    /// drill-failed (``DrillRecord/passed``) for each.
+    public func after(id: Int64?) throws(EngineError) -> [DrillRecord] {
         try db { () throws(CatalogError) in try catalog.read { try $0.drills(after: id) } }
     }
 }
