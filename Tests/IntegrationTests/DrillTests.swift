@@ -1,0 +1,214 @@
+import Foundation
+import Libvirt
+import SnapshotCatalog
+import SnapshotEngine
+import Testing
+
+/// Restore drills (issue 15) against the real test guest, booted once for the suite: a passing
+/// drill, failing checks (removed, or kept with --keep-on-failure and inspected for isolation),
+/// and a drill killed mid-way that the next command cleans up. The source VM has a display (for
+/// the screenshot) and a NIC on a "production" bridge with a host address, which the clone
+/// must never be attached to.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct DrillTests {
+    /// The guest, its "production" bridge and the host address on it.
+    struct Setup {
+        var fixture: EngineFixture
+        var bridge: String
+        var hostAddress: String
+        var cli: CLI { CLI(fixture) }
+        var vm: String { fixture.guest.name }
+
+        func destroy() {
+            // A kept or leaked clone goes too: domains and networks named after this guest.
+            for name in (try? DrillTests.domainNames()) ?? [] where name.hasPrefix("drill-\(vm)") {
+                _ = try? TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "destroy", name])
+                _ = try? TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "undefine", name, "--nvram"])
+            }
+            fixture.destroy()
+            _ = try? TestGuest.run("ip", ["link", "del", bridge])
+        }
+    }
+
+    static func domainNames() throws -> [String] {
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "list", "--all", "--name"]).split(separator: "\n").map(String.init)
+    }
+
+    static func networkNames() throws -> [String] {
+        try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "net-list", "--all", "--name"]).split(separator: "\n").map(String.init)
+    }
+
+    /// Boots the test guest with a VGA display and a virtio NIC on a new Linux bridge that has
+    /// a host address (the "LAN" a clone must not reach), and takes snapshot `s1`.
+    static func boot() throws -> Setup {
+        let fixture = try EngineFixture(tag: "drill", start: false)
+        let id = String(UUID().uuidString.prefix(6)).lowercased()
+        let setup = Setup(fixture: fixture, bridge: "kvgt-\(id)", hostAddress: "10.231.\(Int.random(in: 1...250)).1")
+        do {
+            try TestGuest.run("ip", ["link", "add", "name", setup.bridge, "type", "bridge"])
+            try TestGuest.run("ip", ["addr", "add", setup.hostAddress + "/24", "dev", setup.bridge])
+            try TestGuest.run("ip", ["link", "set", setup.bridge, "up"])
+            let g = fixture.guest
+            let devices = """
+                <interface type='bridge'><source bridge='\(setup.bridge)'/><model type='virtio'/></interface>
+                <video><model type='vga'/></video>
+                </devices>
+                """
+            let xml = try g.domain.xml().replacingOccurrences(of: "</devices>", with: devices)
+            _ = try g.connection.defineDomain(xml: xml)
+            try g.refresh()
+            try g.domain.start()
+            try g.waitForCounter(atLeast: 2)
+            try g.waitForAgent()
+            try fixture.snapshot("s1")
+        } catch {
+            setup.destroy()
+            throw error
+        }
+        return setup
+    }
+
+    @Test func drillsPassFailAndLeaveNothingBehind() throws {
+        let s = try Self.boot()
+        defer { s.destroy() }
+        try passingDrill(s)
+        try failingDrillKeptIsIsolated(s)
+        try failingDrillIsRemoved(s)
+        try killedDrillIsCleanedUpByTheNextCommand(s)
+    }
+
+    /// Every check passes; the report, screenshot and metrics are there; nothing is left; the
+    /// source VM kept counting on its own disks.
+    func passingDrill(_ s: Setup) throws {
+        let g = s.fixture.guest
+        let source = try g.currentSource()
+        let before = try g.waitUntilStillCounting()
+        let script = s.fixture.guest.directory + "/check.sh"
+        try "#!/bin/sh\necho \"clone=$1 env=$KVMSNAP_DRILL_CLONE vm=$KVMSNAP_DRILL_VM\" > \(g.directory)/script.out\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let result = try s.cli.run([
+            "drill", s.vm, "s1", "--check-agent", "--check-console", "kvmsnap-guest ready", "--check-cmd", "test -d /proc/1",
+            "--check-script", script, "--timeout", "3min", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        #expect(report["vm"] as? String == s.vm)
+        #expect(report["snapshot"] as? String == "s1")
+        let clone = try #require(report["clone"] as? String)
+        #expect(clone.hasPrefix("drill-\(s.vm)-"))
+        #expect(report["passed"] as? Bool == true)
+        let recovery = try #require(report["recoverySeconds"] as? Double)
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["name"] as? String } == ["running", "agent", "console", "command", "script"])
+        #expect(checks.allSatisfy { $0["passed"] as? Bool == true && $0["seconds"] is Double && $0["detail"] is String }, "\(checks)")
+        let total = checks.compactMap { $0["seconds"] as? Double }.reduce(0, +)
+        #expect(recovery >= total && recovery < 180, "recovery \(recovery), checks \(total)")
+        // The screenshot is a PNG of the VGA text console (720x400).
+        let screenshot = try #require(report["screenshot"] as? String)
+        let png = try #require(FileManager.default.contents(atPath: screenshot))
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width >= 640 && height >= 400, "\(width)x\(height)")
+        // The script got the clone's name as argument and in its environment.
+        let scriptOut = try String(contentsOfFile: g.directory + "/script.out", encoding: .utf8)
+        #expect(scriptOut.contains("clone=\(clone) env=\(clone) vm=\(s.vm)"), "\(scriptOut)")
+        try expectNothingLeft(s, clone: clone)
+        // The source VM was not touched and still counts on its own disk.
+        #expect(try g.currentSource() == source)
+        let after = try g.waitUntilStillCounting()
+        #expect(after > before)
+        // The report is in the catalog and in the metrics.
+        let listed = try s.cli.run(["drill", "report", s.vm, "--json"])
+        let reports = try #require(listed.json as? [[String: Any]], "\(listed.stdout) \(listed.stderr)")
+        #expect(reports.first?["clone"] as? String == clone && reports.first?["passed"] as? Bool == true)
+        let text = try s.cli.run(["drill", "report"])
+        #expect(text.stdout.contains("passed") && text.stdout.contains(s.vm), "\(text.stdout)")
+        let metricsFile = g.directory + "/metrics.prom"
+        #expect(try s.cli.run(["run-due", "--metrics-textfile", metricsFile]).status == 0)
+        let metrics = try String(contentsOfFile: metricsFile, encoding: .utf8)
+        #expect(metrics.contains("kvmsnap_drill_last_success_timestamp_seconds{vm=\"\(s.vm)\""), "\(metrics)")
+        #expect(metrics.contains("kvmsnap_drill_recovery_seconds{vm=\"\(s.vm)\""), "\(metrics)")
+    }
+
+    /// A console pattern that never appears fails the drill; with --keep-on-failure the clone
+    /// stays, and it is isolated: its only NIC is on a kvmsnap network without <forward> or
+    /// <ip>, with a new MAC, never on the production bridge, whose host address it cannot reach.
+    func failingDrillKeptIsIsolated(_ s: Setup) throws {
+        let result = try s.cli.run([
+            "drill", s.vm, "--latest", "--check-console", "never-printed-\(UUID().uuidString)", "--timeout", "20s", "--keep-on-failure",
+            "--json",
+        ])
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        #expect(report["passed"] as? Bool == false)
+        #expect(report["recoverySeconds"] is NSNull)
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        #expect(checks.last?["name"] as? String == "console" && checks.last?["passed"] as? Bool == false, "\(checks)")
+        let clone = try #require(report["clone"] as? String)
+        let conn = s.fixture.guest.connection
+        let domain = try conn.lookupDomain(name: clone)
+        defer {
+            try? domain.destroy()
+            try? domain.undefine(flags: [.nvram])
+        }
+        let xml = try domain.xml()
+        let sourceXML = try s.fixture.guest.domain.xml()
+        #expect(!xml.contains(s.bridge), "the clone is on the production bridge: \(xml)")
+        let network = try #require(xml.firstMatch(of: /<source network='(kvmsnap-drill-[0-9a-f]+)'/)?.1, "\(xml)")
+        let mac = try #require(xml.firstMatch(of: /<mac address='([0-9a-f:]+)'/)?.1)
+        #expect(!sourceXML.contains(String(mac)), "the clone kept the source's MAC \(mac)")
+        let net = try conn.lookupNetwork(name: String(network))
+        defer { try? net.destroy() }
+        let netXML = try net.xml()
+        #expect(!netXML.contains("<forward") && !netXML.contains("<ip"), "\(netXML)")
+        // The clone's bridge has no host address, and is not the production bridge.
+        let bridge = try #require(netXML.firstMatch(of: /<bridge name='([^']+)'/)?.1)
+        let addresses = try TestGuest.run("ip", ["-o", "addr", "show", "dev", String(bridge)])
+        #expect(!addresses.contains("inet "), "\(addresses)")
+        let members = try TestGuest.run("ip", ["-o", "link", "show", "master", s.bridge])
+        let tap = try #require(xml.firstMatch(of: /<target dev='([^']+)'/)?.1)
+        #expect(!members.contains(String(tap)), "\(members)")
+        let onDrillBridge = try TestGuest.run("ip", ["-o", "link", "show", "master", String(bridge)])
+        #expect(onDrillBridge.contains(String(tap)), "\(onDrillBridge)")
+    }
+
+    /// A failing drill without --keep-on-failure: exit 1, and the clone, its network and its
+    /// files are gone.
+    func failingDrillIsRemoved(_ s: Setup) throws {
+        let result = try s.cli.run(["drill", s.vm, "s1", "--check-cmd", "exit 3", "--timeout", "2min", "--json"])
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        #expect(checks.last?["name"] as? String == "command" && (checks.last?["detail"] as? String)?.hasPrefix("exit 3") == true, "\(checks)")
+        try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
+        let job = try s.fixture.lastJob("drill")
+        #expect(job?.state == .failed && job?.error?.contains("drill check 'command' failed") == true, "\(String(describing: job))")
+    }
+
+    /// SIGKILL once the clone runs: the next command on the VM removes the clone, its network
+    /// and its overlays, and marks the job failed.
+    func killedDrillIsCleanedUpByTheNextCommand(_ s: Setup) throws {
+        let marker = s.fixture.guest.directory + "/drill-stalled"
+        try s.cli.killAt("drill.cloneStarted", ["drill", s.vm, "s1"], marker: marker)
+        let leftover = try Self.domainNames().filter { $0.hasPrefix("drill-\(s.vm)-") }
+        #expect(leftover.count == 1, "the killed drill's clone should still be there: \(leftover)")
+        #expect(try Self.networkNames().contains { $0.hasPrefix("kvmsnap-drill-") })
+        let list = try s.cli.run(["list", s.vm])
+        #expect(list.status == 0, "\(list.stderr)")
+        try expectNothingLeft(s, clone: try #require(leftover.first))
+        let job = try s.fixture.lastJob("drill")
+        #expect(job?.state == .failed && job?.error?.contains("drill clone") == true, "\(String(describing: job))")
+    }
+
+    /// No domain, network or store directory of the clone is left.
+    func expectNothingLeft(_ s: Setup, clone: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try !Self.domainNames().contains(clone), "clone \(clone) left", sourceLocation: sourceLocation)
+        // Only drills make kvmsnap-drill-* networks, and this suite runs one drill at a time.
+        let networks = try Self.networkNames().filter { $0.hasPrefix("kvmsnap-drill-") }
+        #expect(networks.isEmpty, "networks left: \(networks)", sourceLocation: sourceLocation)
+        let vms = filesUnder(s.fixture.storePath + "/vms").filter { !$0.contains("/") }
+        let uuid = try s.fixture.engine.catalogVM(s.vm).uuid
+        #expect(vms == [uuid], "store has other VM directories: \(vms)", sourceLocation: sourceLocation)
+    }
+}
