@@ -23,7 +23,8 @@ extension DomainXML {
             interface.addAttribute(XMLNode.attribute(withName: "type", stringValue: "network") as! XMLNode)
             let source = XMLElement(name: "source")
             source.addAttribute(XMLNode.attribute(withName: "network", stringValue: network) as! XMLNode)
-            interface.insertChild(source, at: 0)
+            // FoundationXML traps on insertChild(at: 0) into an element without children.
+            if interface.childCount == 0 { interface.addChild(source) } else { interface.insertChild(source, at: 0) }
         }
         for node in (try? doc.nodes(forXPath: "/domain/devices/hostdev | /domain/devices/redirdev")) ?? [] { node.detach() }
         store(doc)
