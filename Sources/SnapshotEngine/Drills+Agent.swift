@@ -53,13 +53,18 @@ extension Drills {
     func keepScreenshot(clone: DrillClone, vm: VMRecord) -> String? {
         do {
             let shot = try lv("cannot take a screenshot of \(clone.plan.clone)") { () throws(LibvirtError) in try clone.domain.screenshot() }
-            let image: RGBImage
-            do { image = try RGBImage(ppm: shot.bytes) } catch {
-                throw EngineError(.external, "the screenshot (\(shot.mimeType)) is not a PPM image: \(error.description)")
+            // QEMU 7.1+ with libvirt 8.x+ sends PNG itself; older ones send PPM, converted here.
+            let png: [UInt8]
+            if shot.bytes.starts(with: RGBImage.pngSignature) {
+                png = shot.bytes
+            } else {
+                do { png = try RGBImage(ppm: shot.bytes).png } catch {
+                    throw EngineError(.external, "the screenshot (\(shot.mimeType)) is neither PNG nor PPM: \(error.description)")
+                }
             }
             try StoreLayout.makeDirectory(screenshotDirectory, mode: 0o700)
             let path = "\(screenshotDirectory)/\(clone.plan.clone).png"
-            guard FileManager.default.createFile(atPath: path, contents: Data(image.png), attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: path, contents: Data(png), attributes: [.posixPermissions: 0o600]) else {
                 throw EngineError(.io, "cannot write \(path)")
             }
             return path

@@ -86,6 +86,8 @@ extension Drills {
     }
 
     func waitPort(_ domain: Domain, port: Int, deadline: ContinuousClock.Instant) -> (Bool, String) {
+        let (agentUp, agentDetail) = waitAgent(domain, deadline: deadline)
+        guard agentUp else { return (false, agentDetail) }
         var last = ""
         let ok = poll(until: deadline, every: .milliseconds(500)) { () -> Bool? in
             let result = guestExec(domain, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", deadline: deadline)
@@ -98,6 +100,8 @@ extension Drills {
     }
 
     func runGuestCommand(_ domain: Domain, _ command: String, deadline: ContinuousClock.Instant) -> (Bool, String) {
+        let (agentUp, agentDetail) = waitAgent(domain, deadline: deadline)
+        guard agentUp else { return (false, agentDetail) }
         let result = guestExec(domain, command, deadline: deadline)
         if let error = result.error { return (false, error) }
         let tail = TerminalText.escape(String((result.output + result.errors).suffix(200)).trimmingCharacters(in: .whitespacesAndNewlines))

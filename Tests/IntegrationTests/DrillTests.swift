@@ -105,7 +105,7 @@ struct DrillTests {
         let total = checks.compactMap { $0["seconds"] as? Double }.reduce(0, +)
         #expect(recovery >= total && recovery < 180, "recovery \(recovery), checks \(total)")
         // The screenshot is a PNG of the VGA text console (720x400).
-        let screenshot = try #require(report["screenshot"] as? String)
+        let screenshot = try #require(report["screenshot"] as? String, "\(result.stderr)")
         let png = try #require(FileManager.default.contents(atPath: screenshot))
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
@@ -148,9 +148,13 @@ struct DrillTests {
         let clone = try #require(report["clone"] as? String)
         let conn = s.fixture.guest.connection
         let domain = try conn.lookupDomain(name: clone)
+        let cloneDirectory = s.fixture.storePath + "/vms/" + (try domain.uuidString)
+        #expect(FileManager.default.fileExists(atPath: cloneDirectory))
         defer {
+            // What a user does with a kept clone (the drill's text output says so).
             try? domain.destroy()
             try? domain.undefine(flags: [.nvram])
+            try? FileManager.default.removeItem(atPath: cloneDirectory)
         }
         let xml = try domain.xml()
         let sourceXML = try s.fixture.guest.domain.xml()
@@ -167,7 +171,7 @@ struct DrillTests {
         let addresses = try TestGuest.run("ip", ["-o", "addr", "show", "dev", String(bridge)])
         #expect(!addresses.contains("inet "), "\(addresses)")
         let members = try TestGuest.run("ip", ["-o", "link", "show", "master", s.bridge])
-        let tap = try #require(xml.firstMatch(of: /<target dev='([^']+)'/)?.1)
+        let tap = try #require(xml.firstMatch(of: /<interface type='network'>[\s\S]*?<target dev='([^']+)'/)?.1, "\(xml)")
         #expect(!members.contains(String(tap)), "\(members)")
         let onDrillBridge = try TestGuest.run("ip", ["-o", "link", "show", "master", String(bridge)])
         #expect(onDrillBridge.contains(String(tap)), "\(onDrillBridge)")

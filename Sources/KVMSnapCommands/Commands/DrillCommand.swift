@@ -103,7 +103,11 @@ struct DrillCommand: ParsableCommand {
             if let error = report.error { Output.line("  error: \(error)") }
             if let seconds = report.recoverySeconds { Output.line(String(format: "  recovery time: %.1fs", seconds)) }
             Output.line("  screenshot: \(report.screenshot ?? "none")")
-            if report.keptClone { Output.line("  clone kept: \(report.clone) (remove it with virsh destroy/undefine)") }
+            if report.keptClone {
+                Output.line(
+                    "  clone kept: \(report.clone); remove it with virsh destroy and undefine --nvram, its kvmsnap-drill-* network with "
+                        + "virsh net-destroy, and its files in the store's vms/<clone UUID>")
+            }
             if report.markedVerified { Output.line("  snapshot '\(report.snapshotName)' marked verified (unpinned)") }
         }
     }
