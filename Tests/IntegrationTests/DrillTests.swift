@@ -74,6 +74,7 @@ struct DrillTests {
         try passingDrill(s)
         try failingDrillKeptIsIsolated(s)
         try failingDrillIsRemoved(s)
+        try closedPortFails(s)
         try killedDrillIsCleanedUpByTheNextCommand(s)
     }
 
@@ -87,8 +88,10 @@ struct DrillTests {
         try "#!/bin/sh\necho \"clone=$1 env=$KVMSNAP_DRILL_CLONE vm=$KVMSNAP_DRILL_VM\" > \(g.directory)/script.out\n".write(
             toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
+        // s1 is pinned until verified (as guard pins its snapshot); a passing drill verifies it.
+        try s.fixture.engine.edit(vm: s.vm, snapshot: "s1", description: nil, expiresAt: nil, pinned: true)
         let result = try s.cli.run([
-            "drill", s.vm, "s1", "--check-agent", "--check-console", "kvmsnap-guest ready", "--check-cmd", "test -d /proc/1",
+            "drill", s.vm, "s1", "--mark-verified", "--check-agent", "--check-console", "kvmsnap-guest ready", "--check-cmd", "test -d /proc/1",
             "--check-script", script, "--timeout", "3min", "--json",
         ])
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
@@ -114,6 +117,9 @@ struct DrillTests {
         let scriptOut = try String(contentsOfFile: g.directory + "/script.out", encoding: .utf8)
         #expect(scriptOut.contains("clone=\(clone) env=\(clone) vm=\(s.vm)"), "\(scriptOut)")
         try expectNothingLeft(s, clone: clone)
+        #expect(report["markedVerified"] as? Bool == true)
+        let s1 = try s.fixture.engine.snapshot(vm: s.vm, name: "s1").record
+        #expect(!s1.pinned && (s1.expiresAt?.timeIntervalSinceNow ?? 0) > 13 * 86_400, "\(s1)")
         // The source VM was not touched and still counts on its own disk.
         #expect(try g.currentSource() == source)
         let after = try g.waitUntilStillCounting()
@@ -188,6 +194,19 @@ struct DrillTests {
         try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
         let job = try s.fixture.lastJob("drill")
         #expect(job?.state == .failed && job?.error?.contains("drill check 'command' failed") == true, "\(String(describing: job))")
+    }
+
+    /// A port nothing listens on (read from the guest's /proc/net/tcp through the agent) fails
+    /// once the timeout passed; the checks after it are skipped.
+    func closedPortFails(_ s: Setup) throws {
+        let result = try s.cli.run(["drill", s.vm, "s1", "--check-port", "9", "--check-cmd", "true", "--timeout", "25s", "--json"])
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["name"] as? String } == ["running", "port", "command"])
+        #expect(checks[1]["detail"] as? String == "nothing listens on TCP port 9 in the guest", "\(checks)")
+        #expect((checks[2]["detail"] as? String)?.hasPrefix("skipped") == true, "\(checks)")
+        try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
     }
 
     /// SIGKILL once the clone runs: the next command on the VM removes the clone, its network
