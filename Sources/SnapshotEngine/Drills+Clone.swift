@@ -73,7 +73,7 @@ extension Drills {
             if (try? domain.uuidString.lowercased()) == plan.cloneUUID, let kept = restorer.removeNewVM(domain) {
                 problems.append("the drill clone \(plan.clone) could not be removed (\(kept.message))")
             }
-        } catch where error.code == .noDomain {
+        } catch  where error.code == .noDomain {
         } catch {
             problems.append("cannot look up the drill clone \(plan.clone): \(error.message)")
         }
@@ -82,7 +82,7 @@ extension Drills {
                 let network = try connection.lookupNetwork(name: name)
                 if try network.isActive { try network.destroy() }
                 if try network.isPersistent { try network.undefine() }
-            } catch where error.code == .noNetwork {
+            } catch  where error.code == .noNetwork {
             } catch {
                 problems.append("the isolated network \(name) could not be removed (\(error.message))")
             }

@@ -54,7 +54,8 @@ struct DrillCommand: ParsableCommand {
 
         func run() throws {
             if fromVault != nil {
-                throw CommandFailure("--from-vault is not implemented yet: restore the vault snapshot first ('restore --from-vault'), then drill it", exitCode: 3)
+                throw CommandFailure(
+                    "--from-vault is not implemented yet: restore the vault snapshot first ('restore --from-vault'), then drill it", exitCode: 3)
             }
             var options = DrillOptions(snapshot: snapshot)
             options.checkAgent = checkAgent
