@@ -26,6 +26,11 @@ extension Catalog {
                 t.column("keptClone", .boolean).notNull().defaults(to: false)
             }
             try db.create(index: "drill_by_vm", on: "drill", columns: ["vmUUID", "startedAt"])
+            try db.create(table: "drillScheduleState") { t in
+                t.primaryKey("vmUUID", .text).references("vm", onDelete: .cascade)
+                t.column("lastSlot", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
         }
     }
 }
@@ -73,7 +78,21 @@ public struct DrillRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
+/// The latest drill slot `run-due` handled, per VM (`policy set --drill CRON`).
+public struct DrillScheduleStateRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "drillScheduleState"
+    public var vmUUID: String
+    public var lastSlot: Date
+    public var updatedAt: Date
+    public init(vmUUID: String, lastSlot: Date, updatedAt: Date) {
+        self.vmUUID = vmUUID; self.lastSlot = lastSlot; self.updatedAt = updatedAt
+    }
+}
+
 extension CatalogAccess {
+    public func drillScheduleState(vmUUID: String) throws -> DrillScheduleStateRecord? { try DrillScheduleStateRecord.fetchOne(db, key: vmUUID) }
+    public func save(_ state: DrillScheduleStateRecord) throws { try state.save(db) }
+
     public func insert(_ drill: inout DrillRecord) throws { try drill.insert(db) }
 
     /// Drill reports, newest first, of one VM or all.

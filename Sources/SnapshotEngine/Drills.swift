@@ -9,6 +9,8 @@ public struct DrillOptions: Sendable {
     public var snapshot: String?
     /// Check that the guest agent answers `guest-ping` (`--check-agent`).
     public var checkAgent = false
+    /// Check the agent only when the snapshot's VM has an agent channel (scheduled drills).
+    public var checkAgentWhenConfigured = false
     /// A regular expression the serial console must show (`--check-console`).
     public var consolePattern: String?
     /// A TCP port that must be listening inside the guest, seen through the agent (`--check-port`).
@@ -73,6 +75,8 @@ struct Drills: EngineService, Sendable {
         let snapshot = try pickSnapshot(vm: vm, name: options.snapshot)
         try restorer.validateRestorable(vm: vm, snapshot: snapshot)
         let config = try DomainDefinition(xml: snapshot.configXML)
+        var options = options
+        if options.checkAgentWhenConfigured && config.agentChannel != .absent { options.checkAgent = true }
         let id = String(UUID().uuidString.lowercased().filter(\.isHexDigit).prefix(8))
         let plan = DrillJournal(
             clone: Self.cloneName(vm: vm.name, at: startedAt), cloneUUID: UUID().uuidString.lowercased(),

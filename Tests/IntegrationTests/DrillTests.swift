@@ -76,6 +76,7 @@ struct DrillTests {
         try failingDrillIsRemoved(s)
         try closedPortFails(s)
         try killedDrillIsCleanedUpByTheNextCommand(s)
+        try runDueDrillsOncePerSlot(s)
     }
 
     /// Every check passes; the report, screenshot and metrics are there; nothing is left; the
@@ -222,6 +223,32 @@ struct DrillTests {
         try expectNothingLeft(s, clone: try #require(leftover.first))
         let job = try s.fixture.lastJob("drill")
         #expect(job?.state == .failed && job?.error?.contains("drill clone") == true, "\(String(describing: job))")
+    }
+
+    /// `policy set --drill CRON`: run-due drills the newest snapshot once per drill slot (the
+    /// agent is checked, the test guest has one) and not again within the same slot.
+    func runDueDrillsOncePerSlot(_ s: Setup) throws {
+        let before = try s.fixture.engine.drillReports(vm: s.vm).count
+        let set = try s.cli.run(["policy", "set", s.vm, "--keep-last", "10", "--schedule", "0 3 * * *", "--drill", "0 4 1 * *"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let first = try s.cli.run(["run-due", "--now", "2030-02-01T05:00:00Z", "--json"])
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        let runs = try #require(first.json as? [[String: Any]], "\(first.stdout)")
+        let drill = try #require(runs.first?["drill"] as? [String: Any], "\(runs)")
+        #expect(drill["outcome"] as? String == "drilled", "\(drill)")
+        let report = try #require(drill["report"] as? [String: Any])
+        #expect(report["passed"] as? Bool == true, "\(report)")
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["name"] as? String } == ["running", "agent"])
+        // run-due's snapshot of the same run is the newest, so that is the one drilled.
+        #expect(report["snapshot"] as? String == runs.first?["snapshot"] as? String)
+        try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
+        let again = try s.cli.run(["run-due", "--now", "2030-02-01T05:30:00Z", "--json"])
+        let drillAgain = try #require((again.json as? [[String: Any]])?.first?["drill"] as? [String: Any], "\(again.stdout)")
+        #expect(drillAgain["outcome"] as? String == "up-to-date")
+        #expect(try s.fixture.engine.drillReports(vm: s.vm).count == before + 1)
+        let refused = try s.cli.run(["policy", "set", s.vm, "--keep-last", "10", "--drill", "0 4 1 * *"])
+        #expect(refused.status == 64 && refused.stderr.contains("--drill needs --schedule"), "\(refused.stderr)")
     }
 
     /// No domain, network or store directory of the clone is left.
