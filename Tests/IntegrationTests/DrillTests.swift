@@ -77,6 +77,21 @@ struct DrillTests {
         try closedPortFails(s)
         try killedDrillIsCleanedUpByTheNextCommand(s)
         try runDueDrillsOncePerSlot(s)
+        try refusedDrillChangesNothing(s)
+        try s.cli.expectCheckPasses(s.vm, "after the drills")
+    }
+
+    /// A snapshot that does not exist, or a bad pattern: refused before any job or clone.
+    func refusedDrillChangesNothing(_ s: Setup) throws {
+        let jobs = try s.fixture.engine.jobs(vm: s.vm).count
+        let missing = try s.cli.run(["drill", s.vm, "nope"])
+        #expect(missing.status == 2 && missing.stderr.contains("no snapshot named 'nope'"), "\(missing.stderr)")
+        let badPattern = try s.cli.run(["drill", s.vm, "--latest", "--check-console", "("])
+        #expect(badPattern.status == 64, "\(badPattern.stderr)")
+        let both = try s.cli.run(["drill", s.vm, "s1", "--latest"])
+        #expect(both.status == 64 && both.stderr.contains("either SNAP or --latest"), "\(both.stderr)")
+        #expect(try s.fixture.engine.jobs(vm: s.vm).count == jobs)
+        try expectNothingLeft(s, clone: "drill-\(s.vm)-none")
     }
 
     /// Every check passes; the report, screenshot and metrics are there; nothing is left; the
