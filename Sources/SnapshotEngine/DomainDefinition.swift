@@ -51,6 +51,11 @@ public struct DomainDefinition: Sendable {
         do { return try document.relocateFileOutputs(to: directory) } catch { throw EngineError(error) }
     }
 
+    /// Graphics ports and bound unix channel paths chosen by libvirt (``DomainXML/releaseHostEndpoints()``).
+    public mutating func releaseHostEndpoints() throws(EngineError) {
+        do { try document.releaseHostEndpoints() } catch { throw EngineError(error) }
+    }
+
     /// `network:NAME` / `bridge:NAME` / the type, per interface.
     public var interfaceAttachments: [String] { document.interfaceAttachments }
 

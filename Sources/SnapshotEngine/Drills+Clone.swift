@@ -42,6 +42,7 @@ extension Drills {
                 try config.setDiskSource(target: disk.diskTarget, path: overlay, format: "qcow2")
             }
             let logs = try config.relocateFileOutputs(to: directory)
+            try config.releaseHostEndpoints()
             if let network = plan.network {
                 try config.isolateInterfaces(network: network)
                 let id = String(network.dropFirst(DrillNetwork.namePrefix.count))

@@ -61,6 +61,20 @@ extension DomainXML {
         return paths
     }
 
+    /// Lets libvirt choose the host-side endpoints the original holds while it runs: graphics
+    /// ports (autoport), and the socket paths of unix channels libvirt binds (the guest agent's),
+    /// so the clone starts next to the running original.
+    public mutating func releaseHostEndpoints() throws(DomainXMLError) {
+        let doc = try Self.parse(xml)
+        for case let graphics as XMLElement in (try? doc.nodes(forXPath: "/domain/devices/graphics")) ?? [] {
+            for name in ["port", "tlsPort", "websocket", "autoport"] { graphics.removeAttribute(forName: name) }
+            graphics.addAttribute(XMLNode.attribute(withName: "autoport", stringValue: "yes") as! XMLNode)
+        }
+        let channels = "/domain/devices/channel[@type='unix']/source[@mode='bind']"
+        for case let source as XMLElement in (try? doc.nodes(forXPath: channels)) ?? [] { source.removeAttribute(forName: "path") }
+        store(doc)
+    }
+
     /// The networks and bridges the domain's interfaces are attached to (`network:NAME`,
     /// `bridge:NAME`, or the interface type for others).
     public var interfaceAttachments: [String] {
