@@ -24,6 +24,7 @@ extension Catalog {
                 t.column("error", .text)
                 t.column("markedVerified", .boolean).notNull().defaults(to: false)
                 t.column("keptClone", .boolean).notNull().defaults(to: false)
+                t.column("vault", .text)
             }
             try db.create(index: "drill_by_vm", on: "drill", columns: ["vmUUID", "startedAt"])
             try db.create(table: "drillScheduleState") { t in
@@ -60,6 +61,8 @@ public struct DrillRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var markedVerified: Bool
     /// `--keep-on-failure` left the clone defined for inspection.
     public var keptClone: Bool
+    /// The vault the snapshot's disks were rebuilt from (`--from-vault`); nil: a local snapshot.
+    public var vault: String?
 
     public init(
         vmUUID: String, vmName: String, snapshotID: String, snapshotName: String, clone: String, jobID: Int64?,
@@ -69,7 +72,7 @@ public struct DrillRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.clone = clone; self.jobID = jobID; self.startedAt = startedAt; self.endedAt = endedAt; self.passed = passed
         self.recoverySeconds = recoverySeconds; self.screenshot = screenshot; self.error = error
         self.checks = String(decoding: (try? JSONEncoder().encode(checks)) ?? Data("[]".utf8), as: UTF8.self)
-        self.markedVerified = false; self.keptClone = false
+        self.markedVerified = false; self.keptClone = false; self.vault = nil
     }
 
     /// The checks, decoded (empty when the stored text does not decode).

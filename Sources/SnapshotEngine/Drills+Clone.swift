@@ -2,6 +2,7 @@ import Foundation
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Vault
 
 extension Drills {
     /// The clone's own directory (overlays, NVRAM, console log): the store directory of its UUID,
@@ -14,33 +15,22 @@ extension Drills {
     /// (created here, transient) with a new MAC. It boots from the snapshot's disks: libvirt
     /// refuses to load a memory image under another UUID (see `restore --as`). On a failure
     /// everything made here is removed again (``cleanUp(_:)``).
-    func buildClone(vm: VMRecord, snapshot: SnapshotRecord, plan: DrillJournal) throws(EngineError) -> DrillClone {
+    func buildClone(vm: VMRecord, snapshot: SnapshotRecord, plan: DrillJournal, vault: DrillVaultSource?) throws(EngineError) -> DrillClone {
         do throws(EngineError) {
-            let (disks, layers) = try db { () throws(CatalogError) in
-                try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
-            }
             let directory = workDirectory(plan)
             try store.prepare(vmUUID: plan.cloneUUID)
             var config = try DomainDefinition(xml: snapshot.configXML)
-            var nvram: String?
-            if let saved = snapshot.nvramPath, config.nvramPath != nil {
-                let path = store.layersDirectory(plan.cloneUUID) + "/\(plan.clone)_VARS.fd"
-                do { try FileManager.default.copyItem(atPath: saved, toPath: path) } catch {
-                    throw EngineError(.io, "cannot copy NVRAM to \(path): \(error.localizedDescription)")
-                }
-                nvram = path
+            let nvramPath = config.nvramPath == nil ? nil : store.layersDirectory(plan.cloneUUID) + "/\(plan.clone)_VARS.fd"
+            let provided: (disks: [(target: String, path: String)], nvram: String?)
+            if let vault {
+                provided = try rebuildDisks(vault, plan: plan, nvram: nvramPath)
+            } else {
+                provided = try overlayDisks(vm: vm, snapshot: snapshot, plan: plan, nvram: nvramPath)
             }
-            try config.makeClone(name: plan.clone, nvramPath: nvram)
+            try config.makeClone(name: plan.clone, nvramPath: provided.nvram)
             try config.setUUID(plan.cloneUUID)
-            try config.keepOnlyDisks(Set(disks.map(\.diskTarget)))
-            for disk in disks {
-                guard let layer = layers.first(where: { $0.id == disk.layerID }) else {
-                    throw EngineError(.notFound, "snapshot '\(snapshot.name)' has no layer for \(disk.diskTarget)")
-                }
-                let overlay = store.layerPath(vmUUID: plan.cloneUUID, layerID: Identifier.make("l-"))
-                try ImageTool.createOverlay(path: overlay, backing: layer.path, backingFormat: "qcow2")
-                try config.setDiskSource(target: disk.diskTarget, path: overlay, format: "qcow2")
-            }
+            try config.keepOnlyDisks(Set(provided.disks.map(\.target)))
+            for disk in provided.disks { try config.setDiskSource(target: disk.target, path: disk.path, format: "qcow2") }
             let logs = try config.relocateFileOutputs(to: directory)
             try config.releaseHostEndpoints()
             if let network = plan.network {
@@ -62,6 +52,47 @@ extension Drills {
             }
             throw error
         }
+    }
+
+    /// A qcow2 overlay per disk over the snapshot's frozen layer, and a copy of its NVRAM.
+    private func overlayDisks(vm: VMRecord, snapshot: SnapshotRecord, plan: DrillJournal, nvram: String?) throws(EngineError) -> (
+        disks: [(target: String, path: String)], nvram: String?
+    ) {
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
+        }
+        var copied: String?
+        if let saved = snapshot.nvramPath, let nvram {
+            do { try FileManager.default.copyItem(atPath: saved, toPath: nvram) } catch {
+                throw EngineError(.io, "cannot copy NVRAM to \(nvram): \(error.localizedDescription)")
+            }
+            copied = nvram
+        }
+        var result: [(target: String, path: String)] = []
+        for disk in disks {
+            guard let layer = layers.first(where: { $0.id == disk.layerID }) else {
+                throw EngineError(.notFound, "snapshot '\(snapshot.name)' has no layer for \(disk.diskTarget)")
+            }
+            let overlay = store.layerPath(vmUUID: plan.cloneUUID, layerID: Identifier.make("l-"))
+            try ImageTool.createOverlay(path: overlay, backing: layer.path, backingFormat: "qcow2")
+            result.append((disk.diskTarget, overlay))
+        }
+        return (result, copied)
+    }
+
+    /// The vault snapshot's disks (qcow2) and NVRAM rebuilt into the clone's directory
+    /// (``VaultMaterializer``: every chunk checked as it is read); no memory image.
+    private func rebuildDisks(_ source: DrillVaultSource, plan: DrillJournal, nvram: String?) throws(EngineError) -> (
+        disks: [(target: String, path: String)], nvram: String?
+    ) {
+        let targets = VaultFileTargets(
+            disks: source.manifest.disks.map { disk in
+                VaultFileTargets.Disk(target: disk.target, path: store.layerPath(vmUUID: plan.cloneUUID, layerID: Identifier.make("l-")), format: "qcow2")
+            },
+            memory: nil, nvram: source.manifest.nvram != nil ? nvram : nil)
+        configuration.progress?("rebuild from vault \(source.name)", nil)
+        try VaultMaterializer(repository: source.repository, manifest: source.manifest, progress: configuration.progress).materialize(targets)
+        return (targets.disks.map { ($0.target, $0.path) }, targets.nvram)
     }
 
     /// Removes the clone (only the domain with the planned name *and* UUID: a VM that took the

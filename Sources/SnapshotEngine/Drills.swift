@@ -2,11 +2,15 @@ import Foundation
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Vault
 
 /// What a drill checks, and how long it may take (`kvmsnap drill`).
 public struct DrillOptions: Sendable {
     /// The snapshot to drill; nil: the VM's newest ready snapshot (`--latest`).
     public var snapshot: String?
+    /// Drill snapshot ``snapshot`` of this vault: its disks are rebuilt from the vault into the
+    /// clone's directory (`--from-vault`).
+    public var fromVault: String?
     /// Check that the guest agent answers `guest-ping` (`--check-agent`).
     public var checkAgent = false
     /// Check the agent only when the snapshot's VM has an agent channel (scheduled drills).
@@ -40,6 +44,13 @@ struct DrillJournal: Codable, Sendable {
     var network: String?
 }
 
+/// A vault snapshot a drill rebuilds its disks from (`--from-vault`).
+struct DrillVaultSource {
+    var name: String
+    var repository: VaultRepository
+    var manifest: VaultManifest
+}
+
 /// A drill's clone once it is defined.
 struct DrillClone {
     var plan: DrillJournal
@@ -69,11 +80,16 @@ struct Drills: EngineService, Sendable {
 
     /// Runs one drill of `vm` and records its report. A failed check is a report with
     /// `passed == false`, not a thrown error; an error is thrown only when nothing could be recorded.
-    func run(vm: VMRecord, options: DrillOptions) throws(EngineError) -> DrillRecord {
+    func run(vm: VMRecord, options: DrillOptions, vault: DrillVaultSource? = nil) throws(EngineError) -> DrillRecord {
         let began = ContinuousClock.now
         let startedAt = configuration.clock.now()
-        let snapshot = try pickSnapshot(vm: vm, name: options.snapshot)
-        try restorer.validateRestorable(vm: vm, snapshot: snapshot)
+        let snapshot: SnapshotRecord
+        if let vault {
+            snapshot = Self.vaultSnapshot(vault, vm: vm)
+        } else {
+            snapshot = try pickSnapshot(vm: vm, name: options.snapshot)
+            try restorer.validateRestorable(vm: vm, snapshot: snapshot)
+        }
         let config = try DomainDefinition(xml: snapshot.configXML)
         var options = options
         if options.checkAgentWhenConfigured && config.agentChannel != .absent { options.checkAgent = true }
@@ -86,7 +102,7 @@ struct Drills: EngineService, Sendable {
         var outcome = DrillOutcome()
         var clone: DrillClone?
         do throws(EngineError) {
-            let built = try buildClone(vm: vm, snapshot: snapshot, plan: plan)
+            let built = try buildClone(vm: vm, snapshot: snapshot, plan: plan, vault: vault)
             clone = built
             try inject(.drillCloneStarted)
             outcome = runChecks(clone: built, vm: vm, snapshot: snapshot, options: options, began: began)
@@ -98,14 +114,23 @@ struct Drills: EngineService, Sendable {
         let leftover = keep ? nil : cleanUp(plan)
         return try record(
             vm: vm, snapshot: snapshot, plan: plan, job: job, outcome: outcome, startedAt: startedAt,
-            options: options, kept: keep, leftover: leftover)
+            options: options, kept: keep, leftover: leftover, vault: vault?.name)
+    }
+
+    /// The vault snapshot as the snapshot record a drill reads (name, configuration, memory flag).
+    static func vaultSnapshot(_ vault: DrillVaultSource, vm: VMRecord) -> SnapshotRecord {
+        let manifest = vault.manifest
+        return SnapshotRecord(
+            id: manifest.localSnapshotID ?? "vault:\(vault.name)", vmUUID: vm.uuid, name: manifest.snapshot,
+            kind: SnapshotKind(rawValue: manifest.kind) ?? .incremental, parentID: nil, createdAt: manifest.createdAt, state: .ready,
+            hasMemory: manifest.hasMemory, configXML: manifest.domainXML)
     }
 
     /// Writes the report, marks the snapshot verified when asked and the drill passed, and
     /// finishes the job (failed when a check failed or the clone could not be built or removed).
     private func record(
         vm: VMRecord, snapshot: SnapshotRecord, plan: DrillJournal, job: JobRecord, outcome: DrillOutcome, startedAt: Date,
-        options: DrillOptions, kept: Bool, leftover: EngineError?
+        options: DrillOptions, kept: Bool, leftover: EngineError?, vault: String?
     ) throws(EngineError) -> DrillRecord {
         var report = DrillRecord(
             vmUUID: vm.uuid, vmName: vm.name, snapshotID: snapshot.id, snapshotName: snapshot.name, clone: plan.clone, jobID: job.id,
@@ -113,9 +138,10 @@ struct Drills: EngineService, Sendable {
             recoverySeconds: outcome.passed ? outcome.recoverySeconds : nil, checks: outcome.checks, screenshot: outcome.screenshot,
             error: [outcome.error?.message, leftover?.message].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)
         report.keptClone = kept
+        report.vault = vault
         var jobError: EngineError? = outcome.error ?? outcome.failedCheck.map { EngineError(.external, "drill check '\($0.name)' failed: \($0.detail)") }
         if let leftover { jobError = EngineError(leftover.code, [jobError?.message, leftover.message].compactMap { $0 }.joined(separator: "; ")) }
-        if outcome.passed && options.markVerified {
+        if outcome.passed && options.markVerified && vault == nil {
             report.markedVerified = markVerified(snapshot, grace: options.verifiedGrace)
         }
         do {

@@ -2,6 +2,7 @@ import Foundation
 import KVMSnapCore
 import Libvirt
 import SnapshotCatalog
+import Vault
 
 extension SnapshotEngine {
     var drills: Drills { Drills(restorer: restorer) }
@@ -14,10 +15,30 @@ extension SnapshotEngine {
             throw EngineError(.invalidInput, "--check-console: not a valid regular expression: \(pattern)")
         }
         if let port = options.port, !(1...65_535).contains(port) { throw EngineError(.invalidInput, "--check-port must be 1-65535") }
+        if let vaultName = options.fromVault {
+            return try drillFromVault(vm: nameOrUUID, vault: vaultName, options: options)
+        }
         let (vm, domain) = try vmForCatalogWork(nameOrUUID)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
         return try drills.run(vm: vm, options: options)
+    }
+
+    /// A drill of vault snapshot `options.snapshot` of `vm`: refused before anything is written
+    /// when the manifest or a chunk is damaged or missing. The VM must be in this catalog (its
+    /// lock and journal make a killed drill's clean-up certain); restore it `--as` first otherwise.
+    private func drillFromVault(vm nameOrUUID: String, vault name: String, options: DrillOptions) throws(EngineError) -> DrillRecord {
+        guard let snapshot = options.snapshot else { throw EngineError(.invalidInput, "--from-vault needs the snapshot's name, not --latest") }
+        let (repository, manifest) = try vaults.restorable(vault: name, vm: nameOrUUID, snapshot: snapshot)
+        guard let vm = try db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: manifest.vmUUID) } }) else {
+            throw EngineError(
+                .notFound,
+                "VM \(manifest.vm) (\(manifest.vmUUID)) is not in this host's catalog: restore it first ('restore --from-vault \(name) "
+                    + "\(manifest.vm) \(snapshot) --as NEW'), then drill NEW")
+        }
+        let lock = try lockVM(vm, domain: try? connection.lookupDomain(uuid: vm.uuid))
+        defer { withExtendedLifetime(lock) {} }
+        return try drills.run(vm: vm, options: options, vault: DrillVaultSource(name: name, repository: repository, manifest: manifest))
     }
 
     /// Drill reports, newest first, of one VM (name or UUID, also a VM that no longer exists) or all.

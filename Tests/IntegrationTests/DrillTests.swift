@@ -72,6 +72,7 @@ struct DrillTests {
         let s = try Self.boot()
         defer { s.destroy() }
         try passingDrill(s)
+        try drillFromVault(s)
         try failingDrillKeptIsIsolated(s)
         try failingDrillIsRemoved(s)
         try closedPortFails(s)
@@ -151,6 +152,24 @@ struct DrillTests {
         let metrics = try String(contentsOfFile: metricsFile, encoding: .utf8)
         #expect(metrics.contains("kvmsnap_drill_last_success_timestamp_seconds{vm=\"\(s.vm)\""), "\(metrics)")
         #expect(metrics.contains("kvmsnap_drill_recovery_seconds{vm=\"\(s.vm)\""), "\(metrics)")
+    }
+
+    /// `--from-vault`: the clone's disks are rebuilt from the vault into its directory; the
+    /// drill passes and nothing stays (the rebuilt disks neither).
+    func drillFromVault(_ s: Setup) throws {
+        let vault = s.fixture.guest.directory + "/vault"
+        #expect(try s.cli.run(["vault", "add", "v", vault]).status == 0)
+        let sent = try s.cli.run(["send", s.vm, "s1", "--to", "v"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let result = try s.cli.run([
+            "drill", s.vm, "s1", "--from-vault", "v", "--check-agent", "--check-console", "kvmsnap-guest ready", "--timeout", "3min", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout)")
+        #expect(report["passed"] as? Bool == true && report["vault"] as? String == "v" && report["snapshot"] as? String == "s1", "\(report)")
+        try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
+        let latest = try s.cli.run(["drill", s.vm, "--latest", "--from-vault", "v"])
+        #expect(latest.status == 64, "\(latest.stderr)")
     }
 
     /// A console pattern that never appears fails the drill; with --keep-on-failure the clone

@@ -26,7 +26,7 @@ struct DrillCommand: ParsableCommand {
         @Argument(help: "VM name or UUID.") var vm: String
         @Argument(help: "Snapshot name (or --latest).") var snapshot: String?
         @Flag(help: "Drill the VM's newest ready snapshot.") var latest = false
-        @Option(name: .customLong("from-vault"), help: ArgumentHelp("Not available yet: drill from a vault snapshot.", valueName: "NAME"))
+        @Option(name: .customLong("from-vault"), help: ArgumentHelp("Drill snapshot SNAP of VM in this vault: disks rebuilt from it.", valueName: "NAME"))
         var fromVault: String?
         @Flag(name: .customLong("check-agent"), help: "The guest agent must answer guest-ping.") var checkAgent = false
         @Option(name: .customLong("check-console"), help: ArgumentHelp("The serial console must show this pattern.", valueName: "REGEX"))
@@ -45,6 +45,7 @@ struct DrillCommand: ParsableCommand {
 
         func validate() throws {
             if latest == (snapshot != nil) { throw ValidationError("give either SNAP or --latest") }
+            if fromVault != nil && latest { throw ValidationError("--from-vault needs SNAP, not --latest") }
             if let checkPort, !(1...65_535).contains(checkPort) { throw ValidationError("--check-port must be 1-65535") }
             if let checkConsole, (try? NSRegularExpression(pattern: checkConsole)) == nil {
                 throw ValidationError("--check-console is not a valid regular expression")
@@ -53,11 +54,8 @@ struct DrillCommand: ParsableCommand {
         }
 
         func run() throws {
-            if fromVault != nil {
-                throw CommandFailure(
-                    "--from-vault is not implemented yet: restore the vault snapshot first ('restore --from-vault'), then drill it", exitCode: 3)
-            }
             var options = DrillOptions(snapshot: snapshot)
+            options.fromVault = fromVault
             options.checkAgent = checkAgent
             options.consolePattern = checkConsole
             options.port = checkPort

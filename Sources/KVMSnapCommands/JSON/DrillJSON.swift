@@ -20,16 +20,18 @@ struct DrillJSON: Encodable {
     var error: String?
     var markedVerified: Bool
     var keptClone: Bool
+    /// The vault the disks were rebuilt from (`--from-vault`), null for a local snapshot.
+    var vault: String?
 
     init(_ record: DrillRecord) {
         id = record.id; vm = record.vmName; vmUUID = record.vmUUID; snapshot = record.snapshotName; clone = record.clone
         passed = record.passed; recoverySeconds = record.recoverySeconds; checks = record.checkResults; screenshot = record.screenshot
         startedAt = Output.isoUTC(record.startedAt); endedAt = Output.isoUTC(record.endedAt); error = record.error
-        markedVerified = record.markedVerified; keptClone = record.keptClone
+        markedVerified = record.markedVerified; keptClone = record.keptClone; vault = record.vault
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, vm, vmUUID, snapshot, clone, passed, recoverySeconds, checks, screenshot, startedAt, endedAt, error, markedVerified, keptClone
+        case id, vm, vmUUID, snapshot, clone, passed, recoverySeconds, checks, screenshot, startedAt, endedAt, error, markedVerified, keptClone, vault
     }
 
     /// Writes `null` for the optional fields that have no value, so every report has every key.
@@ -40,5 +42,6 @@ struct DrillJSON: Encodable {
         try c.encode(recoverySeconds, forKey: .recoverySeconds); try c.encode(checks, forKey: .checks)
         try c.encode(screenshot, forKey: .screenshot); try c.encode(startedAt, forKey: .startedAt); try c.encode(endedAt, forKey: .endedAt)
         try c.encode(error, forKey: .error); try c.encode(markedVerified, forKey: .markedVerified); try c.encode(keptClone, forKey: .keptClone)
+        try c.encode(vault, forKey: .vault)
     }
 }
