@@ -38,7 +38,7 @@ stale_test_domains() {
   local d
   while IFS= read -r d; do
     [[ -n "$d" ]] || continue
-    if [[ "$d" == kvmsnap-guesttest-* ]] || virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "/var/lib/kvmsnap-tests/"; then
+    if [[ "$d" == kvmsnap-guesttest-* || "$d" == drill-kvmsnap-guesttest-* ]] || virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "/var/lib/kvmsnap-tests/"; then
       printf '%s\n' "$d"
     fi
   done < <(virsh -c qemu:///system list --all --name 2>/dev/null || true)
@@ -47,11 +47,21 @@ remove_stale_test_guests() {
   local d
   while IFS= read -r d; do
     echo "test.sh: removing leftover test domain $d" >&2
+    # A drill clone's isolated network (transient: destroying it removes it).
+    local n
+    for n in $(virsh -c qemu:///system domiflist "$d" 2>/dev/null | awk '$3 ~ /^kvmsnap-drill-/ {print $3}'); do
+      virsh -c qemu:///system net-destroy "$n" >/dev/null 2>&1 || true
+    done
     virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
     virsh -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1 \
       || virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
   done < <(stale_test_domains)
   rm -rf /var/lib/kvmsnap-tests/kvmsnap-guesttest-*
+  # DrillTests' "production" bridges.
+  local b
+  for b in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '$2 ~ /^kvgt-/ {print $2}'); do
+    ip link del "$b" 2>/dev/null || true
+  done
 }
 remove_stale_test_guests
 

@@ -97,6 +97,7 @@ extension Catalog {
         }
         registerVaultMigrations(&migrator)
         registerNotifyMigrations(&migrator)
+        registerDrillMigrations(&migrator)
         return migrator
     }
 }

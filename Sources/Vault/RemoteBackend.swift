@@ -143,7 +143,8 @@ public final class RemoteBackend: VaultBackend, @unchecked Sendable {
                 throw refused
             }
             let text = String(decoding: answer.dropFirst(), as: UTF8.self).filter { !$0.isASCII || $0.isPrintableASCII }
-            throw .connection(backend: transport.name, key: key, reason: "the far side is not a kvmsnap vault server of version \(ServeProtocol.version) (\(text))")
+            throw .connection(
+                backend: transport.name, key: key, reason: "the far side is not a kvmsnap vault server of version \(ServeProtocol.version) (\(text))")
         }
         lock.lock()
         serverAppendOnly = flag == 1
