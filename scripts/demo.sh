@@ -78,6 +78,10 @@ echo "counter before restore: $before; after restore the guest prints: $(grep -a
 step "retention: what 'keep only the newest snapshot' would prune (dry run, nothing deleted)"
 "$K" prune "$VM" --keep-last 1 --dry-run
 
+step "drill: boot a throwaway clone of 'after-write' on an isolated network, check that it comes up, remove it"
+"$K" drill "$VM" after-write --check-console 'kvmsnap-guest ready' --timeout 3min
+"$K" drill report "$VM"
+
 step "done"
 echo "The demo VM keeps running. Try: KVMSNAP_CATALOG=$KVMSNAP_CATALOG KVMSNAP_STORE=$KVMSNAP_STORE $K list $VM"
 echo "Remove it with: scripts/demo.sh --cleanup"
