@@ -18,6 +18,8 @@ let package = Package(
         // nothing of it is built into kvmsnap.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `kvmsnap serve`: the web panel and its JSON API (issue 16).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -63,6 +65,9 @@ let package = Package(
                 "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The KVMSNAP_TEST_* fault-injection variables are read only in debug builds (the
             // tests run those); a release binary ignores them.
