@@ -98,6 +98,12 @@ try:
     check(len(stages) == 6 and all(s.get_attribute("class") == "done" for s in stages),
           "not every stage shows done: " + ", ".join("%s=%s" % (s.text, s.get_attribute("class")) for s in stages))
     driver.find_element(By.ID, "restore-cancel").click()
+    driver.set_window_size(1280, 1000)
+    driver.get(url + "/vms/" + vm)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#content table")))
+    driver.execute_script("document.getElementById('create-form').scrollIntoView()")
+    driver.save_screenshot(os.path.join(shots, "vm-page-after-restore.png"))
+    driver.set_window_size(1280, 900)
 
     # Retention: a live preview of what a policy keeps and prunes.
     driver.get(url + "/vms/" + vm + "/retention")

@@ -28,7 +28,8 @@ struct PanelAPI {
             return Response(status: .noContent, headers: PanelResponse.headers(contentType: "application/json"))
         case (.post, 1) where rest == ["restore"]: return try await jobs.startRestore(vm: vm, body: try await Self.body(RestoreBody.self, request))
         case (.get, 1) where rest == ["policy"]:
-            return PanelResponse.jsonData(try await backend.run { engine in try Output.encode(PolicyJSON(vm: vm, effective: try engine.effectivePolicy(vm: vm))) })
+            return PanelResponse.jsonData(
+                try await backend.run { engine in try Output.encode(PolicyJSON(vm: vm, effective: try engine.effectivePolicy(vm: vm))) })
         case (.get, 2) where rest == ["retention", "preview"]: return try await preview(vm: vm, request)
         default: throw PanelError(.notFound, "no such endpoint")
         }

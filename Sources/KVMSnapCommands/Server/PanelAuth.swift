@@ -35,7 +35,8 @@ struct PanelTokenFile {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         if info.st_mode & 0o077 != 0 {
-            throw CommandFailure("the panel token file \(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it", exitCode: 64)
+            throw CommandFailure(
+                "the panel token file \(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it", exitCode: 64)
         }
         let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.count >= 32 else { throw CommandFailure("the panel token file \(path) holds no token", exitCode: 64) }

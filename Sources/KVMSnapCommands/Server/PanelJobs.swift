@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import KVMSnapCore
 import NIOCore
+import ServiceLifecycle
 import SnapshotEngine
 
 /// Long operations of the panel (restore) and the live job stream.
@@ -70,8 +71,15 @@ struct PanelJobs {
             body: ResponseBody { writer in
                 var seen: [Int64: String] = [:]
                 let end = ContinuousClock.now + .seconds(3600)
+                var lastWrite = ContinuousClock.now
                 try await writer.write(ByteBuffer(string: ": kvmsnap job stream\nretry: 1000\n\n"))
-                while ContinuousClock.now < end {
+                // Ends with the server (SIGTERM waits for open responses) or after an hour.
+                while ContinuousClock.now < end, !Task.isShuttingDownGracefully {
+                    // A comment every 5 s: a client that went away is noticed (the write fails).
+                    if ContinuousClock.now - lastWrite > .seconds(5) {
+                        try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                        lastWrite = ContinuousClock.now
+                    }
                     let jobs: [JobJSON]
                     if let id {
                         guard let job = try await backend.job(id: id) else {
@@ -89,6 +97,7 @@ struct PanelJobs {
                         var data = try Output.encode(job)
                         data.removeAll { $0 == UInt8(ascii: "\n") }
                         try await writer.write(ByteBuffer(string: "event: job\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                        lastWrite = ContinuousClock.now
                     }
                     if id != nil, let job = jobs.first, job.state != "running" { break }
                     try await Task.sleep(for: Self.pollInterval)
@@ -105,7 +114,9 @@ final class RestoreOutcome: @unchecked Sendable {
     private var failure: (any Error)?
 
     func finish(_ error: (any Error)?) {
-        lock.withLock { ended = true; failure = error }
+        lock.withLock {
+            ended = true; failure = error
+        }
     }
 
     var error: (any Error)? { lock.withLock { ended ? failure : nil } }

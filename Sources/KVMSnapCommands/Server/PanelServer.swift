@@ -86,6 +86,9 @@ struct PanelError: Error {
         if let error = error as? PanelError { return error }
         if let error = error as? EngineError { return PanelError(error) }
         if let error = error as? HTTPError { return PanelError(error.status, error.body ?? "\(error.status.reasonPhrase)") }
+        if error is NIOTooManyBytesError {
+            return PanelError(.contentTooLarge, "the request body is larger than \(PanelServer.maxBodyBytes / 1024) KiB (nothing was changed)")
+        }
         if let failure = CommandFailure.from(error) {
             return PanelError(failure.exitCode == 64 ? .badRequest : (failure.exitCode == 2 ? .notFound : .internalServerError), failure.message)
         }
@@ -103,7 +106,8 @@ enum PanelResponse {
         fields[HTTPField.Name("X-Frame-Options")!] = "DENY"
         fields[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         fields[.contentSecurityPolicy] =
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+            + "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
         return fields
     }
 

@@ -29,9 +29,10 @@ final class PanelProcess: @unchecked Sendable {
         }
     }
 
+    /// SIGTERM (graceful: open responses end), SIGKILL if it still runs 10 s later.
     func stop() {
         child.signal(SIGTERM)
-        _ = child.wait()
+        _ = child.wait(timeout: .seconds(10))
     }
 
     /// A loopback port nobody listens on now (bound, read, closed).
@@ -82,7 +83,9 @@ enum HTTP {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmsnap-http-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var arguments = ["-sS", "--path-as-is", "-X", method, "-D", scratch + "/headers", "-o", scratch + "/body", "-w", "%{http_code}", "--max-time", "\(Int(timeout))"]
+        var arguments = [
+            "-sS", "--path-as-is", "-X", method, "-D", scratch + "/headers", "-o", scratch + "/body", "-w", "%{http_code}", "--max-time", "\(Int(timeout))",
+        ]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         let body = try rawBody ?? json.map { try JSONSerialization.data(withJSONObject: $0) }
         if let body {
