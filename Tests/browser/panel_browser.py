@@ -98,10 +98,10 @@ try:
     check(len(stages) == 6 and all(s.get_attribute("class") == "done" for s in stages),
           "not every stage shows done: " + ", ".join("%s=%s" % (s.text, s.get_attribute("class")) for s in stages))
     driver.find_element(By.ID, "restore-cancel").click()
-    driver.set_window_size(1280, 1000)
+    driver.set_window_size(1440, 800)
     driver.get(url + "/vms/" + vm)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#content table")))
-    driver.execute_script("document.getElementById('create-form').scrollIntoView()")
+    driver.execute_script("document.querySelector('#content table').scrollIntoView()")
     driver.save_screenshot(os.path.join(shots, "vm-page-after-restore.png"))
     driver.set_window_size(1280, 900)
 

@@ -16,7 +16,8 @@ extension PanelAssets {
           color: #fff; text-decoration: none; padding: .35rem .5rem; border-radius: 4px; background: none; border: 0; font: inherit; cursor: pointer;
         }
         header a:hover, header a:focus, header button.link:focus { background: #2d3f5f; outline: 2px solid #9cc1ff; }
-        main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
+        main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
+        tbody th[scope=row] { min-width: 11rem; }
         h1 { font-size: 1.4rem; margin: .5rem 0 1rem; }
         h2 { font-size: 1.1rem; margin: .25rem 0 .75rem; }
         .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
