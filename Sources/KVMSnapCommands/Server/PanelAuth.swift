@@ -103,8 +103,10 @@ final class PanelSessions: Sendable {
     func login(token candidate: String, client: String) -> LoginOutcome {
         let now = Date()
         let recent = failures.withLock { all -> Int in
+            // Many addresses (an IPv6 spray): forget those whose failures are all old.
+            if all.count > 10_000 { all = all.filter { $0.value.contains { now.timeIntervalSince($0) < Self.failureWindow } } }
             let kept = (all[client] ?? []).filter { now.timeIntervalSince($0) < Self.failureWindow }
-            all[client] = kept
+            all[client] = kept.isEmpty ? nil : kept
             return kept.count
         }
         if recent >= Self.maxFailures { return .tooManyAttempts }
