@@ -18,6 +18,8 @@ let package = Package(
         // nothing of it is built into kvmsnap.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The S3 vault backend's HTTP client (VaultS3 only; the Vault module stays free of NIO).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         // `kvmsnap serve`: the web panel and its JSON API (issue 16).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
@@ -53,16 +55,36 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The only place that mentions OpenSSL's C headers (TLS for alert targets).
+        .systemLibrary(
+            name: "CTLS",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Alerts: targets, rules, the outbox of events and deliveries, and the senders (HTTP/1.1
+        // and SMTP over TCP, TLS through OpenSSL). No libvirt, no processes.
+        .target(name: "Notify", dependencies: ["KVMSnapCore", "SnapshotCatalog", "CTLS"]),
+        // The S3 vault backend: SigV4 signing (pure) and a synchronous VaultBackend over
+        // async-http-client.
+        .target(
+            name: "VaultS3",
+            dependencies: [
+                "Vault", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Capture, revert, delete/merge, restore pipeline: the impure shell over the core.
         .target(
             name: "SnapshotEngine",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "Vault", "VaultS3", "Notify", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // ArgumentParser commands, output formatting, exit codes.
         .target(
             name: "KVMSnapCommands",
             dependencies: [
-                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine",
+                "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "Notify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -100,10 +122,12 @@ let package = Package(
         ),
         .testTarget(name: "SnapshotCatalogTests", dependencies: ["SnapshotCatalog"]),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "KVMSnapCore", "TestSupport"]),
+        // SigV4 against AWS's published vectors; the S3 backend against a real S3 server (moto).
+        .testTarget(name: "VaultS3Tests", dependencies: ["VaultS3", "Vault", "KVMSnapCore"]),
         // Real libvirtd (qemu:///system) + the test guest; also runs the built kvmsnap binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport", "Vault"]
+            dependencies: ["Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "KVMSnapCommands", "TestSupport", "Vault", "Notify"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -30,6 +30,22 @@ kv_vault_snapshot_count() { "$K" vault snapshots "$1" --json | $PY -c 'import js
 # measures the same writes plus define and boot.
 kv_restore_cmd() { KV_CMD=("$K" vault extract "$1" "$V" "$2" --to "$4" --raw --json); }   # VAULT SNAP NEW DIR
 NOT_BUILT="not measured: kvmsnap send not built"
+# The S3 side (issue 14): the same sends into an S3 vault on moto (scripts/lib/s3-peer.sh, loopback).
+kv_vault_add_s3() {   # NAME PREFIX
+  local cred=$VW/s3.credentials
+  ( umask 077; printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$KVMSNAP_S3_FULL_KEY" "$KVMSNAP_S3_FULL_SECRET" >"$cred" )
+  "$K" vault add "$1" "s3://$KVMSNAP_S3_BUCKET/$2" --endpoint "$KVMSNAP_S3_ENDPOINT" --credentials-file "$cred" --jobs 8 >/dev/null
+}
+# The ssh:// side (issue 14): the same sends into a vault on scripts/lib/ssh-peer.sh's second host
+# (sshd in a network namespace over a veth pair; the vault directory is on this filesystem, so
+# the numbers are the protocol's and ssh's cost, not a network's). VAULT_SSH=1 once it answers.
+SSH_PEER_ADDR=10.213.0.2 VAULT_SSH=0
+kv_ssh_location() { echo "ssh://root@$SSH_PEER_ADDR$1"; }                               # PATH
+vault_ssh_setup() {
+  scripts/lib/ssh-peer.sh status || { scripts/lib/ssh-peer.sh start "$K" >/dev/null && SSH_PEER_STARTED=1; } || return 0
+  export KVMSNAP_SSH_CONFIG=${KVMSNAP_SSH_PEER_DIR:-/var/lib/kvmsnap-ssh-peer}/ssh_config KVMSNAP_REMOTE_COMMAND=$K
+  VAULT_SSH=1
+}
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes
 # the command and every child it reaped read from / wrote to storage (/proc/self/io
@@ -53,8 +69,11 @@ mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
 bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # Sides in run $1: the list rotated by run, so no side always goes first.
 vault_order() {
-  local sides=(kvmsnap dd borg restic) i n=4
-  ((VAULT_BUILT)) || { sides=(dd borg restic); n=3; }
+  local sides=(dd borg restic) i n
+  ((VAULT_BUILT)) && sides=(kvmsnap "${sides[@]}")
+  ((VAULT_SSH)) && sides=(kvmsnap-ssh "${sides[@]}")
+  ((VAULT_S3)) && sides+=(kvmsnap-s3)
+  n=${#sides[@]}
   for ((i = 0; i < n; i++)); do printf '%s ' "${sides[$(((i + $1 - 1) % n))]}"; done
 }
 # src_state S: $VW/src holds snapshot S's files (hard links: same bytes, a new inode and mtime
@@ -110,6 +129,10 @@ vault_full() {   # vault_full SIDE I
   src_state s1; bytes=$(bytes_of "$VW/src")
   case $side in
     kvmsnap) kv_vault_add "bench$i" "$r"; kv_send_cmd s1 "bench$i"; drop_caches; measure "$VW/send-$i-s1.json" "${KV_CMD[@]}" ;;
+    kvmsnap-s3) kv_vault_add_s3 "bench-s3-$i" "bench-$ID-$i"; kv_send_cmd s1 "bench-s3-$i"; drop_caches; measure "$VW/send-s3-$i-s1.json" "${KV_CMD[@]}"
+                sample vault_send_full_MBps_s3 kvmsnap "$(mbps "$bytes" "$M_SECS")"; return 0 ;;
+    kvmsnap-ssh) kv_vault_add "benchssh$i" "$(kv_ssh_location "$r")"; kv_send_cmd s1 "benchssh$i"; drop_caches
+                 measure "$VW/sendssh-$i-s1.json" "${KV_CMD[@]}" ;;
     dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/* ;;
     borg) borg init --encryption none "$r"; drop_caches; measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::s1" "$VW/src" ;;
     restic) restic -q -r "$r" init --repository-version 2 >/dev/null; drop_caches; measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
@@ -123,6 +146,9 @@ vault_inc() {   # vault_inc SIDE I SNAP
   case $side in
     kvmsnap) kv_send_cmd "$s" "bench$i"; measure "$VW/send-$i-$s.json" "${KV_CMD[@]}"
              sample vault_send_incremental_bytes_read:reported kvmsnap "$(jget "$VW/send-$i-$s.json" 'd["bytesRead"]')" ;;
+    kvmsnap-s3) kv_send_cmd "$s" "bench-s3-$i"; measure "$VW/send-s3-$i-$s.json" "${KV_CMD[@]}"
+                sample vault_send_incremental_seconds_s3 kvmsnap "$M_SECS"; return 0 ;;
+    kvmsnap-ssh) kv_send_cmd "$s" "benchssh$i"; measure "$VW/sendssh-$i-$s.json" "${KV_CMD[@]}" ;;
     borg) measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::$s" "$VW/src" ;;
     restic) measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
     dd) return 0 ;;
@@ -135,7 +161,9 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   rm -rf "$d"; mkdir -p "$d"
   drop_caches
   case $side in
+    kvmsnap-s3) return 0 ;;   # the S3 side measures sends only
     kvmsnap) kv_restore_cmd "bench$i" s3 "$V-restored$i" "$d"; measure "$VW/restore-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
+    kvmsnap-ssh) kv_restore_cmd "benchssh$i" s3 "$V-restored$i" "$d"; measure "$VW/restoressh-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
     dd) bytes=$(bytes_of "$VW/data/s3")
         measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304)) ;;
     borg) measure /dev/null sh -c 'cd "$0" && borg extract "$1" && sync' "$d" "$r::s3" ;;
@@ -145,7 +173,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   if [[ $i == 1 && $side == @(borg|restic) ]]; then vault_check_restored "$side" "$d"; fi
   sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_restore_MBps:bytes "$side" "$bytes"
-  if [[ $side == kvmsnap ]]; then
+  if [[ $side == kvmsnap* ]]; then
     virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
     virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
   fi
@@ -160,7 +188,15 @@ vault_check() {   # vault_check I
     # An incremental that silently fell back to a full read would be measured as the wrong thing.
     [[ $(jget "$VW/send-$i-s1.json" 'd.get("baseSnapshot")') == None && $(jget "$VW/send-$i-s2.json" 'd.get("baseSnapshot")') == s1 &&
        $(jget "$VW/send-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's sends of run $i are not s1 full, s2 on s1, s3 on s2"
+    if ((VAULT_S3)); then
+      n=$(kv_vault_snapshot_count "bench-s3-$i"); [[ $n == 3 ]] || die "vault: kvmsnap's S3 vault holds $n snapshots, not 3"
+      [[ $(jget "$VW/send-s3-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's S3 send of s3 in run $i is not incremental on s2"
+    fi
     echo "vault run $i, kvmsnap send (its JSON): $(for s in s1 s2 s3; do jget "$VW/send-$i-$s.json" '"%s: bytesRead %d, bytesStored %d, chunksNew %d, chunksReused %d, %.2f s; " % (d["snapshot"], d["bytesRead"], d["bytesStored"], d["chunksNew"], d["chunksReused"], d["seconds"])'; done | tr "\n" " ")" >>"$NOTES"
+  fi
+  if ((VAULT_SSH)); then
+    n=$(kv_vault_snapshot_count "benchssh$i"); [[ $n == 3 ]] || die "vault: kvmsnap's ssh vault holds $n snapshots, not 3"
+    [[ $(jget "$VW/sendssh-$i-s3.json" 'd.get("baseSnapshot")') == s2 ]] || die "vault: kvmsnap's ssh send of s3 in run $i is not incremental to s2"
   fi
   n=$(borg list --short "$VW/repos/borg-$i" | wc -l); [[ $n == 3 ]] || die "vault: borg repository holds $n archives, not 3"
   n=$(restic -q -r "$VW/repos/restic-$i" snapshots --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -178,6 +214,17 @@ vault_section() {
     log "vault: kvmsnap send --help shows no send command: the kvmsnap side is $NOT_BUILT; measuring the baselines"
     echo "vault: kvmsnap side $NOT_BUILT (kvmsnap send --help shows no send command)" >>"$NOTES"
   fi
+  VAULT_S3=0
+  if ((VAULT_BUILT)) && [[ ${KVMSNAP_BENCH_S3:-1} != 0 ]]; then
+    KVMSNAP_S3_PEER_DIR=$VW/s3-peer source scripts/lib/s3-peer.sh   # not the tests' peer directory
+    if s3_peer_start; then
+      VAULT_S3=1
+      set -a; source "$KVMSNAP_S3_ENV"; set +a
+    else
+      echo "vault: S3 side not measured: the moto peer did not start" >>"$NOTES"
+    fi
+  fi
+  ((VAULT_BUILT)) && vault_ssh_setup
   vault_setup
   local i side s
   log "vault: $VAULT_RUNS runs, sides in rotating order ($(vault_order 1)), fresh repositories each run"
@@ -189,7 +236,7 @@ vault_section() {
     done
     vault_check "$i"
     for side in $(vault_order "$i"); do
-      [[ $side == dd ]] && continue
+      [[ $side == @(dd|kvmsnap-s3) ]] && continue
       sample vault_stored_bytes_after_3 "$side" "$(bytes_of "$VW/repos/$side-$i")"
       sample vault_stored_bytes_after_3:allocated "$side" "$(du -sB1 "$VW/repos/$side-$i" | cut -f1)"
     done
@@ -197,12 +244,15 @@ vault_section() {
     rm -rf "$VW/repos/"*"-$i" "$VW/restic-cache" "$VW/borg-home"
     log "  run $i: full MB/s, incremental s, restore MB/s: $(vault_run_line)"
   done
+  if ((VAULT_S3)); then s3_peer_stop; fi
   VAULT_HOW="cold page cache before every timed step on every side (sync; echo 3 >/proc/sys/vm/drop_caches); sides in rotating order run by run; fresh repositories each run, on the same filesystem; kvmsnap reads its qcow2 chains + memory image, borg/restic/dd read the same snapshots as raw files (kvmsnap export-disk --format raw) + the memory image; borg 1.2: --encryption none --chunker-params fixed,4194304 --compression lz4 (its default codec); restic 0.14: repository format 2, compression auto (zstd), always encrypted (RESTIC_PASSWORD)"
   local how=$VAULT_HOW
   cond vault_send_full_MBps "first send of s1 into an empty repository; MB/s = apparent bytes of s1's files (raw vda + vdb + memory image, the same numerator for every side) / wall seconds; limit: dd bs=4M iflag=direct over the same files; $how"
   cond vault_send_incremental_seconds "second and third sends (s2, s3; $VAULT_WRITE_MIB MiB written by the guest before each) into the repository of the first; borg and restic re-read every changed file; wall seconds; $how"
   cond vault_send_incremental_bytes_read "the same sends; bytes read from storage, measured (/proc/self/io read_bytes of a wrapper process, reaped children included; kvmsnap's own bytesRead in 'reported'); $how"
   cond vault_stored_bytes_after_3 "repository size after s1..s3: du -sb --apparent-size (sum of file sizes; allocated bytes in 'allocated'); $how"
+  cond vault_send_full_MBps_s3 "kvmsnap's first send of s1 into an S3 vault on moto (loopback, SigV4 checked, --jobs 8), against kvmsnap's send into a directory vault in the same run; $how"
+  cond vault_send_incremental_seconds_s3 "kvmsnap's second and third sends into that S3 vault, against the same sends into the directory vault; $how"
   cond vault_restore_MBps "restore of s3 into an empty directory on the same filesystem, timed until 'sync' returns; MB/s = apparent bytes written / seconds; borg extract and restic restore write files without holes; limit: dd if=/dev/zero bs=4M oflag=direct of the same size; $how"
 }
 # The last run's figures, one line for the log.
@@ -249,12 +299,25 @@ for metric, unit, primary, ttext, check in spec:
         e = vals.get(metric + ":" + extra)
         if e: row[extra] = {s: med(xs) for s, xs in e.items()}
     if not built: row["kvmsnapNote"] = not_built
+    ssh = med(v.get("kvmsnap-ssh", []))
+    if ssh is not None: row["kvmsnapSSH"] = {"value": ssh, "ratioToDirectory": ssh / k if k else None}
     doc["results"].append(row)
     print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k) if built else not_built, fmt(base.get("dd")),
           fmt(base.get("borg")), fmt(base.get("restic")), fmt(ratios.get("dd")), fmt(ratios.get("borg")), fmt(ratios.get("restic")), unit, runs, ttext, met))
+for metric, local, unit in (("vault_send_full_MBps_s3", "vault_send_full_MBps", "MB/s"), ("vault_send_incremental_seconds_s3", "vault_send_incremental_seconds", "s")):
+    k, d = med(vals.get(metric, {}).get("kvmsnap", [])), med(vals.get(local, {}).get("kvmsnap", []))
+    if k is None: continue
+    doc["results"].append({"metric": metric, "kvmsnap": k, "baseline": d, "baselineName": "kvmsnap, directory vault", "ratio": k / d if d else None,
+                           "unit": unit, "runs": runs, "conditions": conditions[metric]})
+    print("| %s | %s | kvmsnap directory vault: %s | | | s3/directory %s | | | %s | %d | report | - |" % (metric, fmt(k), fmt(d), fmt(k / d if d else None), unit, runs))
 json.dump(doc, open(out, "w"), indent=2)
 print("\nMedians over %d runs (incremental rows: over the 2nd and 3rd send of every run); ratio = kvmsnap / that baseline." % runs)
 print("All vault rows: " + how)
+ssh_rows = [r for r in doc["results"] if r["metric"].startswith("vault_") and "kvmsnapSSH" in r]
+if ssh_rows:
+    print("kvmsnap into an ssh:// vault (scripts/lib/ssh-peer.sh: sshd in a network namespace on this host, same filesystem), "
+          "next to the directory vault: " + "; ".join("%s %s (%s x the directory's)" % (r["metric"], fmt(r["kvmsnapSSH"]["value"]),
+          fmt(r["kvmsnapSSH"]["ratioToDirectory"])) for r in ssh_rows))
 for row in doc["results"]:
     if row["metric"].startswith("vault_"):
         print("- %s: %s" % (row["metric"], row["conditions"].replace("; " + how, "")))

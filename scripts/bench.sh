@@ -79,6 +79,8 @@ cleanup() {
     virsh -q undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 || virsh -q undefine "$d" >/dev/null 2>&1
   done
   jobs -p | xargs -r kill 2>/dev/null
+  if declare -F s3_peer_stop >/dev/null; then s3_peer_stop; fi   # the vault section's S3 peer
+  [[ -n ${SSH_PEER_STARTED:-} ]] && scripts/lib/ssh-peer.sh stop >/dev/null 2>&1   # the vault section's ssh peer
   rm -rf "$WORK"
   [[ -n ${LOCKED:-} && $(cat "$LOCK" 2>/dev/null) == "bench.sh $$" ]] && rm -f "$LOCK"
   exit $rc

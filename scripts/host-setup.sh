@@ -11,13 +11,15 @@ fi
 
 PACKAGES=(
   # build
-  libvirt-dev libsqlite3-dev libzstd-dev pkg-config
+  libvirt-dev libsqlite3-dev libzstd-dev libssl-dev pkg-config
   # run
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils tini
   # test guest build
   busybox-static cpio e2fsprogs
   # tests and benchmarks
-  borgbackup restic sqlite3 tmux time procps
+  borgbackup restic sqlite3 tmux time procps openssl
+  # the ssh:// vault tests' second host (scripts/lib/ssh-peer.sh)
+  openssh-server openssh-sftp-server openssh-client iproute2
   # UEFI firmware for the NVRAM test guest
   ovmf
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KVMSnapCore
 import SnapshotEngine
 
 /// An option with a fixed set of values, parsed straight into an enum, once. A value outside
@@ -40,4 +41,9 @@ extension QuiesceMode: OptionChoice {
 /// `export-disk --format`: the image formats qemu-img writes for an exported disk.
 enum DiskImageFormat: String, CaseIterable, OptionChoice {
     case qcow2, raw
+}
+
+/// `notify rule add --on`: every event but `test` (that one is `notify test`).
+extension AlertEventType: OptionChoice {
+    public static var allValueStrings: [String] { allCases.filter { $0 != .test }.map(\.rawValue) }
 }

@@ -16,6 +16,11 @@ struct CatalogReader {
         try JobJournal(catalog: catalog).list(vm: vm, failedOnly: failedOnly, limit: limit)
     }
 
+    /// Drill reports, newest first; as ``SnapshotEngine/drillReports(vm:limit:)``.
+    func drills(vm: String?, limit: Int = 100) throws(EngineError) -> [DrillRecord] {
+        try DrillReports(catalog: catalog).list(vm: vm, limit: limit)
+    }
+
     /// Every hook, in id order.
     func hooks() throws(EngineError) -> [HookRecord] {
         try Hooks(catalog: catalog).all()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KVMSnapCore
 import Libvirt
+import Notify
 import SnapshotCatalog
 import SnapshotEngine
 
@@ -35,6 +36,15 @@ public struct CommandFailure: Error, CustomStringConvertible {
                 case .libvirt, .catalog, .io, .external: 1
                 }
             return CommandFailure(engine.message, exitCode: code)
+        case let notify as NotifyError:
+            let code: Int32 =
+                switch notify.code {
+                case .invalidInput: 64
+                case .notFound: 2
+                case .conflict, .unsupported: 3
+                case .catalog, .delivery: 1
+                }
+            return CommandFailure(notify.message, exitCode: code)
         case let libvirt as LibvirtError:
             return CommandFailure(libvirt.message.isEmpty ? "\(libvirt)" : libvirt.message, exitCode: libvirt.code == .noDomain ? 2 : 1)
         case let catalog as CatalogError:

@@ -33,13 +33,15 @@ struct Context {
 
     /// The catalog for a command that writes: created where no file exists.
     func catalog() throws -> Catalog {
-        try Catalog(path: options.resolvedCatalog)
+        AlertDelivery.noteCatalog(options.resolvedCatalog)
+        return try Catalog(path: options.resolvedCatalog)
     }
 
     /// The catalog for a command that only reads: read-only when it cannot be written, and an
     /// empty one in memory when there is no catalog yet (there is nothing; no file is created).
     func readingCatalog() throws -> Catalog {
-        try Catalog.openForReading(path: options.resolvedCatalog) ?? Catalog.empty(path: options.resolvedCatalog)
+        AlertDelivery.noteCatalog(options.resolvedCatalog)
+        return try Catalog.openForReading(path: options.resolvedCatalog) ?? Catalog.empty(path: options.resolvedCatalog)
     }
 
     /// Catalog queries that need no libvirt, over ``readingCatalog()``.

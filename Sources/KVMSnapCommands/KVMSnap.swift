@@ -21,7 +21,7 @@ public struct KVMSnap: ParsableCommand {
             PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
             RunDueCommand.self, ScheduleCommand.self, DaemonCommand.self,
             GuardCommand.self, HookCommand.self, JobsCommand.self, ForgetCommand.self, DoctorCommand.self,
-            SendCommand.self, VaultCommand.self, ServeCommand.self,
+            SendCommand.self, VaultCommand.self, NotifyCommand.self, DrillCommand.self, ServeCommand.self,
         ]
     )
 
@@ -32,6 +32,7 @@ public struct KVMSnap: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+            AlertDelivery.deliverAtExit()
             Foundation.exit(0)
         } catch {
             fail(error)
@@ -41,6 +42,7 @@ public struct KVMSnap: ParsableCommand {
     /// Prints `error` as one line `kvmsnap: error: …` (plus one `Usage:` line for a usage error)
     /// and exits with its status. `--help` and `--version` print to stdout and exit 0.
     static func fail(_ error: any Error) -> Never {
+        AlertDelivery.deliverAtExit()
         if let failure = CommandFailure.from(error) {
             printError(failure.message)
             Foundation.exit(failure.exitCode)

@@ -22,6 +22,20 @@ enum MetricsTextfile {
             gauge("snapshots", nil, "Ready snapshots of the VM.", labels).set(Int64(vm.snapshots))
             gauge("snapshot", "bytes", "Bytes of memory images and disk layers kvmsnap keeps for the VM (as 'kvmsnap usage').", labels)
                 .set(vm.bytes)
+            if let last = vm.lastDrillSuccessAt {
+                gauge("drill_last_success_timestamp", "seconds", "End of the newest passing restore drill (Unix time).", labels)
+                    .set(last.timeIntervalSince1970)
+            }
+            if let seconds = vm.drillRecoverySeconds {
+                gauge("drill_recovery", "seconds", "Measured recovery time of the newest passing drill: start to last passing check.", labels)
+                    .set(seconds)
+            }
+        }
+        for age in metrics.restorePointAges {
+            gauge(
+                "newest_restore_point_age", "seconds", "Age of the VM's newest ready restore point (tier local: snapshot; vault: copy in a vault).",
+                [("vm", age.vm), ("tier", age.tier)]
+            ).set(age.seconds)
         }
         // The usual kinds are always present, so an alert can compare against 0.
         var failed = metrics.failedJobs

@@ -111,6 +111,8 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let noSecret = Code(VIR_ERR_NO_SECRET)
         /// `VIR_ERR_RPC`
         public static let rpc = Code(VIR_ERR_RPC)
+        /// `VIR_ERR_NO_NETWORK`
+        public static let noNetwork = Code(VIR_ERR_NO_NETWORK)
 
         /// The Swift name of a named code, or `code N`.
         public var description: String {
@@ -144,6 +146,7 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable, Equatable 
             .operationUnsupported: "operationUnsupported",
             .configUnsupported: "configUnsupported",
             .noStoragePool: "noStoragePool",
+            .noNetwork: "noNetwork",
             .noStorageVolume: "noStorageVolume",
             .storageVolumeExists: "storageVolumeExists",
             .storagePoolBuilt: "storagePoolBuilt",

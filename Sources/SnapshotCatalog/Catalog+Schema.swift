@@ -96,6 +96,8 @@ extension Catalog {
                     """)
         }
         registerVaultMigrations(&migrator)
+        registerNotifyMigrations(&migrator)
+        registerDrillMigrations(&migrator)
         return migrator
     }
 }

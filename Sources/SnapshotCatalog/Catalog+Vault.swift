@@ -23,11 +23,33 @@ extension Catalog {
             }
             try db.create(index: "vaultSend_by_vm", on: "vaultSend", columns: ["vmUUID", "vaultName", "sentAt"])
         }
+        // Issue 14: how to reach a remote vault (S3 endpoint, region, credentials file path,
+        // parallel transfers), one JSON column. Never a secret.
+        migrator.registerMigration("v6-vault-s3") { db in
+            try db.alter(table: "vault") { t in t.add(column: "options", .text) }
+        }
     }
 }
 
-/// A vault this host knows (`kvmsnap vault add`). The location is a directory path today;
-/// `ssh://` and `s3://` locations come with their backends.
+/// How to reach a remote vault, stored with its record (as JSON). Secrets never: only the path
+/// of a 0600 credentials file.
+public struct VaultOptions: Codable, Sendable, Equatable {
+    /// S3: `http(s)://host[:port]` of the server.
+    public var endpoint: String?
+    /// S3: the region to sign for (default us-east-1).
+    public var region: String?
+    /// S3: an AWS-style credentials file (mode 0600); without it the environment's
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    public var credentialsFile: String?
+    /// Chunks stored in parallel by a send (default: one per core).
+    public var jobs: Int?
+    public init(endpoint: String? = nil, region: String? = nil, credentialsFile: String? = nil, jobs: Int? = nil) {
+        self.endpoint = endpoint; self.region = region; self.credentialsFile = credentialsFile; self.jobs = jobs
+    }
+}
+
+/// A vault this host knows (`kvmsnap vault add`): a directory path, or an `s3://` location with
+/// its options.
 public struct VaultRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "vault"
     public var name: String
@@ -36,8 +58,11 @@ public struct VaultRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var keyFile: String?
     public var encrypted: Bool
     public var addedAt: Date
-    public init(name: String, location: String, keyFile: String?, encrypted: Bool, addedAt: Date) {
+    /// Remote vaults: endpoint, region, credentials file, jobs (nil for a directory vault).
+    public var options: VaultOptions?
+    public init(name: String, location: String, keyFile: String?, encrypted: Bool, addedAt: Date, options: VaultOptions? = nil) {
         self.name = name; self.location = location; self.keyFile = keyFile; self.encrypted = encrypted; self.addedAt = addedAt
+        self.options = options
     }
 }
 

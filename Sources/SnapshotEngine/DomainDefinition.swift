@@ -34,6 +34,31 @@ public struct DomainDefinition: Sendable {
         do { try document.setUUID(uuid) } catch { throw EngineError(error) }
     }
 
+    /// Rewires every interface to libvirt network `network` with a new MAC and drops host
+    /// devices (``DomainXML/isolateInterfaces(network:)``); returns how many were rewired.
+    @discardableResult
+    public mutating func isolateInterfaces(network: String) throws(EngineError) -> Int {
+        do { return try document.isolateInterfaces(network: network) } catch { throw EngineError(error) }
+    }
+
+    /// Removes the disks not in `keep` (read-only CD-ROMs and floppies stay).
+    public mutating func keepOnlyDisks(_ keep: Set<String>) throws(EngineError) {
+        do { try document.keepOnlyDisks(keep) } catch { throw EngineError(error) }
+    }
+
+    /// Moves file-backed serial ports and consoles into `directory`; returns the serial log paths.
+    public mutating func relocateFileOutputs(to directory: String) throws(EngineError) -> [String] {
+        do { return try document.relocateFileOutputs(to: directory) } catch { throw EngineError(error) }
+    }
+
+    /// Graphics ports and bound unix channel paths chosen by libvirt (``DomainXML/releaseHostEndpoints()``).
+    public mutating func releaseHostEndpoints() throws(EngineError) {
+        do { try document.releaseHostEndpoints() } catch { throw EngineError(error) }
+    }
+
+    /// `network:NAME` / `bridge:NAME` / the type, per interface.
+    public var interfaceAttachments: [String] { document.interfaceAttachments }
+
     /// Gives file-backed serial ports and consoles their own files (`<name>-<suffix>.<ext>`).
     public mutating func renameFileOutputs(suffix: String) throws(EngineError) {
         do { try document.renameFileOutputs(suffix: suffix) } catch { throw EngineError(error) }

@@ -125,6 +125,17 @@ public enum ExternalProcess {
         try spawn(executable, arguments, environment: environment, io: captureOutput ? .capture : .null)
     }
 
+    /// Starts `executable` with its stdin and stdout on pipes the caller owns (a protocol spoken
+    /// over `ssh`), its stderr captured by `wait`, in its own process group. The caller writes
+    /// requests to `input` and reads answers from `output`, and closes both.
+    public static func startConnected(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+    ) throws(LaunchError) -> (child: Child, input: Int32, output: Int32) {
+        let child = try spawn(executable, arguments, environment: environment, io: .connected)
+        let fds = child.takeConnectedPipes()
+        return (child, fds.input, fds.output)
+    }
+
     /// A started program. Not shareable between threads: one owner waits for it.
     public final class Child {
         /// The program's pid (also its process group id unless it inherited kvmsnap's group).
@@ -134,8 +145,17 @@ public enum ExternalProcess {
         private var errorFD: Int32
         private var outcome: Outcome?
 
+        /// The pipe ends of a `.connected` child until its starter takes them.
+        fileprivate var connectedInput: Int32 = -1
+
         fileprivate init(pid: pid_t, ownGroup: Bool, outputFD: Int32, errorFD: Int32) {
             self.pid = pid; self.ownGroup = ownGroup; self.outputFD = outputFD; self.errorFD = errorFD
+        }
+
+        /// Hands the stdin write end and the stdout read end to the caller (stderr stays ours).
+        fileprivate func takeConnectedPipes() -> (input: Int32, output: Int32) {
+            defer { connectedInput = -1; outputFD = -1 }
+            return (connectedInput, outputFD)
         }
 
         deinit {
@@ -244,22 +264,12 @@ public enum ExternalProcess {
         }
     }
 
-    private enum IO { case capture, inherit, null }
-
-    /// All processes below `pid` (children, their children, ...) per /proc/PID/task/TID/children.
-    static func descendants(of pid: pid_t) -> [pid_t] {
-        var result: [pid_t] = []
-        var queue = [pid]
-        while let current = queue.popLast() {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(current)/task")) ?? []
-            for task in tasks {
-                guard let text = try? String(contentsOfFile: "/proc/\(current)/task/\(task)/children", encoding: .utf8) else { continue }
-                let children = text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-                result += children
-                queue += children
-            }
-        }
-        return result
+    private enum IO {
+        case capture
+        case inherit
+        case null
+        /// stdin and stdout on pipes for the caller, stderr captured.
+        case connected
     }
 
     /// Reads `fds` until EOF on a background thread, dropping the data, then closes them.
@@ -289,19 +299,25 @@ public enum ExternalProcess {
         posix_spawnattr_init(&attributes)
         defer { posix_spawn_file_actions_destroy(&actions); posix_spawnattr_destroy(&attributes) }
 
-        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        if io == .capture {
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
+        if io == .connected {
+            guard pipe(&inPipe) == 0 else { throw LaunchError(executable: executable, reason: "pipe: \(String(cString: strerror(errno)))") }
+            _ = fcntl(inPipe[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(inPipe[1], F_SETFD, FD_CLOEXEC)
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        }
+        if io == .capture || io == .connected {
             // pipe2 is not exported to Swift; the window before FD_CLOEXEC is covered by closefrom.
             guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
                 let reason = String(cString: strerror(errno))
-                for fd in outPipe + errPipe where fd >= 0 { close(fd) }
+                for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
                 throw LaunchError(executable: executable, reason: "pipe: \(reason)")
             }
             for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
             posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         }
-        if io != .inherit {
+        if io != .inherit && io != .connected {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
         if io == .null {
@@ -330,12 +346,15 @@ public enum ExternalProcess {
 
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
-        if io == .capture { close(outPipe[1]); close(errPipe[1]) }
+        if io == .capture || io == .connected { close(outPipe[1]); close(errPipe[1]) }
+        if io == .connected { close(inPipe[0]) }
         guard rc == 0 else {
-            if io == .capture { close(outPipe[0]); close(errPipe[0]) }
+            for fd in [outPipe[0], errPipe[0], inPipe[1]] where fd >= 0 { close(fd) }
             throw LaunchError(executable: executable, reason: String(cString: strerror(rc)))
         }
-        return Child(pid: pid, ownGroup: io != .inherit, outputFD: outPipe[0], errorFD: errPipe[0])
+        let child = Child(pid: pid, ownGroup: io != .inherit, outputFD: outPipe[0], errorFD: errPipe[0])
+        child.connectedInput = inPipe[1]
+        return child
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module

@@ -11,6 +11,8 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case send
     /// `restore --from-vault`: materialize, import, define or restore.
     case vaultRestore = "vault-restore"
+    /// `kvmsnap drill`: a throwaway clone on an isolated network, checked, then removed.
+    case drill
 }
 
 extension JobRecord {
@@ -91,6 +93,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case sendAfterManifest = "send.afterManifest"
     /// A vault restore wrote its first file (a `.partial`) and goes on with the next.
     case vaultRestoreMaterialize = "vault-restore.materialize"
+    /// A drill's clone is defined and started; its checks have not run yet.
+    case drillCloneStarted = "drill.cloneStarted"
 }
 
 /// What recovering an interrupted job did. Mapped to the job's error and note in one place

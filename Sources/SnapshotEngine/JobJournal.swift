@@ -3,7 +3,7 @@ import SnapshotCatalog
 import Synchronization
 
 /// The job journal service: starts, stages and finishes jobs, leaves them pending, and fires a
-/// failed job's on-failure hooks once.
+/// failed job's on-failure hooks and records its `failed-job` alert (``Alerts``) once.
 ///
 /// State: the set of jobs whose on-failure hooks already ran (lab resets finish jobs from
 /// several threads at once, so it sits behind a `Mutex`). Calls: the catalog and ``Hooks``.
@@ -92,6 +92,8 @@ public final class JobJournal: Sendable {
         if let note { job.note = [job.note, note].compactMap { $0 }.joined(separator: "; ") }
         self.note(job, "the end")
         guard let error, OperationContext.nesting == 0, let id = job.id, claimFailureHooks(id) else { return }
+        // The alert is in the outbox before the hooks run: a kill during a hook still leaves it to deliver.
+        Alerts(catalog: catalog, clock: clock, diagnostics: diagnostics).failedJob(job, error: error)
         let failures = hooks.run(.onFailure, job: job, error: error.message).compactMap(\.failure)
         if !failures.isEmpty {
             job.note = [job.note, failures.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")

@@ -20,10 +20,12 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
     public var vault: String?
     /// Retention applied to the VM's snapshots in ``vault`` after each scheduled send; nil = none.
     public var vaultRetention: RetentionPolicy?
+    /// A 5-field cron expression (local time): `run-due` drills the VM's newest snapshot; nil = no drills.
+    public var drill: String?
 
     public init(
         retention: RetentionPolicy, fullEvery: Int? = nil, schedule: String? = nil, quiesce: QuiesceMode? = nil,
-        vault: String? = nil, vaultRetention: RetentionPolicy? = nil
+        vault: String? = nil, vaultRetention: RetentionPolicy? = nil, drill: String? = nil
     ) {
         self.retention = retention
         self.fullEvery = fullEvery
@@ -31,9 +33,10 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         self.quiesce = quiesce
         self.vault = vault
         self.vaultRetention = vaultRetention
+        self.drill = drill
     }
 
-    enum CodingKeys: String, CodingKey { case fullEvery, schedule, quiesce, vault, vaultRetention }
+    enum CodingKeys: String, CodingKey { case fullEvery, schedule, quiesce, vault, vaultRetention, drill }
 
     public init(from decoder: any Decoder) throws {
         retention = try RetentionPolicy(from: decoder)
@@ -43,6 +46,7 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         quiesce = try c.decodeIfPresent(QuiesceMode.self, forKey: .quiesce)
         vault = try c.decodeIfPresent(String.self, forKey: .vault)
         vaultRetention = try c.decodeIfPresent(RetentionPolicy.self, forKey: .vaultRetention)
+        drill = try c.decodeIfPresent(String.self, forKey: .drill)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,12 +57,19 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
         try c.encodeIfPresent(quiesce, forKey: .quiesce)
         try c.encodeIfPresent(vault, forKey: .vault)
         try c.encodeIfPresent(vaultRetention, forKey: .vaultRetention)
+        try c.encodeIfPresent(drill, forKey: .drill)
     }
 
     /// The parsed schedule; nil when there is none.
     public func cron() throws(EngineError) -> CronSchedule? {
         guard let schedule else { return nil }
         do { return try CronSchedule(parsing: schedule) } catch { throw EngineError(.invalidInput, error.description) }
+    }
+
+    /// The parsed drill schedule; nil when there is none.
+    public func drillCron() throws(EngineError) -> CronSchedule? {
+        guard let drill else { return nil }
+        do { return try CronSchedule(parsing: drill) } catch { throw EngineError(.invalidInput, "--drill: \(error.description)") }
     }
 
     /// Refuses what borg refuses (an empty policy, counts below -1), a negative `fullEvery` and
@@ -69,6 +80,9 @@ public struct SnapshotPolicy: Sendable, Equatable, Codable {
             throw EngineError(.invalidInput, "--full-every \(fullEvery) is invalid: it must be 0 (never) or a positive number")
         }
         _ = try cron()
+        if try drillCron() != nil && schedule == nil {
+            throw EngineError(.invalidInput, "--drill needs --schedule: run-due drills a VM with a snapshot schedule")
+        }
         if let vaultRetention {
             guard vault != nil else { throw EngineError(.invalidInput, "--vault-keep-... needs --vault NAME") }
             do { try vaultRetention.validate() } catch { throw EngineError(.invalidInput, "vault retention: \(error.description)") }

@@ -32,6 +32,30 @@ public struct ScheduledRun: Sendable {
     public var vaultPruned: [String] = []
     /// Why it failed or was skipped, or a notice.
     public var message: String?
+    /// The scheduled drill (`policy set --drill`), nil without one.
+    public var drill: ScheduledDrill? = nil
+
+    /// The snapshot part failed, or the drill could not run or did not pass.
+    public var hasFailed: Bool { outcome == .failed || drill?.hasFailed == true }
+}
+
+/// What `run-due` did about one VM's drill schedule.
+public struct ScheduledDrill: Sendable {
+    public enum Outcome: String, Sendable, Encodable {
+        /// A drill ran for the slot (its report says whether it passed).
+        case drilled
+        case upToDate = "up-to-date"
+        case noSlot = "no-slot"
+        /// The drill could not run (retried by the next run-due).
+        case failed
+    }
+    public var schedule: String
+    public var slot: Date?
+    public var outcome: Outcome
+    public var report: DrillRecord?
+    public var message: String?
+
+    public var hasFailed: Bool { outcome == .failed || report?.passed == false }
 }
 
 public struct RunDueReport: Sendable {
@@ -40,7 +64,7 @@ public struct RunDueReport: Sendable {
     public var runs: [ScheduledRun]
     /// Wall-clock seconds the run took.
     public var duration: Double
-    public var failed: [ScheduledRun] { runs.filter { $0.outcome == .failed } }
+    public var failed: [ScheduledRun] { runs.filter(\.hasFailed) }
 }
 
 public enum RunDueOutcome: Sendable {
@@ -71,6 +95,8 @@ protocol ScheduledRunSteps {
     func currentVM(_ vm: VMRecord) throws(EngineError) -> VMRecord
     func sendHoldingLock(vm: VMRecord, snapshotName: String, vaultName: String, ifAbsent: Bool) throws(EngineError) -> SendReport?
     func pruneVault(_ name: String, vm: String?, policy: RetentionPolicy, dryRun: Bool) throws(EngineError) -> [VaultPruneResult]
+    /// A drill of the VM under its lock (``SnapshotEngine/drill(vm:options:)``).
+    func drillLocking(vm: VMRecord, options: DrillOptions) throws(EngineError) -> DrillRecord
 }
 
 /// The schedules service: `run-due`, which takes the snapshots a VM's policy schedule says are
@@ -123,8 +149,14 @@ struct Schedules: EngineService, Sendable {
 
         var runs: [ScheduledRun] = []
         for vm in try CatalogVMs(catalog: catalog).all() {
-            if let run = schedules.run(vm: vm, now: now, timeZone: timeZone, steps: steps) { runs.append(run) }
+            if var run = schedules.run(vm: vm, now: now, timeZone: timeZone, steps: steps) {
+                run.drill = schedules.drillRun(vm: vm, now: now, timeZone: timeZone, steps: steps)
+                runs.append(run)
+            }
         }
+        // After this run's snapshots: a VM whose newest restore point is still too old alerts
+        // (once per staleness episode; the commands deliver the outbox).
+        Alerts(catalog: catalog, clock: shifted.clock, diagnostics: configuration.diagnostics).checkStaleness(now: shifted.clock.now())
         return .ran(RunDueReport(now: now, runs: runs, duration: (ContinuousClock.now - realStart).seconds))
     }
 
@@ -210,6 +242,36 @@ struct Schedules: EngineService, Sendable {
         return run
     }
 
+    /// The drill part of a VM's run: when the drill schedule's latest slot is newer than the one
+    /// stored, drills the newest ready snapshot (the checks: running, and the agent when the
+    /// snapshot's VM has an agent channel). The slot is stored once the drill ran, passed or not;
+    /// a drill that could not run is tried again by the next run-due.
+    func drillRun(vm: VMRecord, now: Date, timeZone: TimeZone, steps: some ScheduledRunSteps) -> ScheduledDrill? {
+        guard let policy = try? policies.effective(vmUUID: vm.uuid)?.policy, let expression = policy.drill else { return nil }
+        var drill = ScheduledDrill(schedule: expression, outcome: .failed)
+        do throws(EngineError) {
+            guard let slot = try policy.drillCron()?.lastSlot(atOrBefore: now, timeZone: timeZone) else {
+                drill.outcome = .noSlot
+                return drill
+            }
+            drill.slot = slot
+            let state = try db { () throws(CatalogError) in try catalog.read { try $0.drillScheduleState(vmUUID: vm.uuid) } }
+            if let last = state?.lastSlot, last >= slot {
+                drill.outcome = .upToDate
+                return drill
+            }
+            var options = DrillOptions()
+            options.checkAgentWhenConfigured = true
+            drill.report = try steps.drillLocking(vm: vm, options: options)
+            drill.outcome = .drilled
+            let record = DrillScheduleStateRecord(vmUUID: vm.uuid, lastSlot: slot, updatedAt: configuration.clock.now())
+            try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
+        } catch {
+            drill.message = error.message
+        }
+        return drill
+    }
+
     /// Marks the run failed and records a failed `run-due` job for it.
     private func failed(_ run: ScheduledRun, _ error: EngineError) -> ScheduledRun {
         var run = run
@@ -227,6 +289,12 @@ struct Schedules: EngineService, Sendable {
 }
 
 extension SnapshotEngine: ScheduledRunSteps {
+    func drillLocking(vm: VMRecord, options: DrillOptions) throws(EngineError) -> DrillRecord {
+        let lock = try lockVM(vm, domain: try? connection.lookupDomain(uuid: vm.uuid), wait: nil)
+        defer { withExtendedLifetime(lock) {} }
+        return try drills.run(vm: vm, options: options)
+    }
+
     /// The schedules service, with the configuration as it is now.
     var schedules: Schedules { Schedules(connection: connection, catalog: catalog, configuration: configuration, journal: jobJournal) }
 

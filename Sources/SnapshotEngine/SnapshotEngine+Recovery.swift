@@ -19,6 +19,7 @@ extension SnapshotEngine {
     /// - revert (also each VM of a lab reset): finished, by reverting to the same snapshot again;
     ///   the caller asked for exactly that state and nothing of the VM's before is kept anyway.
     /// - guard: the pinned snapshot stays; the job is marked failed with how to roll back.
+    /// - drill: the throwaway clone, its isolated network and its overlays are removed.
     func recoverInterruptedJobs(vm: VMRecord, domain: Domain?) throws(EngineError) {
         let jobs = try jobJournal.unfinished(vmUUID: vm.uuid)
         for job in jobs where job.pid != getpid() {
@@ -66,6 +67,8 @@ extension SnapshotEngine {
             return .rolledBack("interrupted (kvmsnap process \(job.pid) died); nothing changed locally, send again to resume")
         case .vaultRestore:
             return recoverVaultRestore(job)
+        case .drill:
+            return drills.recover(job)
         case .forget, .runDue, nil:
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (kvmsnap process \(job.pid) died)")

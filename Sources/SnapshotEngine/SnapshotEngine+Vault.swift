@@ -30,8 +30,15 @@ extension SnapshotEngine {
 
     /// `vault verify [--read-data]`: every manifest authenticated, every referenced chunk present
     /// (and with `readData` re-hashed). Runs without the key of an encrypted vault.
+    /// Problems, or a failure to read the vault, are also a `vault-verify-failed` alert.
     public func verifyVault(_ name: String, readData: Bool) throws(EngineError) -> VaultVerifyReport {
-        try vaults.verify(name, readData: readData)
+        let report: VaultVerifyReport
+        do { report = try vaults.verify(name, readData: readData) } catch {
+            if error.code != .notFound && error.code != .invalidInput { alerts.vaultVerifyFailed(vault: name, errors: [error.message]) }
+            throw error
+        }
+        if !report.ok { alerts.vaultVerifyFailed(vault: name, errors: report.problems.map(\.description)) }
+        return report
     }
 
     /// `vault prune`: the borg planner per VM; deletes manifests (never pinned ones) unless `dryRun`.

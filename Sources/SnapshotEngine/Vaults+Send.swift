@@ -74,7 +74,7 @@ extension SnapshotEngine {
     /// a snapshot the vault holds already is not sent again: nil.
     func sendHoldingLock(vm: VMRecord, snapshotName name: String, vaultName: String, ifAbsent: Bool) throws(EngineError) -> SendReport? {
         let started = ContinuousClock.now
-        let (_, repository) = try vaults.open(vaultName)
+        let (record, repository) = try vaults.open(vaultName)
         let snapshot = try sendableSnapshot(vm: vm, name: name)
         if try vault({ () throws(VaultError) in try repository.backend.exists(VaultLayout.manifest(vmUUID: vm.uuid, snapshot: name)) }) {
             try recordCompletedSend(repository: repository, vm: vm, snapshot: snapshot, vaultName: vaultName)
@@ -83,7 +83,8 @@ extension SnapshotEngine {
         }
         let job = try startJob(kind: .send, vm: vm, snapshotID: snapshot.id, snapshotName: name)
         do {
-            var report = try sendLocked(vm: vm, snapshot: snapshot, vaultName: vaultName, repository: repository, job: job)
+            var report = try sendLocked(
+                vm: vm, snapshot: snapshot, vaultName: vaultName, repository: repository, job: job, jobs: record.options?.jobs)
             try inject(.sendAfterManifest)
             report.seconds = (ContinuousClock.now - started).seconds
             let sent = VaultSendRecord(vaultName: vaultName, vmUUID: vm.uuid, snapshotID: snapshot.id, snapshotName: name, sentAt: clock.now())
@@ -108,11 +109,12 @@ extension SnapshotEngine {
     }
 
     private func sendLocked(
-        vm: VMRecord, snapshot: SnapshotRecord, vaultName: String, repository: VaultRepository, job: JobRecord
+        vm: VMRecord, snapshot: SnapshotRecord, vaultName: String, repository: VaultRepository, job: JobRecord, jobs: Int?
     ) throws(EngineError) -> SendReport {
         let (base, noBaseReason) = try chooseSendBase(vm: vm, snapshot: snapshot, vaultName: vaultName, repository: repository)
         let sources = try vaultDiskSources(vmUUID: vm.uuid, baseSnapshotID: base?.record.snapshotID, snapshotID: snapshot.id)
         let session = try vault { () throws(VaultError) in try repository.beginSend() }
+        session.storeWorkers = jobs
         var committed = false
         defer {
             if !committed {
@@ -138,14 +140,18 @@ extension SnapshotEngine {
         session.afterCheckpoint = { () throws(VaultError) in try self.faultAsVaultError(.sendMemoryChunk) }
         let memory = try snapshot.memoryPath.map { (path) throws(EngineError) in try sendFile(path, name: "memory", session: session, meter: meter) }
         let nvram = try snapshot.nvramPath.map { (path) throws(EngineError) in try sendFile(path, name: "nvram", session: session, meter: meter) }
-        let manifest = VaultManifest(
+        var manifest = VaultManifest(
             vm: vm.name, vmUUID: vm.uuid, snapshot: snapshot.name, localSnapshotID: snapshot.id, kind: snapshot.kind.rawValue,
             createdAt: snapshot.createdAt, host: ProcessInfo.processInfo.hostName, kvmsnapVersion: configuration.productVersion,
             hasMemory: memory != nil, domainXML: snapshot.configXML, nvram: nvram, disks: disks, memory: memory,
             baseSnapshot: base?.manifest.snapshot)
+        manifest.hostID = try HostIdentity.id(store)
         try inject(.sendBeforeManifest)
         _ = try vault { () throws(VaultError) in try session.commit(manifest) }
         committed = true
+        for failure in session.cleanupFailures {
+            diagnostics.swallowed("cleaning up after the send of \(vm.name)/\(snapshot.name) (the send stands; an append-only key may not delete)", failure)
+        }
         let stats = session.stats
         let fullReason = base == nil ? noBaseReason : sources.compactMap(\.fullReadReason).first.map { "a disk: \($0)" }
         return SendReport(

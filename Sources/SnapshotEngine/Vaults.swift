@@ -2,11 +2,13 @@ import Foundation
 import KVMSnapCore
 import SnapshotCatalog
 import Vault
+import VaultS3
 
 /// How `kvmsnap vault add` creates or attaches a vault.
 public struct VaultAddOptions: Sendable {
     public var name: String
-    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk).
+    /// An absolute directory path (a local disk, an NFS or SMB mount, a USB disk) or
+    /// `ssh://[user@]host[:port]/path` (see ``VaultLocation``).
     public var location: String
     /// Create the vault encrypted (ignored when attaching: the vault's config decides).
     public var encrypt = false
@@ -18,6 +20,8 @@ public struct VaultAddOptions: Sendable {
     public var passphrase: String?
     /// Disk chunk size of a new vault (a power of two, 256 KiB to 4 MiB; default 4 MiB).
     public var chunkSize: Int64 = DiskChunkPlan.defaultChunkSize
+    /// Remote vaults: S3 endpoint, region, credentials file; parallel transfers. Stored with the record.
+    public var options = VaultOptions()
 
     public init(name: String, location: String) {
         self.name = name
@@ -66,7 +70,7 @@ struct Vaults: CatalogService, Sendable {
 
     func open(_ record: VaultRecord, needKey: Bool = true) throws(EngineError) -> VaultRepository {
         try vault { () throws(VaultError) in
-            let backend = try backend(for: record.location)
+            let backend = try backend(for: record.location, options: record.options)
             var key: VaultKeySource?
             if let path = record.keyFile {
                 do throws(VaultError) { key = VaultKeyFile.source(try VaultKeyFile.read(from: path)) } catch { if needKey { throw error } }
@@ -82,29 +86,49 @@ struct Vaults: CatalogService, Sendable {
     /// entry, which the next add of the same location attaches.
     func add(_ options: VaultAddOptions) throws(EngineError) -> VaultAddResult {
         if let problem = NameRules.problem(with: options.name, what: "vault name") { throw EngineError(.invalidInput, problem) }
-        _ = try vault { () throws(VaultError) in try VaultLocation(parsing: options.location) }
+        let stored = try checkedOptions(options)
         if try db({ () throws(CatalogError) in try catalog.read { try $0.vault(named: options.name) } }) != nil {
             throw EngineError(.conflict, "a vault named '\(options.name)' exists already (see 'kvmsnap vault list')")
         }
         let exists = try vault { () throws(VaultError) in
             let location = try VaultLocation(parsing: options.location)
             if case .directory(let path) = location { return FileManager.default.fileExists(atPath: path + "/" + VaultLayout.config) }
-            return try backend(for: options.location).exists(VaultLayout.config)
+            return try backend(for: options.location, options: stored).exists(VaultLayout.config)
         }
-        let (keyFile, created, paper, encrypted) = try exists ? attach(options) : create(options)
-        let record = VaultRecord(name: options.name, location: options.location, keyFile: keyFile, encrypted: encrypted, addedAt: clock.now())
+        let (keyFile, created, paper, encrypted) = try exists ? attach(options, stored) : create(options, stored)
+        let record = VaultRecord(
+            name: options.name, location: options.location, keyFile: keyFile, encrypted: encrypted, addedAt: clock.now(), options: stored)
         try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
         return VaultAddResult(vault: record, created: created, paperKey: paper)
     }
 
-    private func create(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
+    /// The options to store with the vault: nil for a plain directory vault; an S3 vault needs
+    /// an endpoint; S3-only options are refused elsewhere.
+    private func checkedOptions(_ options: VaultAddOptions) throws(EngineError) -> VaultOptions? {
+        let location = try vault { () throws(VaultError) in try VaultLocation(parsing: options.location) }
+        let o = options.options
+        if let jobs = o.jobs, !(1...64).contains(jobs) { throw EngineError(.invalidInput, "--jobs must be 1 to 64") }
+        if case .s3 = location {
+            guard let endpoint = o.endpoint, !endpoint.isEmpty else {
+                throw EngineError(.invalidInput, "an s3:// vault needs --endpoint URL (e.g. https://s3.example.net or http://127.0.0.1:9000)")
+            }
+            if let file = o.credentialsFile, !file.hasPrefix("/") { throw EngineError(.invalidInput, "--credentials-file must be an absolute path") }
+            return o
+        }
+        guard o.endpoint == nil, o.region == nil, o.credentialsFile == nil else {
+            throw EngineError(.invalidInput, "--endpoint, --region and --credentials-file apply to s3:// vaults only")
+        }
+        return o.jobs == nil ? nil : o
+    }
+
+    private func create(_ options: VaultAddOptions, _ stored: VaultOptions?) throws(EngineError) -> (String?, Bool, String?, Bool) {
         let encrypt = options.encrypt || options.keyFile != nil || options.passphrase != nil
         guard options.chunkSize >= 256 << 10, options.chunkSize <= 4 << 20, options.chunkSize & (options.chunkSize - 1) == 0 else {
             throw EngineError(.invalidInput, "chunk size must be a power of two from 256 KiB to 4 MiB")
         }
         guard options.paperKey == nil else { throw EngineError(.invalidInput, "--paper-key attaches an existing vault; \(options.location) holds none") }
         return try vault { () throws(VaultError) in
-            let backend = try backend(for: options.location, create: true)
+            let backend = try backend(for: options.location, options: stored, create: true)
             guard encrypt else {
                 _ = try VaultRepository.create(backend: backend, protection: nil, chunkSize: options.chunkSize, now: clock.now())
                 return (nil, true, nil, false)
@@ -139,9 +163,9 @@ struct Vaults: CatalogService, Sendable {
         }
     }
 
-    private func attach(_ options: VaultAddOptions) throws(EngineError) -> (String?, Bool, String?, Bool) {
+    private func attach(_ options: VaultAddOptions, _ stored: VaultOptions?) throws(EngineError) -> (String?, Bool, String?, Bool) {
         try vault { () throws(VaultError) in
-            let backend = try backend(for: options.location)
+            let backend = try backend(for: options.location, options: stored)
             let plain = try VaultRepository.open(backend: backend, key: nil)
             guard plain.config.isEncrypted else { return (nil, false, nil, false) }
             let source: VaultKeySource
@@ -165,11 +189,20 @@ struct Vaults: CatalogService, Sendable {
         }
     }
 
-    /// The one place that turns a vault location into a backend.
-    func backend(for location: String, create: Bool = false) throws(VaultError) -> any VaultBackend {
+    /// The one place that turns a vault location into a backend. `create` makes the directory
+    /// (or the bucket, when the server says it is missing).
+    func backend(for location: String, options: VaultOptions? = nil, create: Bool = false) throws(VaultError) -> any VaultBackend {
         switch try VaultLocation(parsing: location) {
         case .directory(let path): return try DirectoryBackend(root: path, create: create)
-        case .ssh, .s3: throw .badLocation(reason: "\(location): this kvmsnap has no backend for it yet")
+        case .s3(let bucket, let prefix):
+            guard let endpoint = options?.endpoint else { throw .badLocation(reason: "\(location): an s3:// vault needs an endpoint") }
+            let s3 = S3Options(endpoint: endpoint, region: options?.region, credentialsFile: options?.credentialsFile)
+            let backend = try S3Backend(bucket: bucket, prefix: prefix, options: s3, credentials: try s3.credentials())
+            if create { try backend.ensureBucket() }
+            return backend
+        case .ssh(let user, let host, let port, let path):
+            // `create` needs nothing more: the server makes the vault directory (its parent must exist).
+            return RemoteBackend(transport: SSHTransport(user: user, host: host, port: port, path: path), connections: SSHTransport.connections())
         }
     }
 
@@ -213,9 +246,10 @@ extension EngineError {
             switch error {
             case .wrongKey, .keyRequired, .badPaperKey, .invalidName, .badLocation: .invalidInput
             case .alreadyExists: .conflict
+            case .appendOnly: .conflict
             case .busy: .busy
             case .unsupportedFormat: .unsupported
-            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink: .io
+            case .missingObject, .corruptChunk, .badManifest, .badIndex, .badConfig, .backend, .compression, .crypto, .source, .sink, .remote, .connection: .io
             }
         self.init(code, error.description)
     }

@@ -66,7 +66,7 @@ final class StorePipeline: @unchecked Sendable {
     init(session: SendSession, capacity: Int, detectZero: Bool) {
         queue = BoundedQueue(capacity: capacity)
         let codec = session.repository.codec, backend = session.repository.backend
-        for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+        for _ in 0..<max(1, session.storeWorkers ?? ProcessInfo.processInfo.activeProcessorCount) {
             group.enter()
             DispatchQueue.global().async { [self] in
                 defer { group.leave() }

@@ -15,6 +15,13 @@ public final class SendSession: @unchecked Sendable {
     public var batchSize = 32
     /// Bytes of consecutive disk slots read in one call to the block source.
     public var readSpanBytes = 8 << 20
+    /// Store workers (hash, compress, put) running at once; nil: one per core. A remote
+    /// backend gains from more: its puts wait on the network, not the CPU.
+    public var storeWorkers: Int?
+    /// Cleanups after the manifest was written that failed (the checkpoint's and the mark's
+    /// delete, e.g. with an append-only key that may not delete): the send stands; the caller
+    /// reports them.
+    public internal(set) var cleanupFailures: [VaultError] = []
     var refs = Set<ChunkID>()
     public internal(set) var stats = SendStats()
     private var lastMarkRefresh = ContinuousClock.now
@@ -265,8 +272,10 @@ public final class SendSession: @unchecked Sendable {
         if try repository.backend.exists(key) { throw .alreadyExists(key: key) }
         try repository.backend.flush()
         try repository.backend.writeAtomic(key, try ManifestCodec.encode(m, keys: repository.keys))
-        try dropCheckpoint()
-        try abandon()
+        // The manifest is the commit. A failed cleanup (an append-only key may not delete) leaves
+        // a checkpoint no send resumes (its snapshot is in the vault) and a mark that expires.
+        do { try dropCheckpoint() } catch { cleanupFailures.append(error) }
+        do { try abandon() } catch { cleanupFailures.append(error) }
         return m
     }
 

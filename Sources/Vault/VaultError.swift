@@ -29,6 +29,14 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     case sink(String)
     /// The gc did not run because a send or another gc holds a live mark.
     case busy(String)
+    /// A request to a remote backend failed. `backend` names it (`s3://bucket/prefix`),
+    /// `status` is the HTTP status (0: no answer), `code` the server's error code
+    /// (`AccessDenied`, `SignatureDoesNotMatch`) or the connection error, `message` its text.
+    case remote(backend: String, key: String, operation: String, status: Int, code: String, message: String)
+    /// A remote backend (`ssh://…`) failed: the connection, the transport or the far side.
+    case connection(backend: String, key: String, reason: String)
+    /// The far side runs append-only and refused to delete, overwrite or gc (`operation`) `key`.
+    case appendOnly(backend: String, key: String, operation: String)
 
     public var description: String {
         switch self {
@@ -50,6 +58,12 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .source(let message): "vault: reading the source failed: \(message)"
         case .sink(let message): "vault: writing the target failed: \(message)"
         case .busy(let message): "vault: busy: \(message)"
+        case .remote(let backend, let key, let op, let status, let code, let message):
+            "vault: \(backend): \(op) \(key.isEmpty ? "(bucket)" : key) failed: "
+                + (status == 0 ? "no answer (\(code))" : "HTTP \(status) \(code)") + (message.isEmpty ? "" : ": \(message)")
+        case .connection(let backend, let key, let reason): "vault \(backend): \(key): \(reason)"
+        case .appendOnly(let backend, let key, let operation):
+            "vault \(backend): \(operation) of \(key) refused: the server is append-only (prune and gc need a full-access key)"
         }
     }
 }

@@ -8,6 +8,8 @@ public struct VaultSnapshotSummary: Sendable, Equatable {
     public var vmUUID: String
     public var snapshot: String
     public var host: String
+    /// The sending host's stable id (nil in manifests of older writers).
+    public var hostID: String?
     public var createdAt: Date
     public var kind: String
     public var hasMemory: Bool
@@ -41,7 +43,7 @@ extension VaultRepository {
         return try manifestKeys(vmUUID: vmUUID).map { (key) throws(VaultError) in
             let m = try manifest(key: key)
             return VaultSnapshotSummary(
-                key: key, vm: m.vm, vmUUID: m.vmUUID, snapshot: m.snapshot, host: m.host, createdAt: m.createdAt, kind: m.kind,
+                key: key, vm: m.vm, vmUUID: m.vmUUID, snapshot: m.snapshot, host: m.host, hostID: m.hostID, createdAt: m.createdAt, kind: m.kind,
                 hasMemory: m.hasMemory, logicalBytes: m.logicalBytes, storedBytes: m.storedBytes, baseSnapshot: m.baseSnapshot,
                 pinned: pins.contains(VaultLayout.pin(vmUUID: m.vmUUID, snapshot: m.snapshot)))
         }.sorted { ($0.createdAt, $0.key) < ($1.createdAt, $1.key) }

@@ -13,16 +13,24 @@ struct VaultRestoreTests {
     struct Scenario {
         let f: EngineFixture
         let vaultDir: String
+        /// Where vault `v` lives: `vaultDir`, or a remote location with its options.
+        var vaultLocation: String
+        var vaultOptions = VaultOptions()
         /// Per snapshot: the counter its vda holds, and digests of vda and vdb as the snapshot has them.
         var counters: [String: Int] = [:]
         var digests: [String: [String]] = [:]
         var counterBeforeDisaster = 0
 
-        init(tag: String, encrypted: Bool) throws {
+        /// `remote` (called once the guest's directory exists): another location for the vault
+        /// than `vaultDir`, with its options.
+        init(tag: String, encrypted: Bool, remote: ((EngineFixture) throws -> (String, VaultOptions))? = nil) throws {
             f = try EngineFixture(tag: tag, diskMiB: [64, 64])
             vaultDir = f.guest.directory + "/vault"
+            vaultLocation = vaultDir
             do {
-                var add = VaultAddOptions(name: "v", location: vaultDir)
+                if let remote { (vaultLocation, vaultOptions) = try remote(f) }
+                var add = VaultAddOptions(name: "v", location: vaultLocation)
+                add.options = vaultOptions
                 add.encrypt = encrypted
                 _ = try f.engine.addVault(add)
                 let repository = try f.engine.openVault("v")
@@ -58,7 +66,8 @@ struct VaultRestoreTests {
             let cli = CLI(catalog: f.guest.directory + "/\(name).sqlite", store: f.guest.directory + "/\(name)-store")
             let catalog = try Catalog(path: cli.catalog)
             let engine = SnapshotEngine(connection: f.guest.connection, catalog: catalog, store: StoreLayout(root: cli.store))
-            var add = VaultAddOptions(name: "v", location: vaultDir)
+            var add = VaultAddOptions(name: "v", location: vaultLocation)
+            add.options = vaultOptions
             add.keyFile = keyFile
             _ = try engine.addVault(add)
             return cli

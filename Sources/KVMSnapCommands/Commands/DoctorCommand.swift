@@ -24,7 +24,8 @@ struct DoctorCommand: ParsableCommand {
         let uri = global.resolvedURI
         if let refusal = HypervisorURI(uri).refusal { throw CommandFailure("\(refusal) (nothing was changed)", exitCode: 64) }
         try Context.requireLocalHypervisor(uri)
-        let checks = DoctorRules.checks(HostProbe.facts(uri: uri, catalog: global.resolvedCatalog, store: global.resolvedStore))
+        var checks = DoctorRules.checks(HostProbe.facts(uri: uri, catalog: global.resolvedCatalog, store: global.resolvedStore))
+        if let alerts = HostProbe.alerts(global.resolvedCatalog) { checks.append(alerts) }
         let status = DoctorRules.overall(checks)
         if global.json {
             Output.json(Report(status: status, checks: checks))
@@ -67,6 +68,23 @@ enum HostProbe {
             appArmorEnabled: try? String(contentsOfFile: "/sys/module/apparmor/parameters/enabled", encoding: .utf8),
             seLinuxEnforce: try? String(contentsOfFile: "/sys/fs/selinux/enforce", encoding: .utf8),
             catalog: catalogState(catalog))
+    }
+
+    /// The alert outbox: a warning while deliveries are failing (retrying or given up).
+    static func alerts(_ catalog: String) -> DoctorCheck? {
+        let counts: [NotifyDeliveryState: Int]
+        do {
+            guard let read = try Catalog.notifyDeliveryCounts(path: catalog), !read.isEmpty else { return nil }
+            counts = read
+        } catch {
+            return DoctorCheck("alerts", .warn, "cannot read the alert deliveries: \(error.message)")
+        }
+        let sent = counts[.sent] ?? 0, pending = counts[.pending] ?? 0, failed = counts[.failed] ?? 0
+        let detail = "\(sent) sent, \(pending) pending, \(failed) given up"
+        guard pending + failed > 0 else { return DoctorCheck("alerts", .ok, detail) }
+        return DoctorCheck(
+            "alerts", .warn, detail,
+            hint: "'kvmsnap notify log' shows each failed delivery and its error; pending ones are retried by every command and run-due")
     }
 
     static func version(_ v: LibvirtVersion) -> SoftwareVersion { SoftwareVersion(v.major, v.minor, v.release) }

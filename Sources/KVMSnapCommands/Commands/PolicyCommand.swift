@@ -44,13 +44,16 @@ struct PolicySetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("After each scheduled snapshot, send it to this vault (run-due's phase 2).", valueName: "NAME"))
     var vault: String?
     @OptionGroup var vaultKeep: VaultRetentionOptions
+    @Option(help: ArgumentHelp("Drill the newest snapshot on this cron schedule when 'kvmsnap run-due' runs.", valueName: "CRON"))
+    var drill: String?
 
     func run() throws {
         // Everything is validated before anything is opened or changed.
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
         let policy = SnapshotPolicy(
             retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce, vault: vault,
-            vaultRetention: vaultKeep.options.isGiven ? try vaultKeep.options.policy() : nil)
+            vaultRetention: vaultKeep.options.isGiven ? try vaultKeep.options.policy() : nil,
+            drill: try drill.map { try CronSchedule(parsing: $0).expression })
         try policy.validate()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
@@ -86,6 +89,7 @@ struct PolicyShowCommand: ParsableCommand {
         rows.append(["full-every", effective.policy.fullEvery.map(String.init) ?? "- (create's default, 14)"])
         rows.append(["schedule", Self.scheduleText(effective.policy)])
         rows.append(["quiesce", effective.policy.quiesce?.rawValue ?? "off"])
+        if let drill = effective.policy.drill { rows.append(["drill", drill]) }
         Output.table(["RULE", "VALUE"], rows)
     }
 }

@@ -25,14 +25,34 @@ enum Scheduler {
             if json {
                 Output.json(report.runs.map(RunJSON.init))
             } else {
-                for run in report.runs { Output.line(describe(run)) }
+                for run in report.runs {
+                    Output.line(describe(run))
+                    if let drill = run.drill { Output.line(describe(drill, vm: run.vm)) }
+                }
                 if report.runs.isEmpty { Output.line("no VM has a scheduled policy ('kvmsnap policy set VM|--default --schedule CRON ...')") }
             }
+            // The run's alerts (stale restore points, failed jobs), on the run's clock (--now).
+            let base = report.now.addingTimeInterval(report.duration), start = ContinuousClock.now
+            AlertDelivery.deliver(catalog: engine.catalog) { base.addingTimeInterval(Double((ContinuousClock.now - start).components.seconds)) }
             if let metricsTextfile {
-                let text = MetricsTextfile.render(try engine.metrics(), runDueDuration: report.duration)
+                let now = report.now.addingTimeInterval(report.duration)
+                let text = MetricsTextfile.render(try engine.metrics(now: now), runDueDuration: report.duration)
                 try MetricsTextfile.write(text, to: metricsTextfile)
             }
             return report.failed.count
+        }
+    }
+
+    static func describe(_ drill: ScheduledDrill, vm: String) -> String {
+        let slot = drill.slot.map { " (slot \(Output.localTime($0)))" } ?? ""
+        switch drill.outcome {
+        case .drilled:
+            guard let report = drill.report else { return "\(vm): drilled\(slot)" }
+            let result = report.passed ? "passed" : "FAILED (\(report.checkResults.first { !$0.passed }?.name ?? "clone"))"
+            return "\(vm): drill of '\(report.snapshotName)' \(result)\(slot); 'kvmsnap drill report \(vm)'"
+        case .upToDate: return "\(vm): drill up to date\(slot)"
+        case .noSlot: return "\(vm): drill schedule \"\(drill.schedule)\" has no slot yet"
+        case .failed: return "\(vm): drill FAILED\(slot): \(drill.message ?? "unknown error")"
         }
     }
 

@@ -17,7 +17,8 @@ struct VaultSnapshotsCommand: ParsableCommand {
             all.map { s in
                 [
                     s.vm, s.snapshot, Output.localTime(s.createdAt), s.kind, s.hasMemory ? "yes" : "no", Output.bytes(s.logicalBytes),
-                    Output.bytes(s.storedBytes), s.baseSnapshot ?? "-", s.host, s.pinned ? "yes" : "",
+                    Output.bytes(s.storedBytes), s.baseSnapshot ?? "-", s.host + (s.hostID.map { " (\($0.prefix(8)))" } ?? ""),
+                    s.pinned ? "yes" : "",
                 ]
             })
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SnapshotCatalog
 import SnapshotEngine
 
 struct VaultCommand: ParsableCommand {
@@ -7,20 +8,25 @@ struct VaultCommand: ParsableCommand {
         commandName: "vault", abstract: "Off-host copies of snapshots: vaults, what they hold, verify, retention, gc.",
         subcommands: [
             Add.self, List.self, Remove.self, VaultSnapshotsCommand.self, VaultVerifyCommand.self, VaultPruneCommand.self,
-            VaultGCCommand.self, VaultPinCommand.self, VaultUnpinCommand.self, VaultExtractCommand.self, Key.self,
+            VaultGCCommand.self, VaultPinCommand.self, VaultUnpinCommand.self, VaultExtractCommand.self, Key.self, VaultServeCommand.self,
         ])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a vault in a directory, or attach the one there.",
+            abstract: "Create a vault in a directory, over ssh or in an S3 bucket, or attach the one there.",
             discussion: """
                 --encrypt makes a new vault encrypted (AES-256-GCM): its key goes to a 0600 file in the \
                 store and is printed once as a paper key; keep that paper key off this host. Attaching \
-                an encrypted vault on another host takes --paper-key, --key-file or --passphrase-file.
+                an encrypted vault on another host takes --paper-key, --key-file or --passphrase-file. \
+                An ssh://[user@]host[:port]/path vault runs 'kvmsnap vault serve --stdio PATH' there through \
+                the system ssh (its config, keys and known_hosts; an unknown host key is refused). \
+                An s3://bucket/prefix vault needs --endpoint; its key pair comes from --credentials-file \
+                (mode 0600, AWS format) or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
                 """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A name for the vault on this host.") var name: String
-        @Argument(help: "An absolute directory path (local disk, NFS/SMB mount, USB disk).") var path: String
+        @Argument(help: "An absolute directory path (local disk, NFS/SMB mount, USB disk), ssh://[user@]host[:port]/path or s3://bucket/prefix.")
+        var path: String
         @Flag(help: "Create the vault encrypted.") var encrypt = false
         @Option(name: .customLong("key-file"), help: ArgumentHelp("A key file (32 or 64 bytes) to protect or open the vault.", valueName: "F"))
         var keyFile: String?
@@ -32,9 +38,17 @@ struct VaultCommand: ParsableCommand {
             name: .customLong("chunk-size"),
             help: ArgumentHelp("Disk chunk size of a new vault in KiB (256 to 4096, a power of two; default 4096).", valueName: "KIB"))
         var chunkKiB: Int64?
+        @Option(help: ArgumentHelp("S3: the server, http(s)://host[:port] (path-style addressing).", valueName: "URL")) var endpoint: String?
+        @Option(help: ArgumentHelp("S3: the region to sign for (default us-east-1).", valueName: "R")) var region: String?
+        @Option(
+            name: .customLong("credentials-file"),
+            help: ArgumentHelp("S3: a 0600 AWS credentials file (its path is stored, never the secret).", valueName: "F"))
+        var credentialsFile: String?
+        @Option(help: ArgumentHelp("Chunks a send stores in parallel (1 to 64; default one per core).", valueName: "N")) var jobs: Int?
 
         func run() throws {
             var options = VaultAddOptions(name: name, location: path)
+            options.options = VaultOptions(endpoint: endpoint, region: region, credentialsFile: credentialsFile, jobs: jobs)
             options.encrypt = encrypt
             options.keyFile = keyFile
             options.paperKey = paperKey

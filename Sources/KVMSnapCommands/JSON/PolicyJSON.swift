@@ -14,8 +14,10 @@ struct PolicyJSON: Encodable {
         var vault: String?
         /// The vault retention rules, e.g. `["keep-daily 7"]` (only with a vault).
         var vaultKeep: [String]?
+        /// Only present when run-due drills the VM (`--drill`).
+        var drill: String? = nil
         enum CodingKeys: String, CodingKey {
-            case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce, vault, vaultKeep
+            case keepWithin, keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, fullEvery, schedule, quiesce, vault, vaultKeep, drill
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -28,6 +30,7 @@ struct PolicyJSON: Encodable {
             try c.encode(quiesce, forKey: .quiesce)
             try c.encodeIfPresent(vault, forKey: .vault)
             try c.encodeIfPresent(vaultKeep, forKey: .vaultKeep)
+            try c.encodeIfPresent(drill, forKey: .drill)
         }
     }
     var vm: String?
@@ -48,7 +51,7 @@ struct PolicyJSON: Encodable {
                 keepWithin: r.keepWithin.map { "\($0)" }, keepLast: r.keepLast, keepHourly: r.keepHourly, keepDaily: r.keepDaily,
                 keepWeekly: r.keepWeekly, keepMonthly: r.keepMonthly, keepYearly: r.keepYearly, fullEvery: e.policy.fullEvery,
                 schedule: e.policy.schedule, quiesce: e.policy.quiesce?.rawValue, vault: e.policy.vault,
-                vaultKeep: e.policy.vault == nil ? nil : e.policy.vaultRetention?.ruleDescriptions ?? [])
+                vaultKeep: e.policy.vault == nil ? nil : e.policy.vaultRetention?.ruleDescriptions ?? [], drill: e.policy.drill)
         }
     }
 
@@ -62,6 +65,7 @@ struct PolicyJSON: Encodable {
         var parts = policy.retention.ruleDescriptions
         if let fullEvery = policy.fullEvery { parts.append("full-every \(fullEvery)") }
         if let schedule = policy.schedule { parts.append("schedule \"\(schedule)\"") }
+        if let drill = policy.drill { parts.append("drill \"\(drill)\"") }
         return parts.joined(separator: ", ")
     }
 }

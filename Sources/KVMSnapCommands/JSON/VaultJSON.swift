@@ -10,12 +10,14 @@ struct VaultRecordJSON: Encodable {
     var encrypted: Bool
     var keyFile: String?
     var addedAt: Date
+    /// Remote vaults: endpoint, region, credentials file path, jobs.
+    var options: VaultOptions?
     /// Only from `vault add` of a new encrypted vault: the paper key, shown this once.
     var paperKey: String?
     var created: Bool?
     init(_ record: VaultRecord, created: Bool? = nil, paperKey: String? = nil) {
         name = record.name; location = record.location; encrypted = record.encrypted; keyFile = record.keyFile
-        addedAt = record.addedAt; self.created = created; self.paperKey = paperKey
+        addedAt = record.addedAt; self.created = created; self.paperKey = paperKey; options = record.options
     }
 }
 
@@ -25,6 +27,7 @@ struct VaultSnapshotJSON: Encodable {
     var vmUUID: String
     var snapshot: String
     var host: String
+    var hostID: String?
     var createdAt: Date
     var kind: String
     var hasMemory: Bool
@@ -33,14 +36,14 @@ struct VaultSnapshotJSON: Encodable {
     var baseSnapshot: String?
     var pinned: Bool
     init(_ s: VaultSnapshotSummary) {
-        vm = s.vm; vmUUID = s.vmUUID; snapshot = s.snapshot; host = s.host; createdAt = s.createdAt; kind = s.kind
+        vm = s.vm; vmUUID = s.vmUUID; snapshot = s.snapshot; host = s.host; hostID = s.hostID; createdAt = s.createdAt; kind = s.kind
         hasMemory = s.hasMemory; logicalBytes = s.logicalBytes; storedBytes = s.storedBytes; baseSnapshot = s.baseSnapshot; pinned = s.pinned
     }
-    enum CodingKeys: String, CodingKey { case vm, vmUUID, snapshot, host, createdAt, kind, hasMemory, logicalBytes, storedBytes, baseSnapshot, pinned }
+    enum CodingKeys: String, CodingKey { case vm, vmUUID, snapshot, host, hostID, createdAt, kind, hasMemory, logicalBytes, storedBytes, baseSnapshot, pinned }
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(vm, forKey: .vm); try c.encode(vmUUID, forKey: .vmUUID); try c.encode(snapshot, forKey: .snapshot)
-        try c.encode(host, forKey: .host); try c.encode(createdAt, forKey: .createdAt); try c.encode(kind, forKey: .kind)
+        try c.encode(host, forKey: .host); try c.encode(hostID, forKey: .hostID); try c.encode(createdAt, forKey: .createdAt); try c.encode(kind, forKey: .kind)
         try c.encode(hasMemory, forKey: .hasMemory); try c.encode(logicalBytes, forKey: .logicalBytes)
         try c.encode(storedBytes, forKey: .storedBytes); try c.encode(baseSnapshot, forKey: .baseSnapshot); try c.encode(pinned, forKey: .pinned)
     }

@@ -84,7 +84,7 @@ public struct DomainXML: Sendable {
     }
 
     /// Stores an edited document's text and the answers read from it.
-    private mutating func store(_ doc: XMLDocument) {
+    mutating func store(_ doc: XMLDocument) {
         xml = doc.xmlString
         (disks, nvramPath, chainPaths, agentChannel) = Self.facts(of: doc)
     }
@@ -107,7 +107,7 @@ public struct DomainXML: Sendable {
         return doc
     }
 
-    private static func first(_ node: XMLNode, _ xpath: String) -> XMLElement? {
+    static func first(_ node: XMLNode, _ xpath: String) -> XMLElement? {
         (try? node.nodes(forXPath: xpath))?.first as? XMLElement
     }
 

@@ -44,6 +44,9 @@ public struct VaultManifest: Sendable, Hashable, Codable {
     public var kind: String
     public var createdAt: Date
     public var host: String
+    /// The source host's stable id (`<store>/host-id`); absent in manifests of older writers.
+    /// Optional and ignored by older readers, so the format version stays 1.
+    public var hostID: String?
     public var kvmsnapVersion: String
     public var hasMemory: Bool
     public var domainXML: String
