@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The S3 vault backend's HTTP client (VaultS3 only; the Vault module stays free of NIO).
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        // `kvmsnap serve`: the web panel and its JSON API (issue 16).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The only place that mentions libvirt's C headers.
@@ -85,6 +87,9 @@ let package = Package(
                 "Libvirt", "KVMSnapCore", "SnapshotCatalog", "SnapshotEngine", "Notify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The KVMSNAP_TEST_* fault-injection variables are read only in debug builds (the
             // tests run those); a release binary ignores them.

@@ -61,6 +61,7 @@ P=kvmsnap-bench-$ID
 WORK=/var/lib/kvmsnap-bench-$ID
 export LIBVIRT_DEFAULT_URI=qemu:///system KVMSNAP_CATALOG=$WORK/catalog.sqlite KVMSNAP_STORE=$WORK/store
 source scripts/bench-vault.sh   # the vault section's functions (uses WORK and P)
+source scripts/bench-panel.sh   # the web panel under wrk load (panel_load_bench)
 
 cleanup() {
   local rc=$?
@@ -413,6 +414,8 @@ COMMIT;
 EOF
 rows=$(sqlite3 "$CAT" "SELECT count(*) FROM snapshot WHERE vmUUID = '$uuid'")
 echo "catalog: $rows snapshots of one VM ($(du -m "$CAT" | cut -f1) MiB database, each row with a real configXML and 2 disk rows)" >>"$NOTES"
+log "panel: $PANEL_CLIENTS wrk clients listing $PANEL_ROWS snapshots for $PANEL_SECONDS s"
+panel_load_bench
 # list_bench METRIC CATALOG ROWS: `kvmsnap list A --json` against sqlite3 -json with the same rows
 # and columns, order alternating; both listings must have ROWS rows.
 list_bench() {

@@ -2,6 +2,7 @@
 # kvmsnap demo: sets up the host, builds kvmsnap, defines a small demo VM (the test guest,
 # TCG) and runs the main job on it: a full snapshot, guest changes, an incremental snapshot,
 # a listing with sizes, two sends to a vault (the second incremental), a restore (safety snapshot, stop, revert, start, verify) that brings the guest's memory and disks back, and a prune dry run.
+# At the end it starts the web panel (`kvmsnap serve`) and prints its URL and token.
 #
 # Uses its own catalog and store under /var/lib/kvmsnap-demo, so it never touches real data.
 # `scripts/demo.sh --cleanup` removes the demo VM and its files.
@@ -16,6 +17,8 @@ export KVMSNAP_CATALOG=$DEMO/catalog.sqlite KVMSNAP_STORE=$DEMO/store LIBVIRT_DE
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
+  # The web panel the demo left running (its pid file), then the VM.
+  if [[ -f $DEMO/panel.pid ]]; then kill "$(cat "$DEMO/panel.pid")" 2>/dev/null || true; fi
   virsh -q destroy "$VM" >/dev/null 2>&1 || true
   virsh -q undefine "$VM" --nvram >/dev/null 2>&1 || true
   rm -rf "$DEMO"
@@ -81,6 +84,14 @@ step "retention: what 'keep only the newest snapshot' would prune (dry run, noth
 step "drill: boot a throwaway clone of 'after-write' on an isolated network, check that it comes up, remove it"
 "$K" drill "$VM" after-write --check-console 'kvmsnap-guest ready' --timeout 3min
 "$K" drill report "$VM"
+
+step "web panel (kvmsnap serve on loopback; it keeps running until scripts/demo.sh --cleanup)"
+setsid "$K" serve --listen 127.0.0.1:8470 >"$DEMO/panel.log" 2>&1 &
+echo $! >"$DEMO/panel.pid"
+for _ in $(seq 1 100); do grep -q '^kvmsnap panel: ' "$DEMO/panel.log" && break; sleep 0.2; done
+grep '^kvmsnap panel: ' "$DEMO/panel.log" || { cat "$DEMO/panel.log"; exit 1; }
+echo "token: $("$K" serve --show-token)"
+echo "(from another machine: ssh -L 8470:127.0.0.1:8470 this-host, then open http://127.0.0.1:8470/)"
 
 step "done"
 echo "The demo VM keeps running. Try: KVMSNAP_CATALOG=$KVMSNAP_CATALOG KVMSNAP_STORE=$KVMSNAP_STORE $K list $VM"

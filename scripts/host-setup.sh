@@ -49,6 +49,9 @@ if ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
     || /usr/bin/python3 -m pip install --quiet --root-user-action=ignore --break-system-packages prometheus_client
 fi
 
+# The web panel's browser test: Chromium, chromium-driver and curl (Debian), Selenium (PyPI).
+source "$(dirname "$0")/lib/panel-browser.sh"
+
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu
 
 if [[ -e /dev/kvm ]] && getent group kvm >/dev/null; then

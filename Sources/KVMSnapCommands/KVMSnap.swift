@@ -21,7 +21,7 @@ public struct KVMSnap: ParsableCommand {
             PolicyCommand.self, PruneCommand.self, VerifiedCommand.self, UnpinCommand.self, RetentionCommand.self,
             RunDueCommand.self, ScheduleCommand.self, DaemonCommand.self,
             GuardCommand.self, HookCommand.self, JobsCommand.self, ForgetCommand.self, DoctorCommand.self,
-            SendCommand.self, VaultCommand.self, NotifyCommand.self, DrillCommand.self,
+            SendCommand.self, VaultCommand.self, NotifyCommand.self, DrillCommand.self, ServeCommand.self,
         ]
     )
 

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import KVMSnapCore
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the web panel and its JSON API (/api/v1) over the same engine as the CLI.",
+        discussion: """
+            Listens on 127.0.0.1:8470 by default. Another address needs --tls-cert and --tls-key, or \
+            --insecure-http (a warning is printed: the token and cookies then cross the network in \
+            clear). The panel's token is created at the first start in STORE/panel-token (mode 0600) \
+            and printed once; --show-token prints it again. Log in with it in the browser, or send \
+            it as 'Authorization: Bearer TOKEN' to the API.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Address and port to listen on.", valueName: "HOST:PORT")) var listen = "127.0.0.1:8470"
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain for HTTPS.", valueName: "FILE")) var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key for HTTPS.", valueName: "FILE")) var tlsKey: String?
+    @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on an address other than loopback.") var insecureHTTP = false
+    @Flag(name: .customLong("show-token"), help: "Print the panel's token (creating it if needed) and exit.") var showToken = false
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    /// `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback).
+    static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        var host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[close...].dropFirst().drop { $0 == ":" }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8470")
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+        guard let number = Int(port), (0...65535).contains(number) else { throw ValidationError("--listen: '\(port)' is not a port") }
+        return (String(host), number)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func run() throws {
+        let (host, port) = try Self.parseListen(listen)
+        let tokenFile = PanelTokenFile(store: global.resolvedStore)
+        if showToken {
+            print(try tokenFile.loadOrCreate().token)
+            return
+        }
+        let secure = tlsCert != nil
+        if !Self.isLoopback(host) && !secure {
+            guard insecureHTTP else {
+                throw CommandFailure(
+                    "listening on \(host) needs --tls-cert and --tls-key (or --insecure-http, which sends the token in clear); nothing was started",
+                    exitCode: 64)
+            }
+            Output.notice("warning: serving plain HTTP on \(host): the token and session cookies cross the network unencrypted")
+        }
+        let tls = try tlsCert.map { try PanelServer.tlsConfiguration(certificate: $0, key: tlsKey!) }
+        try Context.requireLocalHypervisor(global.resolvedURI)
+        let (token, created) = try tokenFile.loadOrCreate()
+        let server = PanelServer(
+            host: host, port: port, tls: tls, backend: PanelBackend(options: global), sessions: PanelSessions(token: token))
+        let scheme = secure ? "https" : "http"
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        let done = DispatchSemaphore(value: 0)
+        let failure = RestoreOutcome()
+        Task {
+            do {
+                try await server.run { boundPort in
+                    Output.line("kvmsnap panel: \(scheme)://\(shownHost):\(boundPort)/")
+                    if created { Output.line("token (shown once; `kvmsnap serve --show-token` prints it again): \(token)") }
+                    fflush(nil)
+                }
+                failure.finish(nil)
+            } catch {
+                failure.finish(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.error { throw CommandFailure("the panel stopped: \(error)") }
+    }
+}

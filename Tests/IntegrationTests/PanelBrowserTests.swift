@@ -1,0 +1,45 @@
+import Foundation
+import SnapshotEngine
+import Testing
+
+/// The panel in a real browser (headless Chromium driven by Selenium, Tests/browser/panel_browser.py):
+/// log in, create a snapshot on the VM page, a wrong VM name keeps the restore button disabled,
+/// the right one restores with the stages shown live; the guest's counter proves the restore.
+/// Screenshots are kept in .build/test-artifacts/panel (KVMSNAP_ARTIFACTS overrides).
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
+struct PanelBrowserTests {
+    static var artifacts: String {
+        (ProcessInfo.processInfo.environment["KVMSNAP_ARTIFACTS"] ?? IntegrationEnvironment.packageRoot + "/.build/test-artifacts") + "/panel"
+    }
+
+    @Test func loginCreateTypedConfirmationAndLiveRestoreInChromium() throws {
+        let f = try EngineFixture(tag: "browser")
+        defer { f.destroy() }
+        let cli = CLI(f), vm = f.guest.name
+        try f.guest.waitForCounter(atLeast: 2)
+        let panel = try PanelProcess(cli)
+        defer { panel.stop() }
+
+        let script = IntegrationEnvironment.packageRoot + "/Tests/browser/panel_browser.py"
+        let run = try ExternalProcess.run(
+            "/usr/bin/python3", [script],
+            environment: [
+                "PANEL_URL": panel.base, "PANEL_TOKEN": panel.token, "PANEL_VM": vm, "PANEL_CONSOLE": f.guest.consoleLog,
+                "PANEL_SHOTS": Self.artifacts, "PANEL_SNAPSHOT": "from-browser",
+            ], timeout: .seconds(600))
+        #expect(run.status == 0, "browser test: \(run.standardOutput)\(run.standardError)")
+
+        // The snapshot taken in the browser, and the safety snapshot taken by its restore: the
+        // guest had counted past the snapshot, and after the restore it counts on from it.
+        let taken = try f.engine.snapshot(vm: vm, name: "from-browser")
+        let takenCounter = try #require(try TestGuest.diskCounter(try f.frozenLayerPath(taken.record.id, disk: "vda")))
+        let safety = try #require(try f.engine.snapshots(vm: vm).1.first { $0.record.name.hasPrefix("pre-restore-") })
+        let beforeRestore = try #require(try TestGuest.diskCounter(try f.frozenLayerPath(safety.record.id, disk: "vda")))
+        #expect(beforeRestore >= takenCounter + 4, "the guest had not counted on before the restore")
+        let first = try f.guest.waitForFirstCounter()
+        #expect(first >= takenCounter && first <= takenCounter + 2, "first counter \(first) after restoring a snapshot at \(takenCounter)")
+        for shot in ["overview", "vm-page", "restore-dialog-wrong-name", "restore-dialog-done", "retention-preview"] {
+            #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/\(shot).png"), "no screenshot \(shot)")
+        }
+    }
+}

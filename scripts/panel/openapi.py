@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# Writes the panel's OpenAPI document: docs/openapi.json and the same text as
+# Sources/KVMSnapCommands/Server/PanelOpenAPI.swift (served at /api/v1/openapi.json; a test holds them equal).
+# Run from the repository root after changing the API: python3 scripts/panel/openapi.py
+import json
+def ref(n): return {"$ref": "#/components/schemas/" + n}
+def js(schema, desc="OK"): return {"description": desc, "content": {"application/json": {"schema": schema}}}
+err = {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
+std = {"400": err, "401": err, "403": err, "404": err, "409": err, "413": err, "500": err}
+def errs(*codes): return {c: err for c in codes}
+vm = {"name": "vm", "in": "path", "required": True, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}
+snap = {"name": "snapshot", "in": "path", "required": True, "description": "Snapshot name", "schema": {"type": "string", "maxLength": 64}}
+jobid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "format": "int64", "minimum": 1}}
+def keep(n, t="integer"): return {"name": n, "in": "query", "required": False, "schema": {"type": t} if t == "string" else {"type": "integer", "minimum": -1}}
+nullable = lambda t: {"type": [t, "null"]}
+sse = {"description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
+       "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+doc = {
+ "openapi": "3.1.0",
+ "info": {"title": "kvmsnap panel API", "version": "1",
+          "description": "The JSON of `kvmsnap ... --json` over HTTP. Send `Authorization: Bearer <token>`, or a session cookie and its X-CSRF-Token."},
+ "servers": [{"url": "/api/v1"}],
+ "security": [{"bearer": []}, {"session": []}],
+ "paths": {
+  "/health": {"get": {"operationId": "health", "security": [], "summary": "Liveness; needs no authentication and tells nothing else",
+                      "responses": {"200": js({"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}, "required": ["status"]})}}},
+  "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": {"200": js({"type": "object"}), "401": err}}},
+  "/vms": {"get": {"operationId": "listVMs", "summary": "`kvmsnap vms --json`", "responses": {"200": js({"type": "array", "items": ref("VM")}), **errs("401", "500")}}},
+  "/vms/{vm}/snapshots": {
+    "parameters": [vm],
+    "get": {"operationId": "listSnapshots", "summary": "`kvmsnap list VM --json`", "responses": {"200": js({"type": "array", "items": ref("Snapshot")}), **errs("400", "401", "404", "500")}},
+    "post": {"operationId": "createSnapshot", "summary": "`kvmsnap create VM --name ... --json`",
+             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateRequest")}}},
+             "responses": {"201": js(ref("Snapshot"), "Created"), **std}}},
+  "/vms/{vm}/snapshots/{snapshot}": {
+    "parameters": [vm, snap],
+    "patch": {"operationId": "editSnapshot", "summary": "`kvmsnap rename` / `kvmsnap edit`",
+              "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EditRequest")}}},
+              "responses": {"200": js(ref("Snapshot")), **std}},
+    "delete": {"operationId": "deleteSnapshot", "summary": "`kvmsnap delete VM SNAP --yes`", "responses": {"204": {"description": "Deleted"}, **std}}},
+  "/vms/{vm}/restore": {"parameters": [vm], "post": {
+    "operationId": "restore", "summary": "`kvmsnap restore VM SNAP --confirm VM`, as a background job",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RestoreRequest")}}},
+    "responses": {"202": js({"type": "object", "properties": {"job": {"type": "integer", "format": "int64"}}, "required": ["job"]}, "Started"), **std}}},
+  "/vms/{vm}/policy": {"parameters": [vm], "get": {"operationId": "policy", "summary": "`kvmsnap policy show VM --json`",
+    "responses": {"200": js(ref("Policy")), **errs("400", "401", "404", "500")}}},
+  "/vms/{vm}/retention/preview": {"parameters": [vm], "get": {
+    "operationId": "retentionPreview", "summary": "`kvmsnap prune VM --dry-run --json` (the VM's policy when no rule is given); deletes nothing",
+    "parameters": [keep("keep-within", "string"), keep("keep-last"), keep("keep-hourly"), keep("keep-daily"), keep("keep-weekly"), keep("keep-monthly"), keep("keep-yearly")],
+    "responses": {"200": js({"type": "array", "items": ref("PlanItem")}), **errs("400", "401", "404", "500")}}},
+  "/usage": {"get": {"operationId": "usage", "summary": "`kvmsnap usage --json`", "responses": {"200": js(ref("Usage")), **errs("401", "500")}}},
+  "/jobs": {"get": {"operationId": "listJobs", "summary": "`kvmsnap jobs --json`", "responses": {"200": js({"type": "array", "items": ref("Job")}), **errs("401", "500")}}},
+  "/jobs/{id}": {"parameters": [jobid], "get": {"operationId": "job", "summary": "One job of the journal", "responses": {"200": js(ref("Job")), **errs("400", "401", "404")}}},
+  "/jobs/{id}/events": {"parameters": [jobid], "get": {"operationId": "jobEvents", "summary": "The job's changes until it ends", "responses": {"200": sse, **errs("400", "401")}}},
+  "/events": {"get": {"operationId": "events", "summary": "Changes of the 50 newest jobs (also those the CLI started)", "responses": {"200": sse, "401": err}}},
+ },
+ "components": {
+  "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "kvmsnap_session"}},
+  "schemas": {
+   "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+   "VM": {"type": "object", "required": ["name", "uuid", "state", "snapshots", "snapshotBytes"], "properties": {
+     "name": {"type": "string"}, "uuid": {"type": "string"}, "state": {"type": "string"}, "snapshots": {"type": "integer"}, "snapshotBytes": {"type": "integer", "format": "int64"}}},
+   "Snapshot": {"type": "object", "required": ["id", "name", "description", "kind", "parent", "createdAt", "hasMemory", "diskBytes", "memoryBytes", "pinned", "expiresAt", "state", "labels", "guestPauseMs"],
+     "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}, "kind": {"type": "string", "enum": ["full", "incremental"]},
+       "parent": nullable("string"), "createdAt": {"type": "string", "format": "date-time"}, "hasMemory": {"type": "boolean"},
+       "diskBytes": {"type": "integer", "format": "int64"}, "memoryBytes": {"type": "integer", "format": "int64"}, "pinned": {"type": "boolean"},
+       "expiresAt": {"type": ["string", "null"], "format": "date-time"}, "state": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+       "guestPauseMs": nullable("integer"), "layers": {"type": "object", "additionalProperties": {"type": "string"}}}},
+   "CreateRequest": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64},
+     "description": {"type": "string"}, "full": {"type": "boolean"}, "diskOnly": {"type": "boolean"},
+     "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"}, "pin": {"type": "boolean"}}},
+   "EditRequest": {"type": "object", "properties": {"name": {"type": "string", "description": "rename to"}, "description": {"type": "string"},
+     "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"}, "pinned": {"type": "boolean"}}},
+   "RestoreRequest": {"type": "object", "required": ["snapshot", "confirm"], "properties": {"snapshot": {"type": "string"},
+     "confirm": {"type": "string", "description": "exactly the VM's name, else 400 and nothing changes"},
+     "safetySnapshot": {"type": "boolean", "default": True}, "start": {"type": "string", "enum": ["running", "paused", "off"], "default": "running"}}},
+   "Job": {"type": "object", "required": ["kind", "state", "startedAt"], "properties": {"id": {"type": "integer", "format": "int64"}, "kind": {"type": "string"},
+     "vm": {"type": "string"}, "vmUUID": {"type": "string"}, "snapshot": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
+     "stage": {"type": "string"}, "startedAt": {"type": "string", "format": "date-time"}, "endedAt": {"type": "string", "format": "date-time"},
+     "durationSeconds": {"type": "number"}, "error": {"type": "string"}, "note": {"type": "string"}, "details": {"type": "string"}}},
+   "PlanItem": {"type": "object", "required": ["vm", "name", "action", "reason", "reclaimBytes"], "properties": {"vm": {"type": "string"}, "name": {"type": "string"},
+     "action": {"type": "string", "enum": ["keep", "prune", "leaveAlone"]}, "reason": nullable("string"), "reclaimBytes": {"type": "integer", "format": "int64"}}},
+   "Usage": {"type": "object", "required": ["vms", "totalBytes"], "properties": {"totalBytes": {"type": "integer", "format": "int64"},
+     "vms": {"type": "array", "items": {"type": "object", "properties": {"vm": {"type": "string"}, "uuid": {"type": "string"}, "snapshots": {"type": "integer"},
+       "memoryBytes": {"type": "integer"}, "layerBytes": {"type": "integer"}, "sharedBytes": {"type": "integer"}, "exclusiveBytes": {"type": "integer"}}}}}},
+   "Policy": {"type": "object", "properties": {"vm": nullable("string"), "source": nullable("string"), "policy": {"type": ["object", "null"]},
+     "updatedAt": {"type": ["string", "null"], "format": "date-time"}}},
+  }}}
+def fmt(v, ind=0):
+    one = json.dumps(v, ensure_ascii=False)
+    if len(one) + ind <= 140 or not isinstance(v, (dict, list)) or not v: return one
+    pad = ' ' * (ind + 2)
+    if isinstance(v, dict):
+        parts = [json.dumps(k, ensure_ascii=False) + ': ' + fmt(x, ind + 2) for k, x in v.items()]
+        open_, close = '{', '}'
+    else:
+        parts = [fmt(x, ind + 2) for x in v]
+        open_, close = '[', ']'
+    lines, cur = [], ''
+    for i, p in enumerate(parts):
+        p = p + (',' if i < len(parts) - 1 else '')
+        if '\n' in p:
+            if cur: lines.append(cur); cur = ''
+            lines.append(pad + p)
+        elif cur and len(cur) + 1 + len(p) <= 140:
+            cur += ' ' + p
+        else:
+            if cur: lines.append(cur)
+            cur = pad + p
+    if cur: lines.append(cur)
+    return open_ + '\n' + '\n'.join(lines) + '\n' + ' ' * ind + close
+text = fmt(doc) + "\n"
+open('docs/openapi.json', 'w').write(text)
+assert '"""#' not in text
+lines = ['import Foundation', '', '/// The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`; docs/openapi.json is the', '/// same text (a test holds them equal).', 'enum PanelOpenAPI {', '    static let document = #"""']
+for l in text.rstrip('\n').split('\n'):
+    lines.append('        ' + l)
+lines += ['', '        """#', '}']
+open('Sources/KVMSnapCommands/Server/PanelOpenAPI.swift', 'w').write('\n'.join(lines) + '\n')
+assert max(len(l) for l in lines) <= 160, 'a line is over 160 characters'
