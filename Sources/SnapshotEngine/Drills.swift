@@ -109,6 +109,11 @@ struct Drills: EngineService, Sendable {
             outcome = runChecks(clone: built, vm: vm, snapshot: snapshot, options: options, began: began)
         } catch {
             outcome.error = error
+            // A clone that could not be built or started fails the first check, with the reason.
+            if outcome.checks.isEmpty {
+                let detail = "the clone did not start: \(TerminalText.escape(String(error.message.prefix(300))))"
+                outcome.checks = [DrillCheck(name: "running", passed: false, seconds: (ContinuousClock.now - began).seconds, detail: detail)]
+            }
         }
         if let clone { outcome.screenshot = keepScreenshot(clone: clone, vm: vm) }
         let keep = options.keepOnFailure && !outcome.passed && clone != nil

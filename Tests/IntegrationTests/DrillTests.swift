@@ -54,7 +54,11 @@ struct DrillTests {
                 <video><model type='vga'/></video>
                 </devices>
                 """
+            // A kernel of the guest's own, so that a drill of a guest that cannot boot (its kernel
+            // gone) can be shown without touching the shared guest directory.
+            try FileManager.default.copyItem(atPath: IntegrationEnvironment.guestDirectory + "/vmlinuz", toPath: g.directory + "/vmlinuz")
             let xml = try g.domain.xml().replacingOccurrences(of: "</devices>", with: devices)
+                .replacingOccurrences(of: IntegrationEnvironment.guestDirectory + "/vmlinuz", with: g.directory + "/vmlinuz")
             _ = try g.connection.defineDomain(xml: xml)
             try g.refresh()
             try g.domain.start()
@@ -77,6 +81,7 @@ struct DrillTests {
         try failingDrillIsRemoved(s)
         try closedPortFails(s)
         try killedDrillIsCleanedUpByTheNextCommand(s)
+        try guestWithoutKernelFails(s)
         try runDueDrillsOncePerSlot(s)
         try refusedDrillChangesNothing(s)
         try s.cli.expectCheckPasses(s.vm, "after the drills")
@@ -267,6 +272,32 @@ struct DrillTests {
         try expectNothingLeft(s, clone: try #require(leftover.first))
         let job = try s.fixture.lastJob("drill")
         #expect(job?.state == .failed && job?.error?.contains("drill clone") == true, "\(String(describing: job))")
+    }
+
+    /// A guest that cannot boot (its kernel file is gone): the drill fails at "running", the
+    /// drill-failed alert reaches the receiver, and nothing is left behind.
+    func guestWithoutKernelFails(_ s: Setup) throws {
+        let kernel = s.fixture.guest.directory + "/vmlinuz"
+        try FileManager.default.moveItem(atPath: kernel, toPath: kernel + ".away")
+        defer { try? FileManager.default.moveItem(atPath: kernel + ".away", toPath: kernel) }
+        let http = try NotifyReceiver.shared("http", scratch: s.fixture.guest.directory)
+        defer { http.stop() }
+        let tag = String(UUID().uuidString.prefix(8)).lowercased()
+        #expect(try s.cli.run(["notify", "add", "nokernel", "--webhook", "http://\(http.address)/\(tag)/k"]).status == 0)
+        #expect(try s.cli.run(["notify", "rule", "add", "nokernel", "--on", "drill-failed"]).status == 0)
+        defer { _ = try? s.cli.run(["notify", "remove", "nokernel"]) }
+        let before = try Self.domainNames().filter { $0.hasPrefix("drill-\(s.vm)-") }
+        let result = try s.cli.run(["drill", s.vm, "s1", "--check-console", "kvmsnap-guest ready", "--timeout", "1min", "--json"])
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        let report = try #require(result.json as? [String: Any], "\(result.stdout) \(result.stderr)")
+        #expect(report["passed"] as? Bool == false)
+        let checks = try #require(report["checks"] as? [[String: Any]], "\(report)")
+        #expect(checks.first?["name"] as? String == "running" && checks.first?["passed"] as? Bool == false, "\(checks)")
+        #expect(try Self.domainNames().filter { $0.hasPrefix("drill-\(s.vm)-") } == before)
+        if let clone = report["clone"] as? String { try expectNothingLeft(s, clone: clone) }
+        let posts = http.requests(pathPrefix: "/\(tag)/k")
+        let payload = (posts.first?["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        #expect(posts.count == 1 && payload?["event"] as? String == "drill-failed", "\(posts)")
     }
 
     /// `policy set --drill CRON`: run-due drills the newest snapshot once per drill slot (the
