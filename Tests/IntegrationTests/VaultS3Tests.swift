@@ -114,5 +114,28 @@ struct VaultS3Tests {
         #expect(listed.status == 0 && listed.stdout.contains("after-dr"), "\(listed.stdout)")
         let verify = try cli.run(["vault", "verify", "v"])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+        // A send SIGKILLed halfway through its disks (full key, a new vault): the next send of that
+        // snapshot resumes from its checkpoint and reads less than a whole send; the vault verifies.
+        let full = try S3TestPeer.options("FULL", in: g.directory)
+        func addFull(_ name: String) throws {
+            let add = try cli.run([
+                "vault", "add", name, try S3TestPeer.location(), "--endpoint", full.endpoint ?? "", "--credentials-file", full.credentialsFile ?? "",
+            ])
+            #expect(add.status == 0, "\(add.stderr)")
+        }
+        try addFull("kill")
+        try cli.killAt("send.diskHalf", ["send", g.name, "after-dr", "--to", "kill"], marker: g.directory + "/s3kill.stalled")
+        let resumed = try cli.run(["send", g.name, "after-dr", "--to", "kill", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let report = try #require(resumed.json as? [String: Any], "\(resumed.stdout)")
+        #expect(report["resumed"] as? Bool == true, "\(report)")
+        try addFull("whole")
+        let whole = try #require(try cli.run(["send", g.name, "after-dr", "--to", "whole", "--json"]).json as? [String: Any])
+        let (read, wholeRead) = (report["bytesRead"] as? Int64 ?? -1, whole["bytesRead"] as? Int64 ?? -1)
+        print("s3 vault: send killed halfway, resumed read \(read) B of \(wholeRead) B")
+        #expect(read >= 0 && read < wholeRead, "resumed read \(read) B, a whole send \(wholeRead) B")
+        let verifyKilled = try cli.run(["vault", "verify", "kill", "--read-data"])
+        #expect(verifyKilled.status == 0, "\(verifyKilled.stdout)\(verifyKilled.stderr)")
     }
 }
