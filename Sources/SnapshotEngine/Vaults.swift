@@ -202,7 +202,9 @@ struct Vaults: CatalogService, Sendable {
             return backend
         case .ssh(let user, let host, let port, let path):
             // `create` needs nothing more: the server makes the vault directory (its parent must exist).
-            return RemoteBackend(transport: SSHTransport(user: user, host: host, port: port, path: path), connections: SSHTransport.connections())
+            // `vault add --jobs N` sets the connections (and the send's store workers) for this vault.
+            let connections = options?.jobs.map { min(16, max(1, $0)) } ?? SSHTransport.connections()
+            return RemoteBackend(transport: SSHTransport(user: user, host: host, port: port, path: path), connections: connections)
         }
     }
 

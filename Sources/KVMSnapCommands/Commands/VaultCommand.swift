@@ -44,7 +44,10 @@ struct VaultCommand: ParsableCommand {
             name: .customLong("credentials-file"),
             help: ArgumentHelp("S3: a 0600 AWS credentials file (its path is stored, never the secret).", valueName: "F"))
         var credentialsFile: String?
-        @Option(help: ArgumentHelp("Chunks a send stores in parallel (1 to 64; default one per core).", valueName: "N")) var jobs: Int?
+        @Option(
+            help: ArgumentHelp(
+                "Chunks a send stores in parallel (1 to 64; default one per core); for ssh:// also the connections (at most 16, default 4).", valueName: "N"))
+        var jobs: Int?
 
         func run() throws {
             var options = VaultAddOptions(name: name, location: path)
