@@ -129,7 +129,10 @@ struct CLIFuzzTests {
         #expect(failures.isEmpty, "seed \(seed): \(failures.count) failing cases:\n\(failures.joined(separator: "\n"))")
     }
 
-    static let caseTimeout: Double = 30
+    /// A hang detector, not a speed test: a real restore of the fuzz guest (safety snapshot,
+    /// revert, start, verify) took over 30 s while the whole suite ran on 2 cores with the
+    /// remote-vault, drill and panel suites beside it (seed 9188366842121576, case 107).
+    static let caseTimeout: Double = 90
 
     /// Runs one case in `scratch`, with 2 GiB of address space (a runaway read of /dev/zero
     /// fails there instead of taking the machine's memory) and a timeout.
