@@ -39,6 +39,22 @@ public struct Outbox: Sendable {
     @discardableResult
     public func record(_ event: AlertEvent, dedupKey: String, targets: [String]) throws(NotifyError) -> [String] {
         guard !targets.isEmpty else { return [] }
+        let record = try Self.eventRecord(event, dedupKey: dedupKey)
+        do {
+            return try catalog.write { db in try db.recordNotifyEvent(record, targets: targets) ? targets : [] }
+        } catch { throw NotifyError(.catalog, error.message) }
+    }
+
+    /// The event row and the targets whose rules match it, for a caller that writes them in its
+    /// own transaction (`CatalogAccess.recordNotifyEvent`) together with what the event reports,
+    /// so a kill cannot keep the one and lose the other. Nil when no rule matches.
+    public func prepare(_ event: AlertEvent, dedupKey: String) throws(NotifyError) -> (NotifyEventRecord, [String])? {
+        let targets = try rules().filter { $0.matches(event) }.map(\.target)
+        guard !targets.isEmpty else { return nil }
+        return (try Self.eventRecord(event, dedupKey: dedupKey), targets)
+    }
+
+    static func eventRecord(_ event: AlertEvent, dedupKey: String) throws(NotifyError) -> NotifyEventRecord {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = .sortedKeys
@@ -46,10 +62,7 @@ public struct Outbox: Sendable {
         do { payload = String(decoding: try encoder.encode(event), as: UTF8.self) } catch {
             throw NotifyError(.catalog, "cannot encode the \(event.type.rawValue) event: \(error)")
         }
-        let record = NotifyEventRecord(type: event.type.rawValue, dedupKey: dedupKey, payload: payload, recordedAt: event.time)
-        do {
-            return try catalog.write { db in try db.recordNotifyEvent(record, targets: targets) ? targets : [] }
-        } catch { throw NotifyError(.catalog, error.message) }
+        return NotifyEventRecord(type: event.type.rawValue, dedupKey: dedupKey, payload: payload, recordedAt: event.time)
     }
 
     /// The event a delivery row carries.

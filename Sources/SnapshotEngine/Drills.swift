@@ -150,19 +150,26 @@ struct Drills: EngineService, Sendable {
         if outcome.passed && options.markVerified && vault == nil {
             report.markedVerified = markVerified(snapshot, grace: options.verifiedGrace)
         }
+        // The drill-passed/-failed alert goes in the report's transaction: a kill keeps both or neither.
+        let alert = preparedAlert(report, job: job)
         do {
-            try db { () throws(CatalogError) in try catalog.write { db in try db.insert(&report) } }
+            try db { () throws(CatalogError) in
+                try catalog.write { db in
+                    try db.insert(&report)
+                    if let (event, targets) = alert { _ = try db.recordNotifyEvent(event, targets: targets) }
+                }
+            }
         } catch {
             jobJournal.finish(job, error: error)
             throw error
         }
         jobJournal.finish(job, error: jobError, note: kept ? "clone \(plan.clone) kept (--keep-on-failure)" : nil)
-        recordAlert(report)
         return report
     }
 
-    /// A `drill-passed` or `drill-failed` event for the rules that ask (once per report).
-    private func recordAlert(_ report: DrillRecord) {
+    /// The `drill-passed` or `drill-failed` event and the targets whose rules ask for it (nil:
+    /// none, or the rules could not be read, which goes to the diagnostics, never fails the drill).
+    private func preparedAlert(_ report: DrillRecord, job: JobRecord) -> (NotifyEventRecord, [String])? {
         let detail =
             report.passed
             ? "drill of \(report.vmName) at \(report.snapshotName) passed; recovery \(report.recoverySeconds.map { String(Int($0.rounded())) } ?? "?") s"
@@ -170,8 +177,11 @@ struct Drills: EngineService, Sendable {
         let event = AlertEvent.drill(
             passed: report.passed, vm: report.vmName, vmUUID: report.vmUUID, snapshot: report.snapshotName, detail: detail,
             host: Outbox.hostName, time: configuration.clock.now())
-        Alerts(catalog: catalog, clock: configuration.clock, diagnostics: restorer.diagnostics)
-            .record(event, dedupKey: AlertDedupKey.drill(vmUUID: report.vmUUID, passed: report.passed, runID: String(report.id ?? 0)))
+        let key = AlertDedupKey.drill(vmUUID: report.vmUUID, passed: report.passed, runID: String(job.id ?? 0))
+        do { return try Outbox(catalog: catalog).prepare(event, dedupKey: key) } catch {
+            restorer.diagnostics.swallowed("recording the \(event.type.rawValue) alert (\(event.title))", error)
+            return nil
+        }
     }
 
     /// Snapshot `name`, or the newest ready one.
