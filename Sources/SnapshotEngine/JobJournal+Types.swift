@@ -13,6 +13,8 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case vaultRestore = "vault-restore"
     /// `kvmsnap drill`: a throwaway clone on an isolated network, checked, then removed.
     case drill
+    /// `kvmsnap prune` of one VM (not a dry run): its deletes run nested in it.
+    case prune
 }
 
 extension JobRecord {

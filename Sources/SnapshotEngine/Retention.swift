@@ -31,6 +31,13 @@ public struct PrunePlan: Sendable {
     public var reclaimBytes: Int64 { items.reduce(0) { $0 + $1.reclaimBytes } }
 }
 
+/// The journal of a `prune` job (`jobs --json` shows it as `details`): the snapshots the plan
+/// deletes, oldest first, and those deleted so far.
+public struct PruneJournal: Codable, Sendable {
+    public var planned: [String]
+    public var deleted: [String]
+}
+
 public struct PruneResult: Sendable {
     public var plan: PrunePlan
     public var dryRun: Bool
@@ -64,28 +71,56 @@ struct Retention: EngineService, Sendable {
     var layerStore: LayerStore { LayerStore(connection: connection, catalog: catalog, configuration: configuration) }
 
     /// Plans and, through `deleter`, deletes every pruned snapshot, oldest first. The caller holds the VM's lock.
+    /// With `journal`, the deletes run in a `prune` job (nested: a failed delete reaches the
+    /// on-failure hooks through it) whose journal names the planned and the deleted snapshots;
+    /// it starts only once the prune is sure to run, so a refused prune leaves no job.
     func execute(
         vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date,
-        through deleter: some SnapshotDeleting
+        through deleter: some SnapshotDeleting, journal: JobJournal? = nil
     ) throws(EngineError) -> PruneResult {
         let plan = try plan(vm: vm, domain: domain, policyOverride: policyOverride, now: now)
         if !plan.pruned.isEmpty { try layerStore.requireInStep(domain: domain, vm: vm) }
         let before = try deleter.usage(vm: vm.uuid).first?.totalBytes
-        var deleted: [String] = []
-        for item in plan.pruned {
-            guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: item.snapshotID) } }) else { continue }
-            do {
-                configuration.progress?("prune \(snapshot.name)", Double(deleted.count) / Double(max(plan.pruned.count, 1)))
-                try deleter.delete(snapshot: snapshot, vm: vm, domain: domain)
-            } catch {
-                // Its own delete may have begun (a half-done delete is finished by the next command).
-                let done = deleted.isEmpty ? "none deleted before it" : "deleted before it: \(deleted.map { "'\($0)'" }.joined(separator: ", "))"
-                throw EngineError(error.code, "prune of \(vm.name) stopped at '\(snapshot.name)' (\(done)): \(error.message)")
+        var record = PruneJournal(planned: plan.pruned.map(\.name), deleted: [])
+        var job = try journal?.start(kind: .prune, vm: vm, journal: SnapshotEngine.encode(record))
+        do throws(EngineError) {
+            for item in plan.pruned {
+                guard let snapshot = try db({ () throws(CatalogError) in try catalog.read { try $0.snapshot(id: item.snapshotID) } }) else { continue }
+                if var running = job {
+                    running.stage = "delete \(snapshot.name)"
+                    running.progress = Double(record.deleted.count) / Double(plan.pruned.count)
+                    journal?.note(running, "the stage")
+                    job = running
+                }
+                do {
+                    configuration.progress?("prune \(snapshot.name)", Double(record.deleted.count) / Double(max(plan.pruned.count, 1)))
+                    if job != nil {
+                        try OperationContext.nested { () throws(EngineError) in try deleter.delete(snapshot: snapshot, vm: vm, domain: domain) }
+                    } else {
+                        try deleter.delete(snapshot: snapshot, vm: vm, domain: domain)
+                    }
+                } catch {
+                    // Its own delete may have begun (a half-done delete is finished by the next command).
+                    let deleted = record.deleted
+                    let done = deleted.isEmpty ? "none deleted before it" : "deleted before it: \(deleted.map { "'\($0)'" }.joined(separator: ", "))"
+                    throw EngineError(error.code, "prune of \(vm.name) stopped at '\(snapshot.name)' (\(done)): \(error.message)")
+                }
+                record.deleted.append(snapshot.name)
+                if var running = job {
+                    running.journal = SnapshotEngine.encode(record)
+                    journal?.note(running, "the deleted snapshots")
+                    job = running
+                }
             }
-            deleted.append(snapshot.name)
+            let after = try deleter.usage(vm: vm.uuid).first?.totalBytes
+            if let job {
+                journal?.finish(job, error: nil, note: record.deleted.isEmpty ? "nothing to prune" : "pruned \(record.deleted.count)")
+            }
+            return PruneResult(plan: plan, dryRun: false, deleted: record.deleted, usageBefore: before, usageAfter: after)
+        } catch {
+            if let job { journal?.finish(job, error: error) }
+            throw error
         }
-        let after = try deleter.usage(vm: vm.uuid).first?.totalBytes
-        return PruneResult(plan: plan, dryRun: false, deleted: deleted, usageBefore: before, usageAfter: after)
     }
 
     /// The prune plan of `vm` (see ``SnapshotEngine/planPrune(vm:policyOverride:now:)``); changes nothing.
@@ -229,10 +264,11 @@ extension SnapshotEngine: SnapshotDeleting {
         let (vm, domain) = try vmForCatalogWork(nameOrUUID, register: false)
         let lock = try lockVM(vm, domain: domain)
         defer { withExtendedLifetime(lock) {} }
-        return try pruneLocked(vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now())
+        return try retention.execute(
+            vm: vm, domain: domain, policyOverride: policyOverride, now: now ?? clock.now(), through: self, journal: jobJournal)
     }
 
-    /// The prune itself; the caller holds the VM's lock.
+    /// The prune itself, inside the caller's job (run-due); the caller holds the VM's lock.
     func pruneLocked(vm: VMRecord, domain: Domain?, policyOverride: RetentionPolicy?, now: Date) throws(EngineError) -> PruneResult {
         try retention.execute(vm: vm, domain: domain, policyOverride: policyOverride, now: now, through: self)
     }

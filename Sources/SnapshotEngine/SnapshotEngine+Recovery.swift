@@ -69,7 +69,8 @@ extension SnapshotEngine {
             return recoverVaultRestore(job)
         case .drill:
             return drills.recover(job)
-        case .forget, .runDue, nil:
+        // A prune's deletes are jobs of their own, recovered as such.
+        case .forget, .runDue, .prune, nil:
             try reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (kvmsnap process \(job.pid) died)")
         }

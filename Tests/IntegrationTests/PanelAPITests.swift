@@ -3,28 +3,53 @@ import KVMSnapCommands
 import SnapshotEngine
 import Testing
 
-/// `kvmsnap serve` against the real test guest: authentication, CSRF, the typed confirmation,
-/// refused paths and bodies, and the API answering what the CLI's `--json` prints.
+/// `kvmsnap serve` against the real test guest, booted once for the suite: authentication, CSRF,
+/// the typed confirmation, refused paths and bodies, the API answering what the CLI's `--json`
+/// prints, restore, prune, send and drill as jobs (PanelAPITests+Actions.swift).
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct PanelAPITests {
+    /// The suite's guest, its CLI and the server.
+    struct Setup {
+        var f: EngineFixture
+        var cli: CLI
+        var panel: PanelProcess
+        var vm: String { f.guest.name }
+        var api: String { panel.base + "/api/v1" }
+    }
+
+    @Test func panelAPIOnOneGuest() throws {
+        let f = try EngineFixture(tag: "panel")
+        defer {
+            Self.removeDrillClones(of: f.guest.name)
+            f.destroy()
+        }
+        let cli = CLI(f)
+        let panel = try PanelProcess(cli)
+        defer { panel.stop() }
+        let s = Setup(f: f, cli: cli, panel: panel)
+        try authenticationCSRFConfirmationAndRefusedInput(s)
+        try createThenRestoreRunsAsAJobWhoseStagesStreamAndTheCounterProvesIt(s)
+        try retentionPolicyIsSavedAsPolicySetSavesIt(s)
+        try pruneRunsAsAJobAndDeletesWhatThePlanSaid(s)
+        try sendAndDrillRunAsJobsAndTheirOutcomeIsWhereTheCLIReadsIt(s)
+        try loginAttemptsAreRateLimited(s)  // last: it locks this address out of logins for a minute
+    }
+
     /// Every API endpoint, with a body where it takes one (none may answer without authentication).
     static func endpoints(vm: String) -> [(String, String)] {
         [
             ("GET", "/vms"), ("GET", "/usage"), ("GET", "/jobs"), ("GET", "/jobs/1"), ("GET", "/jobs/1/events"), ("GET", "/events"),
             ("GET", "/openapi.json"), ("GET", "/vms/\(vm)/snapshots"), ("POST", "/vms/\(vm)/snapshots"),
             ("PATCH", "/vms/\(vm)/snapshots/s1"), ("DELETE", "/vms/\(vm)/snapshots/s1"), ("POST", "/vms/\(vm)/restore"),
-            ("GET", "/vms/\(vm)/policy"), ("GET", "/vms/\(vm)/retention/preview?keep-last=1"),
+            ("GET", "/vms/\(vm)/policy"), ("GET", "/vms/\(vm)/retention/preview?keep-last=1"), ("PUT", "/vms/\(vm)/policy"),
+            ("POST", "/vms/\(vm)/prune"), ("POST", "/vms/\(vm)/send"), ("POST", "/vms/\(vm)/drill"), ("GET", "/vaults"),
+            ("GET", "/vaults/nas/snapshots"), ("GET", "/drills"),
         ]
     }
 
-    @Test func authenticationCSRFConfirmationAndRefusedInput() throws {
-        let f = try EngineFixture(tag: "panel")
-        defer { f.destroy() }
-        let cli = CLI(f), vm = f.guest.name
+    func authenticationCSRFConfirmationAndRefusedInput(_ s: Setup) throws {
+        let (f, cli, panel, vm, api) = (s.f, s.cli, s.panel, s.vm, s.api)
         try cli.createWhileCounting(vm, ["s1"], guest: f.guest)
-        let panel = try PanelProcess(cli)
-        defer { panel.stop() }
-        let api = panel.base + "/api/v1"
 
         // Health answers without authentication and tells nothing (no version, no VM).
         let health = try HTTP.request("GET", api + "/health")
@@ -104,19 +129,17 @@ struct PanelAPITests {
             "POST", api + "/vms/\(vm)/snapshots", headers: ["Authorization": "Bearer \(panel.token)", "Content-Type": "application/json"], rawBody: big)
         #expect(oversized.status == 413, "\(oversized.status) \(oversized.body)")
         #expect(try cli.snapshotStates(vm) == before)
-
-        // Login attempts are rate-limited (after 5 failures a minute: 429, even for the right token).
-        for _ in 0..<5 { #expect(try HTTP.request("POST", panel.base + "/login", json: ["token": "wrong"]).status == 401) }
-        #expect(try HTTP.request("POST", panel.base + "/login", json: ["token": panel.token]).status == 429)
     }
 
-    @Test func createThenRestoreRunsAsAJobWhoseStagesStreamAndTheCounterProvesIt() throws {
-        let f = try EngineFixture(tag: "panelrestore")
-        defer { f.destroy() }
-        let cli = CLI(f), vm = f.guest.name, g = f.guest
+    /// After 5 failures a minute: 429, even for the right token.
+    func loginAttemptsAreRateLimited(_ s: Setup) throws {
+        for _ in 0..<5 { #expect(try HTTP.request("POST", s.panel.base + "/login", json: ["token": "wrong"]).status == 401) }
+        #expect(try HTTP.request("POST", s.panel.base + "/login", json: ["token": s.panel.token]).status == 429)
+    }
+
+    func createThenRestoreRunsAsAJobWhoseStagesStreamAndTheCounterProvesIt(_ s: Setup) throws {
+        let (f, cli, panel, vm, g) = (s.f, s.cli, s.panel, s.vm, s.f.guest)
         try g.waitForCounter(atLeast: 2)
-        let panel = try PanelProcess(cli)
-        defer { panel.stop() }
 
         let created = try panel.api("POST", "/vms/\(vm)/snapshots", json: ["name": "live", "description": "api"])
         #expect(created.status == 201, "\(created.body)")

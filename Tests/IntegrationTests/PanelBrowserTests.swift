@@ -4,7 +4,9 @@ import Testing
 
 /// The panel in a real browser (headless Chromium driven by Selenium, Tests/browser/panel_browser.py):
 /// log in, create a snapshot on the VM page, a wrong VM name keeps the restore button disabled,
-/// the right one restores with the stages shown live; the guest's counter proves the restore.
+/// the right one restores with the stages shown live; the guest's counter proves the restore. Then
+/// the snapshot is sent to a vault and drilled from the VM page, a retention policy is saved from
+/// its page and pruned with; the CLI reads each outcome.
 /// Screenshots are kept in .build/test-artifacts/panel (KVMSNAP_ARTIFACTS overrides).
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct PanelBrowserTests {
@@ -14,9 +16,13 @@ struct PanelBrowserTests {
 
     @Test func loginCreateTypedConfirmationAndLiveRestoreInChromium() throws {
         let f = try EngineFixture(tag: "browser")
-        defer { f.destroy() }
+        defer {
+            PanelAPITests.removeDrillClones(of: f.guest.name)
+            f.destroy()
+        }
         let cli = CLI(f), vm = f.guest.name
         try f.guest.waitForCounter(atLeast: 2)
+        #expect(try cli.run(["vault", "add", "nas", f.guest.directory + "/vault"]).status == 0)
         let panel = try PanelProcess(cli)
         defer { panel.stop() }
 
@@ -25,7 +31,7 @@ struct PanelBrowserTests {
             "/usr/bin/python3", [script],
             environment: [
                 "PANEL_URL": panel.base, "PANEL_TOKEN": panel.token, "PANEL_VM": vm, "PANEL_CONSOLE": f.guest.consoleLog,
-                "PANEL_SHOTS": Self.artifacts, "PANEL_SNAPSHOT": "from-browser",
+                "PANEL_SHOTS": Self.artifacts, "PANEL_SNAPSHOT": "from-browser", "PANEL_VAULT": "nas",
             ], timeout: .seconds(600))
         #expect(run.status == 0, "browser test: \(run.standardOutput)\(run.standardError)")
 
@@ -38,7 +44,20 @@ struct PanelBrowserTests {
         #expect(beforeRestore >= takenCounter + 4, "the guest had not counted on before the restore")
         let first = try f.guest.waitForFirstCounter()
         #expect(first >= takenCounter && first <= takenCounter + 2, "first counter \(first) after restoring a snapshot at \(takenCounter)")
-        for shot in ["overview", "vm-page", "restore-dialog-wrong-name", "restore-dialog-done", "retention-preview"] {
+        // What the page did, where the CLI reads it: the saved policy, the vault's copy, the drill report.
+        let policy = try #require(try cli.run(["policy", "show", vm, "--json"]).json as? [String: Any])
+        let rules = try #require(policy["policy"] as? [String: Any], "\(policy)")
+        #expect(policy["source"] as? String == "vm" && rules["keepLast"] as? Int == 3 && rules["keepDaily"] as? Int == 7, "\(policy)")
+        let held = try #require(try cli.run(["vault", "snapshots", "nas", vm, "--json"]).json as? [[String: Any]])
+        #expect(held.map { $0["snapshot"] as? String } == ["from-browser"], "\(held)")
+        let drills = try #require(try cli.run(["drill", "report", vm, "--json"]).json as? [[String: Any]])
+        #expect(drills.count == 1 && drills.first?["passed"] as? Bool == true && drills.first?["snapshot"] as? String == "from-browser", "\(drills)")
+        let prune = try #require(try f.lastJob("prune"))
+        #expect(prune.state == .succeeded, "\(prune)")
+        for shot in [
+            "overview", "vm-page", "restore-dialog-wrong-name", "restore-dialog-done", "send-dialog-done", "drill-dialog-done", "retention-preview",
+            "prune-dialog-done", "overview-after",
+        ] {
             #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/\(shot).png"), "no screenshot \(shot)")
         }
     }

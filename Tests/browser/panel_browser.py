@@ -4,7 +4,9 @@
 Run by IntegrationTests/PanelBrowserTests.swift with PANEL_URL, PANEL_TOKEN, PANEL_VM, PANEL_CONSOLE
 (the guest's console log) and PANEL_SHOTS (where the screenshots go). It logs in, creates a snapshot
 from the VM page, waits until the guest has counted on, types a wrong VM name in the restore dialog
-(the button must stay disabled), then the right one, and waits for every stage to complete.
+(the button must stay disabled), then the right one, and waits for every stage to complete. Then it
+sends the snapshot to the vault PANEL_VAULT and drills it from the VM page, saves a retention policy
+(live preview first) and prunes with it, and checks that the overview shows the vault copy and the drill.
 Exit status 0 when every check held; the Swift test then checks the guest's counter.
 """
 import os
@@ -16,11 +18,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 url, token, vm = os.environ["PANEL_URL"], os.environ["PANEL_TOKEN"], os.environ["PANEL_VM"]
 console, shots = os.environ["PANEL_CONSOLE"], os.environ["PANEL_SHOTS"]
 snapshot = os.environ.get("PANEL_SNAPSHOT", "from-browser")
+vault = os.environ["PANEL_VAULT"]
 os.makedirs(shots, exist_ok=True)
 
 
@@ -105,14 +108,60 @@ try:
     driver.save_screenshot(os.path.join(shots, "vm-page-after-restore.png"))
     driver.set_window_size(1280, 900)
 
-    # Retention: a live preview of what a policy keeps and prunes.
+    # Send to vault and drill, from the snapshot's row; each runs as a job and shows its outcome.
+    row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-snapshot="%s"]' % snapshot)))
+    row.find_element(By.XPATH, ".//button[normalize-space()='Send to vault…']").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "send-dialog")))
+    Select(driver.find_element(By.ID, "send-vault")).select_by_value(vault)
+    driver.find_element(By.ID, "send-submit").click()
+    WebDriverWait(driver, 300).until(lambda d: d.find_element(By.ID, "send-result").get_attribute("class") in ("ok", "error"))
+    result = driver.find_element(By.ID, "send-result")
+    check(result.get_attribute("class") == "ok" and ("%s holds %s" % (vault, snapshot)) in result.text, "the send failed: " + result.text)
+    driver.save_screenshot(os.path.join(shots, "send-dialog-done.png"))
+    driver.find_element(By.ID, "send-cancel").click()
+    row = driver.find_element(By.CSS_SELECTOR, 'tr[data-snapshot="%s"]' % snapshot)
+    row.find_element(By.XPATH, ".//button[normalize-space()='Drill…']").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "drill-dialog")))
+    driver.find_element(By.ID, "drill-submit").click()
+    WebDriverWait(driver, 400).until(lambda d: d.find_element(By.ID, "drill-result").get_attribute("class") in ("ok", "error"))
+    result = driver.find_element(By.ID, "drill-result")
+    check(result.get_attribute("class") == "ok" and result.text.startswith("Passed"), "the drill failed: " + result.text)
+    check("running" in driver.find_element(By.ID, "drill-report").text, "the drill report lists no checks")
+    driver.save_screenshot(os.path.join(shots, "drill-dialog-done.png"))
+    driver.find_element(By.ID, "drill-cancel").click()
+
+    # Retention: a live preview while editing, then save the policy; Prune now runs the saved one.
     driver.get(url + "/vms/" + vm + "/retention")
     wait.until(EC.presence_of_element_located((By.ID, "tier-keep-last")))
-    driver.find_element(By.ID, "tier-keep-last").send_keys("1")
+    check(not driver.find_element(By.ID, "prune-open").is_enabled(), "Prune now is enabled without a saved policy")
+    for field, value in (("keep-last", "3"), ("keep-daily", "7")):
+        box = driver.find_element(By.ID, "tier-" + field)
+        box.clear()
+        box.send_keys(value)
+    check(not driver.find_element(By.ID, "prune-open").is_enabled(), "Prune now is enabled while the policy is not saved")
     wait.until(EC.text_to_be_present_in_element((By.ID, "retention-summary"), "kept"))
     rows = driver.find_elements(By.CSS_SELECTOR, "#retention-preview tbody tr")
     check(any(snapshot in r.text for r in rows), "the preview does not list the snapshots")
+    driver.find_element(By.ID, "policy-save").click()
+    wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "Saved"))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "policy-source"), "own"))
+    check(driver.find_element(By.ID, "prune-open").is_enabled(), "Prune now stays disabled after saving")
+    wait.until(EC.text_to_be_present_in_element((By.ID, "retention-summary"), "kept"))
     driver.save_screenshot(os.path.join(shots, "retention-preview.png"))
+    driver.find_element(By.ID, "prune-open").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "prune-dialog")))
+    field, button = driver.find_element(By.ID, "prune-confirm"), driver.find_element(By.ID, "prune-submit")
+    field.send_keys(vm.upper())
+    check(not button.is_enabled(), "the prune button is enabled for a wrong name")
+    field.clear()
+    field.send_keys(vm)
+    check(button.is_enabled(), "the prune button stays disabled for the right name")
+    button.click()
+    WebDriverWait(driver, 300).until(lambda d: d.find_element(By.ID, "prune-result").get_attribute("class") in ("ok", "error"))
+    result = driver.find_element(By.ID, "prune-result")
+    check(result.get_attribute("class") == "ok", "the prune failed: " + result.text)
+    driver.save_screenshot(os.path.join(shots, "prune-dialog-done.png"))
+    driver.find_element(By.ID, "prune-cancel").click()
 
     for page in ("storage", "jobs"):
         driver.get(url + "/" + page)
@@ -122,6 +171,14 @@ try:
     driver.get(url + "/vms/" + vm)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#content table")))
     driver.save_screenshot(os.path.join(shots, "vm-page-phone.png"))
+
+    # The overview now shows the vault's copy and the drill.
+    driver.set_window_size(1440, 800)
+    driver.get(url + "/")
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#content table")))
+    overview = driver.find_element(By.CSS_SELECTOR, 'tr[data-vm="%s"]' % vm).text
+    check(("in " + vault) in overview and "passed" in overview, "the overview shows no vault usage or drill: " + overview)
+    driver.save_screenshot(os.path.join(shots, "overview-after.png"))
     print("browser checks passed")
 finally:
     driver.quit()

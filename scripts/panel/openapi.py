@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Writes the panel's OpenAPI document: docs/openapi.json and the same text as
-# Sources/KVMSnapCommands/Server/PanelOpenAPI.swift (served at /api/v1/openapi.json; a test holds them equal).
+# Sources/KVMSnapCommands/Server/PanelOpenAPI+Part*.swift, joined by PanelOpenAPI.swift (served at /api/v1/openapi.json; a test holds them equal).
 # Run from the repository root after changing the API: python3 scripts/panel/openapi.py
 import json
 def ref(n): return {"$ref": "#/components/schemas/" + n}
@@ -13,6 +13,8 @@ snap = {"name": "snapshot", "in": "path", "required": True, "description": "Snap
 jobid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "format": "int64", "minimum": 1}}
 def keep(n, t="integer"): return {"name": n, "in": "query", "required": False, "schema": {"type": t} if t == "string" else {"type": "integer", "minimum": -1}}
 nullable = lambda t: {"type": [t, "null"]}
+vaultp = {"name": "vault", "in": "path", "required": True, "description": "Vault name (vault list)", "schema": {"type": "string", "maxLength": 64}}
+started = js({"type": "object", "properties": {"job": {"type": "integer", "format": "int64"}}, "required": ["job"]}, "Started")
 sse = {"description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
        "content": {"text/event-stream": {"schema": {"type": "string"}}}}
 doc = {
@@ -41,9 +43,34 @@ doc = {
   "/vms/{vm}/restore": {"parameters": [vm], "post": {
     "operationId": "restore", "summary": "`kvmsnap restore VM SNAP --confirm VM`, as a background job",
     "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RestoreRequest")}}},
-    "responses": {"202": js({"type": "object", "properties": {"job": {"type": "integer", "format": "int64"}}, "required": ["job"]}, "Started"), **std}}},
+    "responses": {"202": started, **std}}},
   "/vms/{vm}/policy": {"parameters": [vm], "get": {"operationId": "policy", "summary": "`kvmsnap policy show VM --json`",
-    "responses": {"200": js(ref("Policy")), **errs("400", "401", "404", "500")}}},
+    "responses": {"200": js(ref("Policy")), **errs("400", "401", "404", "500")}},
+    "put": {"operationId": "setPolicy", "summary": "`kvmsnap policy set VM ... --json`: replaces the VM's own policy; refused (400) as policy set refuses",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("PolicyRules")}}},
+            "responses": {"200": js(ref("Policy")), **std}}},
+  "/vms/{vm}/prune": {"parameters": [vm], "post": {
+    "operationId": "prune", "summary": "`kvmsnap prune VM` with the VM's stored policy, as a background job (its `details`: planned and deleted snapshots)",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("PruneRequest")}}},
+    "responses": {"202": started, **std}}},
+  "/vms/{vm}/send": {"parameters": [vm], "post": {
+    "operationId": "send", "summary": "`kvmsnap send VM SNAP --to VAULT`, as a background job",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SendRequest")}}},
+    "responses": {"202": started, **std}}},
+  "/vms/{vm}/drill": {"parameters": [vm], "post": {
+    "operationId": "drill", "summary": "`kvmsnap drill VM SNAP` (or `--latest`) with the default checks, as a background job; the report is in /drills",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("DrillRequest")}}},
+    "responses": {"202": started, **std}}},
+  "/vaults": {"get": {"operationId": "listVaults", "summary": "`kvmsnap vault list --json`",
+    "responses": {"200": js({"type": "array", "items": ref("Vault")}), **errs("401", "500")}}},
+  "/vaults/{vault}/snapshots": {"parameters": [vaultp], "get": {
+    "operationId": "vaultSnapshots", "summary": "`kvmsnap vault snapshots VAULT [VM] --json`",
+    "parameters": [{"name": "vm", "in": "query", "required": False, "schema": {"type": "string"}}],
+    "responses": {"200": js({"type": "array", "items": ref("VaultSnapshot")}), **errs("400", "401", "404", "500")}}},
+  "/drills": {"get": {"operationId": "drillReports", "summary": "`kvmsnap drill report [VM] --limit N --json`, newest first",
+    "parameters": [{"name": "vm", "in": "query", "required": False, "schema": {"type": "string"}},
+                   {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "default": 20}}],
+    "responses": {"200": js({"type": "array", "items": ref("Drill")}), **errs("400", "401", "500")}}},
   "/vms/{vm}/retention/preview": {"parameters": [vm], "get": {
     "operationId": "retentionPreview", "summary": "`kvmsnap prune VM --dry-run --json` (the VM's policy when no rule is given); deletes nothing",
     "parameters": [keep("keep-within", "string"), keep("keep-last"), keep("keep-hourly"), keep("keep-daily"), keep("keep-weekly"), keep("keep-monthly"), keep("keep-yearly")],
@@ -83,8 +110,30 @@ doc = {
    "Usage": {"type": "object", "required": ["vms", "totalBytes"], "properties": {"totalBytes": {"type": "integer", "format": "int64"},
      "vms": {"type": "array", "items": {"type": "object", "properties": {"vm": {"type": "string"}, "uuid": {"type": "string"}, "snapshots": {"type": "integer"},
        "memoryBytes": {"type": "integer"}, "layerBytes": {"type": "integer"}, "sharedBytes": {"type": "integer"}, "exclusiveBytes": {"type": "integer"}}}}}},
-   "Policy": {"type": "object", "properties": {"vm": nullable("string"), "source": nullable("string"), "policy": {"type": ["object", "null"]},
+   "Policy": {"type": "object", "properties": {"vm": nullable("string"), "source": nullable("string"), "policy": {"oneOf": [ref("PolicyRules"), {"type": "null"}]},
      "updatedAt": {"type": ["string", "null"], "format": "date-time"}}},
+   "PolicyRules": {"type": "object", "description": "The options of `policy set`; counts: 0 off, N periods, -1 unlimited", "properties": {
+     "keepWithin": nullable("string"), **{k: {"type": "integer", "minimum": -1} for k in ["keepLast", "keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly"]},
+     "fullEvery": {"type": ["integer", "null"], "minimum": 0}, "schedule": nullable("string"), "quiesce": {"type": ["string", "null"], "enum": ["off", "auto", "required", None]},
+     "vault": nullable("string"), "vaultKeep": {"type": "array", "items": {"type": "string"}, "description": "e.g. keep-daily 7"}, "drill": nullable("string")}},
+   "PruneRequest": {"type": "object", "required": ["confirm"], "properties": {
+     "confirm": {"type": "string", "description": "exactly the VM's name, else 400 and nothing is deleted"}}},
+   "SendRequest": {"type": "object", "required": ["snapshot", "vault"], "properties": {"snapshot": {"type": "string"}, "vault": {"type": "string"}}},
+   "DrillRequest": {"type": "object", "description": "snapshot, or latest: true", "properties": {"snapshot": {"type": "string"}, "latest": {"type": "boolean"}}},
+   "Vault": {"type": "object", "required": ["name", "location", "encrypted", "addedAt"], "properties": {"name": {"type": "string"}, "location": {"type": "string"},
+     "encrypted": {"type": "boolean"}, "keyFile": {"type": "string"}, "addedAt": {"type": "string", "format": "date-time"}, "options": {"type": "object"}}},
+   "VaultSnapshot": {"type": "object", "required": ["vm", "vmUUID", "snapshot", "createdAt", "kind", "logicalBytes", "storedBytes"], "properties": {
+     "vm": {"type": "string"}, "vmUUID": {"type": "string"}, "snapshot": {"type": "string"}, "host": {"type": "string"}, "hostID": nullable("string"),
+     "createdAt": {"type": "string", "format": "date-time"}, "kind": {"type": "string"}, "hasMemory": {"type": "boolean"},
+     "logicalBytes": {"type": "integer", "format": "int64"}, "storedBytes": {"type": "integer", "format": "int64"}, "baseSnapshot": nullable("string"),
+     "pinned": {"type": "boolean"}}},
+   "Drill": {"type": "object", "required": ["id", "job", "vm", "vmUUID", "snapshot", "passed", "recoverySeconds", "checks", "startedAt", "endedAt"], "properties": {
+     "id": {"type": "integer", "format": "int64"}, "job": nullable("integer"), "vm": {"type": "string"}, "vmUUID": {"type": "string"}, "snapshot": {"type": "string"},
+     "clone": {"type": "string"}, "passed": {"type": "boolean"}, "recoverySeconds": nullable("number"),
+     "checks": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "passed": {"type": "boolean"},
+       "seconds": {"type": "number"}, "detail": {"type": "string"}}}},
+     "screenshot": nullable("string"), "startedAt": {"type": "string", "format": "date-time"}, "endedAt": {"type": "string", "format": "date-time"},
+     "error": nullable("string"), "markedVerified": {"type": "boolean"}, "keptClone": {"type": "boolean"}, "vault": nullable("string")}},
   }}}
 def fmt(v, ind=0):
     one = json.dumps(v, ensure_ascii=False)
@@ -112,9 +161,20 @@ def fmt(v, ind=0):
 text = fmt(doc) + "\n"
 open('docs/openapi.json', 'w').write(text)
 assert '"""#' not in text
-lines = ['import Foundation', '', '/// The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`; docs/openapi.json is the', '/// same text (a test holds them equal).', 'enum PanelOpenAPI {', '    static let document = #"""']
-for l in text.rstrip('\n').split('\n'):
-    lines.append('        ' + l)
-lines += ['', '        """#', '}']
-open('Sources/KVMSnapCommands/Server/PanelOpenAPI.swift', 'w').write('\n'.join(lines) + '\n')
-assert max(len(l) for l in lines) <= 160, 'a line is over 160 characters'
+# The Swift text, in parts of at most 380 lines (files stay under 400): PanelOpenAPI.swift joins them.
+doc_lines = text.rstrip('\n').split('\n')
+parts = [doc_lines[i:i + 380] for i in range(0, len(doc_lines), 380)]
+names = ['part%d' % (i + 1) for i in range(len(parts))]
+head = ['import Foundation', '', '/// The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`; docs/openapi.json is the',
+        '/// same text (a test holds them equal). Written by scripts/panel/openapi.py, in parts (PanelOpenAPI+Part*.swift).',
+        'enum PanelOpenAPI {', '    static let document = ' + ' + '.join(names), '}']
+open('Sources/KVMSnapCommands/Server/PanelOpenAPI.swift', 'w').write('\n'.join(head) + '\n')
+import glob, os
+for old in glob.glob('Sources/KVMSnapCommands/Server/PanelOpenAPI+Part*.swift'):
+    os.remove(old)
+for name, part in zip(names, parts):
+    lines = ['import Foundation', '', 'extension PanelOpenAPI {', '    /// Lines of the document (see ``PanelOpenAPI/document``).', '    static let %s = #"""' % name]
+    lines += ['        ' + l for l in part]
+    lines += ['', '        """#', '}']
+    assert max(len(l) for l in lines) <= 160, 'a line is over 160 characters'
+    open('Sources/KVMSnapCommands/Server/PanelOpenAPI+Part%s.swift' % name[4:], 'w').write('\n'.join(lines) + '\n')

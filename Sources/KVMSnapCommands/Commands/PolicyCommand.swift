@@ -47,14 +47,21 @@ struct PolicySetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Drill the newest snapshot on this cron schedule when 'kvmsnap run-due' runs.", valueName: "CRON"))
     var drill: String?
 
-    func run() throws {
-        // Everything is validated before anything is opened or changed.
+    /// The policy these options describe, validated (the web panel's `PUT .../policy` builds
+    /// its policy here too, so both refuse the same input with the same message).
+    func policy() throws -> SnapshotPolicy {
         let cron = try schedule.map { try CronSchedule(parsing: $0) }
         let policy = SnapshotPolicy(
             retention: try keep.policy(), fullEvery: fullEvery, schedule: cron?.expression, quiesce: quiesce, vault: vault,
             vaultRetention: vaultKeep.options.isGiven ? try vaultKeep.options.policy() : nil,
             drill: try drill.map { try CronSchedule(parsing: $0).expression })
         try policy.validate()
+        return policy
+    }
+
+    func run() throws {
+        // Everything is validated before anything is opened or changed.
+        let policy = try policy()
         let engine = try Context(global).engine()
         try engine.setPolicy(policy, vm: target.vm)
         if global.json { Output.json(PolicyJSON(vm: target.vm, effective: try engine.effectivePolicy(vm: target.vm))); return }

@@ -5,6 +5,8 @@ import SnapshotCatalog
 /// The JSON shape of a drill report (`drill --json`, `drill report --json`).
 struct DrillJSON: Encodable {
     var id: Int64?
+    /// The `drill` job of the journal that ran it (`jobs --json`).
+    var job: Int64?
     var vm: String
     var vmUUID: String
     var snapshot: String
@@ -24,20 +26,20 @@ struct DrillJSON: Encodable {
     var vault: String?
 
     init(_ record: DrillRecord) {
-        id = record.id; vm = record.vmName; vmUUID = record.vmUUID; snapshot = record.snapshotName; clone = record.clone
+        id = record.id; job = record.jobID; vm = record.vmName; vmUUID = record.vmUUID; snapshot = record.snapshotName; clone = record.clone
         passed = record.passed; recoverySeconds = record.recoverySeconds; checks = record.checkResults; screenshot = record.screenshot
         startedAt = Output.isoUTC(record.startedAt); endedAt = Output.isoUTC(record.endedAt); error = record.error
         markedVerified = record.markedVerified; keptClone = record.keptClone; vault = record.vault
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, vm, vmUUID, snapshot, clone, passed, recoverySeconds, checks, screenshot, startedAt, endedAt, error, markedVerified, keptClone, vault
+        case id, job, vm, vmUUID, snapshot, clone, passed, recoverySeconds, checks, screenshot, startedAt, endedAt, error, markedVerified, keptClone, vault
     }
 
     /// Writes `null` for the optional fields that have no value, so every report has every key.
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id); try c.encode(vm, forKey: .vm); try c.encode(vmUUID, forKey: .vmUUID)
+        try c.encode(id, forKey: .id); try c.encode(job, forKey: .job); try c.encode(vm, forKey: .vm); try c.encode(vmUUID, forKey: .vmUUID)
         try c.encode(snapshot, forKey: .snapshot); try c.encode(clone, forKey: .clone); try c.encode(passed, forKey: .passed)
         try c.encode(recoverySeconds, forKey: .recoverySeconds); try c.encode(checks, forKey: .checks)
         try c.encode(screenshot, forKey: .screenshot); try c.encode(startedAt, forKey: .startedAt); try c.encode(endedAt, forKey: .endedAt)

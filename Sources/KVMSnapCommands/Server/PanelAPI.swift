@@ -13,7 +13,7 @@ struct PanelAPI {
     func route(_ request: Request, path: [String], valid: Bool) async throws -> Response {
         guard valid else { throw PanelError(.notFound, "no such endpoint") }
         let method = request.method
-        if method == .get, let response = try await read(path) { return response }
+        if method == .get, let response = try await read(path, request) { return response }
         guard path.count >= 2, path[0] == "vms" else { throw PanelError(.notFound, "no such endpoint") }
         let vm = try Self.vmName(path[1])
         let rest = Array(path.dropFirst(2))
@@ -30,13 +30,18 @@ struct PanelAPI {
         case (.get, 1) where rest == ["policy"]:
             return PanelResponse.jsonData(
                 try await backend.run { engine in try Output.encode(PolicyJSON(vm: vm, effective: try engine.effectivePolicy(vm: vm))) })
+        case (.put, 1) where rest == ["policy"]: return try await savePolicy(vm: vm, request)
         case (.get, 2) where rest == ["retention", "preview"]: return try await preview(vm: vm, request)
+        case (.post, 1) where rest == ["prune"]: return try await prune(vm: vm, request)
+        case (.post, 1) where rest == ["send"]: return try await send(vm: vm, request)
+        case (.post, 1) where rest == ["drill"]: return try await drill(vm: vm, request)
         default: throw PanelError(.notFound, "no such endpoint")
         }
     }
 
     /// The GET endpoints that name no VM; nil for another path.
-    private func read(_ path: [String]) async throws -> Response? {
+    private func read(_ path: [String], _ request: Request) async throws -> Response? {
+        if let response = try await readVaultsAndDrills(path, request) { return response }
         switch path.count {
         case 1:
             switch path[0] {

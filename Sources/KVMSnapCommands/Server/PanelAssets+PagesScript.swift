@@ -8,37 +8,121 @@ extension PanelAssets {
           ['keep-monthly', 'Monthly (N months)', 'keepMonthly'], ['keep-yearly', 'Yearly (N years)', 'keepYearly']];
 
         async function retentionPage() {
-          const policy = await api('GET', '/vms/' + enc(vmName) + '/policy');
+          let policy = await api('GET', '/vms/' + enc(vmName) + '/policy');
           const rules = policy.policy || {};
           const inputs = tiers.map(([key, label, field]) => {
             const value = rules[field];
             return [key, el('input', { id: 'tier-' + key, name: key, inputmode: key === 'keep-within' ? 'text' : 'numeric',
-              value: value === null || value === undefined || value === 0 ? '' : value }), label];
+              value: value === null || value === undefined || value === 0 ? '' : value }), label, field];
           });
           const preview = el('div', { id: 'retention-preview', 'aria-live': 'polite' });
+          const source = el('p', { id: 'policy-source', className: 'muted' });
+          const save = el('button', { type: 'submit', id: 'policy-save', className: 'primary' }, 'Save policy');
+          const pruneButton = el('button', { type: 'button', id: 'prune-open', className: 'danger' }, 'Prune now…');
           const form = el('form', { id: 'retention-form', className: 'card' },
-            el('h2', {}, 'Tiers'),
-            el('p', { className: 'muted' }, 'Policy: ' + (policy.source || 'none') + '. Counts: 0 or empty = off, -1 = unlimited. '
-              + 'The preview uses the same planner as prune --dry-run; nothing is deleted here.'),
-            el('div', { className: 'tiers' }, inputs.map(([key, input, label]) => el('div', {}, el('label', { for: 'tier-' + key }, label), input))));
+            el('h2', {}, 'Tiers'), source,
+            el('div', { className: 'tiers' }, inputs.map(([key, input, label]) => el('div', {}, el('label', { for: 'tier-' + key }, label), input))),
+            el('div', { className: 'buttons' }, save, pruneButton));
+          let dirty = false;
+          const showSource = () => {
+            source.textContent = 'Policy: ' + (policy.source === 'vm' ? vmName + "'s own" : policy.source === 'default' ? 'the default (saving stores '
+              + vmName + "'s own)" : 'none yet') + '. Counts: 0 or empty = off, -1 = unlimited. The preview uses the same planner as '
+              + 'prune --dry-run; nothing is deleted until you save and prune.';
+            pruneButton.disabled = dirty || !policy.policy;
+            pruneButton.title = dirty ? 'Save the policy first: Prune now uses the saved policy' : '';
+          };
+          showSource();
           let timer = null;
           const refresh = async () => {
             const query = inputs.filter(([, input]) => input.value.trim() !== '').map(([key, input]) => key + '=' + enc(input.value.trim())).join('&');
             try {
               const plan = await api('GET', '/vms/' + enc(vmName) + '/retention/preview' + (query ? '?' + query : ''));
-              const kept = plan.filter((p) => p.action === 'keep').length;
-              const pruned = plan.filter((p) => p.action === 'prune').length;
-              const summary = kept + ' kept, ' + pruned + ' would be pruned, ' + (plan.length - kept - pruned) + ' left alone';
-              preview.replaceChildren(el('p', { id: 'retention-summary' }, summary),
-                table(['Snapshot', 'Decision', 'Why', 'Reclaims'], plan.map((p) => el('tr', { className: 'plan-' + p.action },
-                  el('th', { scope: 'row' }, p.name), el('td', {}, p.action === 'leaveAlone' ? 'leave alone' : p.action), el('td', {}, p.reason || '—'),
-                  el('td', {}, p.action === 'prune' ? bytes(p.reclaimBytes) : '—'))), 'Preview'));
+              preview.replaceChildren(planTable(plan, 'Preview'));
             } catch (error) { preview.replaceChildren(el('p', { className: 'error', role: 'alert' }, error.message)); }
           };
-          form.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
-          form.addEventListener('submit', (event) => event.preventDefault());
+          form.addEventListener('input', () => { dirty = true; showSource(); clearTimeout(timer); timer = setTimeout(refresh, 250); });
+          form.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            // The fields the page does not edit (schedule, vault, ...) are sent back as loaded: saving replaces the whole policy.
+            const body = Object.assign({}, policy.policy || {});
+            for (const [key, input, , field] of inputs) {
+              const text = input.value.trim();
+              if (key === 'keep-within') { body[field] = text === '' ? null : text; continue; }
+              if (text !== '' && !/^-?[0-9]+$/.test(text)) { status('--' + key + ' must be a whole number (nothing was saved)', true); return; }
+              body[field] = text === '' ? 0 : Number(text);
+            }
+            save.disabled = true;
+            try {
+              policy = await api('PUT', '/vms/' + enc(vmName) + '/policy', body);
+              dirty = false;
+              status('Saved ' + vmName + "'s retention policy.");
+            } catch (error) { status('Not saved: ' + error.message, true); }
+            save.disabled = false;
+            showSource();
+            await refresh();
+          });
+          pruneButton.addEventListener('click', () => openPrune(refresh));
           setContent(form, preview);
           await refresh();
+        }
+
+        function planTable(plan, caption) {
+          const kept = plan.filter((p) => p.action === 'keep').length;
+          const pruned = plan.filter((p) => p.action === 'prune').length;
+          const summary = kept + ' kept, ' + pruned + ' would be pruned, ' + (plan.length - kept - pruned) + ' left alone';
+          return el('div', {}, el('p', { id: 'retention-summary' }, summary),
+            table(['Snapshot', 'Decision', 'Why', 'Reclaims'], plan.map((p) => el('tr', { className: 'plan-' + p.action },
+              el('th', { scope: 'row' }, p.name), el('td', {}, p.action === 'leaveAlone' ? 'leave alone' : p.action), el('td', {}, p.reason || '—'),
+              el('td', {}, p.action === 'prune' ? bytes(p.reclaimBytes) : '—'))), caption));
+        }
+
+        /** Prune now: the saved policy's plan, the VM name typed to confirm, then the prune job followed live. */
+        async function openPrune(done) {
+          const plan = await api('GET', '/vms/' + enc(vmName) + '/retention/preview').catch((error) => { status(error.message, true); return null; });
+          if (!plan) return;
+          const doomed = plan.filter((p) => p.action === 'prune').map((p) => p.name);
+          const input = el('input', { id: 'prune-confirm', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off' });
+          const button = el('button', { type: 'submit', id: 'prune-submit', className: 'danger', disabled: true }, 'Prune ' + vmName);
+          const result = el('p', { id: 'prune-result', role: 'status' });
+          const form = el('form', {},
+            el('p', {}, doomed.length ? 'The saved policy deletes ' + doomed.length + ' snapshot(s): ' + doomed.join(', ') + '.'
+              : 'The saved policy deletes nothing now.'),
+            el('label', { for: 'prune-confirm' }, 'Type the VM name ', el('strong', {}, vmName), ' to confirm'), input,
+            el('div', { className: 'buttons' }, el('button', { type: 'button', id: 'prune-cancel', onclick: () => box.close() }, 'Close'), button),
+            result);
+          input.addEventListener('input', () => { button.disabled = input.value !== vmName; });
+          const box = dialog('prune-dialog', 'Prune ' + vmName + ' now', form);
+          form.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            if (input.value !== vmName) return;
+            button.disabled = true; input.disabled = true;
+            try {
+              const started = await api('POST', '/vms/' + enc(vmName) + '/prune', { confirm: input.value });
+              followJob(started.job, result, (j) => {
+                const record = j.details ? JSON.parse(j.details) : { deleted: [] };
+                done();
+                return record.deleted.length ? 'Pruned ' + record.deleted.length + ': ' + record.deleted.join(', ') + '.' : 'Nothing to prune.';
+              });
+            } catch (error) { result.textContent = 'Refused: ' + error.message; result.className = 'error'; input.disabled = false; }
+          });
+        }
+
+        /** Follows a job's events into `result`: its stage while it runs, then `summary(job)` or its error. */
+        function followJob(job, result, summary) {
+          result.textContent = 'Job ' + job + ' running…'; result.className = '';
+          const source = new EventSource('/api/v1/jobs/' + job + '/events');
+          source.addEventListener('job', async (event) => {
+            const j = JSON.parse(event.data);
+            if (j.state === 'running') { result.textContent = 'Job ' + job + ' running' + (j.stage ? ': ' + j.stage : '') + '…'; return; }
+            source.close();
+            if (j.state === 'succeeded') {
+              try { result.textContent = await summary(j); result.className = 'ok'; } catch (error) { result.textContent = error.message; result.className = 'error'; }
+            } else {
+              result.textContent = 'Job ' + job + ' failed' + (j.stage ? ' at ' + j.stage : '') + ': ' + (j.error || j.state); result.className = 'error';
+              if (j.kind === 'drill') { try { await summary(j); } catch (error) { /* the error above says it */ } }
+            }
+          });
+          source.onerror = () => { if (source.readyState === EventSource.CLOSED && !result.className) result.textContent += ' (stream closed)'; };
         }
 
         async function storagePage() {

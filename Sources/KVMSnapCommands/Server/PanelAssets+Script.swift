@@ -68,8 +68,38 @@ extension PanelAssets {
             el('tbody', {}, rows)));
         }
 
+        /** Per VM UUID: bytes its sends stored in each vault ({total, parts, errors}) from vault snapshots --json. */
+        async function vaultUsage() {
+          const vaults = await api('GET', '/vaults').catch(() => []);
+          const byVM = new Map();
+          const errors = [];
+          await Promise.all(vaults.map(async (v) => {
+            try {
+              for (const s of await api('GET', '/vaults/' + enc(v.name) + '/snapshots')) {
+                const entry = byVM.get(s.vmUUID) || { total: 0, parts: new Map() };
+                entry.total += s.storedBytes;
+                entry.parts.set(v.name, (entry.parts.get(v.name) || 0) + s.storedBytes);
+                byVM.set(s.vmUUID, entry);
+              }
+            } catch (error) { errors.push(v.name + ': ' + error.message); }
+          }));
+          return { vaults, byVM, errors };
+        }
+
+        function drillCell(d) {
+          if (!d) return el('td', { className: 'muted' }, 'never');
+          const failed = (d.checks || []).find((c) => !c.passed);
+          return el('td', { className: d.passed ? 'fresh' : 'stale', title: d.snapshot + ', ' + when(d.endedAt) },
+            (d.passed ? 'passed' : 'FAILED' + (failed ? ' (' + failed.name + ')' : '')) + ', ' + age(d.endedAt) + ' ago'
+            + (d.recoverySeconds !== null && d.recoverySeconds !== undefined ? ', recovery ' + d.recoverySeconds.toFixed(1) + ' s' : ''));
+        }
+
         async function overview() {
-          const vms = await api('GET', '/vms');
+          const [vms, usage, vault, drills] = await Promise.all([api('GET', '/vms'), api('GET', '/usage'), vaultUsage(),
+            api('GET', '/drills?limit=1000').catch(() => [])]);
+          const local = new Map(usage.vms.map((u) => [u.uuid, u.memoryBytes + u.layerBytes]));
+          const lastDrill = new Map();
+          for (const d of drills) if (!lastDrill.has(d.vmUUID)) lastDrill.set(d.vmUUID, d);
           const rows = await Promise.all(vms.map(async (vm) => {
             let newest = null;
             if (vm.snapshots > 0) {
@@ -77,15 +107,20 @@ extension PanelAssets {
               for (const s of snaps) if (s.state === 'ready' && (!newest || s.createdAt > newest.createdAt)) newest = s;
             }
             const stale = !newest || (Date.now() - new Date(newest.createdAt).getTime()) / 1000 > staleSeconds;
-            return el('tr', {},
+            const inVault = vault.byVM.get(vm.uuid);
+            const vaultText = inVault ? bytes(inVault.total) + ' in ' + [...inVault.parts.keys()].join(', ') : (vault.vaults.length ? 'none' : 'no vault');
+            return el('tr', { 'data-vm': vm.name },
               el('th', { scope: 'row' }, el('a', { href: '/vms/' + enc(vm.name) }, vm.name)),
               el('td', {}, vm.state), el('td', {}, vm.snapshots),
               el('td', {}, newest ? newest.name + ' (' + when(newest.createdAt) + ')' : 'none'),
               el('td', { className: stale ? 'stale' : 'fresh' }, newest ? age(newest.createdAt) + (stale ? ' — stale' : '') : 'no restore point'),
-              el('td', {}, bytes(vm.snapshotBytes)));
+              el('td', { className: 'usage-local' }, bytes(local.get(vm.uuid) || 0)),
+              el('td', { className: 'usage-vault', title: inVault ? [...inVault.parts].map(([n, b]) => n + ': ' + bytes(b)).join(', ') : null }, vaultText),
+              drillCell(lastDrill.get(vm.uuid)));
           }));
-          setContent(vms.length ? table(['VM', 'State', 'Snapshots', 'Newest restore point', 'Age', 'Local usage'], rows, 'Virtual machines')
-            : el('p', {}, 'No VMs on this connection.'));
+          setContent(vms.length ? table(['VM', 'State', 'Snapshots', 'Newest restore point', 'Age', 'Local usage', 'Vault usage', 'Last drill'], rows,
+            'Virtual machines') : el('p', {}, 'No VMs on this connection.'),
+            vault.errors.length ? el('p', { className: 'error', role: 'alert' }, 'Vaults not read: ' + vault.errors.join('; ')) : null);
         }
 
         /** Snapshots in tree order (parents before children, oldest first) with their depth. */

@@ -28,6 +28,7 @@ extension PanelAssets {
         thead th { background: #eef1f5; font-size: .85rem; color: var(--muted); }
         label { display: block; margin: .5rem 0 .2rem; font-weight: 600; }
         label.check { font-weight: 400; }
+        select { padding: .4rem .5rem; font: inherit; border: 1px solid #9aa3b2; border-radius: 4px; max-width: 28rem; width: 100%; }
         input:not([type=checkbox]) { width: 100%; max-width: 28rem; padding: .45rem .5rem; font: inherit; border: 1px solid #9aa3b2; border-radius: 4px; }
         button {
           font: inherit; padding: .4rem .8rem; margin: .15rem; border-radius: 4px; border: 1px solid #9aa3b2; background: #fff; cursor: pointer;

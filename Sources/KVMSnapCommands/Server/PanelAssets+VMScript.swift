@@ -1,7 +1,7 @@
 import Foundation
 
 extension PanelAssets {
-    /// The VM page of /assets/panel.js: snapshot table, create, edit, pin, delete, the restore dialog and its live stages.
+    /// The VM page of /assets/panel.js: snapshot table, create, edit, pin, delete, send to a vault, drill, the restore dialog and its live stages.
     static let scriptVM = #"""
         async function vmPage() {
           const snaps = await api('GET', '/vms/' + enc(vmName) + '/snapshots');
@@ -16,6 +16,8 @@ extension PanelAssets {
               el('button', { type: 'button', className: 'primary', onclick: () => openRestore(s, snaps), disabled: s.state !== 'ready' }, 'Restore…'),
               el('button', { type: 'button', onclick: () => openEdit(s) }, 'Edit…'),
               el('button', { type: 'button', onclick: () => patch(s, { pinned: !s.pinned }) }, s.pinned ? 'Unpin' : 'Pin'),
+              el('button', { type: 'button', onclick: () => openSend(s), disabled: s.state !== 'ready' }, 'Send to vault…'),
+              el('button', { type: 'button', onclick: () => openDrill(s), disabled: s.state !== 'ready' }, 'Drill…'),
               el('button', { type: 'button', className: 'danger', onclick: () => remove(s) }, 'Delete…'))));
           setContent(createForm(),
             el('p', {}, el('a', { href: '/vms/' + enc(vmName) + '/retention' }, 'Retention policy and preview')),
@@ -85,6 +87,65 @@ extension PanelAssets {
             if (form.querySelector('#edit-expires').value) body.expires = form.querySelector('#edit-expires').value;
             box.close();
             if (Object.keys(body).length) patch(s, body);
+          });
+        }
+
+        /** Send to vault: pick a vault of vault list, run send as a job, then show that the vault holds the snapshot. */
+        async function openSend(s) {
+          const vaults = await api('GET', '/vaults').catch((error) => { status('Cannot list vaults: ' + error.message, true); return null; });
+          if (!vaults) return;
+          const select = el('select', { id: 'send-vault', required: true }, vaults.map((v) => el('option', { value: v.name }, v.name + ' — ' + v.location)));
+          const button = el('button', { type: 'submit', id: 'send-submit', className: 'primary', disabled: !vaults.length }, 'Send');
+          const result = el('p', { id: 'send-result', role: 'status' });
+          const form = el('form', {},
+            vaults.length ? [el('label', { for: 'send-vault' }, 'Vault'), select]
+              : el('p', {}, 'No vault yet: add one with kvmsnap vault add NAME PATH.'),
+            el('p', { className: 'muted' }, 'Copies memory, every disk, config and NVRAM; incremental to the newest earlier send when it can be.'),
+            el('div', { className: 'buttons' }, el('button', { type: 'button', id: 'send-cancel', onclick: () => box.close() }, 'Close'), button), result);
+          const box = dialog('send-dialog', 'Send "' + s.name + '" to a vault', form);
+          form.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            button.disabled = true; select.disabled = true;
+            const vault = select.value;
+            try {
+              const started = await api('POST', '/vms/' + enc(vmName) + '/send', { snapshot: s.name, vault });
+              followJob(started.job, result, async (j) => {
+                const held = await api('GET', '/vaults/' + enc(vault) + '/snapshots?vm=' + enc(vmName));
+                const copy = held.find((h) => h.snapshot === s.name);
+                return copy ? 'Sent: ' + vault + ' holds ' + s.name + ' (' + bytes(copy.logicalBytes) + ', ' + bytes(copy.storedBytes) + ' stored new; '
+                  + (j.note || '') + ').' : 'The job ended, but ' + vault + ' does not list ' + s.name + '.';
+              });
+            } catch (error) { result.textContent = 'Refused: ' + error.message; result.className = 'error'; button.disabled = false; select.disabled = false; }
+          });
+        }
+
+        /** Drill: a throwaway clone with the default check (it runs), as a job; then its report. */
+        function openDrill(s) {
+          const button = el('button', { type: 'submit', id: 'drill-submit', className: 'primary' }, 'Start drill');
+          const result = el('p', { id: 'drill-result', role: 'status' });
+          const report = el('div', { id: 'drill-report' });
+          const form = el('form', {},
+            el('p', {}, 'Boots a throwaway clone of "' + s.name + '" on an isolated network, checks that it runs, then removes it. '
+              + vmName + ' itself is not touched.'),
+            el('div', { className: 'buttons' }, el('button', { type: 'button', id: 'drill-cancel', onclick: () => box.close() }, 'Close'), button),
+            result, report);
+          const box = dialog('drill-dialog', 'Drill "' + s.name + '"', form);
+          form.addEventListener('submit', async (event) => {
+            event.preventDefault();
+            button.disabled = true;
+            try {
+              const started = await api('POST', '/vms/' + enc(vmName) + '/drill', { snapshot: s.name });
+              followJob(started.job, result, async () => {
+                const reports = await api('GET', '/drills?vm=' + enc(vmName) + '&limit=20');
+                const d = reports.find((r) => r.job === started.job);
+                if (!d) throw new Error('no report for drill job ' + started.job);
+                report.replaceChildren(table(['Check', 'Result', 'Seconds', 'Detail'], d.checks.map((c) => el('tr', {},
+                  el('th', { scope: 'row' }, c.name), el('td', { className: c.passed ? 'ok' : 'error' }, c.passed ? 'ok' : 'FAILED'),
+                  el('td', {}, c.seconds.toFixed(1)), el('td', {}, c.detail))), 'Drill report ' + d.id + ' (clone ' + d.clone + ')'));
+                return (d.passed ? 'Passed' : 'FAILED') + (d.recoverySeconds !== null ? ': recovery time ' + d.recoverySeconds.toFixed(1) + ' s' : '')
+                  + (d.error ? ' — ' + d.error : '') + '.';
+              });
+            } catch (error) { result.textContent = 'Refused: ' + error.message; result.className = 'error'; button.disabled = false; }
           });
         }
 

@@ -6,9 +6,9 @@ import NIOCore
 import ServiceLifecycle
 import SnapshotEngine
 
-/// Long operations of the panel (restore) and the live job stream.
+/// Long operations of the panel (restore, prune, send, drill) and the live job stream.
 ///
-/// A restore runs on a thread of its own (it takes seconds to minutes); the request answers as
+/// Each runs on a thread of its own (it takes seconds to minutes); the request answers as
 /// soon as the engine has journaled the job, with its id. Progress comes from the job journal
 /// in the catalog, polled every 200 ms, so the stream also shows jobs started by the CLI or the
 /// scheduler.
@@ -26,37 +26,51 @@ struct PanelJobs {
             throw PanelError(.badRequest, "start must be running, paused or off (nothing was changed)")
         }
         options.target = target
-        let (domainName, newestJob) = try await backend.run { engine in
-            let name = try engine.domain(vm).name
-            _ = try engine.snapshot(vm: vm, name: body.snapshot)  // 404 before anything starts
-            return (name, try engine.jobs(limit: 1).first?.id ?? 0)
-        }
+        let (domainName, newestJob) = try await jobMark(vm: vm)
+        _ = try await backend.run { engine in try engine.snapshot(vm: vm, name: body.snapshot) }  // 404 before anything starts
         guard RestorePlan.confirmationMatches(typed: body.confirm, vmName: domainName) else {
             throw PanelError(.badRequest, "confirm '\(body.confirm)' does not match the VM name '\(domainName)'; nothing was changed")
         }
+        let prepared = options
+        return try await launch(.restore, vmName: domainName, after: newestJob) { engine in
+            _ = try engine.restore(vm: vm, snapshot: body.snapshot, options: prepared)
+        }
+    }
+
+    /// The VM's name as libvirt has it (the name its jobs are journaled under) and the newest
+    /// job's id: a job with a higher id was started after this call.
+    func jobMark(vm: String) async throws -> (name: String, newestJob: Int64) {
+        try await backend.run { engine in (try engine.domain(vm).name, try engine.jobs(limit: 1).first?.id ?? 0) }
+    }
+
+    /// Runs `work` on a thread of its own (it takes seconds to minutes) and answers 202
+    /// `{"job": id}` as soon as the journal shows its job: the first job of `kind` of the VM
+    /// newer than `newestJob`. When `work` fails before it journaled a job (refused input, a
+    /// busy VM), the answer is that error: nothing was started.
+    func launch(
+        _ kind: JobKind, vmName: String, after newestJob: Int64, _ work: @escaping @Sendable (SnapshotEngine) throws -> Void
+    ) async throws -> Response {
         let engine = try await backend.blocking { try backend.engine() }
         let outcome = RestoreOutcome()
-        let prepared = options
         let thread = Thread {
             do {
-                _ = try engine.restore(vm: vm, snapshot: body.snapshot, options: prepared)
+                try work(engine)
                 outcome.finish(nil)
             } catch {
                 outcome.finish(error)
             }
         }
         thread.start()
-        // Wait for the journal to show the job (or for the restore to fail before it made one).
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let job = try await backend.run { engine in
-                try engine.jobs(vm: domainName, limit: 5).first { $0.kind == JobKind.restore.rawValue && ($0.id ?? 0) > newestJob }
+                try engine.jobs(vm: vmName, limit: 500).last { $0.kind == kind.rawValue && ($0.id ?? 0) > newestJob }
             }
             if let job, let id = job.id { return try PanelResponse.json(["job": id], status: .accepted) }
             if let error = outcome.error { throw PanelError.from(error) }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw PanelError(.internalServerError, "the restore did not start within 60 s")
+        throw PanelError(.internalServerError, "the \(kind.rawValue) did not start within 60 s")
     }
 
     /// Server-sent events: `event: job` with a ``JobJSON`` each time a job's state or stage changes.
@@ -107,7 +121,7 @@ struct PanelJobs {
     }
 }
 
-/// How a background restore ended (nil error: it succeeded), read by the request that started it.
+/// How a background operation ended (nil error: it succeeded), read by the request that started it.
 final class RestoreOutcome: @unchecked Sendable {
     private let lock = NSLock()
     private var ended = false
