@@ -53,7 +53,7 @@ extension PanelAssets {
         /** A restore point older than this is shown red. */
         const staleSeconds = 2 * 86400;
 
-        function setContent(...nodes) { content.replaceChildren(...nodes); }
+        function setContent(...nodes) { content.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined)); }
         function fail(error) { setContent(el('p', { className: 'error', role: 'alert' }, 'Error: ' + error.message)); }
         function status(message, isError) {
           const box = document.getElementById('status');
