@@ -15,6 +15,7 @@ import sys
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -180,5 +181,11 @@ try:
     check(("in " + vault) in overview and "passed" in overview, "the overview shows no vault usage or drill: " + overview)
     driver.save_screenshot(os.path.join(shots, "overview-after.png"))
     print("browser checks passed")
+except TimeoutException:
+    # What the page showed when a wait ran out (an API error is in #status or #content).
+    texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#status, #content, dialog[open]")]
+    print("FAILED: a wait timed out at %s; the page showed: %s" % (driver.current_url, " | ".join(texts)[:2000]), file=sys.stderr)
+    driver.save_screenshot(os.path.join(shots, "timeout.png"))
+    raise
 finally:
     driver.quit()
