@@ -23,6 +23,8 @@ struct PanelBrowserTests {
         let cli = CLI(f), vm = f.guest.name
         try f.guest.waitForCounter(atLeast: 2)
         #expect(try cli.run(["vault", "add", "nas", f.guest.directory + "/vault"]).status == 0)
+        // Older snapshots for the page's policy (keep-last 1, keep-daily 7) to prune.
+        for name in ["old-1", "old-2", "old-3"] { #expect(try cli.run(["create", vm, "--name", name]).status == 0) }
         let panel = try PanelProcess(cli)
         defer { panel.stop() }
 
@@ -47,13 +49,17 @@ struct PanelBrowserTests {
         // What the page did, where the CLI reads it: the saved policy, the vault's copy, the drill report.
         let policy = try #require(try cli.run(["policy", "show", vm, "--json"]).json as? [String: Any])
         let rules = try #require(policy["policy"] as? [String: Any], "\(policy)")
-        #expect(policy["source"] as? String == "vm" && rules["keepLast"] as? Int == 3 && rules["keepDaily"] as? Int == 7, "\(policy)")
+        #expect(policy["source"] as? String == "vm" && rules["keepLast"] as? Int == 1 && rules["keepDaily"] as? Int == 7, "\(policy)")
         let held = try #require(try cli.run(["vault", "snapshots", "nas", vm, "--json"]).json as? [[String: Any]])
         #expect(held.map { $0["snapshot"] as? String } == ["from-browser"], "\(held)")
         let drills = try #require(try cli.run(["drill", "report", vm, "--json"]).json as? [[String: Any]])
         #expect(drills.count == 1 && drills.first?["passed"] as? Bool == true && drills.first?["snapshot"] as? String == "from-browser", "\(drills)")
         let prune = try #require(try f.lastJob("prune"))
         #expect(prune.state == .succeeded, "\(prune)")
+        let record = try JSONDecoder().decode(PruneJournal.self, from: Data((prune.journal ?? "").utf8))
+        let left = try cli.snapshotStates(vm)
+        #expect(!record.deleted.isEmpty && record.deleted == record.planned && left["from-browser"] == "ready", "\(record)")
+        #expect(record.deleted.allSatisfy { left[$0] == nil } && left.keys.contains { $0.hasPrefix("old-") }, "\(record) \(left)")
         for shot in [
             "overview", "vm-page", "restore-dialog-wrong-name", "restore-dialog-done", "send-dialog-done", "drill-dialog-done", "retention-preview",
             "prune-dialog-done", "overview-after",

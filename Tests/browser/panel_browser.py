@@ -135,7 +135,7 @@ try:
     driver.get(url + "/vms/" + vm + "/retention")
     wait.until(EC.presence_of_element_located((By.ID, "tier-keep-last")))
     check(not driver.find_element(By.ID, "prune-open").is_enabled(), "Prune now is enabled without a saved policy")
-    for field, value in (("keep-last", "3"), ("keep-daily", "7")):
+    for field, value in (("keep-last", "1"), ("keep-daily", "7")):
         box = driver.find_element(By.ID, "tier-" + field)
         box.clear()
         box.send_keys(value)
@@ -151,6 +151,9 @@ try:
     driver.save_screenshot(os.path.join(shots, "retention-preview.png"))
     driver.find_element(By.ID, "prune-open").click()
     wait.until(EC.visibility_of_element_located((By.ID, "prune-dialog")))
+    named = re.search(r"deletes (\d+) snapshot\(s\): (.*)\.", driver.find_element(By.ID, "prune-dialog").text)
+    check(named is not None and int(named.group(1)) > 0,
+          "the prune dialog does not name what it deletes: " + driver.find_element(By.ID, "prune-dialog").text)
     field, button = driver.find_element(By.ID, "prune-confirm"), driver.find_element(By.ID, "prune-submit")
     field.send_keys(vm.upper())
     check(not button.is_enabled(), "the prune button is enabled for a wrong name")
@@ -160,7 +163,8 @@ try:
     button.click()
     WebDriverWait(driver, 300).until(lambda d: d.find_element(By.ID, "prune-result").get_attribute("class") in ("ok", "error"))
     result = driver.find_element(By.ID, "prune-result")
-    check(result.get_attribute("class") == "ok", "the prune failed: " + result.text)
+    check(result.get_attribute("class") == "ok" and ("Pruned %s: %s." % named.groups()) in result.text,
+          "the prune failed or deleted other snapshots than it named (%s): %s" % (named.group(2), result.text))
     driver.save_screenshot(os.path.join(shots, "prune-dialog-done.png"))
     driver.find_element(By.ID, "prune-cancel").click()
 
