@@ -63,7 +63,9 @@ extension PanelAPITests {
             let byCLI = try cli.run(["policy", "set", vm] + args)
             #expect(byCLI.status == 64, "\(args): \(byCLI.status) \(byCLI.stderr)")
             let message = (refused.json as? [String: Any])?["error"] as? String ?? ""
-            #expect(refused.status == 400 && byCLI.stderr.hasPrefix("kvmsnap: error: \(message)\n") && !message.isEmpty, "\(body): \(refused.body) vs \(byCLI.stderr)")
+            #expect(
+                refused.status == 400 && byCLI.stderr.hasPrefix("kvmsnap: error: \(message)\n") && !message.isEmpty,
+                "\(body): \(refused.body) vs \(byCLI.stderr)")
         }
         #expect(try cliJSON(s, ["policy", "show", vm]) as? NSDictionary == none)
 
@@ -144,7 +146,8 @@ extension PanelAPITests {
         #expect((try cliJSON(s, ["drill", "report", vm]) as? [Any])?.isEmpty == true)
         #expect((try cliJSON(s, ["jobs"]) as? [Any])?.count == jobs)
 
-        let sent = try Self.followJob(s, try Self.startedJob(try HTTP.request("POST", s.api + "/vms/\(vm)/send", headers: session, json: ["snapshot": "r3", "vault": "nas"])))
+        let sent = try Self.followJob(
+            s, try Self.startedJob(try HTTP.request("POST", s.api + "/vms/\(vm)/send", headers: session, json: ["snapshot": "r3", "vault": "nas"])))
         #expect(sent.last?["kind"] as? String == "send" && sent.last?["state"] as? String == "succeeded", "\(sent)")
         let held = try #require(try cliJSON(s, ["vault", "snapshots", "nas", vm]) as? [[String: Any]])
         #expect(held.map { $0["snapshot"] as? String } == ["r3"] && (held.first?["logicalBytes"] as? Int ?? 0) > 0, "\(held)")

@@ -116,7 +116,8 @@ extension PanelAssets {
             if (j.state === 'running') { result.textContent = 'Job ' + job + ' running' + (j.stage ? ': ' + j.stage : '') + '…'; return; }
             source.close();
             if (j.state === 'succeeded') {
-              try { result.textContent = await summary(j); result.className = 'ok'; } catch (error) { result.textContent = error.message; result.className = 'error'; }
+              try { result.textContent = await summary(j); result.className = 'ok'; }
+              catch (error) { result.textContent = error.message; result.className = 'error'; }
             } else {
               result.textContent = 'Job ' + job + ' failed' + (j.stage ? ' at ' + j.stage : '') + ': ' + (j.error || j.state); result.className = 'error';
               if (j.kind === 'drill') { try { await summary(j); } catch (error) { /* the error above says it */ } }
