@@ -127,6 +127,22 @@ extension PanelAPITests {
         try cli.expectCheckPasses(vm, "after the panel's prune")
     }
 
+    /// A prune killed in its first delete: the next command finishes that delete's job and marks
+    /// the prune job failed as interrupted; nothing stays running and `check` passes.
+    func aKilledPruneJobIsFinishedByTheNextCommand(_ s: Setup) throws {
+        let (cli, vm) = (s.cli, s.vm)
+        for name in ["r4", "r5", "r6"] { #expect(try cli.run(["create", vm, "--name", name]).status == 0) }
+        let plan = try #require(try cliJSON(s, ["prune", vm, "--dry-run"]) as? [[String: Any]])
+        #expect(plan.contains { $0["action"] as? String == "prune" }, "\(plan)")
+        try cli.killAt("delete.started", ["prune", vm], marker: s.f.guest.directory + "/prune-stalled")
+        #expect(try cli.run(["list", vm]).status == 0)
+        let job = try #require(try s.f.lastJob("prune"))
+        #expect(job.state == .failed && (job.error ?? "").contains("interrupted"), "\(job)")
+        let jobs = try #require(try cliJSON(s, ["jobs", vm]) as? [[String: Any]])
+        #expect(!jobs.contains { $0["state"] as? String == "running" }, "\(jobs)")
+        try cli.expectCheckPasses(vm, "after a killed prune")
+    }
+
     /// POST .../send and .../drill: 403 without CSRF and nothing sent or drilled; then each runs as a
     /// job, the vault holds the snapshot (`vault snapshots --json`) and the report is in `drill report --json`.
     func sendAndDrillRunAsJobsAndTheirOutcomeIsWhereTheCLIReadsIt(_ s: Setup) throws {

@@ -31,6 +31,7 @@ struct PanelAPITests {
         try createThenRestoreRunsAsAJobWhoseStagesStreamAndTheCounterProvesIt(s)
         try retentionPolicyIsSavedAsPolicySetSavesIt(s)
         try pruneRunsAsAJobAndDeletesWhatThePlanSaid(s)
+        try aKilledPruneJobIsFinishedByTheNextCommand(s)
         try sendAndDrillRunAsJobsAndTheirOutcomeIsWhereTheCLIReadsIt(s)
         try loginAttemptsAreRateLimited(s)  // last: it locks this address out of logins for a minute
     }
