@@ -77,5 +77,24 @@ import Testing
         let parsed = try JSONSerialization.jsonObject(with: Data(PanelOpenAPI.document.utf8)) as? [String: Any]
         #expect(parsed?["openapi"] as? String == "3.1.0")
         #expect((parsed?["paths"] as? [String: Any])?.keys.contains("/vms/{vm}/restore") == true)
+        for path in ["/vms/{vm}/prune", "/vms/{vm}/send", "/vms/{vm}/drill", "/vaults", "/vaults/{vault}/snapshots", "/drills"] {
+            #expect((parsed?["paths"] as? [String: Any])?.keys.contains(path) == true, "\(path)")
+        }
+    }
+
+    /// The policy a PUT body stands for is the one `policy set` builds from the same options; a
+    /// value that would be an option of its own (`-1`, a name starting with `-`) stays a value.
+    @Test func aPolicyBodyIsPolicySetsOptions() throws {
+        let json = #"{"keepWithin":"2d","keepLast":3,"keepDaily":-1,"schedule":"0 3 * * *","vault":"nas","vaultKeep":["keep-weekly 4"],"fullEvery":7}"#
+        let body = try JSONDecoder().decode(PanelAPI.PolicyBody.self, from: Data(json.utf8))
+        let arguments = try body.arguments(vm: "-odd")
+        #expect(arguments.suffix(2) == ["--", "-odd"])
+        let command = try PolicySetCommand.parse(arguments)
+        #expect(command.target.vm == "-odd")
+        let policy = try command.policy()
+        #expect(policy.retention.keepLast == 3 && policy.retention.keepDaily == -1 && policy.retention.keepWithin.map { "\($0)" } == "2d")
+        #expect(policy.schedule == "0 3 * * *" && policy.vault == "nas" && policy.vaultRetention?.keepWeekly == 4 && policy.fullEvery == 7)
+        let malformed = PanelAPI.PolicyBody(keepLast: 1, vaultKeep: ["weekly four"])
+        #expect(throws: PanelError.self) { try malformed.arguments(vm: "vm") }
     }
 }
