@@ -198,7 +198,8 @@ struct DrillTests {
     }
 
     /// `--from-vault`: the clone's disks are rebuilt from the vault into its directory; the
-    /// drill passes and nothing stays (the rebuilt disks neither).
+    /// drill passes and nothing stays (the rebuilt disks neither). `--latest --from-vault`
+    /// drills the VM's newest snapshot in the vault.
     func drillFromVault(_ s: Setup) throws {
         let vault = s.fixture.guest.directory + "/vault"
         #expect(try s.cli.run(["vault", "add", "v", vault]).status == 0)
@@ -211,8 +212,14 @@ struct DrillTests {
         let report = try #require(result.json as? [String: Any], "\(result.stdout)")
         #expect(report["passed"] as? Bool == true && report["vault"] as? String == "v" && report["snapshot"] as? String == "s1", "\(report)")
         try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
-        let latest = try s.cli.run(["drill", s.vm, "--latest", "--from-vault", "v"])
-        #expect(latest.status == 64, "\(latest.stderr)")
+        // --latest with --from-vault: the VM's newest snapshot in that vault, chosen from the vault's manifests.
+        let latest = try s.cli.run(["drill", s.vm, "--latest", "--from-vault", "v", "--timeout", "3min", "--json"])
+        #expect(latest.status == 0, "\(latest.stdout) \(latest.stderr)")
+        let latestReport = try #require(latest.json as? [String: Any], "\(latest.stdout)")
+        #expect(latestReport["snapshot"] as? String == "s1" && latestReport["vault"] as? String == "v", "\(latestReport)")
+        try expectNothingLeft(s, clone: try #require(latestReport["clone"] as? String))
+        let none = try s.cli.run(["drill", "no-such-vm", "--latest", "--from-vault", "v"])
+        #expect(none.status != 0 && none.stderr.contains("holds no snapshot of 'no-such-vm'"), "\(none.stderr)")
     }
 
     /// A console pattern that never appears fails the drill; with --keep-on-failure the clone
