@@ -41,4 +41,17 @@ extension Catalog {
             throw CatalogError.wrapping(error, "cannot check catalog \(path)")
         }
     }
+
+    /// `PRAGMA integrity_check` through this catalog's own connections: what a long-lived
+    /// process (`kvmsnap serve`, `daemon`) sees of the catalog, which other processes write too.
+    public func integrity() throws(CatalogError) -> Integrity {
+        do {
+            let rows = try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            return rows == ["ok"] ? .intact : .damaged(rows)
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            return .damaged([error.message ?? "\(error.resultCode)"])
+        } catch {
+            throw CatalogError.wrapping(error, "cannot check catalog \(path)")
+        }
+    }
 }

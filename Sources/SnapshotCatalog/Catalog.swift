@@ -78,7 +78,7 @@ public final class Catalog: Sendable {
     /// True when the file could not be written (read-only file, directory or file system):
     /// reads work, writes fail.
     public let isReadOnly: Bool
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
 
     /// SQLite `application_id` of kvmsnap catalogs ("kvms").
     public static let applicationID: Int32 = 0x6B76_6D73
