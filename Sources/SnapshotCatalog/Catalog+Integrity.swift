@@ -25,6 +25,8 @@ extension Catalog {
         guard identified != nil else { return nil }
         var config = Configuration()
         config.readonly = true
+        let file = OpenCatalogFiles.retain(path)
+        defer { OpenCatalogFiles.release(file) }
         do {
             // Without a -wal file no writer has the catalog open, and everything is in the main
             // file: read it as immutable, so SQLite creates no -wal/-shm next to it (a read-only
