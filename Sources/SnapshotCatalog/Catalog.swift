@@ -115,7 +115,14 @@ public final class Catalog: Sendable {
 
     deinit {
         // SQLite's connections close first: only then may the file be opened outside SQLite.
-        if let pool = writer as? DatabasePool { try? pool.close() } else if let queue = writer as? DatabaseQueue { try? queue.close() }
+        // The readers before the writer (as GRDB's deinit does; its close() does the reverse):
+        // the writer, closing last, checkpoints the WAL into the file and removes it.
+        if let pool = writer as? DatabasePool {
+            pool.releaseMemory()
+            try? pool.close()
+        } else if let queue = writer as? DatabaseQueue {
+            try? queue.close()
+        }
         OpenCatalogFiles.release(openFile)
     }
 
