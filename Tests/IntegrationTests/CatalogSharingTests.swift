@@ -22,7 +22,9 @@ import Testing
 
         let resident = try Catalog(path: path)
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        func residentVM(_ index: Int) -> VMRecord { VMRecord(uuid: "00000000-0000-4000-8000-\(String(format: "%012d", index))", name: "vm-\(index)", createdAt: t0) }
+        func residentVM(_ index: Int) -> VMRecord {
+            VMRecord(uuid: "00000000-0000-4000-8000-\(String(format: "%012d", index))", name: "vm-\(index)", createdAt: t0)
+        }
         try resident.write { db in try db.save(residentVM(0)) }
         let rounds = 4
         for round in 1...rounds {
