@@ -5,8 +5,9 @@
 # Everything comes from Debian packages (apt-get download); nothing is compiled.
 # Outputs go to a cache directory outside git:
 #   ${KVMSNAP_TEST_GUEST_DIR:-/var/cache/kvmsnap/test-guest}/{vmlinuz,initrd.img,stamp}
-# Idempotent: when the outputs are newer than this script and the init fixture, it only
-# prints the directory. Set KVMSNAP_TEST_GUEST_REBUILD=1 to force a rebuild.
+# Idempotent: when the stamp names the sha256 of this script and of the init fixture (the
+# recipe), it only prints the directory; a change to either rebuilds, whatever the file
+# times say (a restored cache, a checkout). Set KVMSNAP_TEST_GUEST_REBUILD=1 to force a rebuild.
 # Downloaded .debs are kept in <dir>/debs and reused.
 # The last line printed on stdout is always the output directory.
 set -euo pipefail
@@ -28,16 +29,19 @@ META_PKG=linux-image-cloud-amd64
 AGENT_PKG=qemu-guest-agent
 # ext4 (for the /mnt/data freeze disk) is built into Debian's cloud kernel: no module needed.
 # Modules copied into the initramfs, in insmod order (see Fixtures/guest/init).
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console button evdev)
+# virtio_net depends on net_failover, which depends on failover (the .ko's depends= field).
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console
+  failover net_failover virtio_net button evdev)
 
 [[ -f "$INIT_SRC" ]] || die "missing init fixture: $INIT_SRC"
+RECIPE=$(cat "$SELF" "$INIT_SRC" | sha256sum | cut -d' ' -f1)
 
 # ---- fast path ---------------------------------------------------------------------
 up_to_date() {
   [[ "${KVMSNAP_TEST_GUEST_REBUILD:-0}" != 1 \
       && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" && -s "$OUT_DIR/stamp" \
-      && "$OUT_DIR/stamp" -nt "$SELF" && "$OUT_DIR/stamp" -nt "$INIT_SRC" \
-      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]]
+      && ! "$OUT_DIR/vmlinuz" -nt "$OUT_DIR/stamp" && ! "$OUT_DIR/initrd.img" -nt "$OUT_DIR/stamp" ]] \
+    && grep -qx "recipe_sha256=$RECIPE" "$OUT_DIR/stamp"
 }
 if up_to_date; then
   log "up to date"
@@ -189,6 +193,7 @@ install -m 644 "$vmlinuz" "$WORK/vmlinuz"
 
 init_sum=$(sha256sum "$INIT_SRC" | cut -d' ' -f1)
 cat >"$WORK/stamp" <<EOF
+recipe_sha256=$RECIPE
 kernel_package=$(basename "$kdeb")
 kernel_version=$kver
 agent_package=$(basename "$agent_deb")

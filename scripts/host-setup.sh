@@ -52,7 +52,9 @@ fi
 # The web panel's browser test: Chromium, chromium-driver and curl (Debian), Selenium (PyPI).
 source "$(dirname "$0")/lib/panel-browser.sh"
 
-mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu
+# dnsmasq/: libvirt keeps a network's MAC list there; without it a domain on a network with an
+# <ip> (DrillTests' "production" network) fails to start ("Failed to create file ...macs.new").
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images /var/lib/libvirt/qemu /var/lib/libvirt/dnsmasq
 
 if [[ -e /dev/kvm ]] && getent group kvm >/dev/null; then
   chgrp kvm /dev/kvm && chmod 660 /dev/kvm || log "could not open /dev/kvm to the kvm group"

@@ -25,6 +25,8 @@ extension Catalog {
         guard identified != nil else { return nil }
         var config = Configuration()
         config.readonly = true
+        let file = OpenCatalogFiles.retain(path)
+        defer { OpenCatalogFiles.release(file) }
         do {
             // Without a -wal file no writer has the catalog open, and everything is in the main
             // file: read it as immutable, so SQLite creates no -wal/-shm next to it (a read-only
@@ -34,6 +36,19 @@ extension Catalog {
             let queue = try DatabaseQueue(path: hasWAL ? path : immutableURI(path), configuration: config)
             defer { try? queue.close() }
             let rows = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            return rows == ["ok"] ? .intact : .damaged(rows)
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            return .damaged([error.message ?? "\(error.resultCode)"])
+        } catch {
+            throw CatalogError.wrapping(error, "cannot check catalog \(path)")
+        }
+    }
+
+    /// `PRAGMA integrity_check` through this catalog's own connections: what a long-lived
+    /// process (`kvmsnap serve`, `daemon`) sees of the catalog, which other processes write too.
+    public func integrity() throws(CatalogError) -> Integrity {
+        do {
+            let rows = try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
             return rows == ["ok"] ? .intact : .damaged(rows)
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             return .damaged([error.message ?? "\(error.resultCode)"])

@@ -234,6 +234,8 @@ extension Catalog {
         guard try identify(path) != nil else { return nil }
         var config = Configuration()
         config.readonly = true
+        let file = OpenCatalogFiles.retain(path)
+        defer { OpenCatalogFiles.release(file) }
         do {
             let hasWAL = FileManager.default.fileExists(atPath: path + "-wal")
             let queue = try DatabaseQueue(path: hasWAL ? path : immutableURI(path), configuration: config)

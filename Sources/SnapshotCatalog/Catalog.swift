@@ -78,7 +78,9 @@ public final class Catalog: Sendable {
     /// True when the file could not be written (read-only file, directory or file system):
     /// reads work, writes fail.
     public let isReadOnly: Bool
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
+    /// The file's count in ``OpenCatalogFiles`` while `writer` is open (nil in memory).
+    private let openFile: OpenCatalogFiles.FileID?
 
     /// SQLite `application_id` of kvmsnap catalogs ("kvms").
     public static let applicationID: Int32 = 0x6B76_6D73
@@ -95,14 +97,33 @@ public final class Catalog: Sendable {
         if let reason = Self.writability(path) {
             throw CatalogError(.readOnly, "catalog \(path) is read-only (\(reason)) and this command writes to it; nothing was changed")
         }
-        writer = try Self.openPool(path)
+        let file = OpenCatalogFiles.retain(path)
+        do { writer = try Self.openPool(path) } catch {
+            OpenCatalogFiles.release(file)
+            throw error
+        }
+        openFile = file
         isReadOnly = false
     }
 
-    private init(path: String, writer: any DatabaseWriter, readOnly: Bool) {
+    private init(path: String, writer: any DatabaseWriter, readOnly: Bool, openFile: OpenCatalogFiles.FileID?) {
         self.path = path
         self.writer = writer
         isReadOnly = readOnly
+        self.openFile = openFile
+    }
+
+    deinit {
+        // SQLite's connections close first: only then may the file be opened outside SQLite.
+        // The readers before the writer (as GRDB's deinit does; its close() does the reverse):
+        // the writer, closing last, checkpoints the WAL into the file and removes it.
+        if let pool = writer as? DatabasePool {
+            pool.releaseMemory()
+            try? pool.close()
+        } else if let queue = writer as? DatabaseQueue {
+            try? queue.close()
+        }
+        OpenCatalogFiles.release(openFile)
     }
 
     /// Opens the catalog for a command that only reads. Nil when no file exists at `path`
@@ -112,7 +133,13 @@ public final class Catalog: Sendable {
     /// read-only, which needs its migrations to be current.
     public static func openForReading(path: String) throws(CatalogError) -> Catalog? {
         guard try identify(path) != nil else { return nil }
-        if writability(path) == nil { return Catalog(path: path, writer: try openPool(path), readOnly: false) }
+        let file = OpenCatalogFiles.retain(path)
+        if writability(path) == nil {
+            do { return Catalog(path: path, writer: try openPool(path), readOnly: false, openFile: file) } catch {
+                OpenCatalogFiles.release(file)
+                throw error
+            }
+        }
         var config = configuration()
         config.readonly = true
         do {
@@ -131,8 +158,9 @@ public final class Catalog: Sendable {
                         + "run a command that writes as a user who can write it"
                 )
             }
-            return Catalog(path: path, writer: queue, readOnly: true)
+            return Catalog(path: path, writer: queue, readOnly: true, openFile: file)
         } catch {
+            OpenCatalogFiles.release(file)
             throw CatalogError.wrapping(error, "cannot open catalog \(path) read-only")
         }
     }
@@ -159,7 +187,7 @@ public final class Catalog: Sendable {
         do {
             let queue = try DatabaseQueue(configuration: configuration())
             try migrator.migrate(queue)
-            return Catalog(path: path, writer: queue, readOnly: false)
+            return Catalog(path: path, writer: queue, readOnly: false, openFile: nil)
         } catch {
             throw CatalogError.wrapping(error, "cannot make an empty catalog")
         }
@@ -175,6 +203,8 @@ public final class Catalog: Sendable {
 
     /// What is at `path`: nil when nothing; whether the kvmsnap catalog there is stamped.
     /// Anything else is refused (`notACatalog`) without opening it with SQLite for writing.
+    /// A file this process has open through SQLite already is a catalog it identified then and
+    /// is not read again (true): see ``OpenCatalogFiles``.
     static func identify(_ path: String) throws(CatalogError) -> Bool? {
         var info = stat()
         if stat(path, &info) != 0 {
@@ -189,11 +219,12 @@ public final class Catalog: Sendable {
         }
         if info.st_size == 0 { throw refuse("an empty file") }
         // The header: "SQLite format 3\0", then application_id big-endian at offset 68.
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CatalogError(.cannotOpen, "cannot open catalog \(path): \(String(cString: strerror(errno)))")
+        let header: [UInt8]
+        switch OpenCatalogFiles.header(path, of: OpenCatalogFiles.FileID(info), count: 100) {
+        case .inUse: return true
+        case .bytes(let bytes): header = bytes
+        case .unopenable(let code): throw CatalogError(.cannotOpen, "cannot open catalog \(path): \(String(cString: strerror(code)))")
         }
-        let header = [UInt8]((try? handle.read(upToCount: 100)) ?? Data())
-        try? handle.close()
         guard header.count == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else { throw refuse("not an SQLite database") }
         let id = header[68..<72].reduce(Int32(0)) { $0 << 8 | Int32($1) }
         if id == applicationID { return true }
@@ -206,11 +237,14 @@ public final class Catalog: Sendable {
     static func isUnstampedCatalog(_ path: String) throws(CatalogError) -> Bool {
         var config = Configuration()
         config.readonly = true
+        let file = OpenCatalogFiles.retain(path)
+        defer { OpenCatalogFiles.release(file) }
         do {
             // Without a -wal file (no writer has it open) read it as immutable: a read-only
             // connection would leave a -wal and -shm behind that it cannot remove.
             let hasWAL = FileManager.default.fileExists(atPath: path + "-wal")
             let queue = try DatabaseQueue(path: hasWAL ? path : immutableURI(path), configuration: config)
+            defer { try? queue.close() }
             return try queue.read { db in
                 // The stamp may sit in the WAL, not yet in the file's header.
                 if try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID { return true }

@@ -24,11 +24,14 @@ extension SnapshotEngine {
         return try drills.run(vm: vm, options: options)
     }
 
-    /// A drill of vault snapshot `options.snapshot` of `vm`: refused before anything is written
-    /// when the manifest or a chunk is damaged or missing. The VM must be in this catalog (its
-    /// lock and journal make a killed drill's clean-up certain); restore it `--as` first otherwise.
+    /// A drill of vault snapshot `options.snapshot` of `vm` (nil: the VM's newest in the vault):
+    /// refused before anything is written when the manifest or a chunk is damaged or missing.
+    /// The VM must be in this catalog (its lock and journal make a killed drill's clean-up
+    /// certain); restore it `--as` first otherwise.
     private func drillFromVault(vm nameOrUUID: String, vault name: String, options: DrillOptions) throws(EngineError) -> DrillRecord {
-        guard let snapshot = options.snapshot else { throw EngineError(.invalidInput, "--from-vault needs the snapshot's name, not --latest") }
+        var options = options
+        if options.snapshot == nil { options.snapshot = try newestVaultSnapshot(vault: name, vm: nameOrUUID) }
+        let snapshot = options.snapshot ?? ""
         let (repository, manifest) = try vaults.restorable(vault: name, vm: nameOrUUID, snapshot: snapshot)
         guard let vm = try db({ () throws(CatalogError) in try catalog.read { try $0.vm(uuid: manifest.vmUUID) } }) else {
             throw EngineError(
@@ -39,6 +42,18 @@ extension SnapshotEngine {
         let lock = try lockVM(vm, domain: try? connection.lookupDomain(uuid: vm.uuid))
         defer { withExtendedLifetime(lock) {} }
         return try drills.run(vm: vm, options: options, vault: DrillVaultSource(name: name, repository: repository, manifest: manifest))
+    }
+
+    /// The name of `vm`'s newest snapshot in vault `name` (`drill --latest --from-vault`).
+    private func newestVaultSnapshot(vault name: String, vm: String) throws(EngineError) -> String {
+        let held = try vaults.snapshots(name, vm: vm)
+        guard let newest = held.max(by: { $0.createdAt < $1.createdAt }) else {
+            throw EngineError(.notFound, "vault '\(name)' holds no snapshot of '\(vm)' (see 'kvmsnap vault snapshots \(name)')")
+        }
+        guard Set(held.map(\.vmUUID)).count == 1 else {
+            throw EngineError(.conflict, "vault '\(name)' holds several VMs named '\(vm)': name the VM by its UUID")
+        }
+        return newest.snapshot
     }
 
     /// Drill reports, newest first, of one VM (name or UUID, also a VM that no longer exists) or all.

@@ -7,15 +7,18 @@ import Testing
 /// Restore drills (issue 15) against the real test guest, booted once for the suite: a passing
 /// drill, failing checks (removed, or kept with --keep-on-failure and inspected for isolation),
 /// and a drill killed mid-way that the next command cleans up. The source VM has a display (for
-/// the screenshot) and a NIC on a "production" bridge with a host address, which the clone
-/// must never be attached to.
+/// the screenshot) and a NIC with an address (`kvmsnap.ip`) on a "production" libvirt network
+/// whose bridge has a host address: the source reaches the host there, a clone must not
+/// (DrillTests+Isolation.swift proves it from inside both guests).
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct DrillTests {
-    /// The guest, its "production" bridge and the host address on it.
+    /// The guest, its "production" network (a transient libvirt network and its bridge, both
+    /// named `bridge`), the host's address on it and the guest's.
     struct Setup {
         var fixture: EngineFixture
         var bridge: String
         var hostAddress: String
+        var guestAddress: String
         var cli: CLI { CLI(fixture) }
         var vm: String { fixture.guest.name }
 
@@ -26,7 +29,7 @@ struct DrillTests {
                 _ = try? TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "undefine", name, "--nvram"])
             }
             fixture.destroy()
-            _ = try? TestGuest.run("ip", ["link", "del", bridge])
+            DrillTests.destroyNetwork(bridge)
         }
     }
 
@@ -38,19 +41,51 @@ struct DrillTests {
         try TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "net-list", "--all", "--name"]).split(separator: "\n").map(String.init)
     }
 
-    /// Boots the test guest with a VGA display and a virtio NIC on a new Linux bridge that has
-    /// a host address (the "LAN" a clone must not reach), and takes snapshot `s1`.
+    /// A transient isolated libvirt network `name` (bridge `name`) with the host address
+    /// 10.231.N.1/24, no DHCP or DNS; N is random, another one is tried when the subnet is taken.
+    /// Returns N.
+    static func createProductionNetwork(_ name: String) throws -> Int {
+        let connection = try Connection(uri: IntegrationEnvironment.uri)
+        var failures: [String] = []
+        for _ in 0..<5 {
+            let subnet = Int.random(in: 1...250)
+            let xml = """
+                <network><name>\(name)</name><bridge name='\(name)'/><dns enable='no'/>\
+                <ip address='10.231.\(subnet).1' prefix='24'/></network>
+                """
+            do throws(LibvirtError) {
+                _ = try connection.createTransientNetwork(xml: xml)
+                return subnet
+            } catch {
+                failures.append(error.message)
+            }
+        }
+        throw TestGuestError("cannot create the production network \(name): \(failures)")
+    }
+
+    static func destroyNetwork(_ name: String) {
+        _ = try? TestGuest.run("virsh", ["-c", IntegrationEnvironment.uri, "net-destroy", name])
+    }
+
+    /// Boots the test guest with a VGA display and a virtio NIC (address 10.231.N.2/24) on a new
+    /// "production" network whose bridge has the host address 10.231.N.1 (the LAN a clone must
+    /// not reach), and takes snapshot `s1`.
     static func boot() throws -> Setup {
-        let fixture = try EngineFixture(tag: "drill", start: false)
         let id = String(UUID().uuidString.prefix(6)).lowercased()
-        let setup = Setup(fixture: fixture, bridge: "kvgt-\(id)", hostAddress: "10.231.\(Int.random(in: 1...250)).1")
+        let bridge = "kvgt-\(id)"
+        let subnet = try createProductionNetwork(bridge)
+        let fixture: EngineFixture
         do {
-            try TestGuest.run("ip", ["link", "add", "name", setup.bridge, "type", "bridge"])
-            try TestGuest.run("ip", ["addr", "add", setup.hostAddress + "/24", "dev", setup.bridge])
-            try TestGuest.run("ip", ["link", "set", setup.bridge, "up"])
+            fixture = try EngineFixture(tag: "drill", cmdline: "kvmsnap.ip=10.231.\(subnet).2/24", start: false)
+        } catch {
+            destroyNetwork(bridge)
+            throw error
+        }
+        let setup = Setup(fixture: fixture, bridge: bridge, hostAddress: "10.231.\(subnet).1", guestAddress: "10.231.\(subnet).2")
+        do {
             let g = fixture.guest
             let devices = """
-                <interface type='bridge'><source bridge='\(setup.bridge)'/><model type='virtio'/></interface>
+                <interface type='network'><source network='\(setup.bridge)'/><model type='virtio'/></interface>
                 <video><model type='vga'/></video>
                 </devices>
                 """
@@ -76,6 +111,7 @@ struct DrillTests {
         let s = try Self.boot()
         defer { s.destroy() }
         try passingDrill(s)
+        try cloneCannotReachTheProductionNetwork(s)
         try drillFromVault(s)
         try failingDrillKeptIsIsolated(s)
         try failingDrillIsRemoved(s)
@@ -107,7 +143,8 @@ struct DrillTests {
         let source = try g.currentSource()
         let before = try g.waitUntilStillCounting()
         let script = s.fixture.guest.directory + "/check.sh"
-        try "#!/bin/sh\necho \"clone=$1 env=$KVMSNAP_DRILL_CLONE vm=$KVMSNAP_DRILL_VM\" > \(g.directory)/script.out\n".write(
+        let line = "clone=$1 env=$KVMSNAP_DRILL_CLONE vm=$KVMSNAP_DRILL_VM address=$2 env=$KVMSNAP_DRILL_ADDRESS"
+        try "#!/bin/sh\necho \"\(line)\" > \(g.directory)/script.out\n".write(
             toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         // s1 is pinned until verified (as guard pins its snapshot); a passing drill verifies it.
@@ -135,9 +172,10 @@ struct DrillTests {
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
         #expect(width >= 640 && height >= 400, "\(width)x\(height)")
-        // The script got the clone's name as argument and in its environment.
+        // The script got the clone's name as argument and in its environment...
         let scriptOut = try String(contentsOfFile: g.directory + "/script.out", encoding: .utf8)
-        #expect(scriptOut.contains("clone=\(clone) env=\(clone) vm=\(s.vm)"), "\(scriptOut)")
+        // ... and the clone's address on its isolated network (its NIC came up as on the source).
+        #expect(scriptOut.contains("clone=\(clone) env=\(clone) vm=\(s.vm) address=\(s.guestAddress) env=\(s.guestAddress)"), "\(scriptOut)")
         try expectNothingLeft(s, clone: clone)
         #expect(report["markedVerified"] as? Bool == true)
         let s1 = try s.fixture.engine.snapshot(vm: s.vm, name: "s1").record
@@ -160,7 +198,8 @@ struct DrillTests {
     }
 
     /// `--from-vault`: the clone's disks are rebuilt from the vault into its directory; the
-    /// drill passes and nothing stays (the rebuilt disks neither).
+    /// drill passes and nothing stays (the rebuilt disks neither). `--latest --from-vault`
+    /// drills the VM's newest snapshot in the vault.
     func drillFromVault(_ s: Setup) throws {
         let vault = s.fixture.guest.directory + "/vault"
         #expect(try s.cli.run(["vault", "add", "v", vault]).status == 0)
@@ -173,8 +212,14 @@ struct DrillTests {
         let report = try #require(result.json as? [String: Any], "\(result.stdout)")
         #expect(report["passed"] as? Bool == true && report["vault"] as? String == "v" && report["snapshot"] as? String == "s1", "\(report)")
         try expectNothingLeft(s, clone: try #require(report["clone"] as? String))
-        let latest = try s.cli.run(["drill", s.vm, "--latest", "--from-vault", "v"])
-        #expect(latest.status == 64, "\(latest.stderr)")
+        // --latest with --from-vault: the VM's newest snapshot in that vault, chosen from the vault's manifests.
+        let latest = try s.cli.run(["drill", s.vm, "--latest", "--from-vault", "v", "--timeout", "3min", "--json"])
+        #expect(latest.status == 0, "\(latest.stdout) \(latest.stderr)")
+        let latestReport = try #require(latest.json as? [String: Any], "\(latest.stdout)")
+        #expect(latestReport["snapshot"] as? String == "s1" && latestReport["vault"] as? String == "v", "\(latestReport)")
+        try expectNothingLeft(s, clone: try #require(latestReport["clone"] as? String))
+        let none = try s.cli.run(["drill", "no-such-vm", "--latest", "--from-vault", "v"])
+        #expect(none.status != 0 && none.stderr.contains("holds no snapshot of 'no-such-vm'"), "\(none.stderr)")
     }
 
     /// A console pattern that never appears fails the drill; with --keep-on-failure the clone

@@ -137,5 +137,10 @@ struct VaultS3Tests {
         #expect(read >= 0 && read < wholeRead, "resumed read \(read) B, a whole send \(wholeRead) B")
         let verifyKilled = try cli.run(["vault", "verify", "kill", "--read-data"])
         #expect(verifyKilled.status == 0, "\(verifyKilled.stdout)\(verifyKilled.stderr)")
+
+        // The engine this process kept open while those kvmsnap processes restored, created and
+        // sent (and importedLayers opened the catalog a second time) reads what they wrote.
+        #expect(try engine.catalog.integrity() == .intact)
+        #expect(try engine.snapshots(vm: g.name).1.map(\.record.name).contains("after-dr"))
     }
 }

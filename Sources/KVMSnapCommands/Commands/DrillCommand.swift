@@ -25,7 +25,7 @@ struct DrillCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "VM name or UUID.") var vm: String
         @Argument(help: "Snapshot name (or --latest).") var snapshot: String?
-        @Flag(help: "Drill the VM's newest ready snapshot.") var latest = false
+        @Flag(help: "Drill the VM's newest ready snapshot (with --from-vault: its newest in that vault).") var latest = false
         @Option(name: .customLong("from-vault"), help: ArgumentHelp("Drill snapshot SNAP of VM in this vault: disks rebuilt from it.", valueName: "NAME"))
         var fromVault: String?
         @Flag(name: .customLong("check-agent"), help: "The guest agent must answer guest-ping.") var checkAgent = false
@@ -45,7 +45,6 @@ struct DrillCommand: ParsableCommand {
 
         func validate() throws {
             if latest == (snapshot != nil) { throw ValidationError("give either SNAP or --latest") }
-            if fromVault != nil && latest { throw ValidationError("--from-vault needs SNAP, not --latest") }
             if let checkPort, !(1...65_535).contains(checkPort) { throw ValidationError("--check-port must be 1-65535") }
             if let checkConsole, (try? NSRegularExpression(pattern: checkConsole)) == nil {
                 throw ValidationError("--check-console is not a valid regular expression")

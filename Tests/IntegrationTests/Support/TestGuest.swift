@@ -199,6 +199,30 @@ final class TestGuest: @unchecked Sendable {
         return status
     }
 
+    /// Runs `/bin/sh -c command` in the guest through its agent (`guest-exec`, then
+    /// `guest-exec-status` until it exited): its exit status and stdout + stderr.
+    func exec(_ command: String, timeout: Double = 60) throws -> (status: Int, output: String) {
+        func agent(_ request: [String: Any]) throws -> [String: Any] {
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
+            let reply = try domain.agentCommand(json, timeoutSeconds: 10)
+            guard let object = try JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any], let value = object["return"] as? [String: Any]
+            else { throw TestGuestError("unexpected agent reply: \(reply)") }
+            return value
+        }
+        let started = try agent(["execute": "guest-exec", "arguments": ["path": "/bin/sh", "arg": ["-c", command], "capture-output": true]])
+        guard let pid = started["pid"] as? Int else { throw TestGuestError("guest-exec returned no pid: \(started)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let status = try agent(["execute": "guest-exec-status", "arguments": ["pid": pid]])
+            if status["exited"] as? Bool == true {
+                let text = { (key: String) in (status[key] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+                return (status["exitcode"] as? Int ?? -1, text("out-data") + text("err-data"))
+            }
+            usleep(200_000)
+        }
+        throw TestGuestError("`\(command)` did not finish in \(name) within \(timeout) s")
+    }
+
     func consoleTail() -> String {
         let text = (try? String(contentsOfFile: consoleLog, encoding: .utf8)) ?? "<no console log>"
         return String(text.suffix(400))
