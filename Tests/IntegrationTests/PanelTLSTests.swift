@@ -3,7 +3,7 @@ import SnapshotEngine
 import Testing
 
 /// `kvmsnap serve` with TLS and on an address other than loopback, with a certificate openssl makes
-/// at test time. The other address is one the test creates on a dummy interface of its own
+/// at test time. The other address is one the test creates on a veth interface of its own
 /// (198.18.0.0/15, the benchmarking range), so nothing is ever exposed to a real network.
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct PanelTLSTests {
@@ -21,7 +21,7 @@ struct PanelTLSTests {
         init() throws {
             let id = Int(getpid()) % 50_000
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmsnap-paneltls-\(UUID().uuidString)").path
-            interface = "kvtls\(id)"
+            interface = "kvtls\(id)"  // and kvtlsNNNNNp, its peer (15 characters at most)
             address = "198.18.\(id % 250).\(1 + id / 250 % 250)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             do {
@@ -34,10 +34,12 @@ struct PanelTLSTests {
                             "-keyout", directory + "/" + key, "-out", directory + "/" + cert,
                         ])
                 }
+                // A veth pair of our own (this kernel has no dummy interfaces); the address is on one end.
                 _ = try? ExternalProcess.run("/usr/sbin/ip", ["link", "del", interface])  // a killed run's leftover
-                try Self.run("/usr/sbin/ip", ["link", "add", interface, "type", "dummy"])
+                try Self.run("/usr/sbin/ip", ["link", "add", interface, "type", "veth", "peer", "name", interface + "p"])
                 try Self.run("/usr/sbin/ip", ["addr", "add", address + "/32", "dev", interface])
                 try Self.run("/usr/sbin/ip", ["link", "set", interface, "up"])
+                try Self.run("/usr/sbin/ip", ["link", "set", interface + "p", "up"])
             } catch {
                 destroy()
                 throw error

@@ -48,7 +48,12 @@ enum PanelOpenAPI {
               }
             },
             "/vms/{vm}/snapshots": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "listSnapshots", "summary": "`kvmsnap list VM --json`",
                 "responses": {
@@ -79,8 +84,14 @@ enum PanelOpenAPI {
             },
             "/vms/{vm}/snapshots/{snapshot}": {
               "parameters": [
-                {"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}},
-                {"name": "snapshot", "in": "path", "required": true, "description": "Snapshot name", "schema": {"type": "string", "maxLength": 64}}
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                },
+                {
+                  "name": "snapshot", "in": "path", "required": true, "description": "Snapshot name",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
               ],
               "patch": {
                 "operationId": "editSnapshot", "summary": "`kvmsnap rename` / `kvmsnap edit`",
@@ -111,7 +122,12 @@ enum PanelOpenAPI {
               }
             },
             "/vms/{vm}/restore": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "post": {
                 "operationId": "restore", "summary": "`kvmsnap restore VM SNAP --confirm VM`, as a background job",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RestoreRequest"}}}},
@@ -133,7 +149,12 @@ enum PanelOpenAPI {
               }
             },
             "/vms/{vm}/policy": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "policy", "summary": "`kvmsnap policy show VM --json`",
                 "responses": {
@@ -146,7 +167,12 @@ enum PanelOpenAPI {
               }
             },
             "/vms/{vm}/retention/preview": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "retentionPreview",
                 "summary": "`kvmsnap prune VM --dry-run --json` (the VM's policy when no rule is given); deletes nothing",
@@ -213,10 +239,24 @@ enum PanelOpenAPI {
                 "responses": {
                   "200": {
                     "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}
+                    "content": {
+                      "text/event-stream": {
+                        "schema": {
+                          "type": "object", "required": ["data"],
+                          "properties": {
+                            "event": {"type": "string", "enum": ["job", "error"]},
+                            "data": {
+                              "type": "string", "contentMediaType": "application/json",
+                              "contentSchema": {"oneOf": [{"$ref": "#/components/schemas/Job"}, {"$ref": "#/components/schemas/Error"}]}
+                            }
+                          }
+                        }
+                      }
+                    }
                   },
                   "400": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "404": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
               }
             },
@@ -226,7 +266,20 @@ enum PanelOpenAPI {
                 "responses": {
                   "200": {
                     "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}
+                    "content": {
+                      "text/event-stream": {
+                        "schema": {
+                          "type": "object", "required": ["data"],
+                          "properties": {
+                            "event": {"type": "string", "enum": ["job", "error"]},
+                            "data": {
+                              "type": "string", "contentMediaType": "application/json",
+                              "contentSchema": {"oneOf": [{"$ref": "#/components/schemas/Job"}, {"$ref": "#/components/schemas/Error"}]}
+                            }
+                          }
+                        }
+                      }
+                    }
                   },
                   "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
@@ -263,22 +316,26 @@ enum PanelOpenAPI {
               "CreateRequest": {
                 "type": "object", "required": ["name"],
                 "properties": {
-                  "name": {"type": "string", "minLength": 1, "maxLength": 64}, "description": {"type": "string"}, "full": {"type": "boolean"},
-                  "diskOnly": {"type": "boolean"}, "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"},
-                  "pin": {"type": "boolean"}
+                  "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"},
+                  "description": {"type": "string"}, "full": {"type": "boolean"}, "diskOnly": {"type": "boolean"},
+                  "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"}, "pin": {"type": "boolean"}
                 }
               },
               "EditRequest": {
                 "type": "object",
                 "properties": {
-                  "name": {"type": "string", "description": "rename to"}, "description": {"type": "string"},
-                  "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"}, "pinned": {"type": "boolean"}
+                  "name": {
+                    "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$",
+                    "description": "rename to"
+                  },
+                  "description": {"type": "string"}, "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"},
+                  "pinned": {"type": "boolean"}
                 }
               },
               "RestoreRequest": {
                 "type": "object", "required": ["snapshot", "confirm"],
                 "properties": {
-                  "snapshot": {"type": "string"},
+                  "snapshot": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"},
                   "confirm": {"type": "string", "description": "exactly the VM's name, else 400 and nothing changes"},
                   "safetySnapshot": {"type": "boolean", "default": true},
                   "start": {"type": "string", "enum": ["running", "paused", "off"], "default": "running"}
