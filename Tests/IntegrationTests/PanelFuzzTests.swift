@@ -26,7 +26,10 @@ struct PanelFuzzTests {
         defer { panel.stop() }
         let scratch = f.guest.directory + "/schemathesis"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        // No cache: schemathesis would keep one under the working directory (the repository).
         let config = """
+            [cache]
+            enabled = false
             [dictionaries.vms]
             values = ["\(vm)"]
             [dictionaries.snapshots]

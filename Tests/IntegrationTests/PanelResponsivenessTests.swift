@@ -66,7 +66,8 @@ struct PanelResponsivenessTests {
             #expect(poll.seconds < Self.bound, "\(poll.path) took \(poll.seconds) s while the create ran: \(timeline)")
         }
         let slowest = polls.map(\.seconds).max() ?? 0
-        print("panel during a \(String(format: "%.2f", createSeconds)) s create: \(inside.count) answers inside it, slowest \(String(format: "%.3f", slowest)) s")
+        print(
+            "panel during a \(String(format: "%.2f", createSeconds)) s create: \(inside.count) answers inside it, slowest \(String(format: "%.3f", slowest)) s")
         // The snapshot is real: it has the guest's memory.
         #expect((try cli.snapshotStates(vm))["busy"] == "ready")
     }

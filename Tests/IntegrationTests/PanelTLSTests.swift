@@ -119,7 +119,8 @@ struct PanelTLSTests {
         for c in cases {
             let refused = try s.cli.run(["serve", "--listen", "127.0.0.1:\(port)", "--tls-cert", c.cert, "--tls-key", c.key], timeout: 30)
             #expect(refused.status == 64, "\(c): \(refused.status) \(refused.stderr)")
-            #expect(refused.stderr.contains("TLS") && refused.stderr.contains(c.says) && refused.stderr.contains("nothing was started"), "\(c): \(refused.stderr)")
+            #expect(
+                refused.stderr.contains("TLS") && refused.stderr.contains(c.says) && refused.stderr.contains("nothing was started"), "\(c): \(refused.stderr)")
             #expect(!Setup.listening("127.0.0.1", port))
             #expect(!FileManager.default.fileExists(atPath: s.tokenFile), "a refused serve made the token file")
         }
