@@ -1,4 +1,5 @@
-# Sourced by scripts/bench.sh (core section): the web panel under load (issue 16).
+# Sourced by scripts/bench.sh: the web panel under load (issue 16), in the core section, or alone
+# with `scripts/bench.sh --only panel` (panel_section: one small guest and its one snapshot).
 # 50 wrk clients on loopback list a VM with 10,000 snapshots through GET /api/v1/vms/VM/snapshots
 # for 30 s (bounded: wrk stops by itself); the requests per second and the p99 latency go to the
 # notes of the run. Uses bench.sh's WORK, K, A, KVMSNAP_CATALOG, NOTES and log/die.
@@ -40,4 +41,17 @@ SQL
   grep -q "Non-2xx" <<<"$out" && die "panel: wrk saw error answers: $out"
   echo "panel: $PANEL_CLIENTS clients (wrk, loopback, ${PANEL_SECONDS} s) listing a VM with $PANEL_ROWS snapshots (GET /api/v1/vms/VM/snapshots, $(du -k "$WORK/panel-list.json" | cut -f1) KiB each): $rps requests/s, p99 $p99" >>"$NOTES"
   rm -rf "$cat" "$cat-wal" "$cat-shm" "$store" "$WORK/panel-list.json"
+}
+
+# `bench.sh --only panel`: a 256 MiB guest with one snapshot (c1, the row the 10,000 copy), shut
+# off before the measurement so that only the server and wrk share the cores.
+panel_section() {
+  A=$P-panel
+  log "panel: one $TYPE guest (256 MiB) and its snapshot c1"
+  define_guest "$A" 256 0
+  wait_ready "$A"
+  "$K" create "$A" --name c1 --json >/dev/null || die "panel: create c1 failed"
+  virsh -q destroy "$A" >/dev/null
+  log "panel: $PANEL_CLIENTS wrk clients listing $PANEL_ROWS snapshots for $PANEL_SECONDS s"
+  panel_load_bench
 }

@@ -8,11 +8,12 @@
 # are durable on the kvmsnap side (fsync before ready) against QEMU's O_DIRECT (cache='none').
 # A sample that cannot be measured (e.g. no Suspended→Resumed event pair) stops the run.
 #
-#   sudo scripts/bench.sh [--quick] [--only core|vault]
+#   sudo scripts/bench.sh [--quick] [--only core|vault|panel]
 #
 # Sections: core (issues 7, 11: create, restore, incremental, retention, catalog, lab reset) and
 # vault (issue 13, scripts/bench-vault.sh: send, incremental send, stored bytes, restore against
-# dd / borg / restic). --only runs one section (its results go to .build/bench only).
+# dd / borg / restic). --only runs one section (its results go to .build/bench only); --only panel
+# runs just the web panel's load test (scripts/bench-panel.sh), which a full run does in core.
 # KVMSNAP_BENCH_BIN=PATH uses that kvmsnap binary instead of building the release one.
 # While timing it holds /tmp/bench.lock (other sessions' builds wait for it; it waits for another
 # session's lock first), removed on exit.
@@ -33,9 +34,9 @@ RUNS=5 QUICK=0 ONLY=
 while (($#)); do
   case $1 in
     --quick) RUNS=3 QUICK=1 ;;
-    --only) ONLY=${2:-}; [[ $ONLY == @(core|vault) ]] || { echo "bench: --only core|vault" >&2; exit 64; }; shift ;;
+    --only) ONLY=${2:-}; [[ $ONLY == @(core|vault|panel) ]] || { echo "bench: --only core|vault|panel" >&2; exit 64; }; shift ;;
     --help) sed -n 2,25p "$0"; exit 0 ;;
-    *) echo "bench: unknown argument $1 (--quick, --only core|vault, --help)" >&2; exit 64 ;;
+    *) echo "bench: unknown argument $1 (--quick, --only core|vault|panel, --help)" >&2; exit 64 ;;
   esac
   shift
 done
@@ -470,6 +471,7 @@ for l in "${LABS[@]}"; do virsh -q destroy "$l" >/dev/null 2>&1; done   # no gue
 fi   # section core
 
 if section vault; then vault_section; fi
+if [[ $ONLY == panel ]]; then panel_section; fi   # a full run measures the panel in core
 
 # ---------------------------------------------------------------------------------------------
 mkdir -p .build/bench
@@ -503,7 +505,7 @@ fmt = lambda x: "-" if x is None else ("%.4g" % x)
 results, rows = [], []
 for metric, unit, bname, ttext, check in spec:
     v = vals.get(metric, {})
-    if only == "vault": continue   # the core section did not run
+    if only in ("vault", "panel"): continue   # the core section did not run
     k, b = med(v.get("kvmsnap", [])), med(v.get("baseline", []))
     r = (k / b) if (k is not None and b) else None
     n = min(len(v.get("kvmsnap", [])), len(v.get("baseline", [])))

@@ -24,6 +24,11 @@ import Testing
         }
         #expect(ServeCommand.isLoopback("127.0.0.1") && ServeCommand.isLoopback("::1") && ServeCommand.isLoopback("localhost"))
         #expect(!ServeCommand.isLoopback("0.0.0.0") && !ServeCommand.isLoopback("192.0.2.1"))
+        #expect(ServeCommand.isLoopback("127.8.9.10"))
+        // Names are not addresses: one that starts like a loopback address resolves to whatever its DNS says.
+        for host in ["127.0.0.1.nip.io", "127.example.com", "localhost.example", "::2", "::ffff:8.8.8.8", "1.127.0.0", ""] {
+            #expect(!ServeCommand.isLoopback(host), "\(host)")
+        }
     }
 
     @Test func tokenFileIsCreatedOnce0600AndARedableOneIsRefused() throws {

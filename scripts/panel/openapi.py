@@ -8,15 +8,22 @@ def js(schema, desc="OK"): return {"description": desc, "content": {"application
 err = {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
 std = {"400": err, "401": err, "403": err, "404": err, "409": err, "413": err, "500": err}
 def errs(*codes): return {c: err for c in codes}
-vm = {"name": "vm", "in": "path", "required": True, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}
-snap = {"name": "snapshot", "in": "path", "required": True, "description": "Snapshot name", "schema": {"type": "string", "maxLength": 64}}
+# What NameRules accepts, as far as a pattern says it: 1 to 64 characters, no '/', no control
+# character, not starting with '-' (also refused, with 400: '.', '..', only whitespace, bidi controls).
+name_schema = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+vm = {"name": "vm", "in": "path", "required": True, "description": "VM name or UUID", "schema": name_schema}
+snap = {"name": "snapshot", "in": "path", "required": True, "description": "Snapshot name", "schema": name_schema}
 jobid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "format": "int64", "minimum": 1}}
 def keep(n, t="integer"): return {"name": n, "in": "query", "required": False, "schema": {"type": t} if t == "string" else {"type": "integer", "minimum": -1}}
 nullable = lambda t: {"type": [t, "null"]}
 vaultp = {"name": "vault", "in": "path", "required": True, "description": "Vault name (vault list)", "schema": {"type": "string", "maxLength": 64}}
 started = js({"type": "object", "properties": {"job": {"type": "integer", "format": "int64"}}, "required": ["job"]}, "Started")
+# Each event (OpenAPI 3.1: the schema of an event stream describes one event): `event: job` with a
+# Job as JSON in `data` on each change of state or stage; `event: error` if the job disappears.
 sse = {"description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
-       "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+       "content": {"text/event-stream": {"schema": {"type": "object", "required": ["data"], "properties": {
+         "event": {"type": "string", "enum": ["job", "error"]},
+         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {"oneOf": [ref("Job"), ref("Error")]}}}}}}}
 doc = {
  "openapi": "3.1.0",
  "info": {"title": "kvmsnap panel API", "version": "1",
@@ -78,7 +85,7 @@ doc = {
   "/usage": {"get": {"operationId": "usage", "summary": "`kvmsnap usage --json`", "responses": {"200": js(ref("Usage")), **errs("401", "500")}}},
   "/jobs": {"get": {"operationId": "listJobs", "summary": "`kvmsnap jobs --json`", "responses": {"200": js({"type": "array", "items": ref("Job")}), **errs("401", "500")}}},
   "/jobs/{id}": {"parameters": [jobid], "get": {"operationId": "job", "summary": "One job of the journal", "responses": {"200": js(ref("Job")), **errs("400", "401", "404")}}},
-  "/jobs/{id}/events": {"parameters": [jobid], "get": {"operationId": "jobEvents", "summary": "The job's changes until it ends", "responses": {"200": sse, **errs("400", "401")}}},
+  "/jobs/{id}/events": {"parameters": [jobid], "get": {"operationId": "jobEvents", "summary": "The job's changes until it ends", "responses": {"200": sse, **errs("400", "401", "404")}}},
   "/events": {"get": {"operationId": "events", "summary": "Changes of the 50 newest jobs (also those the CLI started)", "responses": {"200": sse, "401": err}}},
  },
  "components": {
@@ -93,12 +100,12 @@ doc = {
        "diskBytes": {"type": "integer", "format": "int64"}, "memoryBytes": {"type": "integer", "format": "int64"}, "pinned": {"type": "boolean"},
        "expiresAt": {"type": ["string", "null"], "format": "date-time"}, "state": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
        "guestPauseMs": nullable("integer"), "layers": {"type": "object", "additionalProperties": {"type": "string"}}}},
-   "CreateRequest": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64},
+   "CreateRequest": {"type": "object", "required": ["name"], "properties": {"name": name_schema,
      "description": {"type": "string"}, "full": {"type": "boolean"}, "diskOnly": {"type": "boolean"},
      "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"}, "pin": {"type": "boolean"}}},
-   "EditRequest": {"type": "object", "properties": {"name": {"type": "string", "description": "rename to"}, "description": {"type": "string"},
+   "EditRequest": {"type": "object", "properties": {"name": {**name_schema, "description": "rename to"}, "description": {"type": "string"},
      "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"}, "pinned": {"type": "boolean"}}},
-   "RestoreRequest": {"type": "object", "required": ["snapshot", "confirm"], "properties": {"snapshot": {"type": "string"},
+   "RestoreRequest": {"type": "object", "required": ["snapshot", "confirm"], "properties": {"snapshot": name_schema,
      "confirm": {"type": "string", "description": "exactly the VM's name, else 400 and nothing changes"},
      "safetySnapshot": {"type": "boolean", "default": True}, "start": {"type": "string", "enum": ["running", "paused", "off"], "default": "running"}}},
    "Job": {"type": "object", "required": ["kind", "state", "startedAt"], "properties": {"id": {"type": "integer", "format": "int64"}, "kind": {"type": "string"},

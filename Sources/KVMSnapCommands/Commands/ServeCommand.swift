@@ -42,8 +42,14 @@ struct ServeCommand: ParsableCommand {
         return (String(host), number)
     }
 
+    /// True for `localhost` and for IP literals of the loopback networks (127.0.0.0/8, ::1).
+    /// Any other name is not loopback, whatever it resolves to (`127.0.0.1.example.com` is a DNS name).
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1] }
+        return false
     }
 
     func run() throws {

@@ -56,7 +56,10 @@ struct PanelAPI {
             let id = try Self.jobID(path[1])
             guard let job = try await backend.job(id: id) else { throw PanelError(.notFound, "no job \(id)") }
             return try PanelResponse.json(job)
-        case 3 where path[0] == "jobs" && path[2] == "events": return jobs.events(only: try Self.jobID(path[1]))
+        case 3 where path[0] == "jobs" && path[2] == "events":
+            let id = try Self.jobID(path[1])
+            guard try await backend.job(id: id) != nil else { throw PanelError(.notFound, "no job \(id)") }
+            return jobs.events(only: id)
         default: return nil
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import KVMSnapCore
 import NIOPosix
+import SnapshotCatalog
 import SnapshotEngine
 import Synchronization
 
@@ -11,6 +12,17 @@ import Synchronization
 final class PanelBackend: @unchecked Sendable {
     let options: GlobalOptions
     private let cached = Mutex<SnapshotEngine?>(nil)
+    /// Encoded snapshot listings by the VM as asked, reused while ``changes`` and the VM's UUID
+    /// say nothing changed (see ``snapshotList(vm:)``). At most ``listCacheLimit`` entries.
+    private let listings = Mutex<[String: Listing]>([:])
+    private let changes = Mutex<CatalogChangeCounter?>(nil)
+    static let listCacheLimit = 16
+
+    struct Listing {
+        let uuid: String
+        let version: Int64
+        let data: Data
+    }
     /// Engine calls wait here, not on an event loop (8 threads: a create or delete that takes
     /// seconds leaves room for the listings).
     let pool: NIOThreadPool
@@ -62,11 +74,38 @@ final class PanelBackend: @unchecked Sendable {
     }
 
     /// A VM's snapshots as `list --json` prints them (the streaming writer, same bytes).
+    ///
+    /// The encoded bytes are kept and answered again while the catalog's `data_version` (read
+    /// before the listing, so a commit while it is built is seen next time) and the UUID the name
+    /// resolves to are unchanged: nothing the listing reads has changed then. A listing made while
+    /// the VM had an unfinished job is not kept (the next one may have to finish that job first,
+    /// as `list` does). 10,000 snapshots are 4 MB of JSON: encoding them for every request is
+    /// what limited the panel under load.
     func snapshotList(vm: String) async throws -> Data {
-        try await run { engine in
+        try await run { [self] engine in
+            let version = try changeCounter(engine).value()
+            let uuid = try engine.catalogVM(vm, register: false).uuid
+            if let hit = listings.withLock({ $0[vm] }), hit.uuid == uuid, hit.version == version { return hit.data }
             var w = JSONText()
             try SnapshotJSON.writeList(to: &w) { (emit) throws(EngineError) in _ = try engine.forEachSnapshotSummary(vm: vm, emit) }
-            return Data(w.bytes)
+            let data = Data(w.bytes)
+            let idle = try engine.catalog.read { db in try db.jobs(vmUUID: uuid, states: [.pending, .running], limit: 1) }.isEmpty
+            if idle {
+                listings.withLock { all in
+                    if all.count >= Self.listCacheLimit && all[vm] == nil { all.removeAll() }
+                    all[vm] = Listing(uuid: uuid, version: version, data: data)
+                }
+            }
+            return data
+        }
+    }
+
+    private func changeCounter(_ engine: SnapshotEngine) throws -> CatalogChangeCounter {
+        try changes.withLock { counter in
+            if let counter { return counter }
+            let made = try CatalogChangeCounter(path: engine.catalog.path)
+            counter = made
+            return made
         }
     }
 }

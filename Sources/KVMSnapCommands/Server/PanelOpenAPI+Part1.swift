@@ -47,7 +47,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/snapshots": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "listSnapshots", "summary": "`kvmsnap list VM --json`",
                 "responses": {
@@ -78,8 +83,14 @@ extension PanelOpenAPI {
             },
             "/vms/{vm}/snapshots/{snapshot}": {
               "parameters": [
-                {"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}},
-                {"name": "snapshot", "in": "path", "required": true, "description": "Snapshot name", "schema": {"type": "string", "maxLength": 64}}
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                },
+                {
+                  "name": "snapshot", "in": "path", "required": true, "description": "Snapshot name",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
               ],
               "patch": {
                 "operationId": "editSnapshot", "summary": "`kvmsnap rename` / `kvmsnap edit`",
@@ -110,7 +121,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/restore": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "post": {
                 "operationId": "restore", "summary": "`kvmsnap restore VM SNAP --confirm VM`, as a background job",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RestoreRequest"}}}},
@@ -132,7 +148,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/policy": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "policy", "summary": "`kvmsnap policy show VM --json`",
                 "responses": {
@@ -160,7 +181,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/prune": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "post": {
                 "operationId": "prune",
                 "summary": "`kvmsnap prune VM` with the VM's stored policy, as a background job (its `details`: planned and deleted snapshots)",
@@ -183,7 +209,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/send": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "post": {
                 "operationId": "send", "summary": "`kvmsnap send VM SNAP --to VAULT`, as a background job",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendRequest"}}}},
@@ -205,7 +236,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/drill": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "post": {
                 "operationId": "drill",
                 "summary": "`kvmsnap drill VM SNAP` (or `--latest`) with the default checks, as a background job; the report is in /drills",
@@ -281,7 +317,12 @@ extension PanelOpenAPI {
               }
             },
             "/vms/{vm}/retention/preview": {
-              "parameters": [{"name": "vm", "in": "path", "required": true, "description": "VM name or UUID", "schema": {"type": "string", "maxLength": 64}}],
+              "parameters": [
+                {
+                  "name": "vm", "in": "path", "required": true, "description": "VM name or UUID",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"}
+                }
+              ],
               "get": {
                 "operationId": "retentionPreview",
                 "summary": "`kvmsnap prune VM --dry-run --json` (the VM's policy when no rule is given); deletes nothing",
@@ -342,47 +383,6 @@ extension PanelOpenAPI {
               }
             },
             "/jobs/{id}/events": {
-              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}],
-              "get": {
-                "operationId": "jobEvents", "summary": "The job's changes until it ends",
-                "responses": {
-                  "200": {
-                    "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}
-                  },
-                  "400": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-                }
-              }
-            },
-            "/events": {
-              "get": {
-                "operationId": "events", "summary": "Changes of the 50 newest jobs (also those the CLI started)",
-                "responses": {
-                  "200": {
-                    "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}
-                  },
-                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-                }
-              }
-            }
-          },
-          "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "kvmsnap_session"}},
-            "schemas": {
-              "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
-              "VM": {
-                "type": "object", "required": ["name", "uuid", "state", "snapshots", "snapshotBytes"],
-                "properties": {
-                  "name": {"type": "string"}, "uuid": {"type": "string"}, "state": {"type": "string"}, "snapshots": {"type": "integer"},
-                  "snapshotBytes": {"type": "integer", "format": "int64"}
-                }
-              },
-              "Snapshot": {
-                "type": "object",
-                "required": [
-                  "id", "name", "description", "kind", "parent", "createdAt", "hasMemory", "diskBytes", "memoryBytes", "pinned", "expiresAt",
 
         """#
 }

@@ -3,6 +3,74 @@ import Foundation
 extension PanelOpenAPI {
     /// Lines of the document (see ``PanelOpenAPI/document``).
     static let part2 = #"""
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}],
+              "get": {
+                "operationId": "jobEvents", "summary": "The job's changes until it ends",
+                "responses": {
+                  "200": {
+                    "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
+                    "content": {
+                      "text/event-stream": {
+                        "schema": {
+                          "type": "object", "required": ["data"],
+                          "properties": {
+                            "event": {"type": "string", "enum": ["job", "error"]},
+                            "data": {
+                              "type": "string", "contentMediaType": "application/json",
+                              "contentSchema": {"oneOf": [{"$ref": "#/components/schemas/Job"}, {"$ref": "#/components/schemas/Error"}]}
+                            }
+                          }
+                        }
+                      }
+                    }
+                  },
+                  "400": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "404": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/events": {
+              "get": {
+                "operationId": "events", "summary": "Changes of the 50 newest jobs (also those the CLI started)",
+                "responses": {
+                  "200": {
+                    "description": "Server-sent events: `event: job` with a Job as `data` on each change of state or stage",
+                    "content": {
+                      "text/event-stream": {
+                        "schema": {
+                          "type": "object", "required": ["data"],
+                          "properties": {
+                            "event": {"type": "string", "enum": ["job", "error"]},
+                            "data": {
+                              "type": "string", "contentMediaType": "application/json",
+                              "contentSchema": {"oneOf": [{"$ref": "#/components/schemas/Job"}, {"$ref": "#/components/schemas/Error"}]}
+                            }
+                          }
+                        }
+                      }
+                    }
+                  },
+                  "401": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            }
+          },
+          "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "kvmsnap_session"}},
+            "schemas": {
+              "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+              "VM": {
+                "type": "object", "required": ["name", "uuid", "state", "snapshots", "snapshotBytes"],
+                "properties": {
+                  "name": {"type": "string"}, "uuid": {"type": "string"}, "state": {"type": "string"}, "snapshots": {"type": "integer"},
+                  "snapshotBytes": {"type": "integer", "format": "int64"}
+                }
+              },
+              "Snapshot": {
+                "type": "object",
+                "required": [
+                  "id", "name", "description", "kind", "parent", "createdAt", "hasMemory", "diskBytes", "memoryBytes", "pinned", "expiresAt",
                   "state", "labels", "guestPauseMs"
                 ],
                 "properties": {
@@ -18,22 +86,26 @@ extension PanelOpenAPI {
               "CreateRequest": {
                 "type": "object", "required": ["name"],
                 "properties": {
-                  "name": {"type": "string", "minLength": 1, "maxLength": 64}, "description": {"type": "string"}, "full": {"type": "boolean"},
-                  "diskOnly": {"type": "boolean"}, "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"},
-                  "pin": {"type": "boolean"}
+                  "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"},
+                  "description": {"type": "string"}, "full": {"type": "boolean"}, "diskOnly": {"type": "boolean"},
+                  "expires": {"type": "string", "description": "14d, 36h, 2w or YYYY-MM-DD"}, "pin": {"type": "boolean"}
                 }
               },
               "EditRequest": {
                 "type": "object",
                 "properties": {
-                  "name": {"type": "string", "description": "rename to"}, "description": {"type": "string"},
-                  "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"}, "pinned": {"type": "boolean"}
+                  "name": {
+                    "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$",
+                    "description": "rename to"
+                  },
+                  "description": {"type": "string"}, "expires": {"type": "string", "description": "14d, YYYY-MM-DD, or never"},
+                  "pinned": {"type": "boolean"}
                 }
               },
               "RestoreRequest": {
                 "type": "object", "required": ["snapshot", "confirm"],
                 "properties": {
-                  "snapshot": {"type": "string"},
+                  "snapshot": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^-/\\x00-\\x1f\\x7f][^/\\x00-\\x1f\\x7f]*$"},
                   "confirm": {"type": "string", "description": "exactly the VM's name, else 400 and nothing changes"},
                   "safetySnapshot": {"type": "boolean", "default": true},
                   "start": {"type": "string", "enum": ["running", "paused", "off"], "default": "running"}

@@ -48,15 +48,30 @@ struct PanelServer {
         try await app.runService()  // SIGTERM and SIGINT end it gracefully
     }
 
-    /// The TLS configuration of a PEM certificate chain and key.
+    /// The TLS configuration of a PEM certificate chain and key, checked the way the server will
+    /// use it (a missing or unreadable file, a file without PEM, or a key that is not the
+    /// certificate's are refused here, before anything listens or is created).
     static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
-        do {
-            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
-        } catch {
-            throw CommandFailure("cannot load the TLS certificate or key: \(error) (nothing was started)", exitCode: 64)
+        func refuse(_ what: String) -> CommandFailure { CommandFailure("TLS: \(what) (nothing was started)", exitCode: 64) }
+        for file in [certificate, key] where !FileManager.default.isReadableFile(atPath: file) {
+            throw refuse("cannot read \(file): \(FileManager.default.fileExists(atPath: file) ? "permission denied" : "no such file")")
         }
+        let chain: [NIOSSLCertificate]
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {
+            throw refuse("\(certificate) holds no PEM certificate (\(error))")
+        }
+        guard !chain.isEmpty else { throw refuse("\(certificate) holds no PEM certificate") }
+        let privateKey: NIOSSLPrivateKey
+        do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+            throw refuse("\(key) holds no unencrypted PEM private key (\(error))")
+        }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        // BoringSSL refuses a key whose public half is not the certificate's when the context is made.
+        do { _ = try NIOSSLContext(configuration: configuration) } catch {
+            throw refuse("the private key \(key) does not match the certificate \(certificate) (\(error))")
+        }
+        return configuration
     }
 }
 

@@ -42,11 +42,12 @@ struct CLI {
         return Result(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
-    /// Starts kvmsnap in the background (for kill and concurrency tests); output goes to /dev/null.
-    func start(_ args: [String], environment: [String: String] = [:]) throws -> ExternalProcess.Child {
+    /// Starts kvmsnap in the background (for kill and concurrency tests); output goes to /dev/null,
+    /// or with `captureOutput` to the outcome of the child's `wait`.
+    func start(_ args: [String], environment: [String: String] = [:], captureOutput: Bool = false) throws -> ExternalProcess.Child {
         try ExternalProcess.start(
             Self.binary, args + ["--connect", IntegrationEnvironment.uri, "--catalog", catalog, "--store", store],
-            environment: environment)
+            environment: environment, captureOutput: captureOutput)
     }
 
     /// Runs kvmsnap with `args` until it reaches engine point `point` (KVMSNAP_TEST_STALL_AT),

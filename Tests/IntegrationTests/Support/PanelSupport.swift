@@ -8,16 +8,28 @@ final class PanelProcess: @unchecked Sendable {
     let child: ExternalProcess.Child
     let port: Int
     let token: String
-    var base: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:PORT`, or with `tls:` `https://HOST:PORT`.
+    let base: String
+    /// The CA file that verifies the server's certificate (with `tls:`).
+    let caFile: String?
 
-    init(_ cli: CLI, extraArguments: [String] = []) throws {
+    /// - Parameters:
+    ///   - host: the address to listen on (an IPv4 literal).
+    ///   - tls: a PEM certificate and key (`--tls-cert`, `--tls-key`); requests verify the certificate.
+    ///   - captureOutput: keep serve's stdout and stderr for `stop()`'s outcome.
+    init(
+        _ cli: CLI, extraArguments: [String] = [], host: String = "127.0.0.1", tls: (cert: String, key: String)? = nil, captureOutput: Bool = false
+    ) throws {
         port = try Self.freePort()
-        child = try cli.start(["serve", "--listen", "127.0.0.1:\(port)"] + extraArguments)
+        base = "\(tls == nil ? "http" : "https")://\(host):\(port)"
+        caFile = tls?.cert
+        let tlsArguments = tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? []
+        child = try cli.start(["serve", "--listen", "\(host):\(port)"] + tlsArguments + extraArguments, captureOutput: captureOutput)
         do {
             let tokenFile = cli.store + "/panel-token"
             let deadline = Date().addingTimeInterval(60)
             while true {
-                if let health = try? HTTP.request("GET", "http://127.0.0.1:\(port)/api/v1/health"), health.status == 200 { break }
+                if let health = try? HTTP.request("GET", base + "/api/v1/health", caFile: caFile), health.status == 200 { break }
                 if Date() > deadline { throw TestGuestError("kvmsnap serve did not answer on port \(port) within 60 s") }
                 usleep(100_000)
             }
@@ -30,9 +42,10 @@ final class PanelProcess: @unchecked Sendable {
     }
 
     /// SIGTERM (graceful: open responses end), SIGKILL if it still runs 10 s later.
-    func stop() {
+    @discardableResult
+    func stop() -> ExternalProcess.Outcome {
         child.signal(SIGTERM)
-        _ = child.wait(timeout: .seconds(10))
+        return child.wait(timeout: .seconds(10))
     }
 
     /// A loopback port nobody listens on now (bound, read, closed).
@@ -53,12 +66,12 @@ final class PanelProcess: @unchecked Sendable {
 
     /// An API request with the bearer token.
     func api(_ method: String, _ path: String, json: Any? = nil) throws -> HTTP.Response {
-        try HTTP.request(method, base + "/api/v1" + path, headers: ["Authorization": "Bearer \(token)"], json: json)
+        try HTTP.request(method, base + "/api/v1" + path, headers: ["Authorization": "Bearer \(token)"], json: json, caFile: caFile)
     }
 
     /// Logs in with the token (JSON): the session cookie and its CSRF token.
     func login() throws -> (cookie: String, csrf: String) {
-        let response = try HTTP.request("POST", base + "/login", json: ["token": token])
+        let response = try HTTP.request("POST", base + "/login", json: ["token": token], caFile: caFile)
         guard response.status == 200, let cookie = response.cookie, let csrf = (response.json as? [String: Any])?["csrf"] as? String else {
             throw TestGuestError("login failed: \(response.status) \(response.body)")
         }
@@ -77,8 +90,10 @@ enum HTTP {
         var cookie: String? { headers["set-cookie"]?.split(separator: ";").first.map(String.init) }
     }
 
+    /// `caFile`: the PEM file that must verify an https server's certificate (curl --cacert).
     static func request(
-        _ method: String, _ url: String, headers: [String: String] = [:], json: Any? = nil, rawBody: Data? = nil, timeout: Double = 300
+        _ method: String, _ url: String, headers: [String: String] = [:], json: Any? = nil, rawBody: Data? = nil, timeout: Double = 300,
+        caFile: String? = nil
     ) throws -> Response {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmsnap-http-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -87,6 +102,7 @@ enum HTTP {
             "-sS", "--path-as-is", "-X", method, "-D", scratch + "/headers", "-o", scratch + "/body", "-w", "%{http_code}", "--max-time", "\(Int(timeout))",
         ]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        if let caFile { arguments += ["--cacert", caFile] }
         let body = try rawBody ?? json.map { try JSONSerialization.data(withJSONObject: $0) }
         if let body {
             try body.write(to: URL(fileURLWithPath: scratch + "/request"))
