@@ -102,4 +102,3 @@ func withBytes<T>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(VaultErr
     let r: Result<T, VaultError> = a.withUnsafeBytes { p in Result { () throws(VaultError) in try body(p) } }
     return try r.get()
 }
-
