@@ -49,21 +49,38 @@ vault_ssh_setup() {
 
 # measure OUT CMD...: runs CMD (stdout to OUT); M_SECS = wall seconds, M_READ / M_WRITE = bytes
 # the command and every child it reaped read from / wrote to storage (/proc/self/io
-# read_bytes / write_bytes of a wrapper: reaped children's counts are added to their parent's).
+# read_bytes / write_bytes of a wrapper: reaped children's counts are added to their parent's);
+# M_CPU = CPU seconds (user + sys) of the command and the children it reaped (kvmsnap's qemu-nbd).
 measure() {
   local out=$1
   shift
   $PY - "$out" "$@" >"$VW/measure" <<'EOF' || die "vault: '$*' failed"
-import subprocess, sys, time
+import resource, subprocess, sys, time
 def io():
     return {k: int(v) for k, v in (l.split(": ") for l in open("/proc/self/io").read().splitlines())}
-a = io(); t0 = time.monotonic()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN); return r.ru_utime + r.ru_stime
+a = io(); c0 = cpu(); t0 = time.monotonic()
 rc = subprocess.call(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=open(sys.argv[1], "wb"))
-t1 = time.monotonic(); b = io()
+t1 = time.monotonic(); b = io(); c1 = cpu()
 if rc: sys.exit("exit status %d" % rc)
-print("%.6f %d %d" % (t1 - t0, b["read_bytes"] - a["read_bytes"], b["write_bytes"] - a["write_bytes"]))
+print("%.6f %d %d %.3f" % (t1 - t0, b["read_bytes"] - a["read_bytes"], b["write_bytes"] - a["write_bytes"], c1 - c0))
 EOF
-  read -r M_SECS M_READ M_WRITE <"$VW/measure"
+  read -r M_SECS M_READ M_WRITE M_CPU <"$VW/measure"
+}
+# copy_limit DIR FILE...: the device's copy limit for these files, timed (M_*): each file read
+# with dd iflag=direct and written into DIR with oflag=direct by a second dd in the same pipeline
+# (reading the next 4 MiB overlaps writing the last), all-zero 4 MiB blocks skipped (conv=sparse,
+# as kvmsnap skips holes), then sync (a send and a restore end durable). Same filesystem as the
+# repositories. DIR is deleted afterwards.
+copy_limit() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"; drop_caches
+  measure /dev/null bash -c 'set -o pipefail; d=$1; shift
+    for f; do dd if="$f" bs=4M iflag=direct status=none | dd of="$d/${f##*/}" bs=4M iflag=fullblock oflag=direct conv=sparse status=none || exit; done
+    sync' bash "$dir" "$@"
+  rm -rf "$dir"
 }
 mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.3f", b / t / 1e6 }'; }
 bytes_of() { du -sb --apparent-size "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
@@ -133,12 +150,17 @@ vault_full() {   # vault_full SIDE I
                 sample vault_send_full_MBps_s3 kvmsnap "$(mbps "$bytes" "$M_SECS")"; return 0 ;;
     kvmsnap-ssh) kv_vault_add "benchssh$i" "$(kv_ssh_location "$r")"; kv_send_cmd s1 "benchssh$i"; drop_caches
                  measure "$VW/sendssh-$i-s1.json" "${KV_CMD[@]}" ;;
-    dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/* ;;
+    dd) drop_caches; measure /dev/null sh -c 'for f; do dd if="$f" of=/dev/null bs=4M iflag=direct status=none || exit; done' sh "$VW/src"/*
+        sample vault_send_full_MBps dd "$(mbps "$bytes" "$M_SECS")"
+        sample vault_send_full_MBps:bytes_read dd "$M_READ"
+        sample vault_send_full_MBps:cpu_seconds dd "$M_CPU"
+        copy_limit "$r" "$VW/src"/*; side=copy ;;
     borg) borg init --encryption none "$r"; drop_caches; measure /dev/null borg create --chunker-params fixed,4194304 --compression lz4 "$r::s1" "$VW/src" ;;
     restic) restic -q -r "$r" init --repository-version 2 >/dev/null; drop_caches; measure /dev/null restic -q -r "$r" backup --host bench "$VW/src" ;;
   esac
   sample vault_send_full_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_send_full_MBps:bytes_read "$side" "$M_READ"
+  sample vault_send_full_MBps:cpu_seconds "$side" "$M_CPU"
 }
 vault_inc() {   # vault_inc SIDE I SNAP
   local side=$1 i=$2 s=$3 r=$VW/repos/$1-$2
@@ -155,6 +177,7 @@ vault_inc() {   # vault_inc SIDE I SNAP
   esac
   sample vault_send_incremental_seconds "$side" "$M_SECS"
   sample vault_send_incremental_bytes_read "$side" "$M_READ"
+  sample vault_send_incremental_seconds:cpu_seconds "$side" "$M_CPU"
 }
 vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, timed until synced
   local side=$1 i=$2 r=$VW/repos/$1-$2 d=$VW/restore-$1 bytes
@@ -165,7 +188,16 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
     kvmsnap) kv_restore_cmd "bench$i" s3 "$V-restored$i" "$d"; measure "$VW/restore-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
     kvmsnap-ssh) kv_restore_cmd "benchssh$i" s3 "$V-restored$i" "$d"; measure "$VW/restoressh-$i.json" sh -c '"$@" && sync' sh "${KV_CMD[@]}" ;;
     dd) bytes=$(bytes_of "$VW/data/s3")
-        measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304)) ;;
+        measure /dev/null sh -c 'dd if=/dev/zero of="$0/dd.bin" bs=4M count="$1" oflag=direct status=none && sync' "$d" $(((bytes + 4194303) / 4194304))
+        sample vault_restore_MBps dd "$(mbps "$(bytes_of "$d")" "$M_SECS")"
+        sample vault_restore_MBps:bytes dd "$(bytes_of "$d")"
+        rm -rf "$d"
+        # The copy limit: s3's files read and written back on the same device (a restore reads
+        # chunk files, fewer bytes, and writes the same files).
+        bytes=$(bytes_of "$VW/data/s3"); copy_limit "$d" "$VW/data/s3"/*
+        sample vault_restore_MBps copy "$(mbps "$bytes" "$M_SECS")"
+        sample vault_restore_MBps:bytes copy "$bytes"
+        return 0 ;;
     borg) measure /dev/null sh -c 'cd "$0" && borg extract "$1" && sync' "$d" "$r::s3" ;;
     restic) measure /dev/null sh -c 'restic -q -r "$1" restore latest --target "$0" && sync' "$d" "$r" ;;
   esac
@@ -173,6 +205,7 @@ vault_restore() {   # vault_restore SIDE I: snapshot s3 into a fresh directory, 
   if [[ $i == 1 && $side == @(borg|restic) ]]; then vault_check_restored "$side" "$d"; fi
   sample vault_restore_MBps "$side" "$(mbps "$bytes" "$M_SECS")"
   sample vault_restore_MBps:bytes "$side" "$bytes"
+  sample vault_restore_MBps:cpu_seconds "$side" "$M_CPU"
   if [[ $side == kvmsnap* ]]; then
     virsh -q destroy "$V-restored$i" >/dev/null 2>&1 || true   # a files-only restore defines no VM
     virsh -q undefine "$V-restored$i" --nvram >/dev/null 2>&1 || virsh -q undefine "$V-restored$i" >/dev/null 2>&1 || true
@@ -247,13 +280,15 @@ vault_section() {
   if ((VAULT_S3)); then s3_peer_stop; fi
   VAULT_HOW="cold page cache before every timed step on every side (sync; echo 3 >/proc/sys/vm/drop_caches); sides in rotating order run by run; fresh repositories each run, on the same filesystem; kvmsnap reads its qcow2 chains + memory image, borg/restic/dd read the same snapshots as raw files (kvmsnap export-disk --format raw) + the memory image; borg 1.2: --encryption none --chunker-params fixed,4194304 --compression lz4 (its default codec); restic 0.14: repository format 2, compression auto (zstd), always encrypted (RESTIC_PASSWORD)"
   local how=$VAULT_HOW
-  cond vault_send_full_MBps "first send of s1 into an empty repository; MB/s = apparent bytes of s1's files (raw vda + vdb + memory image, the same numerator for every side) / wall seconds; limit: dd bs=4M iflag=direct over the same files; $how"
+  cond vault_send_full_MBps "first send of s1 into an empty repository; MB/s = apparent bytes of s1's files (raw vda + vdb + memory image, the same numerator for every side) / wall seconds; limit: dd bs=4M iflag=direct over the same files; copy limit (baseline 'copy'): the same files read with dd iflag=direct and written to the repositories' filesystem by a second dd (oflag=direct, conv=sparse) in one pipeline, then sync; CPU seconds (user + sys, reaped children included) in 'cpu_seconds'; $how"
+  cond vault_send_full_vs_copy_limit "kvmsnap's vault_send_full_MBps against the copy limit (same numerator): a send reads and writes the same device, which the read limit alone does not; $how"
+  cond vault_restore_vs_copy_limit "kvmsnap's vault_restore_MBps against a copy of s3's files on the same device (dd iflag=direct | dd oflag=direct conv=sparse, then sync; same numerator); $how"
   cond vault_send_incremental_seconds "second and third sends (s2, s3; $VAULT_WRITE_MIB MiB written by the guest before each) into the repository of the first; borg and restic re-read every changed file; wall seconds; $how"
   cond vault_send_incremental_bytes_read "the same sends; bytes read from storage, measured (/proc/self/io read_bytes of a wrapper process, reaped children included; kvmsnap's own bytesRead in 'reported'); $how"
   cond vault_stored_bytes_after_3 "repository size after s1..s3: du -sb --apparent-size (sum of file sizes; allocated bytes in 'allocated'); $how"
   cond vault_send_full_MBps_s3 "kvmsnap's first send of s1 into an S3 vault on moto (loopback, SigV4 checked, --jobs 8), against kvmsnap's send into a directory vault in the same run; $how"
   cond vault_send_incremental_seconds_s3 "kvmsnap's second and third sends into that S3 vault, against the same sends into the directory vault; $how"
-  cond vault_restore_MBps "restore of s3 into an empty directory on the same filesystem, timed until 'sync' returns; MB/s = apparent bytes written / seconds; borg extract and restic restore write files without holes; limit: dd if=/dev/zero bs=4M oflag=direct of the same size; $how"
+  cond vault_restore_MBps "restore of s3 into an empty directory on the same filesystem, timed until 'sync' returns; MB/s = apparent bytes written / seconds; borg extract and restic restore write files without holes; limit: dd if=/dev/zero bs=4M oflag=direct of the same size; copy limit in baseline 'copy' (see vault_restore_vs_copy_limit); CPU seconds in 'cpu_seconds'; $how"
 }
 # The last run's figures, one line for the log.
 vault_run_line() {
@@ -273,7 +308,7 @@ for line in open(samples):
 conditions = dict(line.rstrip("\n").split("\t", 1) for line in open(conds))
 med = lambda xs: statistics.median(xs) if xs else None
 fmt = lambda x: "-" if x is None else ("%.4g" % x)
-names = {"dd": "dd O_DIRECT (filesystem limit)", "borg": "borg 1.2", "restic": "restic 0.14"}
+names = {"dd": "dd O_DIRECT (filesystem limit)", "borg": "borg 1.2", "restic": "restic 0.14", "copy": "dd read | dd write, O_DIRECT (copy limit)"}
 spec = [  # metric, unit, primary baseline, target text, target check on {baseline: ratio}
     ("vault_send_full_MBps", "MB/s", "dd", "kvmsnap/limit >= 0.7", lambda r: r["dd"] >= 0.7),
     ("vault_send_incremental_seconds", "s", "borg", "kvmsnap/borg and kvmsnap/restic <= 0.2 (5x faster)", lambda r: r["borg"] <= 0.2 and r["restic"] <= 0.2),
@@ -286,7 +321,7 @@ print("\n| metric | kvmsnap | limit (dd) | borg | restic | kvmsnap/limit | kvmsn
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for metric, unit, primary, ttext, check in spec:
     v = vals.get(metric, {})
-    base = {s: med(v[s]) for s in ("dd", "borg", "restic") if s in v}
+    base = {s: med(v[s]) for s in ("dd", "borg", "restic", "copy") if s in v}
     k = med(v.get("kvmsnap", []))
     ratios = {s: (k / b if k is not None and b else None) for s, b in base.items()}
     n = min(len(xs) for xs in v.values()) if v else 0   # incremental rows: 2 sends per run
@@ -295,7 +330,7 @@ for metric, unit, primary, ttext, check in spec:
     row = {"metric": metric, "kvmsnap": k, "baseline": base.get(primary), "baselineName": names[primary], "ratio": ratios.get(primary),
            "unit": unit, "runs": runs, "samples": n, "baselines": {names[s]: b for s, b in base.items()}, "ratios": {names[s]: r for s, r in ratios.items()},
            "target": ttext, "met": None if met == "-" else met == "yes", "conditions": conditions[metric]}
-    for extra in ("bytes_read", "reported", "allocated", "bytes"):
+    for extra in ("bytes_read", "reported", "allocated", "bytes", "cpu_seconds"):
         e = vals.get(metric + ":" + extra)
         if e: row[extra] = {s: med(xs) for s, xs in e.items()}
     if not built: row["kvmsnapNote"] = not_built
@@ -304,6 +339,13 @@ for metric, unit, primary, ttext, check in spec:
     doc["results"].append(row)
     print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |" % (metric, fmt(k) if built else not_built, fmt(base.get("dd")),
           fmt(base.get("borg")), fmt(base.get("restic")), fmt(ratios.get("dd")), fmt(ratios.get("borg")), fmt(ratios.get("restic")), unit, runs, ttext, met))
+for metric, local in (("vault_send_full_vs_copy_limit", "vault_send_full_MBps"), ("vault_restore_vs_copy_limit", "vault_restore_MBps")):
+    k, c = med(vals.get(local, {}).get("kvmsnap", [])), med(vals.get(local, {}).get("copy", []))
+    if k is None or c is None: continue
+    doc["results"].append({"metric": metric, "kvmsnap": k, "baseline": c, "baselineName": names["copy"], "ratio": k / c if c else None,
+                           "unit": "MB/s", "runs": runs, "target": "report (the issue's targets are against the read / write limit)", "met": None,
+                           "conditions": conditions[metric]})
+    print("| %s | %s | copy limit: %s | | | kvmsnap/copy %s | | | MB/s | %d | report | - |" % (metric, fmt(k), fmt(c), fmt(k / c if c else None), runs))
 for metric, local, unit in (("vault_send_full_MBps_s3", "vault_send_full_MBps", "MB/s"), ("vault_send_incremental_seconds_s3", "vault_send_incremental_seconds", "s")):
     k, d = med(vals.get(metric, {}).get("kvmsnap", [])), med(vals.get(local, {}).get("kvmsnap", []))
     if k is None: continue
@@ -321,7 +363,7 @@ if ssh_rows:
 for row in doc["results"]:
     if row["metric"].startswith("vault_"):
         print("- %s: %s" % (row["metric"], row["conditions"].replace("; " + how, "")))
-        for extra in ("bytes_read", "reported", "allocated", "bytes"):
+        for extra in ("bytes_read", "reported", "allocated", "bytes", "cpu_seconds"):
             if extra in row: print("  %s (medians): %s" % (extra, ", ".join("%s %s" % (s, fmt(x)) for s, x in sorted(row[extra].items()))))
 EOF
 }

@@ -243,11 +243,18 @@ extension SnapshotEngine {
 struct NBDBlockSource: BlockSource {
     let client: NBDClient
     func read(offset: Int64, length: Int) throws(VaultError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: length)
-        let result: Result<Void, EngineError> = out.withUnsafeMutableBytes { b in
-            Result { () throws(EngineError) in try client.read(at: offset, into: b) }
+        // Not zero-filled first: the client fills every byte or throws (then nothing is kept).
+        var failure: EngineError?
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            do throws(EngineError) {
+                try client.read(at: offset, into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = length
+            } catch {
+                failure = error
+                initialized = 0
+            }
         }
-        do { try result.get() } catch { throw .source(error.message) }
+        if let failure { throw .source(failure.message) }
         return out
     }
 }

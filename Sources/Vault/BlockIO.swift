@@ -31,15 +31,25 @@ public struct FileBlockDevice: BlockSource, BlockSink {
     public init(fd: Int32) { self.fd = fd }
 
     public func read(offset: Int64, length: Int) throws(VaultError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: length)
-        var done = 0
-        while done < length {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .source("pread at \(offset + Int64(done)): errno \(errno)") }
-            if n == 0 { break }  // past the end: zeros
-            done += n
+        var failure: VaultError?
+        // Not zero-filled first: what pread does not fill (past the end) is zeroed below.
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            while done < length {
+                let n = pread(fd, raw.baseAddress! + done, length - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else {
+                    failure = .source("pread at \(offset + Int64(done)): errno \(errno)")
+                    break
+                }
+                if n == 0 { break }  // past the end: zeros
+                done += n
+            }
+            if done < length { (raw.baseAddress! + done).initializeMemory(as: UInt8.self, repeating: 0, count: length - done) }
+            initialized = length
         }
+        if let failure { throw failure }
         return out
     }
 
@@ -90,11 +100,5 @@ func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
 /// `withUnsafeBytes` keeping the closure's typed error.
 func withBytes<T>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(VaultError) -> T) throws(VaultError) -> T {
     let r: Result<T, VaultError> = a.withUnsafeBytes { p in Result { () throws(VaultError) in try body(p) } }
-    return try r.get()
-}
-
-/// `withUnsafeMutableBytes` keeping the closure's typed error.
-func withMutableBytes<T>(_ a: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(VaultError) -> T) throws(VaultError) -> T {
-    let r: Result<T, VaultError> = a.withUnsafeMutableBytes { p in Result { () throws(VaultError) in try body(p) } }
     return try r.get()
 }

@@ -39,14 +39,16 @@ public struct ChunkCodec: Sendable {
     public func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID) throws(VaultError) -> [UInt8] {
         // Random-looking data (most of a VM disk's used blocks are compressed or encrypted
         // already) is stored raw without paying for a full compression that would not shrink it.
-        let compressed = Zstd.looksIncompressible(plaintext) ? nil : Zstd.compress(plaintext, level: level)
+        let incompressible = Zstd.looksIncompressible(plaintext)
+        guard let keys else {
+            // Plain: the frame is written behind the header in place.
+            if !incompressible, let object = Zstd.compress(plaintext, level: level, prefix: Self.magic + [1, 0]) { return object }
+            return Self.magic + [0, 0] + plaintext
+        }
+        let compressed = incompressible ? nil : Zstd.compress(plaintext, level: level)
         var object = Self.magic
         object.append(compressed == nil ? 0 : 1)
-        object.append(keys == nil ? 0 : 1)
-        guard let keys else {
-            if let compressed { object += compressed } else { object += plaintext }
-            return object
-        }
+        object.append(1)
         do {
             let box =
                 try
@@ -66,23 +68,25 @@ public struct ChunkCodec: Sendable {
     public func decode(_ object: [UInt8], id: ChunkID, key: String) throws(VaultError) -> [UInt8] {
         if let problem = Self.structuralProblem(object) { throw .corruptChunk(key: key, reason: problem) }
         let codec = object[4], cipher = object[5]
-        var payload = Array(object[Self.headerLength...])
+        // The payload stays a slice of the object (no copy) unless it is decrypted.
+        var payload = object[Self.headerLength...]
         if cipher == 1 {
             guard let keys else { throw .keyRequired }
             do {
                 let box = try AES.GCM.SealedBox(combined: payload)
-                payload = Array(try AES.GCM.open(box, using: keys.encKey, authenticating: id.bytes))
+                payload = Array(try AES.GCM.open(box, using: keys.encKey, authenticating: id.bytes))[...]
             } catch { throw .corruptChunk(key: key, reason: "authentication failed") }
         } else if keys != nil {
             throw .corruptChunk(key: key, reason: "unencrypted object in an encrypted vault")
         }
         let plain: [UInt8]
         if codec == 1 {
-            do { plain = try withBytes(payload) { (p) throws(VaultError) in try Zstd.decompress(p, maxSize: Self.maxPlaintext) } } catch {
-                throw .corruptChunk(key: key, reason: "\(error)")
+            let r: Result<[UInt8], VaultError> = payload.withUnsafeBytes { p in
+                Result { () throws(VaultError) in try Zstd.decompress(p, maxSize: Self.maxPlaintext) }
             }
+            do { plain = try r.get() } catch { throw .corruptChunk(key: key, reason: "\(error)") }
         } else {
-            plain = payload
+            plain = Array(payload)
         }
         guard self.id(of: plain) == id else { throw .corruptChunk(key: key, reason: "content does not match its id") }
         return plain

@@ -173,16 +173,24 @@ public final class DirectoryBackend: VaultBackend {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .backend(key: key, operation: "fstat", errno: errno) }
-        var out = [UInt8](repeating: 0, count: Int(st.st_size))
-        var done = 0
-        while done < out.count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-            if n < 0, errno == EINTR { continue }
-            guard n >= 0 else { throw .backend(key: key, operation: "read", errno: errno) }
-            if n == 0 { break }
-            done += n
+        let size = Int(st.st_size)
+        var failure: Int32?
+        // Not zero-filled first: only the bytes read are kept (a file that shrank reads short).
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let n = pread(fd, buffer.baseAddress! + done, size - done, off_t(done))
+                if n < 0, errno == EINTR { continue }
+                guard n >= 0 else {
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                done += n
+            }
+            initialized = done
         }
-        if done < out.count { out.removeLast(out.count - done) }
+        if let failure { throw .backend(key: key, operation: "read", errno: failure) }
         return out
     }
 

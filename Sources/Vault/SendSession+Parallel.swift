@@ -27,7 +27,7 @@ extension SendSession {
         outcomes.withUnsafeMutableBufferPointer { out in
             parallelFor(count) { k in
                 do throws(VaultError) {
-                    out[k] = Self.store(try produce(k), detectZero: detectZero, codec: codec, backend: backend)
+                    out[k] = Self.store(try produce(k)[...], detectZero: detectZero, codec: codec, backend: backend)
                 } catch {
                     out[k].error = error
                 }

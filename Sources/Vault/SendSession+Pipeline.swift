@@ -56,8 +56,11 @@ final class BoundedQueue<T>: @unchecked Sendable {
 /// Stores plaintexts on worker threads while the caller keeps producing: the caller `submit`s
 /// (blocking when `capacity` chunks wait), workers hash, check `exists`, compress (+ encrypt)
 /// and put-if-absent; `finish` returns the outcomes by sequence number.
+/// A plaintext is an `ArraySlice` so that several chunks cut from one read buffer (a run of
+/// disk slots, a stream's window) share it without a copy; the buffer is freed when the
+/// workers are done with its last slice.
 final class StorePipeline: @unchecked Sendable {
-    private let queue: BoundedQueue<[UInt8]>
+    private let queue: BoundedQueue<ArraySlice<UInt8>>
     private let lock = NSLock()
     private var outcomes: [Int: SendSession.Outcome] = [:]
     private var failure: VaultError?
@@ -83,7 +86,7 @@ final class StorePipeline: @unchecked Sendable {
     }
 
     /// Hands one plaintext to the workers; throws a worker's error as soon as one is known.
-    func submit(_ seq: Int, _ plain: [UInt8]) throws(VaultError) {
+    func submit(_ seq: Int, _ plain: ArraySlice<UInt8>) throws(VaultError) {
         if let e = currentFailure() { throw e }
         guard queue.put(seq, plain) else {
             cancel()
@@ -126,9 +129,13 @@ final class StorePipeline: @unchecked Sendable {
 extension SendSession {
     /// One chunk's store: an all-zero plaintext (with `detectZero`) is a hole; else hash, skip
     /// when the object exists (resume, dedup: costs a stat), else encode and put-if-absent.
-    static func store(_ plain: [UInt8], detectZero: Bool, codec: ChunkCodec, backend: any VaultBackend) -> Outcome {
+    static func store(_ plain: ArraySlice<UInt8>, detectZero: Bool, codec: ChunkCodec, backend: any VaultBackend) -> Outcome {
+        plain.withUnsafeBytes { store($0, detectZero: detectZero, codec: codec, backend: backend) }
+    }
+
+    static func store(_ plain: UnsafeRawBufferPointer, detectZero: Bool, codec: ChunkCodec, backend: any VaultBackend) -> Outcome {
         var o = Outcome()
-        if detectZero, plain.withUnsafeBytes({ isAllZero($0) }) {
+        if detectZero, isAllZero(plain) {
             o.isZero = true
             return o
         }

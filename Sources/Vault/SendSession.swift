@@ -117,7 +117,8 @@ public final class SendSession: @unchecked Sendable {
                     var at = 0
                     for k in run {
                         let n = Int(plan.range(ofSlot: k).length)
-                        try pipeline.submit(k, run.count == 1 ? bytes : Array(bytes[at..<(at + n)]))
+                        // A slice shares the run's buffer: the workers hash and compress in place.
+                        try pipeline.submit(k, bytes[at..<(at + n)])
                         at += n
                         readSlots.append(k)
                         if checkpoint != nil { submitted.insert(k) }
@@ -171,7 +172,7 @@ public final class SendSession: @unchecked Sendable {
         read: (UnsafeMutableRawBufferPointer) throws(VaultError) -> Int, progress: ((Int64) -> Void)? = nil
     ) throws(VaultError) -> VaultStreamRef {
         var chunker = ContentDefinedChunker(repository.config.cdc)
-        var pending: [UInt8] = []  // bytes since the last cut
+        var pending: ArraySlice<UInt8> = []  // bytes since the last cut
         var pendingStart: Int64 = 0  // in the chunker's offsets, which start where `read` starts
         var entries: [StreamIndex.Entry] = []  // the resumed ones, then the new ones at the end
         if let resumed {
@@ -179,26 +180,26 @@ public final class SendSession: @unchecked Sendable {
             stats.chunksReused += resumed.ids.count
         }
         var progressed = StreamProgress(entries: entries)
-        var buffer = [UInt8](repeating: 0, count: 4 << 20)
         // This thread reads and cuts; the workers hash and store meanwhile.
         let pipeline = StorePipeline(session: self, capacity: max(2, batchSize), detectZero: false)
-        func submit(_ chunk: [UInt8]) throws(VaultError) {
+        func submit(_ chunk: ArraySlice<UInt8>) throws(VaultError) {
             try pipeline.submit(progressed.lengths.count, chunk)
             progressed.lengths.append(chunk.count)
         }
         do {
             while true {
-                let n = try withMutableBytes(&buffer) { (b) throws(VaultError) in try read(b) }
+                // Each read fills a fresh window that starts with the uncut bytes of the last
+                // one; the chunks cut from it go to the workers as slices (no copy).
+                let (window, n) = try Self.readWindow(after: pending, count: 4 << 20, read: read)
                 guard n > 0 else { break }
-                let cuts = buffer.withUnsafeBytes { chunker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                pending.append(contentsOf: buffer[0..<n])
+                let cuts = window.withUnsafeBytes { chunker.feed(UnsafeRawBufferPointer(rebasing: $0[pending.count...])) }
                 var consumed = 0
                 for cut in cuts {
                     let len = Int(cut - pendingStart) - consumed
-                    try submit(Array(pending[consumed..<(consumed + len)]))
+                    try submit(window[consumed..<(consumed + len)])
                     consumed += len
                 }
-                pending.removeFirst(consumed)
+                pending = window[consumed...]
                 pendingStart += Int64(consumed)
                 stats.bytesRead += Int64(n)
                 progress?(stats.bytesRead)
@@ -224,6 +225,29 @@ public final class SendSession: @unchecked Sendable {
         let indexID = try storeParallel(count: 1, detectZero: false) { (_) throws(VaultError) in index.encoded() }[0]
         stats.logicalBytes += index.totalLength
         return VaultStreamRef(index: indexID, size: index.totalLength)
+    }
+
+    /// A new buffer holding `carry`, then up to `count` bytes from `read`; and that byte count
+    /// (0 at the end of the stream). Not zero-filled first: `read` writes what it returns.
+    static func readWindow(
+        after carry: ArraySlice<UInt8>, count: Int, read: (UnsafeMutableRawBufferPointer) throws(VaultError) -> Int
+    ) throws(VaultError) -> ([UInt8], Int) {
+        var n = 0
+        var failure: VaultError?
+        let window = [UInt8](unsafeUninitializedCapacity: carry.count + count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            if !carry.isEmpty { carry.withUnsafeBytes { raw.copyMemory(from: $0) } }
+            do throws(VaultError) {
+                n = try read(UnsafeMutableRawBufferPointer(rebasing: raw[carry.count...]))
+                if n < 0 || n > count { throw .source("read returned \(n) bytes for a \(count)-byte buffer") }
+            } catch {
+                failure = error
+                n = 0
+            }
+            initialized = carry.count + n
+        }
+        if let failure { throw failure }
+        return (window, n)
     }
 
     /// Stores a stream read from a file descriptor until its end.

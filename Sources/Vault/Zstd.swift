@@ -2,17 +2,21 @@ import Czstd
 
 /// zstd one-shot compression; the only file calling zstd's C functions.
 enum Zstd {
-    /// Compresses `input` at `level`; nil when the output would not be smaller than the input
-    /// (the caller then stores the bytes raw).
-    static func compress(_ input: UnsafeRawBufferPointer, level: Int32) -> [UInt8]? {
+    /// `prefix` followed by the frame of `input` compressed at `level` (written in place: no
+    /// copy of the frame); nil when the frame would not be smaller than the input (the caller
+    /// then stores the bytes raw).
+    static func compress(_ input: UnsafeRawBufferPointer, level: Int32, prefix: [UInt8] = []) -> [UInt8]? {
         guard let base = input.baseAddress, input.count > 0 else { return nil }
         let bound = ZSTD_compressBound(input.count)
-        var out = [UInt8](repeating: 0, count: bound)
-        let written = out.withUnsafeMutableBytes { dst in
-            ZSTD_compress(dst.baseAddress, bound, base, input.count, level)
+        var written = 0
+        // Not zero-filled first: only the bytes zstd wrote are kept.
+        let out = [UInt8](unsafeUninitializedCapacity: prefix.count + bound) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            if !prefix.isEmpty { prefix.withUnsafeBytes { raw.copyMemory(from: $0) } }
+            written = ZSTD_compress(raw.baseAddress! + prefix.count, bound, base, input.count, level)
+            initialized = ZSTD_isError(written) == 0 ? prefix.count + written : 0
         }
         guard ZSTD_isError(written) == 0, written < input.count else { return nil }
-        out.removeLast(bound - written)
         return out
     }
 
@@ -42,9 +46,11 @@ enum Zstd {
         guard size < UInt64.max - 1, size <= UInt64(maxSize) else {
             throw .compression(reason: "frame content size unknown or larger than \(maxSize)")
         }
-        var out = [UInt8](repeating: 0, count: Int(size))
-        let n = out.withUnsafeMutableBytes { dst in
-            ZSTD_decompress(dst.baseAddress, Int(size), base, input.count)
+        var n = 0
+        // Not zero-filled first: a frame that decodes to fewer bytes is refused below.
+        let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+            n = ZSTD_decompress(buffer.baseAddress, Int(size), base, input.count)
+            initialized = ZSTD_isError(n) == 0 ? n : 0
         }
         guard ZSTD_isError(n) == 0 else {
             throw .compression(reason: String(cString: ZSTD_getErrorName(n)))
