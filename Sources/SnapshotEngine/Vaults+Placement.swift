@@ -1,5 +1,6 @@
 import Foundation
 import KVMSnapCore
+import SnapshotCatalog
 import Vault
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KVMSnapCore
 import SnapshotEngine
+import Vault
 
 struct VaultSnapshotsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
