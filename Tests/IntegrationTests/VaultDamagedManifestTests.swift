@@ -70,10 +70,20 @@ import Vault
         try FileManager.default.createDirectory(atPath: s.dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: s.dir) }
         let vaultDir = try Self.vaultWithTwoSnapshots(s)
-        try FileManager.default.removeItem(atPath: vaultDir + "/chunks")
+        // Every data chunk damaged (the index stays readable): the extract fails while writing,
+        // after it made its directory.
+        let repository = try VaultRepository.open(backend: try DirectoryBackend(root: vaultDir), key: nil)
+        let index = VaultLayout.chunk(try #require(try repository.manifest(vmUUID: Self.uuid, snapshot: "s2").memory).index)
+        var damaged = 0
+        for case let path as String in FileManager.default.enumerator(atPath: vaultDir + "/chunks")?.allObjects ?? []
+        where path.count > 60 && "chunks/\(path)" != index {
+            try Data(repeating: 0x5a, count: 64).write(to: URL(fileURLWithPath: "\(vaultDir)/chunks/\(path)"))
+            damaged += 1
+        }
+        #expect(damaged > 0)
         let target = s.dir + "/out/deeper"
         let failed = try s.kvmsnap(["vault", "extract", "v", "guest", "s2", "--to", target])
-        #expect(failed.status != 0 && failed.stderr.contains("missing"), "\(failed.stderr)")
+        #expect(failed.status != 0 && failed.stderr.contains("corrupt chunk"), "\(failed.stderr)")
         #expect(!s.exists(s.dir + "/out"), "a failed extract left \(s.dir)/out")
     }
 }
