@@ -28,6 +28,16 @@ extension SnapshotEngine {
         try vaults.snapshots(name, vm: vm)
     }
 
+    /// The vault's readable snapshots and its damaged manifests (`vault snapshots`).
+    public func vaultSnapshotListing(_ name: String, vm: String? = nil) throws(EngineError) -> VaultSnapshotListing {
+        try vaults.snapshotListing(name, vm: vm)
+    }
+
+    /// `vault forget NAME VM SNAP --damaged`: deletes a manifest that cannot be read, so gc can run.
+    public func forgetDamagedVaultManifest(_ name: String, vm: String, snapshot: String) throws(EngineError) -> DamagedManifest {
+        try vaults.forgetDamaged(name, vm: vm, snapshot: snapshot)
+    }
+
     /// `vault verify [--read-data]`: every manifest authenticated, every referenced chunk present
     /// (and with `readData` re-hashed). Runs without the key of an encrypted vault.
     /// Problems, or a failure to read the vault, are also a `vault-verify-failed` alert.

@@ -18,9 +18,30 @@ public enum VaultExtraction {
         let vaults = Vaults(catalog: catalog, store: store, clock: SystemClock())
         let (repository, manifest) = try vaults.restorable(vault: name, vm: vm, snapshot: snapshot)
         guard directory.hasPrefix("/") else { throw EngineError(.invalidInput, "--to must be an absolute path, not '\(directory)'") }
+        // The directories this call makes (outermost first), removed again when it fails.
+        var made: [String] = []
+        var parent = (directory as NSString).standardizingPath
+        while parent != "/", !FileManager.default.fileExists(atPath: parent) {
+            made.insert(parent, at: 0)
+            parent = (parent as NSString).deletingLastPathComponent
+        }
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            for dir in made.reversed() { rmdir(dir) }
             throw EngineError(.io, "cannot create \(directory): \(error.localizedDescription)")
         }
+        do {
+            return try extract(repository, manifest, vault: name, to: directory, raw: raw, progress: progress, began: began)
+        } catch {
+            // rmdir removes only what is still empty: a failed extract leaves no directory it made.
+            for dir in made.reversed() { rmdir(dir) }
+            throw error
+        }
+    }
+
+    private static func extract(
+        _ repository: VaultRepository, _ manifest: VaultManifest, vault name: String, to directory: String, raw: Bool,
+        progress: ProgressHandler?, began: ContinuousClock.Instant
+    ) throws(EngineError) -> VaultExtractReport {
         let format = raw ? "raw" : "qcow2"
         let targets = VaultFileTargets(
             disks: manifest.disks.map { .init(target: $0.target, path: "\(directory)/\($0.target).\(format)", format: format) },

@@ -113,7 +113,8 @@ extension SnapshotEngine {
     ) throws(EngineError) -> SendReport {
         let (base, noBaseReason) = try chooseSendBase(vm: vm, snapshot: snapshot, vaultName: vaultName, repository: repository)
         let sources = try vaultDiskSources(vmUUID: vm.uuid, baseSnapshotID: base?.record.snapshotID, snapshotID: snapshot.id)
-        let session = try vault { () throws(VaultError) in try repository.beginSend() }
+        let log = self.diagnostics.logger
+        let session = try vault { () throws(VaultError) in try repository.beginSend(onWait: { log.warning("\($0)") }) }
         session.storeWorkers = jobs
         var committed = false
         defer {

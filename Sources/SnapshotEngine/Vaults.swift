@@ -87,15 +87,26 @@ struct Vaults: CatalogService, Sendable {
     func add(_ options: VaultAddOptions) throws(EngineError) -> VaultAddResult {
         if let problem = NameRules.problem(with: options.name, what: "vault name") { throw EngineError(.invalidInput, problem) }
         let stored = try checkedOptions(options)
+        // Everything is checked before anything is made: a refused add leaves no directory behind.
+        let givenKey = try checkedKeyFile(options.keyFile)
         if try db({ () throws(CatalogError) in try catalog.read { try $0.vault(named: options.name) } }) != nil {
             throw EngineError(.conflict, "a vault named '\(options.name)' exists already (see 'kvmsnap vault list')")
         }
+        try refuseNesting(options.location, stored)
         let exists = try vault { () throws(VaultError) in
             let location = try VaultLocation(parsing: options.location)
             if case .directory(let path) = location { return FileManager.default.fileExists(atPath: path + "/" + VaultLayout.config) }
             return try backend(for: options.location, options: stored).exists(VaultLayout.config)
         }
-        let (keyFile, created, paper, encrypted) = try exists ? attach(options, stored) : create(options, stored)
+        let madeDirectory = try vault { () throws(VaultError) in try VaultLocation(parsing: options.location) }.madeDirectory
+        let (keyFile, created, paper, encrypted): (String?, Bool, String?, Bool)
+        do throws(EngineError) {
+            (keyFile, created, paper, encrypted) = try exists ? attach(options, stored, givenKey) : create(options, stored, givenKey)
+        } catch {
+            // A create refused after its directory was made removes that directory again (when still empty).
+            if !exists, let madeDirectory { rmdir(madeDirectory) }
+            throw error
+        }
         let record = VaultRecord(
             name: options.name, location: options.location, keyFile: keyFile, encrypted: encrypted, addedAt: clock.now(), options: stored)
         try db { () throws(CatalogError) in try catalog.write { try $0.save(record) } }
@@ -112,6 +123,12 @@ struct Vaults: CatalogService, Sendable {
             guard let endpoint = o.endpoint, !endpoint.isEmpty else {
                 throw EngineError(.invalidInput, "an s3:// vault needs --endpoint URL (e.g. https://s3.example.net or http://127.0.0.1:9000)")
             }
+            if let region = o.region, region.isEmpty || region.count > 64 || !region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+                throw EngineError(.invalidInput, "--region must be letters, digits and '-' (e.g. us-east-1)")
+            }
+            if endpoint.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f }) {
+                throw EngineError(.invalidInput, "--endpoint must not contain spaces or control characters")
+            }
             if let file = o.credentialsFile, !file.hasPrefix("/") { throw EngineError(.invalidInput, "--credentials-file must be an absolute path") }
             return o
         }
@@ -121,7 +138,13 @@ struct Vaults: CatalogService, Sendable {
         return o.jobs == nil ? nil : o
     }
 
-    private func create(_ options: VaultAddOptions, _ stored: VaultOptions?) throws(EngineError) -> (String?, Bool, String?, Bool) {
+    /// The bytes of `--key-file`, refused as bad input (exit 64) when the file is not one.
+    private func checkedKeyFile(_ path: String?) throws(EngineError) -> [UInt8]? {
+        guard let path else { return nil }
+        do { return try VaultKeyFile.read(from: path) } catch { throw EngineError(.invalidInput, "\(error.description) (nothing was changed)") }
+    }
+
+    private func create(_ options: VaultAddOptions, _ stored: VaultOptions?, _ givenKey: [UInt8]?) throws(EngineError) -> (String?, Bool, String?, Bool) {
         let encrypt = options.encrypt || options.keyFile != nil || options.passphrase != nil
         guard options.chunkSize >= 256 << 10, options.chunkSize <= 4 << 20, options.chunkSize & (options.chunkSize - 1) == 0 else {
             throw EngineError(.invalidInput, "chunk size must be a power of two from 256 KiB to 4 MiB")
@@ -137,8 +160,8 @@ struct Vaults: CatalogService, Sendable {
             let protection: VaultKeyProtection
             if let passphrase = options.passphrase {
                 protection = .passphrase(passphrase)
-            } else if let given = options.keyFile {
-                protection = .keyFile(try VaultKeyFile.read(from: given))
+            } else if let givenKey {
+                protection = .keyFile(givenKey)
             } else {
                 let kek = VaultKeyFile.generate()
                 try prepareKeysDirectory()
@@ -163,7 +186,7 @@ struct Vaults: CatalogService, Sendable {
         }
     }
 
-    private func attach(_ options: VaultAddOptions, _ stored: VaultOptions?) throws(EngineError) -> (String?, Bool, String?, Bool) {
+    private func attach(_ options: VaultAddOptions, _ stored: VaultOptions?, _ givenKey: [UInt8]?) throws(EngineError) -> (String?, Bool, String?, Bool) {
         try vault { () throws(VaultError) in
             let backend = try backend(for: options.location, options: stored)
             let plain = try VaultRepository.open(backend: backend, key: nil)
@@ -173,7 +196,9 @@ struct Vaults: CatalogService, Sendable {
                 source = .masterKey(try PaperKey.decode(paper))
             } else if let passphrase = options.passphrase {
                 source = .passphrase(passphrase)
-            } else if let path = options.keyFile ?? existingLocalKey(options.name) {
+            } else if let givenKey {
+                source = VaultKeyFile.source(givenKey)
+            } else if let path = existingLocalKey(options.name) {
                 // Without a key given: the key file an earlier add of this name made (an add
                 // killed between creating the vault and registering it).
                 source = VaultKeyFile.source(try VaultKeyFile.read(from: path))

@@ -56,11 +56,20 @@ public final class SendSession: @unchecked Sendable {
         lastMarkRefresh = .now
     }
 
-    func start(gcWait: Duration) throws(VaultError) {
+    /// `onWait` is told once, when a gc mark makes the send wait: which mark, and how old it is.
+    func start(gcWait: Duration, onWait: ((String) -> Void)? = nil) throws(VaultError) {
         try repository.backend.writeAtomic(markKey, Array("send \(id)\n".utf8))
         // A gc that started before our mark may be deleting: wait for it to finish.
         let deadline = ContinuousClock.now + gcWait
-        while try repository.liveMarks(prefix: "gc-", ttl: VaultRepository.markTTL).count > 0 {
+        var told = false
+        while let mark = try repository.liveMarks(prefix: "gc-", ttl: VaultRepository.markTTL).first {
+            if !told, let onWait {
+                told = true
+                let age = Int(max(0, Date().timeIntervalSince(mark.modified)))
+                onWait(
+                    "waiting for a vault gc to finish: \(mark.key) was refreshed \(age) s ago "
+                        + "(a gc killed before it ended leaves it; it counts as stale \(Int(VaultRepository.markTTL)) s after its last refresh)")
+            }
             guard ContinuousClock.now < deadline else {
                 try? repository.backend.delete(markKey)
                 throw .busy("a vault gc is running")

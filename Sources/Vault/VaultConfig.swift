@@ -17,7 +17,7 @@ public struct VaultConfig: Sendable, Equatable, Codable {
 
     public var isEncrypted: Bool { encryption != "none" }
 
-    static func decode(_ bytes: [UInt8]) throws(VaultError) -> VaultConfig {
+    public static func decode(_ bytes: [UInt8]) throws(VaultError) -> VaultConfig {
         struct Version: Decodable { var formatVersion: Int }
         do {
             let v = try VaultJSON.decoder.decode(Version.self, from: Data(bytes))

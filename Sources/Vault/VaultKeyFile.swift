@@ -32,17 +32,32 @@ public enum VaultKeyFile {
         bytes.count == VaultKeys.masterKeyLength ? .masterKey(bytes) : .keyFile(bytes)
     }
 
-    /// Reads a key file; refuses one readable by group or others, or not 32 or 64 bytes long.
+    /// Reads a key file; refuses one readable by group or others, not a regular file, or not 32
+    /// or 64 bytes long. The size is checked with stat(2) first, so a huge file is never read.
     public static func read(from path: String) throws(VaultError) -> [UInt8] {
         var st = stat()
         guard stat(path, &st) == 0 else {
             if errno == ENOENT { throw .missingObject(key: path) }
             throw .backend(key: path, operation: "stat", errno: errno)
         }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .crypto(reason: "key file \(path) is not a regular file") }
         guard st.st_mode & 0o077 == 0 else { throw .crypto(reason: "key file \(path) is accessible by others (mode must be 0600)") }
-        guard let data = FileManager.default.contents(atPath: path), data.count == 32 || data.count == VaultKeys.masterKeyLength else {
-            throw .crypto(reason: "key file \(path) must hold exactly 32 or 64 bytes")
+        let lengths = [32, VaultKeys.masterKeyLength]
+        guard lengths.contains(Int(st.st_size)) else { throw .crypto(reason: "key file \(path) must hold exactly 32 or 64 bytes") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .backend(key: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        // One byte more than the largest key: a file that grew since the stat is refused too.
+        var buffer = [UInt8](repeating: 0, count: VaultKeys.masterKeyLength + 1)
+        var count = 0
+        while count < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw .backend(key: path, operation: "read", errno: errno) }
+            if n == 0 { break }
+            count += n
         }
-        return Array(data)
+        guard lengths.contains(count) else { throw .crypto(reason: "key file \(path) must hold exactly 32 or 64 bytes") }
+        return Array(buffer[..<count])
     }
 }

@@ -47,7 +47,7 @@ extension S3Backend {
                 let retryable = r.status >= 500 || r.status == 429 || ["SlowDown", "RequestTimeout", "InternalError"].contains(error.code)
                 guard retryable else { throw failure }
             case .failure(let error):
-                failure = .remote(backend: name, key: key, operation: method, status: 0, code: Self.describe(error), message: "")
+                failure = .remote(backend: name, key: key, operation: method, status: 0, code: describe(error), message: "")
             }
             guard attempt < options.maxAttempts else { throw failure }
             Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
@@ -91,9 +91,25 @@ extension S3Backend {
         HTTPResponseStatus(statusCode: status).reasonPhrase.replacingOccurrences(of: " ", with: "")
     }
 
-    static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
+    /// The HTTP client's error as text, without what the request carried for authentication:
+    /// its errors can quote a whole header (an invalid header value quotes `Authorization`).
+    func describe(_ error: any Error) -> String {
+        let text = Self.redacted(String(describing: error), secrets: [signer.credentials.accessKeyID, signer.credentials.secretAccessKey])
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+
+    /// `text` with every secret replaced and everything after `AWS4-HMAC-SHA256`, `Credential=`,
+    /// `Signature=` or `X-Amz-Security-Token` on its line cut (the header's rest is the signature).
+    static func redacted(_ text: String, secrets: [String]) -> String {
+        var out = text
+        for secret in secrets where !secret.isEmpty { out = out.replacingOccurrences(of: secret, with: "[redacted]") }
+        for marker in ["AWS4-HMAC-SHA256", "Credential=", "Signature=", "X-Amz-Security-Token", "x-amz-security-token"] {
+            while let range = out.range(of: marker) {
+                let end = out[range.upperBound...].firstIndex { $0 == "\"" || $0 == "\n" || $0 == ")" } ?? out.endIndex
+                out.replaceSubrange(range.lowerBound..<end, with: "[authorization redacted]")
+            }
+        }
+        return out
     }
 }
 

@@ -93,5 +93,20 @@ struct VaultSendCrashTests {
         #expect(status.succeeded, "the stalled send completes after the gc")
         let verify = try cli.run(["vault", "verify", "g", "--read-data", "--json"])
         #expect(verify.status == 0 && (verify.json as? [String: Any])?["ok"] as? Bool == true, "\(verify.stdout)")
+
+        // A killed gc's mark: the next send says once, on stderr, that it waits for it and how old
+        // it is, and goes on when the mark is gone.
+        try expectOK(cli.run(["create", vm, "--name", "g3"]))
+        let mark = dir + "/vault/marks/gc-killed"
+        FileManager.default.createFile(atPath: mark, contents: Data("gc\n".utf8))
+        let waiting = try cli.start(["send", vm, "g3", "--to", "g"], captureOutput: true)
+        defer { waiting.signal(SIGKILL); waiting.wait() }
+        Thread.sleep(forTimeInterval: 3)
+        #expect(FileManager.default.fileExists(atPath: mark), "the send waited without touching the gc's mark")
+        try FileManager.default.removeItem(atPath: mark)
+        let outcome = waiting.wait(timeout: .seconds(240))
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let notices = outcome.standardError.components(separatedBy: "waiting for a vault gc to finish: marks/gc-killed was refreshed ")
+        #expect(notices.count == 2, "\(outcome.standardError)")
     }
 }

@@ -99,6 +99,20 @@ struct S3BackendTests {
         #expect(ContinuousClock.now - started >= .milliseconds(50))  // the backoff before the second try
     }
 
+    @Test("an HTTP client error never shows the Authorization header: no access key id, no signature")
+    func clientErrorsAreRedacted() throws {
+        let peer = try S3Peer.peer()
+        var o = S3Options(endpoint: peer.endpoint)
+        o.region = "x\r\ny"  // a header value the HTTP client refuses, quoting the header
+        o.maxAttempts = 1
+        let error = try #require(throws: VaultError.self) { try peer.backend(options: o).exists("config") }
+        let text = error.description
+        #expect(!text.contains(peer.full.accessKeyID) && !text.contains("Signature=") && !text.contains("Credential="), "\(text)")
+        let quoted = "invalidHeaderFieldValues([\"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/x\r\ny/s3/aws4_request, Signature=abc123\"])"
+        let redacted = S3Backend.redacted(quoted, secrets: ["AKIDEXAMPLE"])
+        #expect(!redacted.contains("AKIDEXAMPLE") && !redacted.contains("abc123") && redacted.contains("invalidHeaderFieldValues"), "\(redacted)")
+    }
+
     @Test("a whole vault round trip: create, send a stream, read it back, verify")
     func vaultRoundTrip() throws {
         let b = try S3Peer.peer().backend()

@@ -2,16 +2,27 @@ import ArgumentParser
 import Foundation
 import KVMSnapCore
 import SnapshotEngine
+import Vault
 
 struct VaultSnapshotsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "snapshots", abstract: "What the vault holds, per VM, with logical and stored bytes.")
+        commandName: "snapshots", abstract: "What the vault holds, per VM, with logical and stored bytes.",
+        discussion: """
+            A manifest that cannot be read (truncated, modified) does not hide the others: each is named on \
+            stderr and the exit status is 1 (the readable ones are still listed, also with --json). \
+            'kvmsnap vault forget NAME VM SNAP --damaged' deletes one.
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Vault name.") var name: String
     @Argument(help: "Only this VM (name or UUID as the vault records it).") var vm: String?
     func run() throws {
-        let all = try Context(global).engine(.read).vaultSnapshots(name, vm: vm)
-        if global.json { Output.json(all.map(VaultSnapshotJSON.init)); return }
+        let listing = try Context(global).engine(.read).vaultSnapshotListing(name, vm: vm)
+        let all = listing.snapshots
+        if global.json { Output.json(all.map(VaultSnapshotJSON.init)) } else { table(all) }
+        try Output.reportDamaged(listing.damaged, vault: name)
+    }
+
+    private func table(_ all: [VaultSnapshotSummary]) {
         Output.table(
             ["VM", "SNAPSHOT", "CREATED", "KIND", "MEMORY", "LOGICAL", "STORED", "BASE", "HOST", "PINNED"],
             all.map { s in
@@ -21,6 +32,20 @@ struct VaultSnapshotsCommand: ParsableCommand {
                     s.pinned ? "yes" : "",
                 ]
             })
+    }
+}
+
+extension Output {
+    /// One stderr line per damaged manifest, then exit status 1.
+    static func reportDamaged(_ damaged: [DamagedManifest], vault: String) throws {
+        guard !damaged.isEmpty else { return }
+        for d in damaged {
+            FileHandle.standardError.write(
+                Data(
+                    ("kvmsnap: warning: \(d.error.description) (not listed; to drop it: "
+                        + "kvmsnap vault forget \(vault) \(d.vmUUID) \(d.snapshot) --damaged)\n").utf8))
+        }
+        throw ExitCode(1)
     }
 }
 
@@ -50,7 +75,10 @@ struct VaultPruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Delete the vault snapshots a retention policy does not keep (borg 1.2's rules, pinned ones kept).",
-        discussion: "Deletes manifests only; 'vault gc' reclaims the chunks nothing references any more.")
+        discussion: """
+            Deletes manifests only; 'vault gc' reclaims the chunks nothing references any more. A manifest that \
+            cannot be read is neither kept nor pruned: it is named on stderr and the exit status is 1.
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Vault name.") var name: String
     @Argument(help: "Only this VM (name or UUID as the vault records it).") var vm: String?
@@ -60,7 +88,12 @@ struct VaultPruneCommand: ParsableCommand {
     func run() throws {
         let policy = try keep.policy()
         let results = try Context(global).engine(.read).pruneVault(name, vm: vm, policy: policy, dryRun: dryRun)
-        if global.json { Output.json(results.flatMap(VaultPruneJSON.items)); return }
+        let damaged = results.flatMap(\.damaged)
+        if global.json { Output.json(results.flatMap(VaultPruneJSON.items)) } else { table(results) }
+        try Output.reportDamaged(damaged, vault: name)
+    }
+
+    private func table(_ results: [VaultPruneResult]) {
         Output.table(
             ["VM", "SNAPSHOT", "CREATED", "ACTION", "REASON"],
             results.flatMap { r in
@@ -116,5 +149,26 @@ struct VaultUnpinCommand: ParsableCommand {
     func run() throws {
         try Context(global).engine(.read).setVaultPinned(false, vault: name, vm: vm, snapshot: snapshot)
         if !global.json { Output.line("unpinned \(vm)/\(snapshot) in vault \(name)") }
+    }
+}
+
+struct VaultForgetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forget", abstract: "Delete a vault manifest that cannot be read (truncated or modified), so gc can run again.",
+        discussion: """
+            Only with --damaged, and only when the manifest really fails to read: a readable one is refused (use \
+            'vault prune'). The chunks only it referenced are reclaimed by the next 'vault gc'. VM is the UUID \
+            that 'vault snapshots' or 'vault gc' names.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Vault name.") var name: String
+    @Argument(help: "VM UUID (or name as the vault records it).") var vm: String
+    @Argument(help: "Snapshot name.") var snapshot: String
+    @Flag(help: "Required: the manifest is damaged and is to be deleted.") var damaged = false
+    func validate() throws { if !damaged { throw ValidationError("give --damaged (only a damaged manifest is forgotten)") } }
+    func run() throws {
+        let gone = try Context(global).engine(.read).forgetDamagedVaultManifest(name, vm: vm, snapshot: snapshot)
+        if global.json { Output.json(["vault": name, "deleted": gone.key]); return }
+        Output.line("deleted damaged manifest \(gone.key) from vault \(name); run 'kvmsnap vault gc \(name)' to reclaim its chunks")
     }
 }

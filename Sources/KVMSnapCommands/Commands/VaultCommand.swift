@@ -8,7 +8,8 @@ struct VaultCommand: ParsableCommand {
         commandName: "vault", abstract: "Off-host copies of snapshots: vaults, what they hold, verify, retention, gc.",
         subcommands: [
             Add.self, List.self, Remove.self, VaultSnapshotsCommand.self, VaultVerifyCommand.self, VaultPruneCommand.self,
-            VaultGCCommand.self, VaultPinCommand.self, VaultUnpinCommand.self, VaultExtractCommand.self, Key.self, VaultServeCommand.self,
+            VaultGCCommand.self, VaultForgetCommand.self, VaultPinCommand.self, VaultUnpinCommand.self, VaultExtractCommand.self, Key.self,
+            VaultServeCommand.self,
         ])
 
     struct Add: ParsableCommand {
