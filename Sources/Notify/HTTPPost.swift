@@ -29,7 +29,9 @@ public struct HTTPEndpoint: Sendable, Equatable {
         {
             throw NotifyError(
                 .invalidInput,
-                "the URL's \(secret.place) holds '\(Bounds.clip(secret.name, 40))=', a secret: put it in a 0600 file and give --token-file instead (nothing was stored)")
+                "the URL's \(secret.place) holds '\(Bounds.clip(secret.name, 40))=', a secret: "
+                    + "put it in a 0600 file and give --token-file instead (nothing was stored)"
+            )
         }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65_535).contains(port) else { throw NotifyError(.invalidInput, "bad port \(port) in '\(Bounds.clip(text))'") }

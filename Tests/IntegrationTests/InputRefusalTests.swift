@@ -57,7 +57,8 @@ struct InputRefusalTests {
         let cli = CLI(catalog: dir + "/catalog.sqlite", store: dir + "/store")
         for listen in ["[::1", "[::1]8470", "[nonsense]:8470", "a b:8470", "::1:8470", "host_name:8470"] {
             let result = try cli.run(["serve", "--listen", listen], timeout: 30)
-            #expect(result.status == 64 && result.stderr.contains("is not an address") && Self.isOneLine(result), "\(listen): \(result.status) \(result.stderr)")
+            #expect(
+                result.status == 64 && result.stderr.contains("is not an address") && Self.isOneLine(result), "\(listen): \(result.status) \(result.stderr)")
         }
         let badPort = try cli.run(["serve", "--listen", "127.0.0.1:99999"], timeout: 30)
         #expect(badPort.status == 64 && badPort.stderr.contains("is not a port") && Self.isOneLine(badPort), "\(badPort.stderr)")
