@@ -21,6 +21,16 @@ public enum Bounds {
     /// 1970-01-01T00:00:00Z: the earliest date kvmsnap stores.
     public static let earliestStoredDate = Date(timeIntervalSince1970: 0)
 
+    /// The longest free text taken from an option and stored or run (a cron schedule, a guest
+    /// command), in bytes: beyond it the text is a mistake or an attack, never a setting.
+    public static let maxOptionText = 1024
+
+    /// Why `text`, given as `option`, is refused (longer than ``maxOptionText`` bytes); nil when it is not.
+    public static func optionTextProblem(_ text: String, option: String) -> String? {
+        let bytes = text.utf8.count
+        return bytes > maxOptionText ? "\(option) is \(bytes) bytes long: at most \(maxOptionText) are accepted" : nil
+    }
+
     /// True for a finite instant in years 0000...9999 (UTC).
     public static func isSupportedInstant(_ date: Date) -> Bool {
         let t = date.timeIntervalSince1970

@@ -24,9 +24,14 @@ public struct HTTPEndpoint: Sendable, Equatable {
         guard components.user == nil, components.password == nil else {
             throw NotifyError(.invalidInput, "the URL holds credentials: put a token in a 0600 file and give --token-file instead")
         }
-        let secretNames: Set<String> = ["token", "key", "password", "secret", "apikey", "api_key", "auth"]
-        if let item = components.queryItems?.first(where: { secretNames.contains($0.name.lowercased()) }) {
-            throw NotifyError(.invalidInput, "the URL's query holds '\(item.name)=': put the secret in a 0600 file and give --token-file instead")
+        if let secret = URLSecrets.firstSecret(
+            path: components.percentEncodedPath, query: components.percentEncodedQuery, fragment: components.percentEncodedFragment)
+        {
+            throw NotifyError(
+                .invalidInput,
+                "the URL's \(secret.place) holds '\(Bounds.clip(secret.name, 40))=', a secret: "
+                    + "put it in a 0600 file and give --token-file instead (nothing was stored)"
+            )
         }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65_535).contains(port) else { throw NotifyError(.invalidInput, "bad port \(port) in '\(Bounds.clip(text))'") }

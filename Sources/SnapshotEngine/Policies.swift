@@ -178,6 +178,9 @@ extension SnapshotEngine {
     /// Stores `policy` for a VM (by name or UUID), or as the default when `vm` is nil. Validates first.
     public func setPolicy(_ policy: SnapshotPolicy, vm nameOrUUID: String?) throws(EngineError) {
         try policy.validate()  // before the VM is looked up: a bad policy is refused as such
+        if let vault = policy.vault, !(try vaultRecords().contains { $0.name == vault }) {
+            throw EngineError(.invalidInput, "--vault: no vault named '\(Bounds.clip(vault))' (see vault list; add it with vault add); nothing was stored")
+        }
         let uuid = try nameOrUUID.map { name throws(EngineError) in try catalogVM(name).uuid }
         try policies.set(policy, vmUUID: uuid)
     }

@@ -132,13 +132,8 @@ extension SnapshotEngine {
     private func vaultFileTargets(
         _ manifest: VaultManifest, vm: VMRecord, snapshotID: String, options: VaultRestoreOptions, clone: Bool
     ) throws(EngineError) -> VaultFileTargets {
+        if let directory = options.diskDirectory { try Self.requireUsableDiskDirectory(directory) }
         try store.prepare(vmUUID: vm.uuid)
-        if let directory = options.diskDirectory {
-            guard directory.hasPrefix("/") else { throw EngineError(.invalidInput, "--disk-dir must be an absolute path, not '\(directory)'") }
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw EngineError(.io, "cannot create \(directory): \(error.localizedDescription)")
-            }
-        }
         let format = options.raw ? "raw" : "qcow2"
         let disks = manifest.disks.map { disk in
             let id = Identifier.make("l-")
@@ -151,6 +146,28 @@ extension SnapshotEngine {
             disks: disks,
             memory: manifest.memory != nil && manifest.hasMemory && !clone ? store.memoryPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil,
             nvram: manifest.nvram != nil ? store.nvramPath(vmUUID: vm.uuid, snapshotID: snapshotID) : nil)
+    }
+
+    /// Refuses a `--disk-dir` the disks cannot be written into (relative, not a directory, not
+    /// writable: `/proc`), before anything is changed: a directory made here is removed again.
+    static func requireUsableDiskDirectory(_ directory: String) throws(EngineError) {
+        guard directory.hasPrefix("/") else { throw EngineError(.invalidInput, "--disk-dir must be an absolute path, not '\(directory)'; nothing was changed") }
+        let existed = FileManager.default.fileExists(atPath: directory)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw EngineError(.invalidInput, "--disk-dir \(directory) is not a directory kvmsnap can create or use; nothing was changed")
+        }
+        let probe = directory + "/.kvmsnap-probe-" + Identifier.make("")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let written = fd >= 0 && write(fd, "k", 1) == 1
+        let reason = String(cString: strerror(errno))
+        if fd >= 0 {
+            close(fd)
+            unlink(probe)
+        }
+        guard written else {
+            if !existed { rmdir(directory) }
+            throw EngineError(.invalidInput, "--disk-dir \(directory) is not a directory kvmsnap can write disks into (\(reason)); nothing was changed")
+        }
     }
 
     /// Removes the VM's store directories when they are empty (a refused restore made them).

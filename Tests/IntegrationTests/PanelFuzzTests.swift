@@ -8,11 +8,16 @@ import Testing
 ///
 /// The VM is a throwaway (its own disks, catalog and store, shut off), so the state-changing
 /// operations (create, edit/rename, delete, restore) run for real against it and against nothing
-/// else: the VM path parameter is that VM's name 9 times in 10 (else whatever schemathesis makes up),
-/// the snapshot (in the path or a restore's body) one of its snapshots every other time. Excluded, explicitly: `GET /events`,
-/// a stream that stays open for an hour by design (its per-job form `/jobs/{id}/events` is fuzzed).
-/// Bounded: 15 examples per operation in the coverage phase, and 90 s in all (schemathesis fuzzes
-/// until that time is spent, so the test takes about 100 s).
+/// else. The panel lists every domain of the shared libvirtd (another person's VMs, the guests of
+/// suites running in parallel), so schemathesis fuzzes a copy of the document (``pinnedDocument``)
+/// in which every parameter that names a VM (the `{vm}` path parameter, the `vm` query parameters)
+/// allows only the throwaway's name, and it reuses no value from
+/// the answers (`extra-data-sources`: `GET /vms` would hand it the other VMs' names). A second
+/// domain, named like another suite's guest, exists during the run and is checked untouched after.
+/// The snapshot (in the path or a restore's body) is one of the VM's snapshots every other time.
+/// Excluded, explicitly: `GET /events`, a stream that stays open for an hour by design (its
+/// per-job form `/jobs/{id}/events` is fuzzed). Bounded: 15 examples per operation in the coverage
+/// phase, and 90 s in all (schemathesis fuzzes until that time is spent: the test takes about 100 s).
 @Suite(.serialized, .enabled(if: IntegrationEnvironment.available))
 struct PanelFuzzTests {
     static let checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -20,32 +25,27 @@ struct PanelFuzzTests {
     @Test func schemathesisFindsNoServerErrorAndEveryAnswerIsDocumented() throws {
         let f = try EngineFixture(tag: "panelfuzz", start: false)
         defer { f.destroy() }
+        // Another suite's guest on the same libvirtd: the fuzzer must not reach it.
+        let other = try TestGuest(tag: "othersuite", start: false)
+        defer { other.destroy() }
+        let otherXML = try HostTools.virsh(["dumpxml", "--inactive", other.name])
+        let otherDisk = try FileManager.default.attributesOfItem(atPath: other.diskPaths[0])
         let cli = CLI(f), vm = f.guest.name
         for name in ["base", "second"] { #expect(try cli.run(["create", vm, "--name", name]).status == 0) }
         let panel = try PanelProcess(cli)
         defer { panel.stop() }
+        #expect(try panel.api("GET", "/vms").body.contains(other.name), "the panel lists the other domain: the hazard this test guards")
         let scratch = f.guest.directory + "/schemathesis"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        // No cache: schemathesis would keep one under the working directory (the repository).
-        let config = """
-            [cache]
-            enabled = false
-            [dictionaries.vms]
-            values = ["\(vm)"]
-            [dictionaries.snapshots]
-            values = ["base", "second"]
-            [parameters]
-            "path.vm" = { dictionary = "vms", probability = 0.9 }
-            "path.snapshot" = { dictionary = "snapshots", probability = 0.5 }
-            "body.snapshot" = { dictionary = "snapshots", probability = 0.5 }
-            """
-        try config.write(toFile: scratch + "/schemathesis.toml", atomically: true, encoding: .utf8)
+        let committed = IntegrationEnvironment.packageRoot + "/docs/openapi.json"
+        try Self.pinnedDocument(committed, vm: vm).write(to: URL(fileURLWithPath: scratch + "/openapi.json"))
+        try Self.config.write(toFile: scratch + "/schemathesis.toml", atomically: true, encoding: .utf8)
         let seed = UInt32.random(in: 1...UInt32.max)
         let run = try ExternalProcess.run(
             "/usr/bin/python3",
             [
                 "-m", "schemathesis.cli", "--config-file", scratch + "/schemathesis.toml", "--no-color", "run",
-                IntegrationEnvironment.packageRoot + "/docs/openapi.json", "--url", panel.base + "/api/v1",
+                scratch + "/openapi.json", "--url", panel.base + "/api/v1",
                 "-H", "Authorization: Bearer \(panel.token)", "--checks", Self.checks, "--exclude-operation-id", "events",
                 "--phases", "examples,coverage,fuzzing", "--max-examples", "15", "--max-time", "90", "--seed", "\(seed)",
                 "--request-timeout", "60", "--workers", "1", "--report", "junit", "--report-junit-path", scratch + "/junit.xml",
@@ -54,9 +54,7 @@ struct PanelFuzzTests {
 
         // It did test every operation but the excluded one (a run that tested nothing cannot pass).
         let junit = (try? String(contentsOfFile: scratch + "/junit.xml", encoding: .utf8)) ?? ""
-        let document = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: IntegrationEnvironment.packageRoot + "/docs/openapi.json")))
-                as? [String: Any])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: committed))) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: [String: Any]])
         let methods = ["get", "post", "patch", "put", "delete"]
         for (path, item) in paths where path != "/events" {
@@ -67,6 +65,65 @@ struct PanelFuzzTests {
         // The server is still up and the guest untouched by anything but the API.
         #expect(try HTTP.request("GET", panel.base + "/api/v1/health").status == 200)
         #expect(!f.guest.isRunning)
+        // The other domain: same definition (disks), same disk file, no libvirt snapshot, and
+        // nothing of it in the fuzzed store or catalog.
+        #expect(try HostTools.virsh(["dumpxml", "--inactive", other.name]) == otherXML, "seed \(seed)")
+        let disk = try FileManager.default.attributesOfItem(atPath: other.diskPaths[0])
+        #expect(disk[.modificationDate] as? Date == otherDisk[.modificationDate] as? Date && disk[.size] as? Int == otherDisk[.size] as? Int)
+        #expect(try HostTools.virsh(["snapshot-list", "--name", other.name]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        let stored = (try? FileManager.default.contentsOfDirectory(atPath: f.storePath + "/vms")) ?? []
+        let ownUUID = try f.guest.domain.uuidString.lowercased(), otherUUID = try other.domain.uuidString.lowercased()
+        #expect(stored.map { $0.lowercased() } == [ownUUID], "the fuzzed store holds VMs \(stored) (seed \(seed))")
+        let listed = try cli.run(["list", other.name, "--json"])
+        #expect(listed.status == 0 && (listed.json as? [Any])?.isEmpty == true, "\(listed.status) \(listed.stdout)\(listed.stderr)")
+        let locks = (try? FileManager.default.contentsOfDirectory(atPath: f.storePath + "/locks")) ?? []
+        #expect(!locks.contains { $0.lowercased().hasPrefix(otherUUID) }, "the fuzzed store locked the other VM: \(locks)")
+        #expect(!(try cli.run(["jobs", "--json"]).stdout.contains(other.name)), "a job of the fuzzed catalog named the other VM (seed \(seed))")
+    }
+
+    /// The committed document with every parameter that names a VM pinned to `vm` (`enum`).
+    static func pinnedDocument(_ path: String, vm: String) throws -> Data {
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let pinned: [String: Any] = ["type": "string", "enum": [vm]]
+        func pin(_ parameters: Any?) -> Any? {
+            guard let parameters = parameters as? [[String: Any]] else { return parameters }
+            return parameters.map { parameter in
+                guard parameter["name"] as? String == "vm" else { return parameter }
+                var parameter = parameter
+                parameter["schema"] = pinned
+                return parameter
+            }
+        }
+        var paths = try #require(document["paths"] as? [String: [String: Any]])
+        for (path, item) in paths {
+            var item = item
+            item["parameters"] = pin(item["parameters"])
+            for (method, operation) in item where method != "parameters" {
+                guard var operation = operation as? [String: Any] else { continue }
+                operation["parameters"] = pin(operation["parameters"])
+                item[method] = operation
+            }
+            paths[path] = item
+        }
+        document["paths"] = paths
+        return try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+    }
+
+    /// No cache (schemathesis would keep one under the working directory, the repository), no
+    /// values taken from answers, and the VM's snapshots as the snapshot half the time.
+    static var config: String {
+        var config = """
+            [cache]
+            enabled = false
+            [dictionaries.snapshots]
+            values = ["base", "second"]
+            [parameters]
+            "path.snapshot" = { dictionary = "snapshots", probability = 0.5 }
+            "body.snapshot" = { dictionary = "snapshots", probability = 0.5 }
+
+            """
+        for phase in ["examples", "coverage", "fuzzing"] { config += "[phases.\(phase).extra-data-sources]\nresponses = false\n" }
+        return config
     }
 
     /// The server keeps the encoded listing while the catalog is unchanged: every change, made by

@@ -213,6 +213,18 @@ struct VaultRestoreTests {
         try expectRefused("s2", naming: "s2.manifest", "truncated manifest")
         try full.write(to: URL(fileURLWithPath: manifestPath))
 
+        // A --disk-dir the disks cannot be written into: refused as bad input before any job row.
+        let jobsBefore = try host.run(["jobs", "--json"]).stdout, storeBefore = filesUnder(host.store)
+        for directory in ["/proc", "/proc/kvmsnap-nosuch", "/etc/hostname"] {
+            let refused = try host.run(["restore", "--from-vault", "v", g.name, "s2", "--disk-dir", directory])
+            #expect(
+                refused.status == 64 && refused.stderr.contains("--disk-dir") && refused.stderr.contains("nothing was changed"),
+                "\(directory): \(refused.status) \(refused.stderr)")
+            #expect(try host.run(["jobs", "--json"]).stdout == jobsBefore, "\(directory): a job row was written")
+            #expect(filesUnder(host.store).subtracting(storeBefore).filter { !$0.hasPrefix("locks") }.isEmpty, "\(directory): new files in the store")
+            #expect((try? g.connection.lookupDomain(name: g.name)) == nil)
+        }
+
         // Repaired, it restores (the refusals left nothing in the way).
         let ok = try host.run(["restore", "--from-vault", "v", g.name, "s2", "--no-start"])
         #expect(ok.status == 0, "\(ok.stderr)")

@@ -49,6 +49,11 @@ struct DrillCommand: ParsableCommand {
             if let checkConsole, (try? NSRegularExpression(pattern: checkConsole)) == nil {
                 throw ValidationError("--check-console is not a valid regular expression")
             }
+            if let checkCommand {
+                if checkCommand.allSatisfy(\.isWhitespace) { throw ValidationError("--check-cmd is empty: give the command to run in the guest") }
+                if let problem = Bounds.optionTextProblem(checkCommand, option: "--check-cmd") { throw ValidationError(problem) }
+            }
+            if let checkConsole, let problem = Bounds.optionTextProblem(checkConsole, option: "--check-console") { throw ValidationError(problem) }
             if let checkScript { try GuardCommand.requireRunnable(checkScript) }
         }
 

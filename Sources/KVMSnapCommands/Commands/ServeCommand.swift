@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KVMSnapCore
+import NIOCore
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,20 +26,31 @@ struct ServeCommand: ParsableCommand {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
-    /// `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback).
+    /// `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). HOST is an IPv4 literal or a DNS name;
+    /// an IPv6 literal goes in brackets. Anything else is refused (exit 64) as not an address.
     static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        let notAddress = CommandFailure(
+            "--listen: '\(Bounds.clip(text, 80))' is not an address: give HOST:PORT, [IPv6]:PORT or :PORT, e.g. 127.0.0.1:8470; nothing was started",
+            exitCode: 64)
         var host: Substring, port: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[close...].dropFirst().first == ":" else { throw notAddress }
             host = text[text.index(after: text.startIndex)..<close]
-            port = text[close...].dropFirst().drop { $0 == ":" }
+            port = text[close...].dropFirst(2)
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &v6) == 1 else { throw notAddress }
         } else if let colon = text.lastIndex(of: ":") {
             host = text[..<colon]
             port = text[text.index(after: colon)...]
+            let nameCharacters = host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
+            guard nameCharacters, !host.hasPrefix("-"), !host.hasPrefix("."), host.count <= 253 else { throw notAddress }
         } else {
-            throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8470")
+            throw notAddress
         }
         if host.isEmpty { host = "127.0.0.1" }
-        guard let number = Int(port), (0...65535).contains(number) else { throw ValidationError("--listen: '\(port)' is not a port") }
+        guard let number = Int(port), (0...65535).contains(number) else {
+            throw CommandFailure("--listen: '\(Bounds.clip(String(port), 20))' is not a port (0-65535); nothing was started", exitCode: 64)
+        }
         return (String(host), number)
     }
 
@@ -52,7 +64,13 @@ struct ServeCommand: ParsableCommand {
         return false
     }
 
+    /// Every error as kvmsnap's one line: serve's usage line belongs to usage errors only (those
+    /// ArgumentParser finds before `run`).
     func run() throws {
+        do { try serve() } catch { throw CommandFailure.from(error) ?? CommandFailure(Self.describe(error)) }
+    }
+
+    func serve() throws {
         let (host, port) = try Self.parseListen(listen)
         let tokenFile = PanelTokenFile(store: global.resolvedStore)
         if showToken {
@@ -91,6 +109,15 @@ struct ServeCommand: ParsableCommand {
             done.signal()
         }
         done.wait()
-        if let error = failure.error { throw CommandFailure("the panel stopped: \(error)") }
+        if let error = failure.error as? IOError, error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
+            throw CommandFailure("cannot listen on \(shownHost):\(port): \(String(cString: strerror(error.errnoCode))); nothing was started")
+        }
+        if let error = failure.error { throw CommandFailure("the panel stopped: \(Self.describe(error))") }
+    }
+
+    /// An error of the server (a bind or TLS failure from SwiftNIO) as one plain sentence.
+    static func describe(_ error: any Error) -> String {
+        if let failure = CommandFailure.from(error) { return failure.message }
+        return String(describing: error)
     }
 }

@@ -42,6 +42,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     static let searchDays: Int64 = 8 * 366 + 1
 
     public init(parsing text: String) throws(CronError) {
+        if let problem = Bounds.optionTextProblem(text, option: "the schedule") { throw CronError(Bounds.clip(text), problem) }
         let trimmed = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
         guard !trimmed.isEmpty else { throw CronError(text, "empty expression; " + CronError.syntaxHelp) }
         var fields = trimmed.split(separator: " ").map(String.init)
