@@ -297,7 +297,10 @@ struct VaultRestoreTests {
         try? domain.destroy()
         let vda = try #require(frozen["vda"])
         let xml = try domain.xml(flags: [.inactive])
-        let current = try #require(try XMLDocument(xmlString: xml).nodes(forXPath: "//disk[target/@dev='vda']/source/@file").first?.stringValue)
+        let listing: String = try HostTools.virsh(["domblklist", clone, "--inactive"])
+        let rows: [[Substring]] = listing.split(separator: "\n").map { $0.split(separator: " ") }
+        let vdaRow: [Substring] = try #require(rows.first { $0.first == "vda" })
+        let current = String(try #require(vdaRow.last))
         _ = try g.connection.defineDomain(xml: xml.replacingOccurrences(of: current, with: vda))
         let check = try host.run(["check", clone])
         #expect(check.status != 0 && check.stdout.contains("vda") && check.stdout.contains("'s3'"), "\(point): \(check.stdout)\(check.stderr)")
