@@ -286,12 +286,12 @@ struct VaultRestoreTests {
         #expect(try frozen.mapValues { String(try TestGuest.run("sha256sum", [$0]).prefix(64)) } == frozenBytes, "\(point): s3's layers changed")
 
         // Restored to s3: it boots from s3's disk again.
-        let seen = TestGuest.counters(inLog: cloneLog).count
+        // libvirt starts the console log anew on each start; removed first, it holds only the new boot.
+        unlink(cloneLog)
         let restored = try host.run(["restore", clone, "s3", "--confirm", clone])
         #expect(restored.status == 0, "\(point): \(restored.stderr)")
-        // The old run counted past s3's value; a boot from s3's disk prints s3 + 1 again.
-        let rebooted = HostTools.wait(timeout: 60) { TestGuest.counters(inLog: cloneLog).dropFirst(seen).contains(s3 + 1) }
-        #expect(rebooted, "\(point): no boot from s3's disk after the restore: \(TestGuest.counters(inLog: cloneLog))")
+        #expect(HostTools.wait(timeout: 60) { !TestGuest.counters(inLog: cloneLog).isEmpty }, "\(point): no boot after the restore")
+        #expect(TestGuest.counters(inLog: cloneLog).first == s3 + 1, "\(point): not booted from s3's disk: \(TestGuest.counters(inLog: cloneLog))")
         try host.expectCheckPasses(clone, "after the restore to s3 (\(point)): ")
 
         // Pointed at s3's own layer (outside kvmsnap): check names the disk and the snapshot.
