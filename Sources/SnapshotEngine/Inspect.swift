@@ -149,6 +149,31 @@ struct Inspect: EngineService, Sendable {
         return problems
     }
 
+    /// Disks whose source is a frozen layer (a layer of a snapshot's chain): starting the VM
+    /// would write into it and change what that snapshot restores.
+    static func frozenLayerProblems(
+        sources: [String: String], layers: [LayerRecord], snapshots: [SnapshotRecord], disks: [SnapshotDiskRecord]
+    ) -> [String] {
+        let tree = LayerTree(layers.map { .init(id: $0.id, parentID: $0.parentLayerID) })
+        // Ready snapshots only: a capture in progress records its layers before the VM moves off them.
+        let names = Dictionary(snapshots.filter { $0.state == .ready }.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        var frozenBy: [String: Set<String>] = [:]
+        for disk in disks {
+            guard let name = names[disk.snapshotID] else { continue }
+            for id in tree.chain(from: disk.layerID) { frozenBy[id, default: []].insert(name) }
+        }
+        let byPath = Dictionary(layers.map { ($0.path, $0.id) }, uniquingKeysWith: { first, _ in first })
+        var problems: [String] = []
+        for (target, path) in sources.sorted(by: { $0.key < $1.key }) {
+            guard let id = byPath[path], let owners = frozenBy[id] else { continue }
+            let what = "a frozen layer of snapshot " + owners.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            problems.append(
+                "disk \(target) uses \(path), \(what): running the VM writes into it and changes what that restore point holds; "
+                    + "revert or restore the VM to a snapshot with kvmsnap to put it on a new overlay")
+        }
+        return problems
+    }
+
     /// Reports drift between the catalog and reality. Never changes anything.
     func check(_ vms: [VMRecord]) throws(EngineError) -> [DriftReport] {
         var reports: [DriftReport] = []
@@ -185,6 +210,7 @@ struct Inspect: EngineService, Sendable {
                 for (target, path) in sources.sorted(by: { $0.key < $1.key }) where tracked.contains(target) && !known.contains(path) {
                     problems.append("disk \(target) uses \(path), which is not in kvmsnap's chain (changed outside kvmsnap)")
                 }
+                problems += Self.frozenLayerProblems(sources: sources, layers: layers, snapshots: snapshots, disks: disks)
             }
             if let domain { problems += definitionProblems(domain) }
             // Files in the store that the catalog does not know.

@@ -43,7 +43,8 @@ extension SnapshotEngine {
         let snapshotName = try uniqueName(manifest.snapshot, vm: target.vm)
         let snapshotID = Identifier.make("s-")
         let targets = try vaultFileTargets(manifest, vm: target.vm, snapshotID: snapshotID, options: options, clone: target.isClone)
-        let journal = VaultRestoreJournal(targets: targets, snapshotID: snapshotID, createdVMRecord: knownVM == nil)
+        let journal = VaultRestoreJournal(
+            targets: targets, snapshotID: snapshotID, createdVMRecord: knownVM == nil, definesDomain: target.existing == nil, start: options.start)
         var job = try jobJournal.start(
             kind: .vaultRestore, vm: target.vm, snapshotID: snapshotID, snapshotName: snapshotName, journal: SnapshotEngine.encode(journal))
         job.stage = VaultRestoreStage.materialize.rawValue

@@ -133,6 +133,7 @@ extension SnapshotEngine {
         }
         let imported = (try? db { () throws(CatalogError) in try catalog.read { try $0.snapshot(id: journal.snapshotID) } }) ?? nil
         if let imported {
+            if journal.definesDomain == true { return finishVaultRevert(job, journal: journal, snapshot: imported) }
             return .abandoned(
                 "interrupted (kvmsnap process \(job.pid) died) after the vault snapshot was imported as snapshot "
                     + "'\(imported.name)'; restore or revert to it with kvmsnap"

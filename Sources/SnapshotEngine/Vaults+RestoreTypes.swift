@@ -69,6 +69,11 @@ struct VaultRestoreJournal: Codable {
     var snapshotID: String
     /// True when the VM record was created by this restore (recovery may remove it).
     var createdVMRecord: Bool
+    /// True when the restore defines the domain itself (`--as`, or the VM is not on this host):
+    /// recovery then finishes the revert onto new overlays (nil in journals of older versions).
+    var definesDomain: Bool?
+    /// The state the restore was asked to leave the VM in.
+    var start: StartMode?
 }
 
 /// The `stage` column of a `vault-restore` job.

@@ -267,5 +267,55 @@ struct VaultRestoreTests {
         #expect(first >= s2 && first <= s2 + 2, "resumed at \(first); s2's disk held \(s2)")
         let layers = try s.importedLayers(host, vm: g.name, snapshot: "s2")
         #expect(try ["vda", "vdb"].map { try contentDigest(try #require(layers[$0]), scratch: g.directory) } == s.digests["s2"])
+
+        // Killed after the import, while the new VM is defined on the imported (frozen) layers.
+        for point in ["revert.overlaysMade", "revert.beforeStart"] {
+            let clone = g.name + "-k" + (point == "revert.overlaysMade" ? "o" : "s")
+            defer { removeDomain(g, named: clone) }
+            try expectKilledRestoreAsNewIsFinished(s, host: host, point: point, clone: clone)
+        }
+    }
+
+    /// A `restore --from-vault --as clone` of s3 killed at `point`: the next command finishes it on
+    /// new overlays, so running the VM leaves s3's layers as they were, `check` passes and a
+    /// restore to s3 brings s3's disk back. `check` flags the VM once it is pointed at s3's layer.
+    func expectKilledRestoreAsNewIsFinished(_ s: Scenario, host: CLI, point: String, clone: String) throws {
+        let g = s.f.guest
+        try host.killAt(point, ["restore", "--from-vault", "v", g.name, "s3", "--as", clone], marker: g.directory + "/\(clone).stalled")
+        let next = try host.run(["list", clone])
+        #expect(next.status == 0, "\(point): \(next.stderr)")
+        let frozen = try s.importedLayers(host, vm: clone, snapshot: "s3")
+        let frozenBytes = try frozen.mapValues { String(try TestGuest.run("sha256sum", [$0]).prefix(64)) }
+        let disks = try HostTools.virsh(["domblklist", clone])
+        #expect(frozen.count == 2 && !frozen.values.contains { disks.contains($0) }, "\(point): the VM runs on s3's own layers:\n\(disks)")
+        try host.expectCheckPasses(clone, "after the restore killed at \(point): ")
+        let domain = try g.connection.lookupDomain(name: clone)
+        if !(try domain.isActive) { try domain.start() }
+        let cloneLog = (g.consoleLog as NSString).deletingPathExtension + "-\(clone).log"
+        let s3 = try #require(s.counters["s3"])
+        #expect(HostTools.wait(timeout: 60) { TestGuest.counters(inLog: cloneLog).count >= 3 }, "\(point): the clone does not count")
+        #expect(TestGuest.counters(inLog: cloneLog).first == s3 + 1, "\(point): the clone booted at \(TestGuest.counters(inLog: cloneLog))")
+        #expect(try frozen.mapValues { String(try TestGuest.run("sha256sum", [$0]).prefix(64)) } == frozenBytes, "\(point): s3's layers changed")
+
+        // Restored to s3: it boots from s3's disk again.
+        // libvirt starts the console log anew on each start; removed first, it holds only the new boot.
+        unlink(cloneLog)
+        let restored = try host.run(["restore", clone, "s3", "--confirm", clone])
+        #expect(restored.status == 0, "\(point): \(restored.stderr)")
+        #expect(HostTools.wait(timeout: 60) { !TestGuest.counters(inLog: cloneLog).isEmpty }, "\(point): no boot after the restore")
+        #expect(TestGuest.counters(inLog: cloneLog).first == s3 + 1, "\(point): not booted from s3's disk: \(TestGuest.counters(inLog: cloneLog))")
+        try host.expectCheckPasses(clone, "after the restore to s3 (\(point)): ")
+
+        // Pointed at s3's own layer (outside kvmsnap): check names the disk and the snapshot.
+        try? domain.destroy()
+        let vda = try #require(frozen["vda"])
+        let xml = try domain.xml(flags: [.inactive])
+        let listing: String = try HostTools.virsh(["domblklist", clone, "--inactive"])
+        let rows: [[Substring]] = listing.split(separator: "\n").map { $0.split(separator: " ") }
+        let vdaRow: [Substring] = try #require(rows.first { $0.first == "vda" })
+        let current = String(try #require(vdaRow.last))
+        _ = try g.connection.defineDomain(xml: xml.replacingOccurrences(of: current, with: vda))
+        let check = try host.run(["check", clone])
+        #expect(check.status != 0 && check.stdout.contains("vda") && check.stdout.contains("'s3'"), "\(point): \(check.stdout)\(check.stderr)")
     }
 }
