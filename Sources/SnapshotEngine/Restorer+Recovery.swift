@@ -17,25 +17,10 @@ extension Restorer {
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
             return .abandoned("interrupted (\(died)); the revert could not be finished (snapshot or VM gone)")
         }
-        // Read checked: a guess ("no disks", "no state") would revert a VM the revert never touched.
-        let sources = try layerStore.currentDiskSources(domain)
-        let state: DomainState? = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
-        let active = state != nil && state != .shutoff
-        let (disks, layers) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: vm.uuid)) }
-        }
-        let landed =
-            !disks.isEmpty
-            && disks.allSatisfy { disk in
-                sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
-            }
-        let started =
-            switch journal.start {
-            case .running: state == .running
-            case .paused: state == .paused
-            case .off: state == .shutoff
-            }
-        if landed && started {
+        let progress = try revertProgress(domain: domain, snapshot: snapshot, start: journal.start)
+        let sources = progress.sources
+        let active = progress.state != nil && progress.state != .shutoff
+        if progress.tookEffect {
             try markCurrent(snapshot.id, vm: vm)
             try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
             return .completed("interrupted (\(died)) after the revert to '\(snapshot.name)' took effect; bookkeeping finished")
@@ -46,6 +31,30 @@ extension Restorer {
         }
         try revertLocked(domain: domain, vm: try currentVM(vm), snapshot: snapshot, start: journal.start)
         return .completed("interrupted (\(died)); finished from the journal: reverted to '\(snapshot.name)'")
+    }
+
+    /// Where a revert to `snapshot` stands on `domain`: its disks' sources, its state, and whether
+    /// it took effect (every disk on an overlay of the snapshot's layer, in the state `start`
+    /// asks for). Read checked: a guess ("no disks", "no state") would revert a VM the revert
+    /// never touched.
+    func revertProgress(domain: Domain, snapshot: SnapshotRecord, start: StartMode) throws(EngineError) -> RevertProgress {
+        let sources = try layerStore.currentDiskSources(domain)
+        let state: DomainState? = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
+        let (disks, layers) = try db { () throws(CatalogError) in
+            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: snapshot.vmUUID)) }
+        }
+        let landed =
+            !disks.isEmpty
+            && disks.allSatisfy { disk in
+                sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
+            }
+        let started =
+            switch start {
+            case .running: state == .running
+            case .paused: state == .paused
+            case .off: state == .shutoff
+            }
+        return RevertProgress(sources: sources, state: state, tookEffect: landed && started)
     }
 
     /// Finishes a restore whose process died, or whose rollback waited for libvirt (`pending`);
@@ -117,4 +126,11 @@ extension Restorer {
         }
         return true
     }
+}
+
+/// Where an interrupted revert stands (``Restorer/revertProgress(domain:snapshot:start:)``).
+struct RevertProgress {
+    var sources: [String: String]
+    var state: DomainState?
+    var tookEffect: Bool
 }

@@ -21,7 +21,7 @@ extension SnapshotEngine {
                 domain = try lv("cannot define the VM") { () throws(LibvirtError) in try connection.defineDomain(xml: snapshot.configXML) }
             }
             guard let domain else { return .abandoned("\(died); the VM could not be defined") }
-            if try vaultRevertLanded(domain: domain, snapshot: snapshot, start: start) {
+            if try restorer.revertProgress(domain: domain, snapshot: snapshot, start: start).tookEffect {
                 try restorer.markCurrent(snapshot.id, vm: vm)
                 try layerStore.reclaim(vmUUID: vm.uuid, domain: domain)
                 return .completed("\(died) and reverted to it; bookkeeping finished")
@@ -31,27 +31,6 @@ extension SnapshotEngine {
         } catch {
             return .failed(EngineError(error.code, "\(died); finishing the revert failed: \(error.message)\(unhookFrozen(domain, journal: journal))"))
         }
-    }
-
-    /// Whether the domain already runs on overlays of the snapshot's layers, in the asked state.
-    private func vaultRevertLanded(domain: Domain, snapshot: SnapshotRecord, start: StartMode) throws(EngineError) -> Bool {
-        let sources = try layerStore.currentDiskSources(domain)
-        let state = try lv("cannot read VM state") { () throws(LibvirtError) in try domain.state().state }
-        let (disks, layers) = try db { () throws(CatalogError) in
-            try catalog.read { db in (try db.disks(ofSnapshot: snapshot.id), try db.layers(vmUUID: snapshot.vmUUID)) }
-        }
-        let landed =
-            !disks.isEmpty
-            && disks.allSatisfy { disk in
-                sources[disk.diskTarget].flatMap { path in layers.first { $0.path == path } }?.parentLayerID == disk.layerID
-            }
-        let started =
-            switch start {
-            case .running: state == .running
-            case .paused: state == .paused
-            case .off: state == .shutoff
-            }
-        return landed && started
     }
 
     /// Undefines a domain this restore defined when its disks are the imported (frozen) layers;
