@@ -7,14 +7,25 @@ import GRDB
 /// from the same counter.
 public final class CatalogChangeCounter: Sendable {
     private let queue: DatabaseQueue
+    /// Counted in ``OpenCatalogFiles`` while the connection is open, like every catalog
+    /// connection: nothing in this process may then open the file outside SQLite.
+    private let file: OpenCatalogFiles.FileID?
 
     /// Opens its own read-only connection to the catalog at `path` (which must exist).
     public init(path: String) throws(CatalogError) {
         var config = Catalog.configuration()
         config.readonly = true
+        let file = OpenCatalogFiles.retain(path)
         do { queue = try DatabaseQueue(path: path, configuration: config) } catch {
+            OpenCatalogFiles.release(file)
             throw CatalogError(.cannotOpen, "cannot open catalog \(path) to watch it: \(error)")
         }
+        self.file = file
+    }
+
+    deinit {
+        try? queue.close()
+        OpenCatalogFiles.release(file)
     }
 
     /// The current value; read it before reading what is derived from the catalog.
